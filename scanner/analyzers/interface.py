@@ -1,0 +1,173 @@
+"""The analyzer plug-in contract.
+
+Four kinds of analyzer, all declared the same way (``name``, ``version``, ``tags``,
+``patterns``) and all returning the same outputs (``Finding``, ``Component``,
+``AnalyzerFailure``, ``Skipped``):
+
+- ``FileAnalyzer``: sees each file it declared interest in, once, during the single pass.
+- ``TreeAnalyzer``: gets a temporary folder holding only the files it wanted, after the pass
+  (bandit wants real paths; package auditing wants all components at once).
+- ``ImageConfigAnalyzer``: gets the parsed image config of docker-save/OCI images.
+- ``TargetAnalyzer``: gets the whole detected target once (manifests, project model, asset
+  files): manifest checks, privacy checks, the sandbox profile.
+
+Example::
+
+    class TodoAnalyzer(FileAnalyzer):
+        name = "todo"
+        version = 1
+        tags = frozenset({"code"})
+        patterns = ("**/*.py",)
+
+        def analyze(self, entry, ctx):
+            if b"TODO" in entry.read():
+                yield Finding.create(...)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from scanner.models import AnalyzerFailure, Component, Finding, Skipped, frozen_mapping
+
+if TYPE_CHECKING:
+    from scanner.config import ScanConfig
+    from scanner.sources.interface import ScanTarget, SourceArtifact
+    from scanner.walk.entry import FileEntry
+
+__all__ = [
+    "Analyzer",
+    "AnalyzerContext",
+    "FileAnalyzer",
+    "ImageConfigAnalyzer",
+    "Output",
+    "TargetAnalyzer",
+    "TreeAnalyzer",
+    "compile_globs",
+]
+
+Output = Finding | Component | AnalyzerFailure | Skipped
+
+
+def _glob_to_regex(glob: str) -> str:
+    """Translate a ``**``-aware glob to a regex matched against the whole relative path."""
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        else:
+            ch = glob[i]
+            if ch == "*":
+                out.append("[^/]*")
+            elif ch == "?":
+                out.append("[^/]")
+            elif ch == "[":
+                j = glob.find("]", i)
+                if j == -1:
+                    out.append(re.escape(ch))
+                else:
+                    out.append(fnmatch.translate(glob[i : j + 1])[4:-3])
+                    i = j
+            else:
+                out.append(re.escape(ch))
+            i += 1
+    return "".join(out)
+
+
+def compile_globs(globs: Iterable[str]) -> re.Pattern[str] | None:
+    """One compiled regex for a set of globs (``None`` for an empty set)."""
+    parts = [_glob_to_regex(g) for g in globs]
+    if not parts:
+        return None
+    return re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerContext:
+    """What an analyzer is given when configured: its own options and the run's settings."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=lambda: frozen_mapping({}))
+    config: ScanConfig | None = None
+    work_dir: Path | None = None
+
+
+class Analyzer(ABC):  # noqa: B024 - a shared base for the declarations, not an interface itself
+    """Shared declarations of every analyzer kind.
+
+    ``version`` must be bumped whenever output could change: it feeds the cache key.
+    ``required`` analyzers make the verdict incomplete when they fail (the policy can change
+    which ones are required).
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    tags: ClassVar[frozenset[str]] = frozenset()
+    patterns: ClassVar[tuple[str, ...]] = ()
+    max_size: ClassVar[int] = 64 * 1024**2
+    required: ClassVar[bool] = True
+    _compiled: ClassVar[re.Pattern[str] | None]
+
+    def __init__(self) -> None:
+        self.ctx = AnalyzerContext(self.name)
+        cls = type(self)
+        if "_compiled" not in cls.__dict__:
+            cls._compiled = compile_globs(cls.patterns)
+
+    def configure(self, ctx: AnalyzerContext) -> None:
+        """Receive options before the walk; override to validate them (raise ``ConfigError``)."""
+        self.ctx = ctx
+
+    def wants(self, path: str, size: int, mode: int = 0o644) -> bool:
+        """Whether this file should be handed over: cheap, content-free logic only."""
+        rx = type(self)._compiled
+        return rx is not None and size <= self.max_size and rx.match(path) is not None
+
+
+class FileAnalyzer(Analyzer):
+    """Sees each wanted file during the single streaming pass."""
+
+    @abstractmethod
+    def analyze(self, entry: FileEntry) -> Iterable[Output]:
+        """Findings, components and failures for one file; read through ``entry.open()``."""
+
+    def finish(self, artifact: SourceArtifact) -> Iterable[Output]:
+        """Called once per artifact after its pass, for analyzers that aggregate."""
+        return ()
+
+
+class TreeAnalyzer(Analyzer):
+    """Runs after the pass on a read-only folder holding only the files it wanted."""
+
+    @abstractmethod
+    def analyze_tree(self, root: Path, artifact: SourceArtifact) -> Iterable[Output]:
+        """Findings for the collected tree; paths are reported relative to ``root``."""
+
+
+class ImageConfigAnalyzer(Analyzer):
+    """Receives the image config (the OCI/Docker config JSON) of each image artifact."""
+
+    @abstractmethod
+    def analyze_config(
+        self, config: Mapping[str, Any], artifact: SourceArtifact
+    ) -> Iterable[Output]:
+        """Findings for one image config."""
+
+
+class TargetAnalyzer(Analyzer):
+    """Sees the whole detected target once (manifests, project model, asset files)."""
+
+    @abstractmethod
+    def analyze_target(self, target: ScanTarget) -> Iterable[Output]:
+        """Findings for the target as a whole."""

@@ -1,0 +1,156 @@
+"""The command line: the only place that reads argv and the environment, prints, or exits.
+
+Each command lives in its own module under ``scanner.cli`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the
+parsed ``argparse.Namespace`` and returning the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from scanner import TOOL_NAME, __version__
+from scanner.errors import InterruptedScan, ScannerError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+# Command modules, in the order `--help` lists them.
+COMMANDS: tuple[str, ...] = (
+    "scanner.cli.scan",
+)
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  approved (warnings allowed)
+  1  rejected by the policy
+  2  usage error, or unreadable/invalid input (a one-line message says which file and why)
+  3  incomplete: an analyzer or the tool itself failed, so nothing can be approved
+
+Every flag can also be set as PANORAMA_GATE_<FLAG> in the environment,
+e.g. PANORAMA_GATE_CACHE_DIR=/tmp/cache or PANORAMA_GATE_OFFLINE=1.
+"""
+
+log = logging.getLogger("panorama_gate")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the contract's exit code 2 and a one-line error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every registered command."""
+    parser = _Parser(
+        prog=TOOL_NAME,
+        description=(
+            "A supply-chain security gate for AWS Panorama applications: unpack safely, scan "
+            "code, packages, licenses, secrets, manifests and models, profile resource use, "
+            "decide with a policy, and sign, encrypt and publish what passed."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{TOOL_NAME} {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors and the verdict")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def apply_environment(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]
+) -> None:
+    """Fill flags not given on the command line from ``PANORAMA_GATE_<FLAG>``."""
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("-")}
+    parsers = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = getattr(args, "command", None)
+            if chosen and chosen in action.choices:
+                parsers.append(action.choices[chosen])
+    for p in parsers:
+        for action in p._actions:
+            if not action.option_strings or action.dest in ("help", "version"):
+                continue
+            if any(opt in given for opt in action.option_strings):
+                continue
+            long = next((o for o in action.option_strings if o.startswith("--")), None)
+            if long is None:
+                continue
+            env_name = "PANORAMA_GATE_" + long[2:].upper().replace("-", "_")
+            raw = os.environ.get(env_name)
+            if raw is None:
+                continue
+            if isinstance(action, argparse._StoreTrueAction):
+                value: object = _truthy(raw)
+            elif isinstance(action, argparse._StoreFalseAction):
+                value = not _truthy(raw)
+            elif isinstance(action, argparse._CountAction):
+                value = int(raw)
+            elif isinstance(action, argparse._AppendAction):
+                conv = action.type or str
+                value = [conv(v) for v in raw.split(",") if v]  # type: ignore[operator]
+            else:
+                conv = action.type or str
+                try:
+                    value = conv(raw)  # type: ignore[operator]
+                except (TypeError, ValueError) as exc:
+                    p.error(f"{env_name}: {exc}")
+            setattr(args, action.dest, value)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (CI cancelling a job) takes the same clean-up path as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code from the contract."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    apply_environment(parser, args, argv)
+    level = logging.WARNING
+    if args.verbose >= 2:
+        level = logging.DEBUG
+    elif args.verbose == 1:
+        level = logging.INFO
+    elif args.quiet:
+        level = logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code: int = args.func(args)
+        return code
+    except ScannerError as exc:
+        if args.verbose:
+            log.exception("%s failed", args.command)
+        print(f"{TOOL_NAME}: error: {exc.diagnostics()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err = InterruptedScan("interrupted; temporary files, containers and partial outputs removed")
+        print(f"{TOOL_NAME}: {err.diagnostics()}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,118 @@
+"""Flags shared by several commands, and turning them into a ScanConfig and a Policy."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from scanner.config import ArchiveLimits, ScanConfig, default_cache_dir
+from scanner.errors import UsageError
+from scanner.fsutil import atomic_open
+from scanner.models import Report
+from scanner.policy import Policy, load_policy
+from scanner.report import FORMATS, get_writer
+
+__all__ = [
+    "add_output_flags",
+    "add_scan_flags",
+    "config_from_args",
+    "policy_from_args",
+    "write_outputs",
+]
+
+
+def add_scan_flags(p: argparse.ArgumentParser) -> None:
+    """Flags for commands that scan a target."""
+    p.add_argument("target", type=Path, metavar="TARGET", help="project folder, code package, container asset or model")
+    p.add_argument("--policy", type=Path, help="policy YAML (default: the bundled policies/default.yaml)")
+    p.add_argument("--waivers", type=Path, help="waivers YAML file")
+    p.add_argument("--analyzers", default="", help="selection, e.g. 'tag:model,-secrets' (default: all)")
+    p.add_argument("--vuln-db", type=Path, help="offline OSV database folder or zip")
+    p.add_argument("--offline", action="store_true", help="no network at all")
+    p.add_argument("--no-profile", action="store_true", help="do not run the sandbox profile")
+    p.add_argument("--cache-dir", type=Path, help="cache folder (default: $XDG_CACHE_HOME/panorama-gate)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--work-dir", type=Path, help="scratch folder (default: a fresh temporary folder)")
+    p.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument("--code-scope", choices=("app", "all"), default="app",
+                   help="'all' also scans third-party site-packages with bandit")
+
+
+def add_output_flags(p: argparse.ArgumentParser, default: str = "terminal") -> None:
+    """Repeatable ``--format FMT -o FILE`` pairs."""
+    p.add_argument("--format", dest="formats", action="append", default=[],
+                   help=f"report format (repeatable; one of: {', '.join(sorted(FORMATS))})")
+    p.add_argument("-o", "--output", dest="outputs", action="append", default=[], type=Path,
+                   help="file for the matching --format ('-' for stdout; repeatable)")
+    p.set_defaults(default_format=default)
+
+
+def policy_from_args(args: argparse.Namespace) -> Policy:
+    """Load the policy named by ``--policy`` (or the bundled default)."""
+    return load_policy(getattr(args, "policy", None))
+
+
+def config_from_args(args: argparse.Namespace, policy: Policy) -> ScanConfig:
+    """One frozen ScanConfig from flags, environment (already applied) and the policy."""
+    options: dict[str, dict[str, Any]] = policy.analyzer_options()
+    if getattr(args, "vuln_db", None):
+        options.setdefault("vulns", {})["vuln_db"] = str(args.vuln_db)
+    options.setdefault("code", {})["scope"] = getattr(args, "code_scope", "app")
+    cache_dir: Path | None = None
+    if not getattr(args, "no_cache", False):
+        cache_dir = getattr(args, "cache_dir", None) or default_cache_dir()
+    selection = tuple(s for s in str(getattr(args, "analyzers", "") or "").split(",") if s.strip())
+    try:
+        limits = ArchiveLimits.from_mapping(options.get("archive", {}))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"policy archive limits: {exc}") from exc
+    return ScanConfig(
+        analyzers=selection,
+        offline=bool(getattr(args, "offline", False)),
+        cache_dir=cache_dir,
+        work_dir=getattr(args, "work_dir", None),
+        jobs=int(getattr(args, "jobs", 0) or 0),
+        limits=limits,
+        profile=not getattr(args, "no_profile", True),
+        options=options,
+        progress=sys.stderr.isatty() and not getattr(args, "quiet", False),
+    )
+
+
+def output_pairs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    """Pair ``--format`` with ``-o`` in order; a format without a file goes to stdout."""
+    formats: list[str] = list(args.formats)
+    outputs: list[Path] = list(args.outputs)
+    if len(outputs) > len(formats):
+        if formats or len(outputs) > 1:
+            raise UsageError("each -o FILE needs a --format before it")
+        formats = ["json"]
+    if not formats:
+        formats = [args.default_format]
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
+    pairs: list[tuple[str, Path | None]] = []
+    for i, fmt in enumerate(formats):
+        out = outputs[i] if i < len(outputs) else None
+        pairs.append((fmt, None if out is None or str(out) == "-" else out))
+    return pairs
+
+
+def write_outputs(report: Report, pairs: list[tuple[str, Path | None]], quiet: bool) -> None:
+    """Write every requested report; files are written atomically."""
+    for fmt, path in pairs:
+        writer = get_writer(fmt)
+        if path is None:
+            if quiet and fmt == "terminal":
+                continue
+            writer.write(report, sys.stdout)
+            sys.stdout.flush()
+        else:
+            try:
+                with atomic_open(path, "w") as fp:
+                    writer.write(report, fp)
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot write report: {exc.strerror or exc}") from exc

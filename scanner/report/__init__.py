@@ -1,0 +1,19 @@
+"""Report writers, selected by ``--format``. Writers are pure and never decide."""
+
+from __future__ import annotations
+
+from scanner.report.interface import ReportWriter
+from scanner.report.json import JsonWriter
+from scanner.report.terminal import TerminalWriter
+
+__all__ = ["FORMATS", "ReportWriter", "get_writer"]
+
+FORMATS: dict[str, type[ReportWriter]] = {
+    "json": JsonWriter,
+    "terminal": TerminalWriter,
+}
+
+
+def get_writer(name: str) -> ReportWriter:
+    """An instance of the writer for ``name`` (``KeyError`` when unknown)."""
+    return FORMATS[name]()
