@@ -34,7 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from scanner.models import AnalyzerFailure, Component, Finding, Skipped, frozen_mapping
+from scanner.models import (
+    AnalyzerFailure,
+    Component,
+    Finding,
+    ResourceProfile,
+    Skipped,
+    frozen_mapping,
+)
 
 if TYPE_CHECKING:
     from scanner.config import ScanConfig
@@ -52,7 +59,7 @@ __all__ = [
     "compile_globs",
 ]
 
-Output = Finding | Component | AnalyzerFailure | Skipped
+Output = Finding | Component | AnalyzerFailure | Skipped | ResourceProfile
 
 
 def _glob_to_regex(glob: str) -> str:
