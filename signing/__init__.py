@@ -1,0 +1,1 @@
+"""Signing and verification of approved Panorama targets (placeholder; API below grows)."""
