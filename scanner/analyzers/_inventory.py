@@ -1,0 +1,553 @@
+"""Shared package-inventory parsing for the ``packages``, ``licenses`` and ``vulns`` analyzers.
+
+Analyzers do not import each other, so the parsing they share lives here: recognising the files
+that describe installed packages, parsing them, and turning one artifact's worth of them into
+``Component`` values. Every file arrives in stream order (a LICENSE may come before its
+METADATA), so a ``Collector`` gathers the files of one artifact and builds the inventory once
+the artifact's pass is over.
+
+Example::
+
+    collector = Collector("app.tar")
+    for entry in entries:
+        collector.add(entry)
+    for pkg in collector.packages():
+        print(pkg.component().purl)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Any
+
+from packageurl import PackageURL
+
+from scanner.analyzers._licensing import (
+    LicenseResult,
+    debian_copyright_licenses,
+    python_dist_licenses,
+)
+from scanner.models import AnalyzerFailure, Component, Location, frozen_mapping
+
+__all__ = [
+    "INVENTORY_PATTERNS",
+    "LICENSE_FILE_PATTERNS",
+    "Collector",
+    "DebPackage",
+    "DeclaredRequirement",
+    "OsRelease",
+    "PythonDist",
+    "build_components",
+    "canonical_name",
+    "parse_dpkg_status",
+    "parse_os_release",
+    "parse_python_metadata",
+    "parse_requirements",
+]
+
+# Files that describe what is installed or declared.
+INVENTORY_PATTERNS: tuple[str, ...] = (
+    "**/*.dist-info/METADATA",
+    "**/*.egg-info/PKG-INFO",
+    "**/*.egg-info",  # a single-file egg-info, as Debian's python3-* packages ship them
+    "var/lib/dpkg/status",
+    "var/lib/dpkg/status.d/*",  # distroless images: one status file per package
+    "etc/os-release",
+    "usr/lib/os-release",
+    "**/requirements*.txt",
+    "**/pyproject.toml",
+    "**/poetry.lock",
+    "**/Pipfile.lock",
+    "**/uv.lock",
+)
+
+# License texts as packages ship them (read by the license detection, and for NOTICE files).
+LICENSE_FILE_PATTERNS: tuple[str, ...] = (
+    "**/*.dist-info/LICEN[CS]E*",
+    "**/*.dist-info/COPYING*",
+    "**/*.dist-info/NOTICE*",
+    "**/*.dist-info/licenses/**",
+    "**/*.dist-info/license_files/**",
+    "**/*.egg-info/LICEN[CS]E*",
+    "usr/share/doc/*/copyright",
+)
+
+_NAME_RX = re.compile(r"[-_.]+")
+# Folders whose requirements/pyproject files belong to third-party code, not to the app.
+_THIRD_PARTY_RX = re.compile(
+    r"(?:^|/)(?:site-packages|dist-packages|node_modules|usr/share|usr/lib|usr/local/lib|"
+    r"opt/conda/pkgs|\.tox|\.venv|venv|tests?)/"
+)
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalised project name (``Foo_Bar.baz`` → ``foo-bar-baz``)."""
+    return _NAME_RX.sub("-", name).lower()
+
+
+def _decode(data: bytes) -> str:
+    # METADATA is UTF-8 by spec; old egg-info files are sometimes Latin-1: never fail on them.
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+@dataclass(frozen=True, slots=True)
+class PythonDist:
+    """One installed Python distribution (from ``METADATA`` or ``PKG-INFO``)."""
+
+    name: str
+    version: str
+    path: str  # the metadata file
+    license_expression: str = ""
+    license_field: str = ""
+    classifiers: tuple[str, ...] = ()
+    license_files: tuple[str, ...] = ()  # ``License-File`` headers (PEP 639), relative names
+
+    @property
+    def meta_dir(self) -> str:
+        """The ``*.dist-info``/``*.egg-info`` folder (or the single egg-info file)."""
+        if self.path.endswith((".dist-info/METADATA", ".egg-info/PKG-INFO")):
+            return self.path.rsplit("/", 1)[0]
+        return self.path
+
+
+def parse_python_metadata(data: bytes, path: str) -> PythonDist | None:
+    """Parse core metadata (RFC 822 headers); ``None`` when it names no project or version."""
+    text = _decode(data)
+    # Headers end at the first blank line; the body (long description) can be huge.
+    head, _, _ = text.partition("\n\n")
+    msg = BytesHeaderParser(policy=compat32).parsebytes(head.encode("utf-8", "surrogateescape"))
+    name = (msg.get("Name") or "").strip()
+    version = (msg.get("Version") or "").strip()
+    if not name or not version:
+        return None
+    license_field = str(msg.get("License") or "")
+    # Continuation lines of a License text are indented with 7 spaces or "|" (setuptools).
+    license_field = "\n".join(
+        line[8:] if line.startswith("       |") else line.strip()
+        for line in license_field.splitlines()
+    ).strip()
+    return PythonDist(
+        name=name,
+        version=version,
+        path=path,
+        license_expression=str(msg.get("License-Expression") or "").strip(),
+        license_field=license_field,
+        classifiers=tuple(str(c).strip() for c in (msg.get_all("Classifier") or ())),
+        license_files=tuple(str(c).strip() for c in (msg.get_all("License-File") or ())),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DebPackage:
+    """One installed dpkg package (``Status: install ok installed``)."""
+
+    name: str
+    version: str
+    architecture: str
+    source: str  # source package name (OSV Debian/Ubuntu records are keyed by it)
+    source_version: str
+    path: str  # the status file
+    maintainer: str = ""
+
+
+def parse_dpkg_status(data: bytes, path: str) -> list[DebPackage]:
+    """Installed packages of a dpkg status file (config-files-only remnants are left out)."""
+    out: list[DebPackage] = []
+    for para in re.split(r"\n\s*\n", _decode(data)):
+        fields: dict[str, str] = {}
+        key = ""
+        for line in para.splitlines():
+            if line[:1] in (" ", "\t"):
+                if key:
+                    fields[key] += "\n" + line.strip()
+                continue
+            k, sep, v = line.partition(":")
+            if sep:
+                key = k.strip().lower()
+                fields[key] = v.strip()
+        name = fields.get("package", "")
+        version = fields.get("version", "")
+        status = fields.get("status", "install ok installed").split()
+        if not name or not version or status[-1:] != ["installed"]:
+            continue
+        src = fields.get("source", "")
+        src_name, _, src_ver = src.partition(" ")
+        src_ver = src_ver.strip().strip("()").strip()
+        out.append(
+            DebPackage(
+                name=name,
+                version=version,
+                architecture=fields.get("architecture", ""),
+                source=src_name.strip() or name,
+                source_version=src_ver or version,
+                path=path,
+                maintainer=fields.get("maintainer", ""),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OsRelease:
+    """The distribution an image is built on (from ``os-release``)."""
+
+    id: str
+    version_id: str
+    version_codename: str = ""
+    pretty_name: str = ""
+
+
+def parse_os_release(data: bytes) -> OsRelease:
+    """Parse ``os-release`` (shell-style ``KEY=value`` lines)."""
+    values: dict[str, str] = {}
+    for line in _decode(data).splitlines():
+        k, sep, v = line.strip().partition("=")
+        if sep and k and not k.startswith("#"):
+            values[k] = v.strip().strip("\"'")
+    return OsRelease(
+        id=values.get("ID", "").lower(),
+        version_id=values.get("VERSION_ID", ""),
+        version_codename=values.get("VERSION_CODENAME", ""),
+        pretty_name=values.get("PRETTY_NAME", ""),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredRequirement:
+    """A dependency declared in a requirements/pyproject/lock file of a code package."""
+
+    name: str
+    version: str  # the pinned version ("" when the requirement is not pinned to one version)
+    specifier: str
+    path: str
+    line: int | None = None
+
+
+_REQ_RX = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
+
+
+def _requirement(text: str, path: str, line: int | None) -> DeclaredRequirement | None:
+    text = text.split(" #", 1)[0].split(";", 1)[0].strip()
+    if not text or text.startswith(("#", "-", "git+", "http:", "https:", "file:", ".", "/")):
+        return None
+    m = _REQ_RX.match(text)
+    if m is None:
+        return None
+    spec = m.group(3).strip()
+    pinned = ""
+    pin = re.fullmatch(r"===?\s*([A-Za-z0-9.+!_-]+)", spec)
+    if pin and "*" not in pin.group(1):
+        pinned = pin.group(1)
+    return DeclaredRequirement(m.group(1), pinned, spec, path, line)
+
+
+def parse_requirements(data: bytes, path: str) -> list[DeclaredRequirement]:
+    """Requirements from ``requirements*.txt``, ``pyproject.toml`` or a lock file.
+
+    Raises ``ValueError`` when a TOML/JSON file does not parse (callers record a failure).
+    """
+    base = path.rsplit("/", 1)[-1]
+    text = _decode(data)
+    out: list[DeclaredRequirement] = []
+    if base.endswith(".txt"):
+        joined = text.replace("\\\n", " ")
+        for i, line in enumerate(joined.splitlines(), 1):
+            # hashes continue a requirement line; they never name one
+            req = _requirement(line.split(" --hash", 1)[0], path, i)
+            if req:
+                out.append(req)
+    elif base == "pyproject.toml":
+        doc = tomllib.loads(text)
+        project = doc.get("project") or {}
+        deps: list[str] = list(project.get("dependencies") or [])
+        poetry = ((doc.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}
+        for name, spec in poetry.items():
+            if name.lower() == "python":
+                continue
+            ver = spec if isinstance(spec, str) else str((spec or {}).get("version", ""))
+            ver = ver.strip()
+            deps.append(f"{name}=={ver}" if re.fullmatch(r"[0-9][A-Za-z0-9.+!_-]*", ver) else name)
+        for dep in deps:
+            req = _requirement(str(dep), path, None)
+            if req:
+                out.append(req)
+    elif base in ("poetry.lock", "uv.lock"):
+        doc = tomllib.loads(text)
+        for pkg in doc.get("package") or []:
+            name, ver = str(pkg.get("name", "")), str(pkg.get("version", ""))
+            if name and ver:
+                out.append(DeclaredRequirement(name, ver, f"=={ver}", path))
+    elif base == "Pipfile.lock":
+        import json
+
+        doc = json.loads(text)
+        for section in ("default",):
+            for name, info in (doc.get(section) or {}).items():
+                ver = str((info or {}).get("version", "")).lstrip("=")
+                out.append(DeclaredRequirement(name, ver, f"=={ver}" if ver else "", path))
+    return out
+
+
+def pypi_purl(name: str, version: str) -> str:
+    """``pkg:pypi/<normalised name>@<version>``."""
+    return PackageURL(type="pypi", name=canonical_name(name), version=version or None).to_string()
+
+
+def deb_purl(pkg: DebPackage, os_release: OsRelease | None) -> str:
+    """``pkg:deb/<distro>/<name>@<version>?arch=..&distro=..`` as syft and trivy write it."""
+    distro = os_release.id if os_release and os_release.id else "debian"
+    qualifiers: dict[str, str] = {}
+    if pkg.architecture:
+        qualifiers["arch"] = pkg.architecture
+    if pkg.source != pkg.name or pkg.source_version != pkg.version:
+        same = pkg.source_version == pkg.version
+        qualifiers["upstream"] = pkg.source if same else f"{pkg.source}@{pkg.source_version}"
+    if os_release and os_release.version_id:
+        qualifiers["distro"] = f"{distro}-{os_release.version_id}"
+    return PackageURL(
+        type="deb", namespace=distro, name=pkg.name, version=pkg.version, qualifiers=qualifiers
+    ).to_string()
+
+
+def is_license_file(path: str) -> bool:
+    """Whether ``path`` is a license text shipped in a dist-info/egg-info folder."""
+    if "/copyright" in path and path.startswith("usr/share/doc/"):
+        return True
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part.endswith((".dist-info", ".egg-info")):
+            rest = parts[i + 1 :]
+            first = rest[0].upper()
+            return first in ("LICENSES", "LICENSE_FILES") or first.startswith(
+                ("LICENSE", "LICENCE", "COPYING", "NOTICE")
+            )
+    return False
+
+
+def meta_dir_of(path: str) -> str | None:
+    """The enclosing ``*.dist-info``/``*.egg-info`` folder of a path, if any."""
+    parts = path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part.endswith((".dist-info", ".egg-info")):
+            return "/".join(parts[: i + 1])
+    return None
+
+
+@dataclass(slots=True)
+class Inventory:
+    """Everything known about one artifact's packages once its pass is over."""
+
+    artifact: str
+    dists: list[PythonDist] = field(default_factory=list)
+    debs: list[DebPackage] = field(default_factory=list)
+    declared: list[DeclaredRequirement] = field(default_factory=list)
+    os_release: OsRelease | None = None
+    # dist meta dir -> {relative path: bytes}; deb package name -> copyright bytes
+    license_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    copyrights: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+class Collector:
+    """Gathers one artifact's inventory files during the pass (thread-safe)."""
+
+    def __init__(self, artifact: str, *, keep_license_files: bool = True) -> None:
+        self.artifact = artifact
+        self.keep_license_files = keep_license_files
+        self._lock = threading.Lock()
+        self._status: dict[str, tuple[int, bytes]] = {}  # path -> (layer, bytes); last layer wins
+        self._os: tuple[int, bytes] | None = None
+        self._inv = Inventory(artifact)
+
+    def add(self, path: str, data: bytes, layer: int = 0) -> None:
+        """Record one file; parse errors become ``errors`` entries, never exceptions."""
+        base = path.rsplit("/", 1)[-1]
+        with self._lock:
+            if path in ("etc/os-release", "usr/lib/os-release"):
+                # etc/os-release wins over usr/lib (it is usually a link to it anyway)
+                if self._os is None or path == "etc/os-release" or layer > self._os[0]:
+                    self._os = (layer, data)
+                return
+            if path == "var/lib/dpkg/status" or path.startswith("var/lib/dpkg/status.d/"):
+                prev = self._status.get(path)
+                if prev is None or layer >= prev[0]:
+                    self._status[path] = (layer, data)
+                return
+            if is_license_file(path):
+                if not self.keep_license_files:
+                    return
+                if path.startswith("usr/share/doc/"):
+                    self._inv.copyrights[path.split("/")[3]] = (path, data)
+                else:
+                    meta = meta_dir_of(path)
+                    if meta:
+                        rel = path[len(meta) + 1 :]
+                        self._inv.license_files.setdefault(meta, {})[rel] = data
+                return
+            if base in ("METADATA", "PKG-INFO") or base.endswith(".egg-info"):
+                dist = parse_python_metadata(data, path)
+                if dist is None:
+                    self._inv.errors.append((path, "metadata names no project or version"))
+                else:
+                    self._inv.dists.append(dist)
+                return
+            if _THIRD_PARTY_RX.search("/" + path):
+                return
+            try:
+                self._inv.declared.extend(parse_requirements(data, path))
+            except (ValueError, tomllib.TOMLDecodeError) as exc:
+                self._inv.errors.append((path, f"cannot parse: {exc}"))
+
+    def inventory(self) -> Inventory:
+        """The artifact's inventory (call once, after the pass)."""
+        with self._lock:
+            inv = self._inv
+            if self._os is not None:
+                inv.os_release = parse_os_release(self._os[1])
+            inv.debs = []
+            for path in sorted(self._status):
+                inv.debs.extend(parse_dpkg_status(self._status[path][1], path))
+            # A dist seen in two layers is one install; keep the copy from the path seen first.
+            seen: set[str] = set()
+            unique: list[PythonDist] = []
+            for d in sorted(inv.dists, key=lambda d: d.path):
+                if d.path not in seen:
+                    seen.add(d.path)
+                    unique.append(d)
+            inv.dists = unique
+            return inv
+
+
+def declared_only(inv: Inventory) -> list[DeclaredRequirement]:
+    """Declared requirements not already installed in the artifact (those are the real thing)."""
+    installed = {canonical_name(d.name) for d in inv.dists}
+    out: dict[tuple[str, str, str], DeclaredRequirement] = {}
+    for r in inv.declared:
+        if canonical_name(r.name) in installed:
+            continue
+        out.setdefault((canonical_name(r.name), r.version, r.path), r)
+    return [out[k] for k in sorted(out)]
+
+
+def dist_component(
+    artifact: str, dist: PythonDist, licenses: tuple[str, ...], props: Mapping[str, Any]
+) -> Component:
+    """A Component for an installed Python distribution."""
+    return Component(
+        name=dist.name,
+        version=dist.version,
+        ecosystem="pypi",
+        purl=pypi_purl(dist.name, dist.version),
+        location=Location(artifact, dist.path),
+        licenses=licenses,
+        properties=frozen_mapping({"found_by": "python-metadata", **props}),
+    )
+
+
+def deb_component(
+    artifact: str,
+    pkg: DebPackage,
+    os_release: OsRelease | None,
+    licenses: tuple[str, ...],
+    props: Mapping[str, Any],
+) -> Component:
+    """A Component for an installed dpkg package."""
+    extra: dict[str, Any] = {"found_by": "dpkg-status", "architecture": pkg.architecture}
+    if pkg.source != pkg.name or pkg.source_version != pkg.version:
+        extra["source_package"] = pkg.source
+        extra["source_version"] = pkg.source_version
+    return Component(
+        name=pkg.name,
+        version=pkg.version,
+        ecosystem="deb",
+        purl=deb_purl(pkg, os_release),
+        location=Location(artifact, pkg.path),
+        licenses=licenses,
+        properties=frozen_mapping({**extra, **props}),
+    )
+
+
+def declared_component(artifact: str, req: DeclaredRequirement) -> Component:
+    """A Component for a declared (not installed) requirement."""
+    return Component(
+        name=req.name,
+        version=req.version,
+        ecosystem="pypi",
+        purl=pypi_purl(req.name, req.version),
+        location=Location(artifact, req.path, req.line),
+        licenses=(),
+        properties=frozen_mapping(
+            {"found_by": "requirements", "declared": True, "specifier": req.specifier}
+        ),
+    )
+
+
+def iter_license_texts(inv: Inventory, dist: PythonDist) -> Iterator[tuple[str, bytes]]:
+    """(path, bytes) of the license files shipped with ``dist``, in a stable order."""
+    files = inv.license_files.get(dist.meta_dir, {})
+    for rel in sorted(files):
+        yield f"{dist.meta_dir}/{rel}", files[rel]
+
+
+# A license text bigger than this is not a license (it is a bundle of sources); cut it.
+_MAX_TEXT = 256 * 1024
+
+
+def license_of_dist(inv: Inventory, dist: PythonDist) -> LicenseResult:
+    """Licenses of one Python distribution of ``inv``."""
+    return python_dist_licenses(
+        dist.license_expression,
+        dist.classifiers,
+        dist.license_field,
+        iter_license_texts(inv, dist),
+    )
+
+
+def license_of_deb(inv: Inventory, pkg: DebPackage) -> tuple[LicenseResult, str | None]:
+    """Licenses of one dpkg package from its copyright file, and that file's path."""
+    found = inv.copyrights.get(pkg.name)
+    if found is None:
+        return LicenseResult(()), None
+    path, data = found
+    ids, method = debian_copyright_licenses(data)
+    return LicenseResult(ids, method), path
+
+
+def _texts(items: Iterable[tuple[str, bytes]]) -> list[dict[str, str]]:
+    return [
+        {"path": path, "text": data[:_MAX_TEXT].decode("utf-8", "replace")} for path, data in items
+    ]
+
+
+def build_components(
+    inv: Inventory, *, license_texts: bool
+) -> Iterator[Component | AnalyzerFailure]:
+    """Components (and failures for unreadable metadata) of one artifact's inventory."""
+    for path, reason in inv.errors:
+        where = Location(inv.artifact, path)
+        yield AnalyzerFailure("packages", f"cannot inventory: {reason}", where)
+    for dist in inv.dists:
+        lic = license_of_dist(inv, dist)
+        props: dict[str, Any] = {"license_source": lic.source or "none"}
+        if lic.declared:
+            props["license_declared"] = lic.declared
+        if license_texts:
+            props["license_texts"] = _texts(iter_license_texts(inv, dist))
+        yield dist_component(inv.artifact, dist, lic.licenses, props)
+    for pkg in inv.debs:
+        lic, cpath = license_of_deb(inv, pkg)
+        props = {"license_source": lic.source or "none"}
+        if license_texts and cpath is not None:
+            props["license_texts"] = _texts([(cpath, inv.copyrights[pkg.name][1])])
+        yield deb_component(inv.artifact, pkg, inv.os_release, lic.licenses, props)
+    for req in declared_only(inv):
+        yield declared_component(inv.artifact, req)
