@@ -1,0 +1,293 @@
+"""Which pickle globals a legitimate checkpoint needs, and which ones run code.
+
+The decision is an **allow-list**: a global not listed here (or added by the policy's
+``models.allow_globals``) is high; a global that is known to execute code, open files, reach the
+network or load a further pickle is critical whatever the policy says. Block-lists alone keep
+being bypassed (``numpy.testing._private.utils.runstring``, ``pydoc.pipepager``,
+``operator.methodcaller``...), so they only decide *how* bad an unknown global is.
+
+Example::
+
+    policy = GlobalPolicy.from_options({"allow_globals": ["sklearn.*"]})
+    policy.classify("os", "system")          # Verdict.CRITICAL
+    policy.classify("collections", "OrderedDict")  # Verdict.ALLOWED
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+__all__ = ["GlobalPolicy", "GlobalVerdict"]
+
+
+class GlobalVerdict(Enum):
+    """How a global is judged."""
+
+    ALLOWED = "allowed"
+    UNKNOWN = "unknown"  # outside the allow-list: high
+    CRITICAL = "critical"  # code execution, file/network access, nested loading
+
+
+# Globals that PyTorch, NumPy, joblib and the standard library need to rebuild weights and
+# plain containers. Exact ``module.name`` entries.
+_ALLOWED_EXACT: frozenset[str] = frozenset(
+    {
+        # containers and scalars
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.Counter",
+        "collections.deque",
+        "builtins.set",
+        "builtins.frozenset",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.int",
+        "builtins.float",
+        "builtins.complex",
+        "builtins.bool",
+        "builtins.str",
+        "builtins.bytes",
+        "builtins.bytearray",
+        "builtins.slice",
+        "builtins.range",
+        "builtins.object",
+        "builtins.NoneType",
+        "__builtin__.set",
+        "__builtin__.frozenset",
+        "__builtin__.object",
+        "__builtin__.long",
+        "__builtin__.unicode",
+        "copyreg._reconstructor",
+        "copy_reg._reconstructor",
+        "_codecs.encode",  # protocol 2 writes bytes as _codecs.encode(str, "latin1")
+        "datetime.datetime",
+        "datetime.date",
+        "datetime.time",
+        "datetime.timedelta",
+        "datetime.timezone",
+        "decimal.Decimal",
+        "fractions.Fraction",
+        "uuid.UUID",
+        "pathlib.PosixPath",
+        "pathlib.PurePosixPath",
+        # PyTorch tensor and storage rebuilding
+        "torch._utils._rebuild_tensor",
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_tensor_v3",
+        "torch._utils._rebuild_parameter",
+        "torch._utils._rebuild_parameter_with_state",
+        "torch._utils._rebuild_sparse_tensor",
+        "torch._utils._rebuild_sparse_csr_tensor",
+        "torch._utils._rebuild_nested_tensor",
+        "torch._utils._rebuild_device_tensor_from_numpy",
+        "torch._utils._rebuild_qtensor",
+        "torch._utils._rebuild_meta_tensor_no_storage",
+        "torch._utils._rebuild_wrapper_subclass",
+        "torch._utils._rebuild_xla_tensor",
+        "torch._tensor._rebuild_from_type",
+        "torch._tensor._rebuild_from_type_v2",
+        "torch.serialization._get_layout",
+        "torch.nn.parameter.Parameter",
+        "torch.nn.parameter.Buffer",
+        "torch.Tensor",
+        "torch.Size",
+        "torch.device",
+        "torch.dtype",
+        "torch.layout",
+        "torch.memory_format",
+        "torch.strided",
+        "torch.sparse_coo",
+        "torch.sparse_csr",
+        "torch.contiguous_format",
+        "torch.channels_last",
+        "torch.preserve_format",
+        "torch.per_tensor_affine",
+        "torch.per_channel_affine",
+        "torch.storage.UntypedStorage",
+        "torch.storage.TypedStorage",
+        "torch.jit._pickle.build_intlist",
+        "torch.jit._pickle.build_tensorlist",
+        "torch.jit._pickle.build_doublelist",
+        "torch.jit._pickle.build_boollist",
+        "torch.jit._pickle.restore_type_tag",
+        "torch.ao.quantization.qconfig.QConfig",
+        # NumPy arrays and scalars
+        "numpy.ndarray",
+        "numpy.dtype",
+        "numpy.core.multiarray._reconstruct",
+        "numpy.core.multiarray.scalar",
+        "numpy._core.multiarray._reconstruct",
+        "numpy._core.multiarray.scalar",
+        "numpy.random._pickle.__randomstate_ctor",
+        "numpy.random._pickle.__generator_ctor",
+        "numpy.random._pickle.__bit_generator_ctor",
+        "numpy.random.mtrand.RandomState",
+        "numpy.random.bit_generator.SeedSequence",
+        # joblib containers for arrays written inline
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "joblib.numpy_pickle_compat.NDArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+    }
+)
+
+# Whole modules whose classes are plain data or layer definitions with no loading side effects.
+_ALLOWED_MODULE_PREFIXES: tuple[str, ...] = ("torch.nn.modules.",)
+
+# torch dtypes appear as GLOBAL torch <dtype>.
+_TORCH_DTYPES = frozenset(
+    {
+        "float32", "float", "float64", "double", "float16", "half", "bfloat16", "complex32",
+        "complex64", "complex128", "cfloat", "cdouble", "uint8", "uint16", "uint32", "uint64",
+        "int8", "int16", "short", "int32", "int", "int64", "long", "bool", "qint8", "quint8",
+        "qint32", "quint4x2", "quint2x4", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+        "float8_e5m2fnuz",
+    }
+)
+_TORCH_STORAGES = frozenset(
+    f"{p}Storage"
+    for p in (
+        "Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
+        "ComplexFloat", "ComplexDouble", "QUInt8", "QInt8", "QInt32", "QUInt4x2", "QUInt2x4",
+        "Untyped",
+    )
+)
+
+# Modules where *every* name runs code, touches the system or loads more pickles. Aliases
+# (posix/nt for os, _posixsubprocess, __builtin__, _pickle/cPickle) are listed on purpose.
+_CRITICAL_MODULES: frozenset[str] = frozenset(
+    {
+        "os", "posix", "nt", "subprocess", "_posixsubprocess", "pty", "commands", "popen2",
+        "runpy", "pip", "ensurepip", "webbrowser", "socket", "_socket", "ssl", "ctypes",
+        "_ctypes", "sys", "shutil", "importlib", "imp", "zipimport", "pkgutil", "code",
+        "codeop", "cProfile", "profile", "pdb", "bdb", "timeit", "trace", "marshal", "pickle",
+        "_pickle", "cPickle", "pickletools", "dill", "cloudpickle", "shelve", "multiprocessing",
+        "_multiprocessing", "asyncio", "signal", "urllib", "urllib2", "urllib3", "http",
+        "httplib", "requests", "ftplib", "smtplib", "telnetlib", "xmlrpc", "paramiko", "pydoc",
+        "distutils", "setuptools", "venv", "idlelib", "lib2to3", "sqlite3", "_sqlite3",
+        "tempfile", "glob", "io", "_io", "fcntl", "resource", "mmap", "gc", "inspect",
+        "types", "linecache", "threading", "_thread", "concurrent", "platform", "sysconfig",
+        "site", "nturl2path", "zipfile", "tarfile", "logging",
+        "torch.hub", "torch._inductor", "torch.utils.cpp_extension", "torch.package",
+        "torch.distributed", "torch._dynamo", "torch.cuda", "torch.ops", "torch._C",
+        "torch.backends", "torch.testing", "numpy.f2py", "numpy.distutils", "numpy.ctypeslib",
+        "numpy.testing", "keras", "tensorflow", "tf", "jinja2", "yaml", "ruamel",
+    }
+)
+
+# Single names that run code even though their module is otherwise harmless.
+_CRITICAL_EXACT: frozenset[str] = frozenset(
+    {
+        "builtins.eval", "builtins.exec", "builtins.execfile", "builtins.compile",
+        "builtins.open", "builtins.__import__", "builtins.getattr", "builtins.setattr",
+        "builtins.delattr", "builtins.globals", "builtins.locals", "builtins.vars",
+        "builtins.input", "builtins.breakpoint", "builtins.help", "builtins.apply",
+        "builtins.reload", "builtins.file", "builtins.memoryview", "builtins.exit",
+        "builtins.quit", "builtins.type",
+        "operator.attrgetter", "operator.methodcaller", "operator.itemgetter",
+        "operator.getitem", "operator.setitem", "operator.call", "_operator.attrgetter",
+        "_operator.methodcaller", "_operator.itemgetter", "_operator.getitem",
+        "_operator.call", "functools.partial", "functools.reduce", "_functools.partial",
+        "_functools.reduce", "codecs.open", "_codecs.open", "copyreg.__newobj__ex_",
+        "torch.load", "torch.serialization.load", "torch.jit.load", "torch.jit._load",
+        "torch.storage._load_from_bytes", "torch.load_library", "torch.compile",
+        "torch.jit.script", "torch.jit.trace", "torch.save", "torch.serialization.save",
+        "numpy.load", "numpy.lib.npyio.load", "numpy.save", "numpy.lib.npyio.save",
+        "numpy.fromfile", "numpy.memmap", "numpy.loadtxt", "numpy.genfromtxt",
+        "numpy.tofile", "joblib.load", "joblib.dump", "joblib.numpy_pickle.load",
+        "sklearn.externals.joblib.load", "pandas.read_pickle", "pandas.io.pickle.read_pickle",
+        "collections.namedtuple", "string.Formatter", "string.Template", "ast.literal_eval",
+    }
+)
+
+
+_SAFE_DUNDERS = frozenset({"__init__", "__new__", "__setstate__", "__reduce_ex__"})
+
+
+def _normalise_module(module: str) -> str:
+    # Python 2 names resolve to their Python 3 counterparts through pickle's compat map.
+    return {"__builtin__": "builtins", "copy_reg": "copyreg", "exceptions": "builtins"}.get(
+        module, module
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalPolicy:
+    """The allow-list in force: built-ins plus the policy's ``allow_globals``/``deny_globals``.
+
+    Patterns are ``module.name`` or ``module.*`` (fnmatch syntax on the dotted name).
+    """
+
+    allow_patterns: tuple[str, ...] = ()
+    deny_patterns: tuple[str, ...] = ()
+    allow_torchscript: bool = False  # ``__torch__.*`` classes resolve to TorchScript types only
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> GlobalPolicy:
+        """Read ``allow_globals`` and ``deny_globals`` lists from the policy's ``models`` section."""
+
+        def strings(key: str) -> tuple[str, ...]:
+            value = options.get(key) or ()
+            if isinstance(value, str) or not isinstance(value, Iterable):
+                raise ValueError(f"models.{key} must be a list of 'module.name' patterns")
+            return tuple(str(v) for v in value)
+
+        return cls(strings("allow_globals"), strings("deny_globals"))
+
+    def with_torchscript(self) -> GlobalPolicy:
+        """The same policy inside a TorchScript archive."""
+        return GlobalPolicy(self.allow_patterns, self.deny_patterns, True)
+
+    def classify(self, module: str, name: str) -> GlobalVerdict:
+        """Judge one global by its module and qualified name."""
+        module = _normalise_module(module.strip())
+        name = name.strip()
+        dotted = f"{module}.{name}"
+        if self.is_critical(module, name):
+            return GlobalVerdict.CRITICAL
+        if dotted in _ALLOWED_EXACT:
+            return GlobalVerdict.ALLOWED
+        if module == "torch" and (name in _TORCH_DTYPES or name in _TORCH_STORAGES):
+            return GlobalVerdict.ALLOWED
+        if "." not in name and any(
+            module.startswith(p) or module + "." == p for p in _ALLOWED_MODULE_PREFIXES
+        ):
+            return GlobalVerdict.ALLOWED
+        if self.allow_torchscript and (module == "__torch__" or module.startswith("__torch__.")):
+            return GlobalVerdict.ALLOWED
+        if any(fnmatch.fnmatchcase(dotted, p) for p in self.allow_patterns):
+            return GlobalVerdict.ALLOWED
+        return GlobalVerdict.UNKNOWN
+
+    def is_critical(self, module: str, name: str) -> bool:
+        """Whether a global is known to run code, touch files or network, or load more data."""
+        module = _normalise_module(module.strip())
+        name = name.strip()
+        dotted = f"{module}.{name}"
+        # A qualified name reaches attributes: "Popen.__init__", "system" via "os.path.os".
+        first = name.split(".", 1)[0]
+        if dotted in _CRITICAL_EXACT or f"{module}.{first}" in _CRITICAL_EXACT:
+            return True
+        parts = module.split(".")
+        for i in range(1, len(parts) + 1):
+            if ".".join(parts[:i]) in _CRITICAL_MODULES:
+                return True
+        # Attribute chains through a harmless module into a dangerous one (``numpy.os.system``).
+        for i in range(len(name.split("."))):
+            chain = ".".join(name.split(".")[: i + 1])
+            if (
+                chain in _CRITICAL_MODULES
+                or f"{module}.{chain}" in _CRITICAL_MODULES
+                or f"builtins.{chain}" in _CRITICAL_EXACT
+            ):
+                return True
+        # Dunder attributes (``__globals__``, ``__builtins__``, ``__subclasses__``) are the
+        # classic sandbox-escape path; only constructors are harmless.
+        for part in name.split("."):
+            if part.startswith("__") and part.endswith("__") and part not in _SAFE_DUNDERS:
+                return True
+        return any(fnmatch.fnmatchcase(dotted, p) for p in self.deny_patterns)

@@ -1,0 +1,562 @@
+"""A symbolic pickle machine: walks opcodes, never imports or calls anything.
+
+It keeps a stack and a memo of *symbolic* values so that tricks which defeat simple opcode
+scanners still resolve: ``STACK_GLOBAL`` whose names come from the memo or from string
+concatenation gadgets, ``DUP``/``PUT``/``GET`` shuffles, protocol 0 ``INST``, nested pickles
+hidden in bytes constants. What it reports is every global the real unpickler would import,
+with the byte offset of the opcode that names it.
+
+Example::
+
+    with open("model.pkl", "rb") as f:
+        result = scan_pickle(f)
+    for g in result.globals:
+        print(g.module, g.name, g.offset)
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+__all__ = [
+    "BlobRef",
+    "Call",
+    "GlobalRef",
+    "PickleError",
+    "PickleGlobal",
+    "PickleScan",
+    "SymDict",
+    "Unknown",
+    "scan_pickle",
+]
+
+# Largest string/bytes constant kept in memory; longer ones become a BlobRef (offset, length).
+_INLINE_LIMIT = 1 << 20
+# Hard cap on one pickle's opcode count: a legitimate checkpoint pickle is far below this.
+DEFAULT_MAX_OPS = 20_000_000
+
+
+class PickleError(Exception):
+    """The byte stream is not a well-formed pickle (truncated, unknown opcode, bad stack)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalRef:
+    """A symbolic global (``module.name``) as the unpickler would import it."""
+
+    module: str
+    name: str
+
+    @property
+    def dotted(self) -> str:
+        """``module.name``."""
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(slots=True)
+class Call:
+    """The symbolic result of calling ``func`` (REDUCE, NEWOBJ, OBJ, INST)."""
+
+    func: object
+    args: object
+    state: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """A long bytes/str constant left in the stream: where it is and how it starts."""
+
+    offset: int
+    length: int
+    prefix: bytes
+
+
+class Unknown:
+    """A value the symbolic machine cannot know (persistent ids, extension codes, buffers)."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"Unknown({self.what})"
+
+
+@dataclass(slots=True)
+class SymDict:
+    """A dict of symbolic values (keys may be unhashable, so pairs are kept in order)."""
+
+    pairs: list[tuple[object, object]] = field(default_factory=list)
+
+    def get(self, key: object, default: object = None) -> object:
+        """Last value set for ``key`` (comparison by equality)."""
+        for k, v in reversed(self.pairs):
+            if type(k) is type(key) and k == key:
+                return v
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class PickleGlobal:
+    """One global the pickle names.
+
+    ``how`` is the opcode (``GLOBAL``, ``INST``, ``STACK_GLOBAL``); ``resolved`` is False when
+    the name could not be computed statically (then ``module``/``name`` describe what is known).
+    """
+
+    module: str
+    name: str
+    offset: int
+    how: str
+    resolved: bool = True
+
+    @property
+    def dotted(self) -> str:
+        """``module.name``."""
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(slots=True)
+class PickleScan:
+    """What one pickle walk found."""
+
+    globals: list[PickleGlobal] = field(default_factory=list)
+    protocol: int = 0
+    start: int = 0
+    end: int = 0  # offset just after STOP
+    opcodes: int = 0
+    blobs: list[BlobRef] = field(default_factory=list)  # bytes constants (nested pickle candidates)
+    small_bytes: list[tuple[int, bytes]] = field(default_factory=list)
+    extensions: list[tuple[int, int]] = field(default_factory=list)  # (offset, code)
+    persistent_ids: int = 0
+    result: object = None  # the symbolic value left by STOP
+
+
+class _Mark:
+    __slots__ = ()
+
+
+_MARK = _Mark()
+
+# A hook called on BUILD: (obj, state, stream) -> None. The joblib reader uses it to skip the raw
+# array bytes joblib writes inline right after a NumpyArrayWrapper is built.
+BuildHook = Callable[[Call, object, BinaryIO, "PickleScan"], None]
+
+
+def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise PickleError(f"truncated pickle: {what} needs {n} bytes, got {len(data)}")
+    return data
+
+
+def _readline(f: BinaryIO) -> bytes:
+    line = f.readline(1 << 16)
+    if not line.endswith(b"\n"):
+        raise PickleError("truncated pickle: unterminated text argument")
+    return line[:-1]
+
+
+def _decode_string_arg(raw: bytes) -> str:
+    """Decode protocol 0 ``STRING`` (a quoted Python literal), leniently as pickle does."""
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[:1] in (b"'", b'"'):
+        body = raw[1:-1]
+    else:
+        raise PickleError("protocol 0 STRING argument is not quoted")
+    return body.decode("unicode_escape", "replace")
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return None
+
+
+def scan_pickle(
+    f: BinaryIO,
+    *,
+    max_ops: int = DEFAULT_MAX_OPS,
+    build_hook: BuildHook | None = None,
+) -> PickleScan:
+    """Walk one pickle from the current position of ``f`` up to and including ``STOP``.
+
+    Raises ``PickleError`` when the stream is not a well-formed pickle. ``f`` is left just after
+    ``STOP``. Never imports, never calls, never allocates more than the opcodes ask for within
+    the caps (long constants are referenced, not copied).
+    """
+    out = PickleScan(start=f.tell())
+    stack: list[object] = []
+    metastack: list[list[object]] = []
+    memo: dict[int, object] = {}
+    ops = 0
+
+    def push(value: object) -> None:
+        # Looks ``stack`` up after the value is computed: pop_mark() rebinds it.
+        stack.append(value)
+
+    def pop() -> object:
+        if not stack:
+            raise PickleError(f"stack underflow at offset {pos}")
+        return stack.pop()
+
+    def pop_mark() -> list[object]:
+        nonlocal stack
+        if not metastack:
+            raise PickleError(f"MARK missing at offset {pos}")
+        items = stack
+        stack = metastack.pop()
+        return items
+
+    def add_global(module: object, name: object, how: str) -> GlobalRef | Unknown:
+        mod_s, name_s = _text(module), _text(name)
+        if isinstance(module, str) and isinstance(name, str):
+            out.globals.append(PickleGlobal(module, name, pos, how))
+            return GlobalRef(module, name)
+        # Names computed at load time (a call result, a persistent id...): cannot be proven safe.
+        out.globals.append(
+            PickleGlobal(
+                mod_s if mod_s is not None else f"<{_describe(module)}>",
+                name_s if name_s is not None else f"<{_describe(name)}>",
+                pos,
+                how,
+                resolved=False,
+            )
+        )
+        return Unknown("computed global")
+
+    def blob(length: int, what: str, as_text: bool) -> object:
+        start = f.tell()
+        if length < 0:
+            raise PickleError(f"negative length for {what}")
+        if length <= _INLINE_LIMIT:
+            data = _read_exact(f, length, what)
+            if not as_text:
+                out.small_bytes.append((start, data))
+                return data
+            try:
+                return data.decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError as exc:
+                raise PickleError(f"{what} at offset {start} is not valid UTF-8") from exc
+        prefix = _read_exact(f, 64, what)
+        end = start + length
+        # Seeking past the end does not fail on its own: check the stream really holds the bytes
+        # (seek forward only: compressed streams rewind on a backward seek).
+        f.seek(end - 1)
+        if len(f.read(1)) != 1:
+            raise PickleError(f"truncated pickle: {what} of {length} bytes runs past the end")
+        ref = BlobRef(start, length, prefix)
+        if not as_text:
+            out.blobs.append(ref)
+        return ref
+
+    while True:
+        pos = f.tell()
+        code = f.read(1)
+        if not code:
+            raise PickleError(f"truncated pickle: no STOP before end of data (offset {pos})")
+        ops += 1
+        if ops > max_ops:
+            raise PickleError(f"more than {max_ops} opcodes: refusing to continue")
+        op = code[0]
+
+        if op == 0x80:  # PROTO
+            out.protocol = _read_exact(f, 1, "PROTO")[0]
+            if out.protocol > 5:
+                raise PickleError(f"unsupported pickle protocol {out.protocol}")
+        elif op == 0x95:  # FRAME
+            _read_exact(f, 8, "FRAME")
+        elif op == 0x2E:  # STOP
+            out.result = pop() if stack else None
+            out.end = f.tell()
+            out.opcodes = ops
+            return out
+        elif op == 0x28:  # MARK
+            metastack.append(stack)
+            stack = []
+        elif op == 0x30:  # POP
+            if stack:
+                stack.pop()
+            else:
+                pop_mark()
+        elif op == 0x31:  # POP_MARK
+            pop_mark()
+        elif op == 0x32:  # DUP
+            if not stack:
+                raise PickleError(f"DUP on empty stack at offset {pos}")
+            push(stack[-1])
+        # --- constants
+        elif op == 0x4E:  # NONE
+            push(None)
+        elif op == 0x88:
+            push(True)
+        elif op == 0x89:
+            push(False)
+        elif op == 0x49:  # INT
+            raw = _readline(f)
+            if raw == b"00":
+                push(False)
+            elif raw == b"01":
+                push(True)
+            else:
+                try:
+                    push(int(raw, 0) if raw[:2] in (b"0x", b"0o") else int(raw))
+                except ValueError as exc:
+                    raise PickleError(f"bad INT argument at offset {pos}") from exc
+        elif op == 0x4A:  # BININT
+            push(struct.unpack("<i", _read_exact(f, 4, "BININT"))[0])
+        elif op == 0x4B:  # BININT1
+            push(_read_exact(f, 1, "BININT1")[0])
+        elif op == 0x4D:  # BININT2
+            push(struct.unpack("<H", _read_exact(f, 2, "BININT2"))[0])
+        elif op == 0x4C:  # LONG
+            raw = _readline(f).rstrip(b"L")
+            try:
+                push(int(raw))
+            except ValueError as exc:
+                raise PickleError(f"bad LONG argument at offset {pos}") from exc
+        elif op == 0x8A:  # LONG1
+            n = _read_exact(f, 1, "LONG1")[0]
+            push(int.from_bytes(_read_exact(f, n, "LONG1"), "little", signed=True))
+        elif op == 0x8B:  # LONG4
+            n = struct.unpack("<i", _read_exact(f, 4, "LONG4"))[0]
+            if n < 0 or n > (1 << 20):
+                raise PickleError(f"LONG4 length {n} out of range")
+            push(int.from_bytes(_read_exact(f, n, "LONG4"), "little", signed=True))
+        elif op == 0x46:  # FLOAT
+            raw = _readline(f)
+            try:
+                push(float(raw))
+            except ValueError as exc:
+                raise PickleError(f"bad FLOAT argument at offset {pos}") from exc
+        elif op == 0x47:  # BINFLOAT
+            push(struct.unpack(">d", _read_exact(f, 8, "BINFLOAT"))[0])
+        elif op == 0x53:  # STRING
+            push(_decode_string_arg(_readline(f)))
+        elif op == 0x54:  # BINSTRING
+            n = struct.unpack("<i", _read_exact(f, 4, "BINSTRING"))[0]
+            push(_latin(blob(n, "BINSTRING", as_text=False)))
+        elif op == 0x55:  # SHORT_BINSTRING
+            n = _read_exact(f, 1, "SHORT_BINSTRING")[0]
+            push(_latin(blob(n, "SHORT_BINSTRING", as_text=False)))
+        elif op == 0x56:  # UNICODE
+            push(_readline(f).decode("raw_unicode_escape", "replace"))
+        elif op == 0x58:  # BINUNICODE
+            n = struct.unpack("<I", _read_exact(f, 4, "BINUNICODE"))[0]
+            push(blob(n, "BINUNICODE", as_text=True))
+        elif op == 0x8C:  # SHORT_BINUNICODE
+            n = _read_exact(f, 1, "SHORT_BINUNICODE")[0]
+            push(blob(n, "SHORT_BINUNICODE", as_text=True))
+        elif op == 0x8D:  # BINUNICODE8
+            n = struct.unpack("<Q", _read_exact(f, 8, "BINUNICODE8"))[0]
+            push(blob(n, "BINUNICODE8", as_text=True))
+        elif op == 0x42:  # BINBYTES
+            n = struct.unpack("<I", _read_exact(f, 4, "BINBYTES"))[0]
+            push(blob(n, "BINBYTES", as_text=False))
+        elif op == 0x43:  # SHORT_BINBYTES
+            n = _read_exact(f, 1, "SHORT_BINBYTES")[0]
+            push(blob(n, "SHORT_BINBYTES", as_text=False))
+        elif op == 0x8E:  # BINBYTES8
+            n = struct.unpack("<Q", _read_exact(f, 8, "BINBYTES8"))[0]
+            push(blob(n, "BINBYTES8", as_text=False))
+        elif op == 0x96:  # BYTEARRAY8
+            n = struct.unpack("<Q", _read_exact(f, 8, "BYTEARRAY8"))[0]
+            push(blob(n, "BYTEARRAY8", as_text=False))
+        elif op == 0x97:  # NEXT_BUFFER (out-of-band buffer supplied by the loader)
+            push(Unknown("out-of-band buffer"))
+        elif op == 0x98:  # READONLY_BUFFER
+            if not stack:
+                raise PickleError(f"READONLY_BUFFER on empty stack at offset {pos}")
+        # --- containers
+        elif op == 0x29:  # EMPTY_TUPLE
+            push(())
+        elif op == 0x74:  # TUPLE
+            push(tuple(pop_mark()))
+        elif op == 0x85:  # TUPLE1
+            push((pop(),))
+        elif op == 0x86:  # TUPLE2
+            b = pop()
+            a = pop()
+            push((a, b))
+        elif op == 0x87:  # TUPLE3
+            c = pop()
+            b = pop()
+            a = pop()
+            push((a, b, c))
+        elif op == 0x5D:  # EMPTY_LIST
+            push([])
+        elif op == 0x6C:  # LIST
+            push(list(pop_mark()))
+        elif op == 0x61:  # APPEND
+            item = pop()
+            target = pop()
+            if isinstance(target, list):
+                target.append(item)
+            push(target)
+        elif op == 0x65:  # APPENDS
+            items = pop_mark()
+            target = pop()
+            if isinstance(target, list):
+                target.extend(items)
+            push(target)
+        elif op == 0x7D:  # EMPTY_DICT
+            push(SymDict())
+        elif op == 0x64:  # DICT
+            items = pop_mark()
+            d = SymDict()
+            d.pairs.extend(zip(items[0::2], items[1::2], strict=False))
+            push(d)
+        elif op == 0x73:  # SETITEM
+            value = pop()
+            key = pop()
+            target = pop()
+            if isinstance(target, SymDict):
+                target.pairs.append((key, value))
+            push(target)
+        elif op == 0x75:  # SETITEMS
+            items = pop_mark()
+            target = pop()
+            if isinstance(target, SymDict):
+                target.pairs.extend(zip(items[0::2], items[1::2], strict=False))
+            push(target)
+        elif op == 0x8F:  # EMPTY_SET
+            push([])
+        elif op == 0x90:  # ADDITEMS
+            items = pop_mark()
+            target = pop()
+            if isinstance(target, list):
+                target.extend(items)
+            push(target)
+        elif op == 0x91:  # FROZENSET
+            push(tuple(pop_mark()))
+        # --- memo
+        elif op == 0x70:  # PUT
+            raw = _readline(f)
+            try:
+                memo[int(raw)] = _top(stack, pos)
+            except ValueError as exc:
+                raise PickleError(f"bad PUT argument at offset {pos}") from exc
+        elif op == 0x71:  # BINPUT
+            memo[_read_exact(f, 1, "BINPUT")[0]] = _top(stack, pos)
+        elif op == 0x72:  # LONG_BINPUT
+            memo[struct.unpack("<I", _read_exact(f, 4, "LONG_BINPUT"))[0]] = _top(stack, pos)
+        elif op == 0x94:  # MEMOIZE
+            memo[len(memo)] = _top(stack, pos)
+        elif op in (0x67, 0x68, 0x6A):  # GET, BINGET, LONG_BINGET
+            if op == 0x67:
+                try:
+                    idx = int(_readline(f))
+                except ValueError as exc:
+                    raise PickleError(f"bad GET argument at offset {pos}") from exc
+            elif op == 0x68:
+                idx = _read_exact(f, 1, "BINGET")[0]
+            else:
+                idx = struct.unpack("<I", _read_exact(f, 4, "LONG_BINGET"))[0]
+            if idx not in memo:
+                raise PickleError(f"memo key {idx} not found at offset {pos}")
+            push(memo[idx])
+        # --- globals and calls
+        elif op == 0x63:  # GLOBAL
+            module = _readline(f).decode("utf-8", "replace")
+            name = _readline(f).decode("utf-8", "replace")
+            push(add_global(module, name, "GLOBAL"))
+        elif op == 0x93:  # STACK_GLOBAL
+            name_v = pop()
+            module_v = pop()
+            push(add_global(module_v, name_v, "STACK_GLOBAL"))
+        elif op == 0x69:  # INST
+            module = _readline(f).decode("utf-8", "replace")
+            name = _readline(f).decode("utf-8", "replace")
+            cls = add_global(module, name, "INST")
+            push(Call(cls, tuple(pop_mark())))
+        elif op == 0x6F:  # OBJ
+            items = pop_mark()
+            if not items:
+                raise PickleError(f"OBJ without a class at offset {pos}")
+            push(Call(items[0], tuple(items[1:])))
+        elif op == 0x52:  # REDUCE
+            args = pop()
+            func = pop()
+            push(Call(func, args))
+        elif op == 0x81:  # NEWOBJ
+            args = pop()
+            cls_v = pop()
+            push(Call(cls_v, args))
+        elif op == 0x92:  # NEWOBJ_EX
+            kwargs = pop()
+            args = pop()
+            cls_v = pop()
+            push(Call(cls_v, (args, kwargs)))
+        elif op == 0x62:  # BUILD
+            state = pop()
+            obj = pop()
+            if isinstance(obj, Call):
+                obj.state = state
+                if build_hook is not None:
+                    build_hook(obj, state, f, out)
+            push(obj)
+        elif op in (0x82, 0x83, 0x84):  # EXT1, EXT2, EXT4
+            width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
+            ext = int.from_bytes(_read_exact(f, width, "EXT"), "little")
+            out.extensions.append((pos, ext))
+            out.globals.append(PickleGlobal("<copyreg extension>", str(ext), pos, "EXT", False))
+            push(Unknown("extension"))
+        elif op == 0x50:  # PERSID
+            _readline(f)
+            out.persistent_ids += 1
+            push(Unknown("persistent id"))
+        elif op == 0x51:  # BINPERSID
+            pid = pop()
+            out.persistent_ids += 1
+            push(Call(Unknown("persistent_load"), pid))
+        else:
+            raise PickleError(f"unknown opcode 0x{op:02x} at offset {pos}")
+
+
+def _top(stack: list[object], pos: int) -> object:
+    if not stack:
+        raise PickleError(f"memo store from an empty stack at offset {pos}")
+    return stack[-1]
+
+
+def _latin(value: object) -> object:
+    # Protocol <3 BINSTRING is a Python 2 str: pickle decodes it as ASCII by default; latin-1 keeps
+    # every byte and is what names written by a hostile tool would need.
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Call):
+        func = value.func
+        if isinstance(func, GlobalRef):
+            return f"result of {func.dotted}()"
+        return "result of a call"
+    if isinstance(value, Unknown):
+        return value.what
+    if isinstance(value, GlobalRef):
+        return value.dotted
+    return type(value).__name__
+
+
+def looks_like_pickle(prefix: bytes) -> bool:
+    """A cheap sniff: protocol 2+ header, or a protocol 0/1 stream opening with a plausible op."""
+    if len(prefix) >= 2 and prefix[0] == 0x80 and prefix[1] <= 5:
+        return True
+    return bool(prefix[:1]) and prefix[:1] in (b"c", b"(", b"]", b"}", b")") and _parses(prefix)
+
+
+def _parses(prefix: bytes) -> bool:
+    """Whether a short prefix walks cleanly up to the point where it runs out of bytes."""
+    try:
+        scan_pickle(io.BytesIO(prefix), max_ops=10_000)
+    except PickleError as exc:
+        return str(exc).startswith("truncated")
+    return True
