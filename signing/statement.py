@@ -15,7 +15,8 @@ and its predicate holds::
     target     {kind, name, version}
     artifacts  [{name, kind, sha256, signature, model_signature}]
                the detached ``.sig`` / model-signing bundle file written for each subject
-               (``null`` when none), so a verifier knows which files must exist
+               (``null`` when none), so a verifier knows which files must exist;
+               ``model_root`` is the file or folder model-signing signed
     signedAt   RFC 3339 UTC time of signing
 
 Example::
@@ -67,6 +68,7 @@ class ArtifactEntry:
     sha256: str
     signature: str | None = None
     model_signature: str | None = None
+    model_root: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class GatePredicate:
                     "sha256": a.sha256,
                     "signature": a.signature,
                     "model_signature": a.model_signature,
+                    "model_root": a.model_root,
                 }
                 for a in self.artifacts
             ],
@@ -211,7 +214,8 @@ def parse_statement(payload: bytes) -> Statement:
             raise _fail(f"artifacts[{i}] is not an object")
         sig = a.get("signature")
         msig = a.get("model_signature")
-        if not (sig is None or isinstance(sig, str)) or not (msig is None or isinstance(msig, str)):
+        mroot = a.get("model_root")
+        if any(x is not None and not isinstance(x, str) for x in (sig, msig, mroot)):
             raise _fail(f"artifacts[{i}] signature names are not strings")
         entries.append(
             ArtifactEntry(
@@ -220,6 +224,7 @@ def parse_statement(payload: bytes) -> Statement:
                 _str(a, "sha256", f"artifacts[{i}]"),
                 sig,
                 msig,
+                mroot,
             )
         )
     reasons = tuple(
