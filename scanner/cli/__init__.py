@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from scanner import TOOL_NAME, __version__
 from scanner.errors import InterruptedScan, ScannerError
@@ -64,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors and the verdict")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # -v/-q work before or after the command; SUPPRESS keeps a subcommand from resetting them.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more output (-vv: debug)")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only errors and the verdict")
+    add_parser = sub.add_parser
+
+    def add_with_common(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs["parents"] = [*kwargs.get("parents", []), common]
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        return add_parser(name, **kwargs)
+
+    sub.add_parser = add_with_common  # type: ignore[method-assign]
     for module in COMMANDS:
         importlib.import_module(module).register(sub)
     return parser

@@ -1,0 +1,1 @@
+"""Sources: turn a TARGET into artifacts, manifests and integrity findings."""

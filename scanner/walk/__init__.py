@@ -1,0 +1,1 @@
+"""One forward pass over each artifact: members to FileEntries, FileEntries to analyzers."""

@@ -1,0 +1,166 @@
+"""The dispatcher: each file only to the analyzers that declared interest, content read once.
+
+Example::
+
+    d = Dispatcher(analyzers, work_dir)
+    d.begin(source_artifact)
+    for member in reader:
+        d.handle(member, layer=0)
+    outputs = d.finish(source_artifact)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+from scanner.analyzers.interface import (
+    Analyzer,
+    FileAnalyzer,
+    ImageConfigAnalyzer,
+    Output,
+    TargetAnalyzer,
+    TreeAnalyzer,
+)
+from scanner.models import AnalyzerFailure, Location
+from scanner.sources.interface import SourceArtifact
+from scanner.sources.safe_archive import CHUNK, READ_ERRORS, ArchiveMember, ArchiveStreamError
+from scanner.walk.entry import FileEntry, LazyContent
+
+__all__ = ["Dispatcher", "run_safely"]
+
+log = logging.getLogger(__name__)
+
+MEMORY_LIMIT = 8 * 1024 * 1024  # content up to this size stays in memory; larger is spooled
+
+
+def run_safely(analyzer: Analyzer, location: Location | None, outputs: Iterable[Output]
+               ) -> list[Output]:
+    """Drain an analyzer's outputs; an exception becomes an AnalyzerFailure (never swallowed)."""
+    try:
+        return list(outputs)
+    except ArchiveStreamError:
+        raise  # the archive itself broke: the walk stops and reports it, not this analyzer
+    except Exception as exc:  # noqa: BLE001 - recorded as data; the verdict becomes incomplete
+        log.debug("analyzer %s failed at %s", analyzer.name, location, exc_info=True)
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        return [AnalyzerFailure(analyzer.name, reason, location)]
+
+
+class Dispatcher:
+    """Routes walked members to FileAnalyzers and TreeAnalyzers and gathers their outputs."""
+
+    def __init__(self, analyzers: Iterable[Analyzer], work_dir: Path) -> None:
+        self.analyzers = list(analyzers)
+        self.work_dir = work_dir
+        self.file_analyzers = [a for a in self.analyzers if isinstance(a, FileAnalyzer)]
+        self.tree_analyzers = [a for a in self.analyzers if isinstance(a, TreeAnalyzer)]
+        self.config_analyzers = [a for a in self.analyzers if isinstance(a, ImageConfigAnalyzer)]
+        self.target_analyzers = [a for a in self.analyzers if isinstance(a, TargetAnalyzer)]
+        self.outputs: list[Output] = []
+        self._trees: dict[str, Path] = {}
+        self._artifact = ""
+        self.files_seen = 0
+        self.files_dispatched = 0
+
+    @property
+    def wants_content(self) -> bool:
+        """Whether any analyzer looks at file content at all."""
+        return bool(self.file_analyzers or self.tree_analyzers)
+
+    def begin(self, sa: SourceArtifact) -> None:
+        """Start an artifact: fresh tree folders for the TreeAnalyzers."""
+        self._artifact = sa.artifact.name
+        self.outputs = []
+        self._trees = {}
+        for t in self.tree_analyzers:
+            self._trees[t.name] = Path(tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir))
+
+    def _loader(self, member: ArchiveMember) -> IO[bytes] | bytes:
+        try:
+            return self._read(member)
+        except ArchiveStreamError:
+            raise
+        except READ_ERRORS as exc:
+            raise ArchiveStreamError.from_read_error(exc) from exc
+
+    def _read(self, member: ArchiveMember) -> IO[bytes] | bytes:
+        with member.open() as src:
+            if member.size <= MEMORY_LIMIT:
+                return src.read()
+            spool = tempfile.SpooledTemporaryFile(max_size=MEMORY_LIMIT, dir=self.work_dir)  # noqa: SIM115 - lives as long as the entry
+            shutil.copyfileobj(src, spool, CHUNK)
+            spool.seek(0)
+            return spool  # type: ignore[return-value]
+
+    def handle(self, member: ArchiveMember, *, layer: int = 0, layer_id: str | None = None,
+               path_prefix: str = "") -> FileEntry | None:
+        """Offer one regular-file member to the analyzers; returns the entry if any wanted it."""
+        self.files_seen += 1
+        path = path_prefix + member.path
+        interested = [a for a in self.file_analyzers if a.wants(path, member.size, member.mode)]
+        trees = [t for t in self.tree_analyzers if t.wants(path, member.size, member.mode)]
+        if not interested and not trees:
+            return None
+        self.files_dispatched += 1
+        content = LazyContent(lambda: self._loader(member))  # type: ignore[arg-type, return-value]
+        entry = FileEntry(self._artifact, path, member.size, member.mode, content, layer,
+                          member.uid, member.gid, layer_id)
+        for a in interested:
+            self.outputs.extend(run_safely(a, entry.location(), _call(a, entry)))
+        for t in trees:
+            self._materialise(t, entry)
+        return entry
+
+    def remove(self, path: str) -> None:
+        """A whiteout in a later layer: the file leaves the merged trees."""
+        for root in self._trees.values():
+            target = root / path
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+
+    def _materialise(self, t: TreeAnalyzer, entry: FileEntry) -> None:
+        root = self._trees[t.name]
+        dest = root / entry.path
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.is_symlink() or dest.is_file():
+                dest.unlink()
+            with entry.open() as src, dest.open("wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+            os.chmod(dest, 0o444)
+        except OSError as exc:
+            self.outputs.append(AnalyzerFailure(
+                t.name, f"cannot copy file for analysis: {exc.strerror or exc}", entry.location()))
+
+    def analyze_config(self, config: dict[str, object], sa: SourceArtifact) -> None:
+        """Hand an image config to every ImageConfigAnalyzer."""
+        loc = Location(sa.artifact.name, "config.json")
+        for a in self.config_analyzers:
+            self.outputs.extend(run_safely(a, loc, a.analyze_config(config, sa)))
+
+    def finish(self, sa: SourceArtifact) -> list[Output]:
+        """End an artifact: FileAnalyzer.finish, then the TreeAnalyzers; returns all outputs."""
+        loc = Location(sa.artifact.name)
+        for a in self.file_analyzers:
+            self.outputs.extend(run_safely(a, loc, a.finish(sa)))
+        for t in self.tree_analyzers:
+            root = self._trees.pop(t.name)
+            try:
+                self.outputs.extend(run_safely(t, loc, t.analyze_tree(root, sa)))
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+        out, self.outputs = self.outputs, []
+        return out
+
+
+def _call(a: FileAnalyzer, entry: FileEntry) -> Iterable[Output]:
+    # analyze() may be a generator; run_safely drains it so exceptions surface there
+    return a.analyze(entry)
