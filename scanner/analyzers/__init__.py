@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "panorama_gate.analyzers"
 BUILTIN: tuple[str, ...] = (
     "scanner.analyzers.packages:PackagesAnalyzer",
     "scanner.analyzers.licenses:LicensesAnalyzer",
+    "scanner.analyzers.vulns:VulnsAnalyzer",
 )
 
 REGISTRY: dict[str, type[Analyzer]] = {}

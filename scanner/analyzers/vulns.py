@@ -1,0 +1,448 @@
+"""``vulns``: known vulnerabilities of the inventoried packages, online or from an offline OSV DB.
+
+- With ``--vuln-db DIR`` (option ``vuln_db``): PyPI packages and Debian/Ubuntu packages are
+  matched against the offline OSV records (Debian/Ubuntu by *source* package and version, with
+  dpkg's version ordering). The database's age is reported (an info finding); older than
+  ``max_db_age_days`` is a ``vulns.database-stale`` finding.
+- Online without a database: PyPI packages through pip-audit (``service: pypi|osv``); OS
+  packages cannot be audited online and need the offline database.
+
+Fail closed: every package that could not be audited (no data for its ecosystem, a network
+error, pip-audit skipping it, a version that cannot be ordered, an unpinned requirement) is an
+``AnalyzerFailure``, which makes the verdict incomplete. ``os_packages: skip`` in the policy's
+``vulnerabilities:`` section is the one explicit opt-out (OS packages are then *skipped*,
+recorded as such, instead of failing).
+
+Options (the policy's ``vulnerabilities:`` section plus ``vuln_db`` from the CLI):
+``vuln_db``, ``max_db_age_days`` (default 7), ``stale_severity`` (default ``high``),
+``unknown_severity`` for advisories that state none (default ``medium``), ``service``,
+``os_packages`` (``audit`` | ``skip``), ``timeout`` (seconds, online).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scanner.analyzers._inventory import (
+    INVENTORY_PATTERNS,
+    Collector,
+    Inventory,
+    OsRelease,
+    canonical_name,
+    deb_purl,
+    declared_only,
+    pypi_purl,
+)
+from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
+from scanner.errors import ConfigError
+from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
+from scanner.vulndb import OsvDatabase, VulnDbError
+
+if TYPE_CHECKING:
+    from scanner.sources.interface import SourceArtifact
+    from scanner.walk.entry import FileEntry
+
+__all__ = ["VulnsAnalyzer", "deb_ecosystems"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pkg:
+    """One package to audit, in the shape every backend needs."""
+
+    ecosystem: str  # pypi | deb
+    name: str
+    version: str
+    purl: str
+    location: Location
+    query_name: str  # source package for deb
+    query_version: str
+
+
+def deb_ecosystems(os_release: OsRelease, available: Iterable[str]) -> list[str]:
+    """OSV ecosystems of a Debian/Ubuntu release among ``available`` ones.
+
+    Debian: ``Debian:<major>``. Ubuntu: ``Ubuntu:<VERSION_ID>`` with or without ``:LTS``; the
+    ``Ubuntu:Pro:*`` ecosystems describe ESM packages and are left out.
+    """
+    out: list[str] = []
+    if os_release.id == "debian":
+        major = os_release.version_id.split(".", 1)[0]
+        out = [e for e in available if e == f"Debian:{major}"]
+    elif os_release.id == "ubuntu":
+        for e in available:
+            parts = e.split(":")
+            if parts[0] == "Ubuntu" and "Pro" not in parts and os_release.version_id in parts[1:]:
+                out.append(e)
+    return sorted(out)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _severity_option(options: Any, key: str, default: str) -> Severity:
+    try:
+        return Severity.parse(str(options.get(key, default)))
+    except ValueError as exc:
+        raise ConfigError(f"policy vulnerabilities.{key}: {exc}") from exc
+
+
+class VulnsAnalyzer(FileAnalyzer):
+    """Vulnerability matching of Python and dpkg packages (offline OSV DB or pip-audit)."""
+
+    name = "vulns"
+    version = 1
+    tags = frozenset({"deps", "vulnerability"})
+    patterns = INVENTORY_PATTERNS
+    max_size = 64 * 1024**2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._collectors: dict[str, Collector] = {}
+        self.db: OsvDatabase | None = None
+        self._db_reported = False
+        self.now: Callable[[], datetime] = _utcnow  # injectable clock (tests)
+
+    def configure(self, ctx: AnalyzerContext) -> None:
+        """Validate options and open the offline database (``VulnDbError``: exit 2)."""
+        super().configure(ctx)
+        opts = ctx.options
+        self.max_age = float(opts.get("max_db_age_days", 7))
+        self.stale_severity = _severity_option(opts, "stale_severity", "high")
+        self.unknown_severity = _severity_option(opts, "unknown_severity", "medium")
+        self.service = str(opts.get("service", "pypi"))
+        if self.service not in ("pypi", "osv"):
+            raise ConfigError(f"policy vulnerabilities.service: {self.service!r} (pypi | osv)")
+        self.os_packages = str(opts.get("os_packages", "audit"))
+        if self.os_packages not in ("audit", "skip"):
+            raise ConfigError(
+                f"policy vulnerabilities.os_packages: {self.os_packages!r} (audit | skip)"
+            )
+        self.timeout = int(opts.get("timeout", 15))
+        db = opts.get("vuln_db")
+        self.db = OsvDatabase(Path(str(db))) if db else None
+
+    def analyze(self, entry: FileEntry) -> Iterable[Output]:
+        """Record the file; matching happens in ``finish``."""
+        with self._lock:
+            c = self._collectors.get(entry.artifact)
+            if c is None:
+                c = self._collectors[entry.artifact] = Collector(
+                    entry.artifact, keep_license_files=False
+                )
+        c.add(entry.path, entry.read(), entry.layer)
+        return ()
+
+    def finish(self, artifact: SourceArtifact) -> Iterable[Output]:
+        """Audit every package of one artifact."""
+        with self._lock:
+            collector = self._collectors.pop(artifact.artifact.name, None)
+        if collector is None:
+            return []
+        return list(self.audit_inventory(collector.inventory()))
+
+    # -- the audit ------------------------------------------------------------------------
+
+    def audit_inventory(self, inv: Inventory) -> Iterable[Output]:
+        """Findings and failures for one artifact's inventory."""
+        out: list[Output] = []
+        pypi = [
+            _Pkg(
+                "pypi",
+                d.name,
+                d.version,
+                pypi_purl(d.name, d.version),
+                Location(inv.artifact, d.path),
+                canonical_name(d.name),
+                d.version,
+            )
+            for d in inv.dists
+        ]
+        for r in declared_only(inv):
+            loc = Location(inv.artifact, r.path, r.line)
+            if not r.version:
+                out.append(
+                    AnalyzerFailure(
+                        self.name,
+                        f"{r.name} is not audited: requirement {r.specifier or '(any)'} is not "
+                        "pinned to one version (pin it with ==, or scan the built container)",
+                        loc,
+                    )
+                )
+                continue
+            pypi.append(
+                _Pkg(
+                    "pypi", r.name, r.version, pypi_purl(r.name, r.version), loc, r.name, r.version
+                )
+            )
+        debs = [
+            _Pkg(
+                "deb",
+                p.name,
+                p.version,
+                deb_purl(p, inv.os_release),
+                Location(inv.artifact, p.path),
+                p.source,
+                p.source_version,
+            )
+            for p in inv.debs
+        ]
+        if not pypi and not debs:
+            return out
+        if self.db is not None:
+            out.extend(self._db_facts(inv.artifact))
+            out.extend(self._offline_pypi(pypi, inv.artifact))
+            out.extend(self._offline_debs(debs, inv))
+        else:
+            out.extend(self._online_pypi(pypi, inv.artifact))
+            out.extend(self._no_db_debs(debs, inv.artifact))
+        return out
+
+    def _db_facts(self, artifact: str) -> list[Output]:
+        assert self.db is not None
+        with self._lock:
+            if self._db_reported:
+                return []
+            self._db_reported = True
+        age = self.db.age_days(self.now())
+        fetched = self.db.fetched_at()
+        where = Location(artifact, "")
+        props = {
+            "database": str(self.db.root),
+            "fetched_at": fetched.isoformat() if fetched else None,
+            "age_days": round(age, 2) if age is not None else None,
+            "max_age_days": self.max_age,
+        }
+        out: list[Output] = [
+            Finding.create(
+                rule_id="vulns.database-age",
+                category=Category.VULNERABILITY,
+                severity=Severity.INFO,
+                message=(
+                    f"offline vulnerability database {self.db.root} is "
+                    + (f"{age:.1f} days old" if age is not None else "of unknown age")
+                ),
+                location=where,
+                evidence=str(self.db.root),
+                title="Vulnerability database age",
+                properties=props,
+            )
+        ]
+        if age is None or age > self.max_age:
+            out.append(
+                Finding.create(
+                    rule_id="vulns.database-stale",
+                    category=Category.VULNERABILITY,
+                    severity=self.stale_severity,
+                    message=(
+                        "offline vulnerability database is "
+                        + (f"{age:.1f} days old" if age is not None else "of unknown age")
+                        + f", older than the policy's {self.max_age:g} days; run "
+                        "`panorama-gate vulndb update`"
+                    ),
+                    location=where,
+                    evidence=str(self.db.root),
+                    title="Stale vulnerability database",
+                    properties=props,
+                )
+            )
+        return out
+
+    def _finding(
+        self,
+        pkg: _Pkg,
+        vid: str,
+        aliases: Iterable[str],
+        fixed: Iterable[str],
+        summary: str,
+        severity: Severity | None,
+        extra: dict[str, Any],
+    ) -> Finding:
+        fixed_list = list(fixed)
+        sev = severity if severity is not None else self.unknown_severity
+        fix_text = f"upgrade to {', '.join(fixed_list)}" if fixed_list else "no fixed version yet"
+        return Finding.create(
+            rule_id="vulns.known-vulnerability",
+            category=Category.VULNERABILITY,
+            severity=sev,
+            message=f"{pkg.name} {pkg.version} is affected by {vid}: {summary} ({fix_text})",
+            location=pkg.location,
+            evidence=f"{vid}:{pkg.ecosystem}:{pkg.name}@{pkg.version}",
+            title=vid,
+            properties={
+                "package": pkg.name,
+                "version": pkg.version,
+                "ecosystem": pkg.ecosystem,
+                "purl": pkg.purl,
+                "vulnerability_id": vid,
+                "aliases": sorted(set(aliases)),
+                "fixed_versions": fixed_list,
+                "summary": summary,
+                "severity_source": extra.pop("severity_source", "") or "policy-default",
+                **extra,
+            },
+        )
+
+    def _offline_pypi(self, pkgs: list[_Pkg], artifact: str) -> list[Output]:
+        assert self.db is not None
+        if not pkgs:
+            return []
+        if not self.db.has("PyPI"):
+            return [
+                AnalyzerFailure(
+                    self.name,
+                    f"{len(pkgs)} Python package(s) not audited: the database {self.db.root} "
+                    "has no PyPI records",
+                    Location(artifact, ""),
+                )
+            ]
+        try:
+            self.db.load(["PyPI"])
+        except VulnDbError as exc:
+            return [AnalyzerFailure(self.name, exc.diagnostics(), Location(artifact, ""))]
+        return self._match(pkgs, ["PyPI"], "osv-offline")
+
+    def _match(self, pkgs: list[_Pkg], ecosystems: list[str], source: str) -> list[Output]:
+        assert self.db is not None
+        out: list[Output] = []
+        for pkg in pkgs:
+            seen: set[str] = set()
+            for eco in ecosystems:
+                try:
+                    matches = self.db.query(eco, pkg.query_name, pkg.query_version)
+                except ValueError as exc:
+                    out.append(
+                        AnalyzerFailure(
+                            self.name, f"{pkg.name} {pkg.version} not audited: {exc}", pkg.location
+                        )
+                    )
+                    break
+                for m in matches:
+                    if m.advisory.id in seen:
+                        continue
+                    seen.add(m.advisory.id)
+                    a = m.advisory
+                    extra: dict[str, Any] = {
+                        "source": source,
+                        "osv_ecosystem": eco,
+                        "severity_source": a.severity_source,
+                        "modified": a.modified,
+                    }
+                    if a.score is not None:
+                        extra["cvss_score"] = a.score
+                    if a.url:
+                        extra["url"] = a.url
+                    if pkg.query_name != pkg.name:
+                        extra["source_package"] = pkg.query_name
+                    out.append(
+                        self._finding(
+                            pkg, a.id, a.aliases, m.fixed_versions, a.summary, a.severity, extra
+                        )
+                    )
+        return out
+
+    def _offline_debs(self, pkgs: list[_Pkg], inv: Inventory) -> list[Output]:
+        assert self.db is not None
+        if not pkgs:
+            return []
+        where = Location(inv.artifact, pkgs[0].location.path)
+        if self.os_packages == "skip":
+            return [Skipped(self.name, f"{len(pkgs)} OS package(s) not audited (policy)", where)]
+        osr = inv.os_release
+        if osr is None or osr.id not in ("debian", "ubuntu") or not osr.version_id:
+            return [
+                AnalyzerFailure(
+                    self.name,
+                    f"{len(pkgs)} dpkg package(s) not audited: cannot tell the Debian/Ubuntu "
+                    "release (no usable etc/os-release)",
+                    where,
+                )
+            ]
+        base = "Debian" if osr.id == "debian" else "Ubuntu"
+        try:
+            if self.db.has(base):
+                self.db.load([base])
+        except VulnDbError as exc:
+            return [AnalyzerFailure(self.name, exc.diagnostics(), where)]
+        ecosystems = deb_ecosystems(osr, self.db.ecosystems())
+        if not ecosystems:
+            return [
+                AnalyzerFailure(
+                    self.name,
+                    f"{len(pkgs)} dpkg package(s) not audited: the database {self.db.root} has "
+                    f"no {base} {osr.version_id} records",
+                    where,
+                )
+            ]
+        return self._match(pkgs, ecosystems, "osv-offline")
+
+    def _no_db_debs(self, pkgs: list[_Pkg], artifact: str) -> list[Output]:
+        if not pkgs:
+            return []
+        where = Location(artifact, pkgs[0].location.path)
+        reason = f"{len(pkgs)} OS package(s) not audited"
+        if self.os_packages == "skip":
+            return [Skipped(self.name, f"{reason} (policy)", where)]
+        return [
+            AnalyzerFailure(
+                self.name,
+                f"{reason}: Debian/Ubuntu packages are audited only against an offline OSV "
+                "database (--vuln-db DIR; `panorama-gate vulndb update` makes one)",
+                where,
+            )
+        ]
+
+    def _online_pypi(self, pkgs: list[_Pkg], artifact: str) -> list[Output]:
+        if not pkgs:
+            return []
+        config = self.ctx.config
+        if config is not None and config.offline:
+            return [
+                AnalyzerFailure(
+                    self.name,
+                    f"{len(pkgs)} Python package(s) not audited: --offline needs an offline "
+                    "vulnerability database (--vuln-db DIR)",
+                    Location(artifact, ""),
+                )
+            ]
+        from scanner.analyzers._pip_audit import audit
+
+        cache = self.ctx.work_dir / "pip-audit-cache" if self.ctx.work_dir else None
+        with tempfile.TemporaryDirectory(prefix="pg-pip-audit-") as tmp:
+            results = audit(
+                [(p.name, p.version) for p in pkgs],
+                service=self.service,
+                cache_dir=cache or Path(tmp),
+                timeout=self.timeout,
+            )
+        out: list[Output] = []
+        for pkg, res in zip(pkgs, results, strict=True):
+            if res.error is not None:
+                out.append(
+                    AnalyzerFailure(
+                        self.name,
+                        f"{pkg.name} {pkg.version} not audited: {res.error}",
+                        pkg.location,
+                    )
+                )
+                continue
+            out.extend(
+                self._finding(
+                    pkg,
+                    v.id,
+                    v.aliases,
+                    v.fixed_versions,
+                    v.summary,
+                    None,
+                    {"source": f"pip-audit:{self.service}"},
+                )
+                for v in res.vulnerabilities
+            )
+        return out
