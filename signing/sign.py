@@ -35,6 +35,7 @@ from signing.bundle import key_bundle_json
 from signing.digest import FileDigest, sha256_file
 from signing.dsse import IN_TOTO_PAYLOAD_TYPE, sign_envelope
 from signing.errors import Reason, SigningError, SignRefusedError
+from signing.keyless import sign_statement_keyless
 from signing.model_bundle import MODEL_SIGNATURE_SUFFIX, can_sign_models, sign_model
 from signing.signer import Signer
 from signing.statement import (
@@ -138,18 +139,25 @@ def _check_artifacts(target: Path, report: ReportFacts) -> list[_Item]:
 def sign_target(
     target: Path,
     report_path: Path,
-    signer: Signer,
+    signer: Signer | None,
     out_dir: Path,
     *,
     sbom: Path | None = None,
     model_signatures: bool = True,
     clock: Callable[[], datetime] = _utc_now,
+    identity_token: str | None = None,
 ) -> SignResult:
     """Sign an approved ``target`` whose report is ``report_path``; write into ``out_dir``.
 
     Raises :class:`~signing.errors.SignRefusedError` when the verdict is not approved or any
     artifact's bytes differ from the report, before anything is written.
+
+    With ``signer=None`` and an OIDC ``identity_token`` the attestation is signed keylessly
+    through Sigstore (ONLINE: Fulcio and Rekor); detached and model signatures need a key and
+    are then not written.
     """
+    if signer is None and not identity_token:
+        raise SigningError("sign_target needs a signer or an OIDC identity token")
     target = Path(target)
     if not target.exists():
         raise SigningError(f"{target}: target does not exist")
@@ -171,7 +179,7 @@ def sign_target(
 
     sig_names: dict[str, str] = {}
     for i in items:
-        if i.detached:
+        if i.detached and signer is not None:
             file_name = Path(i.name).name + SIGNATURE_SUFFIX
             if file_name in sig_names.values():
                 raise SigningError(
@@ -189,7 +197,11 @@ def sign_target(
     written: list[Path] = []
     model_written: list[Path] = []
     model_names: dict[str, str] = {}
+    if signer is None:
+        notes.append("keyless: only the attestation is signed (no detached or model signatures)")
     for i in items:
+        if signer is None:
+            break
         if i.name in sig_names:
             sig = sign_digest_or_blob(signer, i.digest.digest, i.path)
             out = out_dir / sig_names[i.name]
@@ -233,7 +245,11 @@ def sign_target(
         signed_at=clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     statement = build_statement([Subject(i.name, i.digest.hex) for i in items], predicate)
-    envelope = sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, statement_bytes(statement))
     attestation = out_dir / ATTESTATION_FILE
-    _write_public(attestation, key_bundle_json(envelope, signer.key_id))
+    if signer is None:
+        assert identity_token is not None
+        _write_public(attestation, sign_statement_keyless(statement.to_dict(), identity_token))
+    else:
+        envelope = sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, statement_bytes(statement))
+        _write_public(attestation, key_bundle_json(envelope, signer.key_id))
     return SignResult(attestation, statement, tuple(written), tuple(model_written), tuple(notes))

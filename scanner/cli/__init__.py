@@ -25,6 +25,9 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 # Command modules, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
     "scanner.cli.scan",
+    "scanner.cli.keygen",
+    "scanner.cli.sign",
+    "scanner.cli.verify",
 )
 
 EXIT_CODES_HELP = """\
