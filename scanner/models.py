@@ -45,6 +45,7 @@ __all__ = [
     "Target",
     "TargetKind",
     "Verdict",
+    "WaiverUse",
     "frozen_mapping",
 ]
 
@@ -340,6 +341,22 @@ class Reason:
     message: str
     fingerprints: tuple[str, ...] = ()
     failures: tuple[int, ...] = ()
+    # What this reason did: "incomplete" or "reject" decided the verdict; "warning" and
+    # "info" did not. Defaults to "info" so that older constructors keep working.
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverUse:
+    """What one waiver did in a run: ``applied``, ``expired`` or ``stale`` (matched nothing)."""
+
+    id: str
+    status: str
+    reason: str
+    owner: str
+    expires: str
+    source: str = ""
+    fingerprints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +367,7 @@ class Verdict:
     reasons: tuple[Reason, ...]
     policy_name: str
     policy_sha256: str
+    waivers: tuple[WaiverUse, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 # Command modules, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
     "scanner.cli.scan",
+    "scanner.cli.policy",
     "scanner.cli.keygen",
     "scanner.cli.sign",
     "scanner.cli.verify",
@@ -170,5 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # noqa: BLE001 - last resort: fail closed with a message, not a traceback
+        if args.verbose:
+            log.exception("internal error")
+        print(
+            f"{TOOL_NAME}: internal error: {type(exc).__name__}: {exc} "
+            "(nothing was approved; run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
     finally:
         signal.signal(signal.SIGTERM, previous)

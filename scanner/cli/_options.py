@@ -11,7 +11,7 @@ from scanner.config import ArchiveLimits, ScanConfig, default_cache_dir
 from scanner.errors import UsageError
 from scanner.fsutil import atomic_open
 from scanner.models import Report
-from scanner.policy import Policy, load_policy
+from scanner.policy import Policy, resolve_policy
 from scanner.report import FORMATS, get_writer
 
 __all__ = [
@@ -25,33 +25,65 @@ __all__ = [
 
 def add_scan_flags(p: argparse.ArgumentParser) -> None:
     """Flags for commands that scan a target."""
-    p.add_argument("target", type=Path, metavar="TARGET", help="project folder, code package, container asset or model")
-    p.add_argument("--policy", type=Path, help="policy YAML (default: the bundled policies/default.yaml)")
+    p.add_argument(
+        "target",
+        type=Path,
+        metavar="TARGET",
+        help="project folder, code package, container asset or model",
+    )
+    p.add_argument(
+        "--policy", type=Path, help="policy YAML (default: the bundled policies/default.yaml)"
+    )
     p.add_argument("--waivers", type=Path, help="waivers YAML file")
-    p.add_argument("--analyzers", default="", help="selection, e.g. 'tag:model,-secrets' (default: all)")
+    p.add_argument(
+        "--analyzers", default="", help="selection, e.g. 'tag:model,-secrets' (default: all)"
+    )
     p.add_argument("--vuln-db", type=Path, help="offline OSV database folder or zip")
     p.add_argument("--offline", action="store_true", help="no network at all")
     p.add_argument("--no-profile", action="store_true", help="do not run the sandbox profile")
-    p.add_argument("--cache-dir", type=Path, help="cache folder (default: $XDG_CACHE_HOME/panorama-gate)")
+    p.add_argument(
+        "--cache-dir", type=Path, help="cache folder (default: $XDG_CACHE_HOME/panorama-gate)"
+    )
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    p.add_argument("--work-dir", type=Path, help="scratch folder (default: a fresh temporary folder)")
+    p.add_argument(
+        "--work-dir", type=Path, help="scratch folder (default: a fresh temporary folder)"
+    )
     p.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per core)")
-    p.add_argument("--code-scope", choices=("app", "all"), default="app",
-                   help="'all' also scans third-party site-packages with bandit")
+    p.add_argument(
+        "--code-scope",
+        choices=("app", "all"),
+        default="app",
+        help="'all' also scans third-party site-packages with bandit",
+    )
 
 
 def add_output_flags(p: argparse.ArgumentParser, default: str = "terminal") -> None:
     """Repeatable ``--format FMT -o FILE`` pairs."""
-    p.add_argument("--format", dest="formats", action="append", default=[],
-                   help=f"report format (repeatable; one of: {', '.join(sorted(FORMATS))})")
-    p.add_argument("-o", "--output", dest="outputs", action="append", default=[], type=Path,
-                   help="file for the matching --format ('-' for stdout; repeatable)")
+    p.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        default=[],
+        help=f"report format (repeatable; one of: {', '.join(sorted(FORMATS))})",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        dest="outputs",
+        action="append",
+        default=[],
+        type=Path,
+        help="file for the matching --format ('-' for stdout; repeatable)",
+    )
     p.set_defaults(default_format=default)
 
 
 def policy_from_args(args: argparse.Namespace) -> Policy:
-    """Load the policy named by ``--policy`` (or the bundled default)."""
-    return load_policy(getattr(args, "policy", None))
+    """The policy: ``--policy``, else ``[tool.panorama-gate]`` in the target's or the current
+    folder's ``pyproject.toml``, else the bundled default."""
+    target = getattr(args, "target", None)
+    search = [target] if isinstance(target, Path) and target.is_dir() else []
+    return resolve_policy(getattr(args, "policy", None), *search, Path.cwd())
 
 
 def config_from_args(args: argparse.Namespace, policy: Policy) -> ScanConfig:

@@ -1,23 +1,62 @@
-"""The policy model: what rejects, which analyzers are required, and analyzer settings.
+"""The policy: what rejects, which analyzers are required, analyzer settings and waivers.
 
-A policy with no rules is an error, never an approval.
+A policy comes from a YAML file (``--policy``), from ``[tool.panorama-gate]`` in a project's
+``pyproject.toml``, or from the bundled ``policies/default.yaml``. It is validated against
+``scanner.policy.schema.PolicySpec``; every error names the file, the line and the key. A
+policy with no rules is an error, never an approval.
+
+Example::
+
+    policy = load_policy(Path("policies/strict.yaml"))
+    policy.threshold(Category.CODE)      # Severity.MEDIUM
+    policy.analyzer_options()["sandbox"]  # {"max_memory_mb": 1024, ...}
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-import yaml
+from pydantic import ValidationError
 
 from scanner.errors import PolicyError
 from scanner.models import Category, Severity, frozen_mapping
+from scanner.policy._yaml import YamlDocument, dotted, load_yaml
+from scanner.policy.errors import validation_error
+from scanner.policy.schema import PolicySpec, WaiversFile
+from scanner.policy.waivers import Waiver, load_waivers, waivers_from_specs
 
-__all__ = ["Policy", "bundled_policy_path", "load_policy"]
+__all__ = [
+    "PYPROJECT_TABLE",
+    "Policy",
+    "bundled_policy_path",
+    "find_project_config",
+    "load_policy",
+    "parse_policy",
+    "resolve_policy",
+]
+
+PYPROJECT_TABLE = "panorama-gate"
+
+# Policy sections that analyzers read, and the analyzer (options key) that reads each.
+_ANALYZER_SECTIONS = (
+    ("licenses", "licenses"),
+    ("resources", "sandbox"),
+    ("archive", "archive"),
+    ("vulnerabilities", "vulns"),
+    ("models", "models"),
+)
+
+
+def _empty() -> Mapping[Any, Any]:
+    return frozen_mapping({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,27 +66,61 @@ class Policy:
     name: str
     sha256: str
     severity_threshold: Severity
-    categories: Mapping[Category, Severity] = field(default_factory=lambda: frozen_mapping({}))
-    raw: Mapping[str, Any] = field(default_factory=lambda: frozen_mapping({}))
+    categories: Mapping[Category, Severity] = field(default_factory=_empty)
+    raw: Mapping[str, Any] = field(default_factory=_empty)
+    source: str = ""
+    required_analyzers: str | tuple[str, ...] = "all"
+    waivers: tuple[Waiver, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def threshold(self, category: Category) -> Severity:
         """The severity at and above which a finding of ``category`` rejects."""
         return self.categories.get(category, self.severity_threshold)
 
+    def is_required(self, analyzer: str) -> bool:
+        """Whether a failure of ``analyzer`` makes the verdict incomplete."""
+        return self.required_analyzers == "all" or analyzer in self.required_analyzers
+
+    @property
+    def when_profile_not_run(self) -> str:
+        """``warn`` or ``incomplete``: what a missing sandbox profile means."""
+        resources_ = self.raw.get("resources")
+        if isinstance(resources_, Mapping):
+            return str(resources_.get("when_not_run", "warn"))
+        return "warn"
+
     def analyzer_options(self) -> dict[str, dict[str, Any]]:
         """Policy sections that analyzers read, keyed by analyzer name."""
         out: dict[str, dict[str, Any]] = {}
-        for section, analyzer in (
-            ("licenses", "licenses"),
-            ("resources", "sandbox"),
-            ("archive", "archive"),
-            ("vulnerabilities", "vulns"),
-            ("models", "models"),
-        ):
+        for section, analyzer in _ANALYZER_SECTIONS:
             value = self.raw.get(section)
             if isinstance(value, Mapping):
                 out[analyzer] = dict(value)
         return out
+
+    def effective(self) -> dict[str, Any]:
+        """The effective policy as plain data (defaults filled in), for ``policy show``."""
+        data = dict(self.raw)
+        data["waivers"] = [
+            {
+                k: v
+                for k, v in {
+                    "id": w.id,
+                    "fingerprint": w.fingerprint,
+                    "rule": w.rule,
+                    "package": w.package,
+                    "vulnerability": w.vulnerability,
+                    "path": w.path,
+                    "reason": w.reason,
+                    "owner": w.owner,
+                    "expires": w.expires.isoformat(),
+                    "source": w.source,
+                }.items()
+                if v is not None
+            }
+            for w in self.waivers
+        ]
+        return data
 
 
 def bundled_policy_path(name: str = "default") -> Path:
@@ -56,33 +129,169 @@ def bundled_policy_path(name: str = "default") -> Path:
     return Path(str(ref))
 
 
+def _unknown_key_warnings(spec: PolicySpec) -> tuple[str, ...]:
+    out: list[str] = []
+    for section in ("resources", "vulnerabilities", "models"):
+        extra = getattr(spec, section).model_extra or {}
+        out.extend(
+            f"{section}.{key}: not a key panorama-gate knows; passed to the analyzer as is"
+            for key in sorted(extra)
+        )
+    return tuple(out)
+
+
+def _from_data(
+    data: Any,
+    doc: YamlDocument,
+    sha256: str,
+    base_dir: Path | None,
+    default_name: str,
+) -> Policy:
+    source = doc.source
+    if data is None or (isinstance(data, dict) and not data):
+        raise PolicyError(
+            f"{source}: the policy has no rules; an empty policy cannot approve anything"
+        )
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}:1: a policy is a mapping of keys (severity_threshold, ...)")
+    if "severity_threshold" not in data:
+        raise PolicyError(
+            f"{source}:1: severity_threshold: required key is missing (a policy with no "
+            "threshold has no rules and cannot approve anything)"
+        )
+    body = {k: v for k, v in data.items() if k != "waivers"}
+    try:
+        spec = PolicySpec.model_validate(body)
+    except ValidationError as exc:
+        raise validation_error(exc, doc) from None
+    waivers: tuple[Waiver, ...] = ()
+    raw_waivers = data.get("waivers")
+    if isinstance(raw_waivers, str):
+        if base_dir is None:
+            raise PolicyError(
+                f"{source}: waivers: a file name needs a policy file to be relative to"
+            )
+        waivers = load_waivers((base_dir / raw_waivers).resolve())
+    elif isinstance(raw_waivers, list):
+        try:
+            specs = WaiversFile.model_validate({"waivers": raw_waivers}).waivers
+        except ValidationError as exc:
+            # The loc ("waivers", i, key) indexes the policy document itself.
+            raise validation_error(exc, doc) from None
+        waivers = waivers_from_specs(specs, doc, ("waivers",))
+    elif raw_waivers is not None:
+        line = doc.line(("waivers",))
+        raise PolicyError(
+            f"{source}:{line}: waivers: a file name or a list of waivers, not "
+            f"{type(raw_waivers).__name__}"
+        )
+    raw = spec.model_dump(mode="json", exclude_none=True, exclude={"waivers"})
+    categories = {Category(k): Severity.parse(v) for k, v in spec.categories.items()}
+    required = spec.required_analyzers
+    return Policy(
+        name=spec.name or default_name,
+        sha256=sha256,
+        severity_threshold=Severity.parse(spec.severity_threshold),
+        categories=MappingProxyType(categories),
+        raw=frozen_mapping(raw),
+        source=source,
+        required_analyzers=required if isinstance(required, str) else tuple(sorted(required)),
+        waivers=waivers,
+        warnings=_unknown_key_warnings(spec),
+    )
+
+
+def parse_policy(raw: bytes, source: str, *, base_dir: Path | None = None) -> Policy:
+    """Validate a policy from its bytes; ``source`` names it in errors."""
+    doc = load_yaml(raw, source)
+    return _from_data(
+        doc.data, doc, hashlib.sha256(raw).hexdigest(), base_dir, Path(source).stem or "policy"
+    )
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """Load and validate a policy file (the bundled default when ``path`` is ``None``)."""
     path = path or bundled_policy_path("default")
     try:
         raw_bytes = path.read_bytes()
     except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy file") from exc
-    try:
-        data = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML") from exc
-    if not isinstance(data, dict) or not data:
-        raise PolicyError(f"{path}: a policy with no rules cannot approve anything")
-    if "severity_threshold" not in data:
-        raise PolicyError(f"{path}: key 'severity_threshold' is required")
-    try:
-        threshold = Severity.parse(str(data["severity_threshold"]))
-        categories = {
-            Category(str(k)): Severity.parse(str(v))
-            for k, v in (data.get("categories") or {}).items()
-        }
-    except ValueError as exc:
-        raise PolicyError(f"{path}: {exc}") from exc
-    return Policy(
-        name=str(data.get("name") or path.stem),
-        sha256=hashlib.sha256(raw_bytes).hexdigest(),
-        severity_threshold=threshold,
-        categories=frozen_mapping(categories),
-        raw=frozen_mapping(data),
-    )
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
+    return parse_policy(raw_bytes, str(path), base_dir=path.parent)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectConfig:
+    """``[tool.panorama-gate]`` from a project's ``pyproject.toml``."""
+
+    pyproject: Path
+    table: Mapping[str, Any]
+
+
+def find_project_config(*folders: Path) -> ProjectConfig | None:
+    """The first ``pyproject.toml`` among ``folders`` that has a ``[tool.panorama-gate]`` table."""
+    for folder in folders:
+        candidate = folder / "pyproject.toml"
+        if not candidate.is_file():
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise PolicyError(f"{candidate}: cannot read pyproject.toml: {exc}") from exc
+        table = data.get("tool", {}).get(PYPROJECT_TABLE)
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise PolicyError(f"{candidate}: [tool.{PYPROJECT_TABLE}] must be a table")
+        return ProjectConfig(candidate, frozen_mapping(table))
+    return None
+
+
+def _policy_from_pyproject(cfg: ProjectConfig) -> Policy:
+    table = dict(cfg.table)
+    base = cfg.pyproject.parent
+    source = f"{cfg.pyproject} [tool.{PYPROJECT_TABLE}]"
+    policy_file = table.pop("policy", None)
+    if policy_file is not None:
+        if not isinstance(policy_file, str):
+            raise PolicyError(f"{source}: policy: a policy file name")
+        if set(table) - {"waivers"}:
+            extra = ", ".join(sorted(set(table) - {"waivers"}))
+            raise PolicyError(
+                f"{source}: give either 'policy = FILE' or inline keys, not both ({extra})"
+            )
+        policy = load_policy((base / policy_file).resolve())
+        waivers = table.get("waivers")
+        if waivers is None:
+            return policy
+        if not isinstance(waivers, str):
+            raise PolicyError(f"{source}: waivers: with 'policy = FILE', waivers is a file name")
+        extra_w = load_waivers((base / waivers).resolve())
+        return Policy(
+            **{
+                **{f: getattr(policy, f) for f in Policy.__dataclass_fields__},
+                "waivers": policy.waivers + extra_w,
+            }
+        )
+    canonical = json.dumps(table, sort_keys=True, default=str).encode()
+    # TOML has no line numbers for us; key paths still name what is wrong.
+    doc = YamlDocument(table, source, {})
+    return _from_data(table, doc, hashlib.sha256(canonical).hexdigest(), base, "pyproject")
+
+
+def resolve_policy(explicit: Path | None, *search: Path) -> Policy:
+    """The policy a run uses: ``--policy`` first, then ``[tool.panorama-gate]``, then the default.
+
+    ``search`` lists folders whose ``pyproject.toml`` may hold ``[tool.panorama-gate]``
+    (the target folder, then the current folder).
+    """
+    if explicit is not None:
+        return load_policy(explicit)
+    cfg = find_project_config(*search)
+    if cfg is not None:
+        return _policy_from_pyproject(cfg)
+    return load_policy(None)
+
+
+def describe_key(path: tuple[str | int, ...]) -> str:
+    """A key path as written in messages (``licenses.deny[2]``)."""
+    return dotted(path)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from scanner.report.html import HtmlWriter
 from scanner.report.interface import ReportWriter
 from scanner.report.json import JsonWriter
+from scanner.report.junit import JunitWriter
+from scanner.report.markdown import MarkdownWriter
+from scanner.report.sarif import SarifWriter
 from scanner.report.terminal import TerminalWriter
 
 __all__ = ["FORMATS", "ReportWriter", "get_writer"]
@@ -11,6 +15,10 @@ __all__ = ["FORMATS", "ReportWriter", "get_writer"]
 FORMATS: dict[str, type[ReportWriter]] = {
     "json": JsonWriter,
     "terminal": TerminalWriter,
+    "sarif": SarifWriter,
+    "junit": JunitWriter,
+    "markdown": MarkdownWriter,
+    "html": HtmlWriter,
 }
 
 

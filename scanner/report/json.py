@@ -17,10 +17,11 @@ from scanner.models import (
     Verdict,
 )
 
-__all__ = ["JsonWriter", "report_to_dict"]
+__all__ = ["JsonWriter", "jsonable", "report_to_dict", "verdict_to_dict"]
 
 
 def _jsonable(value: Any) -> Any:
+    """Plain JSON data from mappings, sequences and scalars, in sorted key order."""
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple | set | frozenset):
@@ -29,6 +30,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
+
+
+jsonable = _jsonable
 
 
 def location_to_dict(loc: Location | None) -> dict[str, Any] | None:
@@ -135,10 +139,23 @@ def verdict_to_dict(v: Verdict | None) -> dict[str, Any] | None:
                 "message": r.message,
                 "fingerprints": list(r.fingerprints),
                 "failures": list(r.failures),
+                "level": r.level,
             }
             for r in v.reasons
         ],
         "policy": {"name": v.policy_name, "sha256": v.policy_sha256},
+        "waivers": [
+            {
+                "id": w.id,
+                "status": w.status,
+                "reason": w.reason,
+                "owner": w.owner,
+                "expires": w.expires,
+                "source": w.source,
+                "fingerprints": list(w.fingerprints),
+            }
+            for w in v.waivers
+        ],
     }
 
 

@@ -1,11 +1,17 @@
-"""The terminal summary: readable in ten seconds, colour only on a TTY."""
+"""The terminal summary: readable in ten seconds, colour only on a TTY.
+
+Layout, top to bottom: what was scanned; details grouped by artifact (worst first, capped);
+failures; waivers that expired or matched nothing; then the part a person reads first when the
+command ends, at the bottom of the screen: counts by category and severity, and the verdict
+with the reasons that decided it.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TextIO
 
-from scanner.models import Decision, Report, Severity
+from scanner.models import Category, Decision, Report, Severity
+from scanner.report._common import SEVERITIES, by_artifact, finding_status, summarize
 
 __all__ = ["TerminalWriter"]
 
@@ -21,6 +27,7 @@ _DECISION_COLOURS = {
     Decision.REJECTED: "\033[1;31m",
     Decision.INCOMPLETE: "\033[1;33m",
 }
+_LEVEL_MARK = {"incomplete": "!", "reject": "x", "warning": "~", "info": "-"}
 _RESET = "\033[0m"
 
 
@@ -30,67 +37,87 @@ class TerminalWriter:
     name = "terminal"
     media_type = "text/plain"
 
-    def __init__(self, *, colour: bool | None = None, details: bool = True, max_details: int = 50):
+    def __init__(
+        self, *, colour: bool | None = None, details: bool = True, max_details: int = 50
+    ) -> None:
         self.colour = colour
         self.details = details
         self.max_details = max_details
 
     def write(self, report: Report, fp: TextIO) -> None:
         """Write the summary to ``fp``."""
-        colour = self.colour if self.colour is not None else bool(getattr(fp, "isatty", bool)())
+        isatty = getattr(fp, "isatty", None)
+        colour = self.colour if self.colour is not None else bool(isatty and isatty())
 
         def paint(text: str, code: str) -> str:
             return f"{code}{text}{_RESET}" if colour else text
 
+        w = fp.write
+        s = summarize(report)
         t = report.target
-        fp.write(f"{report.tool_name} {report.tool_version}: {t.kind.value} {t.path}\n")
+        w(f"{report.tool_name} {report.tool_version}: {t.kind.value} {t.path}\n")
         if t.name:
-            fp.write(f"  application {t.name} {t.version}".rstrip() + "\n")
-        fp.write(
+            w(f"  application {t.name} {t.version}".rstrip() + "\n")
+        w(
             f"  {len(report.artifacts)} artifact(s), {len(report.components)} component(s), "
-            f"{len(report.findings)} finding(s), {len(report.failures)} failure(s)\n"
+            f"{s.total} finding(s) ({s.waived} waived), {len(report.failures)} failure(s)\n"
         )
         active = [f for f in report.findings if not f.waived]
-        if report.findings:
-            by_sev = Counter(f.severity for f in active)
-            sev_text = ", ".join(
-                paint(f"{by_sev[s]} {s.label}", _COLOURS[s])
-                for s in sorted(by_sev, reverse=True)
-            )
-            waived = len(report.findings) - len(active)
-            fp.write(f"  by severity: {sev_text or 'none'}")
-            fp.write(f" ({waived} waived)\n" if waived else "\n")
-            by_cat = Counter(f.category.value for f in active)
-            fp.write(
-                "  by category: " + ", ".join(f"{n} {c}" for c, n in sorted(by_cat.items())) + "\n"
-            )
-        if self.details and (active or report.failures):
-            fp.write("\n")
+        if self.details and active:
+            w("\n")
             shown = 0
-            ordered = sorted(active, key=lambda f: (f.location.artifact, -int(f.severity)))
-            current = None
-            for f in ordered:
+            for artifact, group in by_artifact(active):
                 if shown >= self.max_details:
-                    fp.write(f"  ... {len(ordered) - shown} more (see the JSON report)\n")
                     break
-                if f.location.artifact != current:
-                    current = f.location.artifact
-                    fp.write(f"{current or '(target)'}\n")
-                where = f.location.path + (f":{f.location.line}" if f.location.line else "")
-                sev = paint(f"{f.severity.label:<8}", _COLOURS[f.severity])
-                fp.write(f"  {sev} {f.rule_id}  {where}\n           {f.message}\n")
-                shown += 1
+                w(f"{artifact or '(target)'}\n")
+                for f in group:
+                    if shown >= self.max_details:
+                        break
+                    where = f.location.path + (f":{f.location.line}" if f.location.line else "")
+                    sev = paint(f"{f.severity.label:<8}", _COLOURS[f.severity])
+                    mark = "BLOCKS " if finding_status(f, s) == "blocking" else ""
+                    w(f"  {sev} {mark}{f.rule_id}  {where}\n           {f.message}\n")
+                    shown += 1
+            if shown < len(active):
+                w(f"  ... {len(active) - shown} more (see the JSON report)\n")
+        if report.failures:
+            w("\nfailures:\n")
             for fail in report.failures:
                 where = str(fail.location) if fail.location else "-"
-                fp.write(f"  {paint('FAILED  ', _COLOURS[Severity.HIGH])} {fail.analyzer}  {where}\n")
-                fp.write(f"           {fail.reason}\n")
+                w(f"  {paint('FAILED', _COLOURS[Severity.HIGH])}  {fail.analyzer}  {where}\n")
+                w(f"          {fail.reason}\n")
         v = report.verdict
+        if v is not None and v.waivers:
+            w("\nwaivers:\n")
+            for u in v.waivers:
+                w(
+                    f"  {u.status:<8} {u.id}  owner {u.owner}, expires {u.expires}, "
+                    f"{len(u.fingerprints)} finding(s)\n"
+                )
+        if active:
+            w("\n")
+            header = f"  {'category':<14}" + "".join(f"{sev.label:>10}" for sev in SEVERITIES)
+            w(header + "\n")
+            for cat in Category:
+                row = s.active_by_category.get(cat)
+                if row is None:
+                    continue
+                cells = "".join(
+                    paint(f"{row[sev]:>10}", _COLOURS[sev]) if row[sev] else f"{0:>10}"
+                    for sev in SEVERITIES
+                )
+                w(f"  {cat.value:<14}{cells}\n")
+            w(
+                f"  {'total':<14}"
+                + "".join(f"{s.active_by_severity[sev]:>10}" for sev in SEVERITIES)
+            )
+            w("\n")
         if v is not None:
-            fp.write("\n")
-            fp.write(
+            w("\n")
+            w(
                 "verdict: "
                 + paint(v.decision.value.upper(), _DECISION_COLOURS[v.decision])
                 + f"  (policy {v.policy_name}, sha256 {v.policy_sha256[:12]})\n"
             )
             for r in v.reasons:
-                fp.write(f"  - {r.message}\n")
+                w(f"  {_LEVEL_MARK.get(r.level, '-')} {r.message}\n")

@@ -1,0 +1,194 @@
+"""The typed policy and waiver schemas (pydantic), one class per section of the policy file.
+
+These classes only describe and validate; ``scanner.policy.model`` loads files into them and
+``scanner.policy.evaluate`` decides. Unknown keys are errors everywhere except in the sections
+that analyzers own (``resources``, ``vulnerabilities``, ``models``), where an unknown key is
+passed to the analyzer as is and ``policy validate`` warns about it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scanner.models import Category, Severity
+
+__all__ = [
+    "ArchiveSection",
+    "LicenseSection",
+    "ModelsSection",
+    "PolicySpec",
+    "ResourceSection",
+    "VulnerabilitySection",
+    "WaiverSpec",
+    "WaiversFile",
+]
+
+SeverityName = Literal["critical", "high", "medium", "low", "info"]
+Text = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+def _severity(value: Any) -> Any:
+    # Accept any case ("HIGH") but store the canonical lower-case label.
+    if isinstance(value, str):
+        return value.strip().lower()
+    if isinstance(value, Severity):
+        return value.label
+    return value
+
+
+class _Closed(BaseModel):
+    """A section where every key is known: a typo is an error, never a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class _Open(BaseModel):
+    """A section an analyzer owns: unknown keys are kept and passed on to it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=False)
+
+
+class LicenseSection(_Closed):
+    """``licenses:``: SPDX deny and allow lists and what an UNKNOWN license means."""
+
+    deny: tuple[Text, ...] = ()
+    allow: tuple[Text, ...] = Field(
+        default=(), description="allow-list mode when non-empty: anything else is a finding"
+    )
+    unknown: Literal["warn", "reject"] = "warn"
+    severity: SeverityName = Field(
+        default="high", description="severity of a denied or not-allowed license finding"
+    )
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _sev(cls, value: Any) -> Any:
+        return _severity(value)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> LicenseSection:
+        both = sorted(set(self.deny) & set(self.allow))
+        if both:
+            raise ValueError(f"licenses both allowed and denied: {', '.join(both)}")
+        return self
+
+
+class ResourceSection(_Open):
+    """``resources:``: budgets for the sandboxed run (the sandbox analyzer makes findings)."""
+
+    max_memory_mb: Annotated[int, Field(gt=0)] | None = None
+    max_cpu_percent: Annotated[float, Field(gt=0)] | None = None
+    max_disk_write_mb: Annotated[int, Field(ge=0)] | None = None
+    max_processes: Annotated[int, Field(gt=0)] | None = None
+    allow_network: bool = False
+    when_not_run: Literal["warn", "incomplete"] = Field(
+        default="warn",
+        description="what it means when no profile ran (no sandbox, foreign architecture)",
+    )
+
+
+class ArchiveSection(_Closed):
+    """``archive:``: limits on unpacking (size, count, ratio and nesting)."""
+
+    max_member_mb: Annotated[int, Field(gt=0)] = 8192
+    max_total_mb: Annotated[int, Field(gt=0)] = 32768
+    max_members: Annotated[int, Field(gt=0)] = 500_000
+    max_ratio: Annotated[float, Field(gt=1)] = 200.0
+    max_depth: Annotated[int, Field(ge=0, le=16)] = 3
+    max_path_length: Annotated[int, Field(gt=0)] = 4096
+
+
+class VulnerabilitySection(_Open):
+    """``vulnerabilities:``: how old an offline database may be."""
+
+    max_db_age_days: Annotated[int, Field(ge=0)] = 7
+
+
+class ModelsSection(_Open):
+    """``models:``: model-file rules (the model analyzers read these)."""
+
+    allow_globals: tuple[Text, ...] = Field(
+        default=(),
+        description="pickle globals to accept beyond the built-ins: module.name or module.*",
+    )
+    deny_globals: tuple[Text, ...] = Field(
+        default=(), description="pickle globals to refuse even if built-ins allow them"
+    )
+
+
+class WaiverSpec(_Closed):
+    """One waiver: a scope (fingerprint, rule, package and/or vulnerability), who, why, until."""
+
+    id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    fingerprint: Annotated[str, Field(min_length=8, max_length=128)] | None = None
+    rule: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="a rule id, or a glob such as 'secrets.*'"
+    )
+    package: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    vulnerability: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="a vulnerability id or one of its aliases (CVE, GHSA)"
+    )
+    path: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        default=None, description="narrows any scope to paths matching this glob"
+    )
+    reason: Text
+    owner: Text
+    expires: dt.date
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _no_datetime(cls, value: Any) -> Any:
+        # YAML gives a datetime for "2026-01-01 10:00"; a waiver expires on a day.
+        if isinstance(value, dt.datetime):
+            return value.date()
+        return value
+
+    @model_validator(mode="after")
+    def _scoped(self) -> WaiverSpec:
+        if not (self.fingerprint or self.rule or self.package or self.vulnerability):
+            raise ValueError(
+                "a waiver needs a scope: fingerprint, rule, package or vulnerability "
+                "(a waiver for everything is not a waiver)"
+            )
+        if self.rule is not None and self.rule.strip("*?.[]") == "":
+            raise ValueError(f"rule {self.rule!r} would waive every rule")
+        return self
+
+
+class WaiversFile(_Closed):
+    """A waivers file: ``waivers: [...]`` (a bare list is accepted too)."""
+
+    waivers: tuple[WaiverSpec, ...]
+
+
+class PolicySpec(_Closed):
+    """The whole policy file."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    description: str = ""
+    severity_threshold: SeverityName
+    categories: dict[Category, SeverityName] = Field(default_factory=dict)
+    required_analyzers: Literal["all"] | tuple[Annotated[str, Field(min_length=1)], ...] = "all"
+    licenses: LicenseSection = Field(default_factory=LicenseSection)
+    resources: ResourceSection = Field(default_factory=ResourceSection)
+    archive: ArchiveSection = Field(default_factory=ArchiveSection)
+    vulnerabilities: VulnerabilitySection = Field(default_factory=VulnerabilitySection)
+    models: ModelsSection = Field(default_factory=ModelsSection)
+    waivers: str | tuple[WaiverSpec, ...] = Field(
+        default=(), description="a waivers file (relative to the policy file) or an inline list"
+    )
+
+    @field_validator("severity_threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any) -> Any:
+        return _severity(value)
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _category_severities(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _severity(v) for k, v in value.items()}
+        return value

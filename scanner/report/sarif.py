@@ -1,0 +1,212 @@
+"""SARIF 2.1.0 for GitHub code scanning (``--format sarif``).
+
+One run; one rule per ``rule_id`` with help text, CWE tags (``external/cwe/cwe-N``, as GitHub
+reads them) and a ``security-severity``; one result per finding. A location inside an artifact
+is written ``<artifact>!/<path>`` (the jar-URI convention), so a secret in a container layer
+and a file in the repository are never confused. Waived findings carry a SARIF suppression
+(GitHub hides them); analyzer failures are tool execution notifications. The verdict is in
+the run's ``properties``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TextIO
+from urllib.parse import quote
+
+from scanner.models import AnalyzerFailure, Finding, Location, Report, Severity
+from scanner.report._common import finding_status, summarize
+from scanner.report.json import jsonable, verdict_to_dict
+
+__all__ = ["SarifWriter", "report_to_sarif"]
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/panorama-gate/panorama-gate"
+
+_LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+# GitHub maps security-severity to its own labels: >= 9 critical, >= 7 high, >= 4 medium.
+_SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+
+
+def _uri(loc: Location) -> str:
+    text = (
+        loc.artifact
+        if not loc.path
+        else f"{loc.artifact}!/{loc.path}"
+        if loc.artifact
+        else loc.path
+    )
+    # Keep the characters a relative URI reference may hold; escape spaces and the rest.
+    return quote(text or "target", safe="/!:@-._~+=,;&$'()*")
+
+
+def _location(loc: Location) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(loc)}}
+    if loc.line is not None and loc.line > 0:
+        physical["region"] = {"startLine": loc.line}
+    out: dict[str, Any] = {"physicalLocation": physical}
+    props: dict[str, Any] = {"artifact": loc.artifact, "path": loc.path}
+    if loc.layer is not None:
+        props["layer"] = loc.layer
+    out["properties"] = props
+    return out
+
+
+def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
+    worst = max(findings, key=lambda f: (int(f.severity), f.fingerprint))
+    title = next((f.title for f in findings if f.title), "") or rule_id
+    cwes = sorted({f.cwe for f in findings if f.cwe is not None})
+    tags = ["security", worst.category.value, *(f"external/cwe/cwe-{c}" for c in cwes)]
+    help_text = (
+        f"{title}. Category: {worst.category.value}. "
+        f"Example: {worst.message}"
+        + (f" Weakness: {', '.join(f'CWE-{c}' for c in cwes)}." if cwes else "")
+        + " To accept a finding, waive it by fingerprint, rule, package or vulnerability id "
+        "with a reason, an owner and an expiry date."
+    )
+    help_md = (
+        f"**{title}** (`{rule_id}`, category `{worst.category.value}`)\n\n"
+        f"Example: {worst.message}\n\n"
+        + (
+            "Weakness: "
+            + ", ".join(f"[CWE-{c}](https://cwe.mitre.org/data/definitions/{c}.html)" for c in cwes)
+            + "\n\n"
+            if cwes
+            else ""
+        )
+        + "To accept a finding, add a waiver (fingerprint, rule, package or vulnerability id) "
+        "with `reason`, `owner` and `expires`."
+    )
+    rule: dict[str, Any] = {
+        "id": rule_id,
+        "name": "".join(
+            p.capitalize() for p in rule_id.replace("-", ".").replace("_", ".").split(".")
+        ),
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": f"{title} ({worst.category.value})"},
+        "help": {"text": help_text, "markdown": help_md},
+        "defaultConfiguration": {"level": _LEVEL[worst.severity]},
+        "properties": {
+            "tags": tags,
+            "precision": "high",
+            "security-severity": _SECURITY_SEVERITY[worst.severity],
+            "category": worst.category.value,
+        },
+    }
+    if cwes:
+        rule["helpUri"] = f"https://cwe.mitre.org/data/definitions/{cwes[0]}.html"
+    return rule
+
+
+def _notification(i: int, failure: AnalyzerFailure) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "level": "error",
+        "message": {"text": f"{failure.analyzer}: {failure.reason}"},
+        "descriptor": {"id": failure.analyzer or "scanner"},
+        "properties": {"failure_index": i},
+    }
+    if failure.location is not None:
+        out["locations"] = [_location(failure.location)]
+    return out
+
+
+def report_to_sarif(report: Report) -> dict[str, Any]:
+    """The SARIF log as a dict, deterministic (rules sorted by id, results in report order)."""
+    summary = summarize(report)
+    by_rule: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_rule.setdefault(f.rule_id, []).append(f)
+    rule_ids = sorted(by_rule)
+    index = {r: i for i, r in enumerate(rule_ids)}
+    results: list[dict[str, Any]] = []
+    for f in report.findings:
+        result: dict[str, Any] = {
+            "ruleId": f.rule_id,
+            "ruleIndex": index[f.rule_id],
+            "level": _LEVEL[f.severity],
+            "message": {"text": f.message},
+            "locations": [_location(f.location)],
+            "partialFingerprints": {"panoramaGateFingerprint/v1": f.fingerprint},
+            "properties": {
+                **jsonable(f.properties),
+                "severity": f.severity.label,
+                "category": f.category.value,
+                "status": finding_status(f, summary),
+                **({"cwe": f"CWE-{f.cwe}"} if f.cwe is not None else {}),
+            },
+        }
+        if f.waived:
+            waiver = f.properties.get("waiver")
+            if isinstance(waiver, Mapping):
+                justification = (
+                    f"waiver {waiver.get('id')}: {waiver.get('reason')} "
+                    f"(owner {waiver.get('owner')}, expires {waiver.get('expires')})"
+                )
+            else:
+                justification = "present in the baseline report"
+            result["suppressions"] = [
+                {"kind": "external", "status": "accepted", "justification": justification}
+            ]
+        results.append(result)
+    artifacts = [
+        {
+            "location": {"uri": _uri(Location(a.name))},
+            "length": a.size,
+            "roles": ["analysisTarget"],
+            **({"hashes": {"sha-256": a.digest.hex}} if a.digest else {}),
+            "properties": {"kind": a.kind.value, "path": a.path},
+        }
+        for a in report.artifacts
+    ]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": report.tool_name,
+                "version": report.tool_version,
+                "semanticVersion": report.tool_version,
+                "informationUri": INFORMATION_URI,
+                "rules": [_rule(r, by_rule[r]) for r in rule_ids],
+            }
+        },
+        "automationDetails": {"id": f"{report.tool_name}/{report.target.name or 'target'}/"},
+        "artifacts": artifacts,
+        "invocations": [
+            {
+                "executionSuccessful": not report.failures,
+                "toolExecutionNotifications": [
+                    _notification(i, fail) for i, fail in enumerate(report.failures)
+                ],
+            }
+        ],
+        "results": results,
+        "properties": {
+            "target": {"path": report.target.path, "kind": report.target.kind.value},
+            "verdict": verdict_to_dict(report.verdict),
+        },
+    }
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+class SarifWriter:
+    """``--format sarif``: SARIF 2.1.0 that GitHub code scanning accepts."""
+
+    name = "sarif"
+    media_type = "application/sarif+json"
+
+    def write(self, report: Report, fp: TextIO) -> None:
+        """Write the SARIF log as indented JSON."""
+        json.dump(report_to_sarif(report), fp, indent=2, ensure_ascii=False)
+        fp.write("\n")
