@@ -226,7 +226,7 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 DELETE = object()
 
-G, P, R, M, O = (
+G, P, R, M, OV = (
     ManifestKind.GRAPH,
     ManifestKind.PACKAGE,
     ManifestKind.DESCRIPTOR,
@@ -234,7 +234,7 @@ G, P, R, M, O = (
     ManifestKind.OVERRIDE,
 )
 BASE_OF = {"G": GRAPH, "P": PACKAGE, "R": RUNTIME, "M": MODEL, "O": OVERRIDE}
-KIND_OF = {"G": G, "P": P, "R": R, "M": M, "O": O}
+KIND_OF = {"G": G, "P": P, "R": R, "M": M, "O": OV}
 
 # (base, path, new value or DELETE, expected validity)
 CASES: list[tuple[str, str, Any, bool]] = [
@@ -460,7 +460,7 @@ def test_non_objects_are_invalid(oracle: Oracle, kind: ManifestKind, doc: Any) -
 
 def test_builder_project_documents_agree(oracle: Oracle, tmp_path: Path) -> None:
     proj = build_project(tmp_path, ProjectSpec(gpu=True, with_override=True))
-    docs = [(G, proj.graph_path), (O, proj.override_path)]
+    docs = [(G, proj.graph_path), (OV, proj.override_path)]
     for pkg in (tmp_path / "packages").iterdir():
         docs += [(P, pkg / "package.json"), (R, pkg / "descriptor.json")]
     for kind, path in docs:
