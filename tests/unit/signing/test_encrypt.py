@@ -1,0 +1,267 @@
+"""Envelope encryption: round trips per keyring, the message format, and every failure path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import aws_encryption_sdk
+import pytest
+from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from signing.encrypt import (
+    ALGORITHM,
+    CONTEXT_APPLICATION,
+    CONTEXT_SHA256,
+    CONTEXT_VERSION,
+    FRAME_LENGTH,
+    DecryptionError,
+    EncryptionError,
+    KmsKeyring,
+    RawAesKeyring,
+    RawRsaKeyring,
+    decrypt_file,
+    encrypt_file,
+    encryption_context,
+)
+from signing.errors import KeyLoadError
+from tests.helpers.moto_server import MotoServer, start_moto
+
+AES = RawAesKeyring(b"\x01" * 32, key_name="unit")
+
+
+@pytest.fixture(scope="module")
+def rsa_pem() -> tuple[bytes, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    yield from start_moto()
+
+
+def _plain(tmp_path: Path, size: int) -> tuple[Path, dict[str, str]]:
+    src = tmp_path / "asset.bin"
+    src.write_bytes(os.urandom(size))
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    return src, encryption_context(sha, application="shelf", version="1.0.0")
+
+
+def _only(dir_: Path) -> list[str]:
+    return sorted(p.name for p in dir_.iterdir())
+
+
+@pytest.mark.parametrize(
+    "size",
+    [0, 1, FRAME_LENGTH - 1, FRAME_LENGTH, FRAME_LENGTH + 1, 3 * FRAME_LENGTH + 7],
+    ids=["empty", "one-byte", "frame-minus-1", "one-frame", "frame-plus-1", "several-frames"],
+)
+def test_aes_round_trip_any_size(tmp_path: Path, size: int) -> None:
+    src, ctx = _plain(tmp_path, size)
+    res = encrypt_file(src, tmp_path / "a.enc", AES, ctx)
+    assert res.plaintext_size == size
+    assert res.ciphertext_sha256 == hashlib.sha256((tmp_path / "a.enc").read_bytes()).hexdigest()
+    out = tmp_path / "out"
+    out.mkdir()
+    dec = decrypt_file(tmp_path / "a.enc", out, AES, ctx)
+    assert dec.path.read_bytes() == src.read_bytes()
+    assert dec.sha256 == ctx[CONTEXT_SHA256]
+    assert dec.context[CONTEXT_APPLICATION] == "shelf"
+
+
+def test_message_uses_committing_unsigned_suite_and_1mib_frames(tmp_path: Path) -> None:
+    src, ctx = _plain(tmp_path, FRAME_LENGTH * 2 + 5)
+    encrypt_file(src, tmp_path / "a.enc", AES, ctx)
+    # Read the header back with the SDK itself, independently of decrypt_file.
+    client = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    )
+    with (
+        open(tmp_path / "a.enc", "rb") as fp,
+        client.stream(mode="decrypt-unsigned", source=fp, key_provider=AES.provider()) as dec,
+    ):
+        dec.read()
+        header = dec.header
+    assert header.algorithm is Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+    assert header.algorithm is ALGORITHM
+    assert header.frame_length == FRAME_LENGTH
+    assert header.encryption_context[CONTEXT_SHA256] == ctx[CONTEXT_SHA256]
+    assert header.encryption_context[CONTEXT_VERSION] == "1.0.0"
+
+
+def test_rsa_encrypt_to_public_decrypt_with_private(
+    tmp_path: Path, rsa_pem: tuple[bytes, bytes]
+) -> None:
+    private, public = rsa_pem
+    src, ctx = _plain(tmp_path, 100_000)
+    ring = RawRsaKeyring.from_public_pem(public)
+    encrypt_file(src, tmp_path / "a.enc", ring, ctx)
+    with pytest.raises(DecryptionError, match="wrong-key"):
+        # The public-only keyring cannot unwrap the data key.
+        decrypt_file(tmp_path / "a.enc", tmp_path, ring, ctx)
+    dec = decrypt_file(
+        tmp_path / "a.enc", tmp_path, RawRsaKeyring.from_private_pem(private, b"pw"), ctx
+    )
+    assert dec.path.read_bytes() == src.read_bytes()
+    assert ring.key_names == RawRsaKeyring.from_private_pem(private, b"pw").key_names
+    assert ring.key_names[0].startswith("sha256:")
+
+
+def test_rsa_wrong_password_and_small_keys_refused(rsa_pem: tuple[bytes, bytes]) -> None:
+    with pytest.raises(KeyLoadError, match="cannot load the private key") as err:
+        RawRsaKeyring.from_private_pem(rsa_pem[0], b"nope")
+    assert "nope" not in err.value.diagnostics()
+    small = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    with pytest.raises(KeyLoadError, match="at least 3072"):
+        RawRsaKeyring([small])
+
+
+def test_kms_keyring_several_keys_each_decrypts(tmp_path: Path, moto: MotoServer) -> None:
+    kms = moto.client("kms")
+    arns = [kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2)]
+    src, ctx = _plain(tmp_path, 2 * FRAME_LENGTH + 3)
+    ring = KmsKeyring(arns, endpoint_url=moto.url)
+    encrypt_file(src, tmp_path / "a.enc", ring, ctx)
+    for arn in arns:
+        dec = decrypt_file(
+            tmp_path / "a.enc", tmp_path, KmsKeyring([arn], endpoint_url=moto.url), ctx
+        )
+        assert dec.path.read_bytes() == src.read_bytes()
+        dec.path.unlink()
+    other = kms.create_key()["KeyMetadata"]["Arn"]
+    with pytest.raises(DecryptionError, match="wrong-key"):
+        decrypt_file(tmp_path / "a.enc", tmp_path, KmsKeyring([other], endpoint_url=moto.url), ctx)
+    assert ring.describe() == {"kind": "aws-kms", "key_ids": arns}
+
+
+def test_kms_keyring_needs_arns() -> None:
+    with pytest.raises(KeyLoadError, match="full ARN"):
+        KmsKeyring(["alias/release"])
+    with pytest.raises(KeyLoadError, match="at least one"):
+        KmsKeyring([])
+
+
+def test_plaintext_changed_since_scan_writes_nothing(tmp_path: Path) -> None:
+    src, ctx = _plain(tmp_path, 1000)
+    src.write_bytes(b"swapped after the scan")
+    out = tmp_path / "out"
+    with pytest.raises(EncryptionError, match="changed since it was scanned"):
+        encrypt_file(src, out / "a.enc", AES, ctx)
+    assert _only(out) == []
+
+
+@pytest.fixture
+def sealed(tmp_path: Path) -> tuple[Path, dict[str, str], Path]:
+    src, ctx = _plain(tmp_path, 2 * FRAME_LENGTH + 100)
+    enc = tmp_path / "a.enc"
+    encrypt_file(src, enc, AES, ctx)
+    out = tmp_path / "out"
+    out.mkdir()
+    return enc, ctx, out
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda p: _flip(p, p.stat().st_size - 200), "tampered"),  # last frame's body
+        (lambda p: _flip(p, FRAME_LENGTH + 500), "tampered"),  # a middle frame
+        (lambda p: _flip(p, 10), "tampered"),  # header: message id (key commitment fails)
+        (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "malformed"),
+        (lambda p: p.write_bytes(b"not an encrypted message at all"), "malformed"),
+    ],
+    ids=["last-frame", "middle-frame", "header", "truncated", "garbage"],
+)
+def test_damaged_ciphertext_fails_and_leaves_nothing(
+    sealed: tuple[Path, dict[str, str], Path], mutate: object, reason: str
+) -> None:
+    enc, ctx, out = sealed
+    mutate(enc)  # type: ignore[operator]
+    with pytest.raises(DecryptionError) as err:
+        decrypt_file(enc, out, AES, ctx)
+    assert err.value.reason == reason
+    assert err.value.exit_code == 1
+    assert _only(out) == []
+
+
+def test_wrong_key_and_context_mismatch(sealed: tuple[Path, dict[str, str], Path]) -> None:
+    enc, ctx, out = sealed
+    with pytest.raises(DecryptionError, match=r"\(wrong-key\)"):
+        decrypt_file(enc, out, RawAesKeyring(b"\x01" * 32, key_name="other-name"), ctx)
+    with pytest.raises(DecryptionError, match=r"\(wrong-key\)"):
+        decrypt_file(enc, out, RawAesKeyring(b"\x02" * 32, key_name="unit"), ctx)
+    with pytest.raises(DecryptionError, match=r"\(context-mismatch\).*panorama-gate:version"):
+        decrypt_file(enc, out, AES, {**ctx, CONTEXT_VERSION: "2.0.0"})
+    with pytest.raises(DecryptionError, match=r"\(context-mismatch\).*panorama-gate:sha256"):
+        decrypt_file(enc, out, AES, {**ctx, CONTEXT_SHA256: "0" * 64})
+    assert _only(out) == []
+
+
+def test_signed_suite_is_refused(tmp_path: Path) -> None:
+    src, ctx = _plain(tmp_path, 10)
+    client = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    )
+    ct, _ = client.encrypt(
+        source=src.read_bytes(),
+        key_provider=AES.provider(),
+        encryption_context=ctx,
+        algorithm=Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+    )
+    (tmp_path / "s.enc").write_bytes(ct)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(DecryptionError):
+        decrypt_file(tmp_path / "s.enc", out, AES, ctx)
+    assert _only(out) == []
+
+
+def test_encryption_context_validation() -> None:
+    with pytest.raises(ValueError, match="SHA-256"):
+        encryption_context("abc", application="a", version="1")
+    with pytest.raises(ValueError, match="application"):
+        encryption_context("0" * 64, application="", version="1")
+
+
+def test_aes_keyring_never_shows_its_key() -> None:
+    ring = RawAesKeyring(b"\x07" * 32, key_name="k")
+    assert "\x07" not in repr(ring)
+    assert (b"\x07" * 32).hex() not in str(ring.describe())
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(min_size=1, max_size=3000), where=st.floats(min_value=0, max_value=1))
+def test_any_single_byte_change_is_caught(tmp_path: Path, data: bytes, where: float) -> None:
+    src = tmp_path / "p.bin"
+    src.write_bytes(data)
+    ctx = encryption_context(hashlib.sha256(data).hexdigest(), application="a", version="1")
+    enc = tmp_path / "p.enc"
+    encrypt_file(src, enc, AES, ctx)
+    _flip(enc, min(enc.stat().st_size - 1, int(where * enc.stat().st_size)))
+    out = tmp_path / "o"
+    out.mkdir(exist_ok=True)
+    with pytest.raises(DecryptionError):
+        decrypt_file(enc, out, AES, ctx)
+    assert _only(out) == []
