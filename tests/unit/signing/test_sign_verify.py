@@ -1,0 +1,302 @@
+"""sign_target / verify_target: round trips, refusals and failures, each with its own reason."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from signing import (
+    ATTESTATION_FILE,
+    PREDICATE_TYPE,
+    Reason,
+    SignRefusedError,
+    VerificationError,
+    load_signer,
+    load_verifier,
+    sign_target,
+    verify_target,
+)
+from signing.bundle import key_bundle_json
+from signing.dsse import IN_TOTO_PAYLOAD_TYPE, sign_envelope
+from signing.statement import GatePredicate, Subject, build_statement, statement_bytes
+from tests.helpers.project_builder import BuiltProject
+from tests.unit.signing.conftest import PASSWORD, POLICY_SHA, Keys, project_files, report_for
+
+FIXED = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
+
+
+def _sign(project: BuiltProject, report_path: Path, keys: Keys, out: Path) -> None:
+    sign_target(
+        project.root, report_path, load_signer(keys.private, PASSWORD), out, clock=lambda: FIXED
+    )
+
+
+def _fails(reason: Reason, target: Path, out: Path, keys: Keys, **kw: object) -> VerificationError:
+    with pytest.raises(VerificationError) as info:
+        verify_target(target, out, load_verifier(keys.public), **kw)  # type: ignore[arg-type]
+    assert info.value.reason is reason, info.value.diagnostics()
+    assert info.value.exit_code == 1
+    return info.value
+
+
+def test_round_trip(project: BuiltProject, report_path: Path, keys: Keys, tmp_path: Path) -> None:
+    out = tmp_path / "sigs"
+    result = sign_target(
+        project.root, report_path, load_signer(keys.private, PASSWORD), out, clock=lambda: FIXED
+    )
+    st = result.statement
+    names = {s.name for s in st.subjects}
+    assert project.rel(project.container_asset) in names  # type: ignore[arg-type]
+    assert project.rel(project.model_asset) in names  # type: ignore[arg-type]
+    assert project.rel(project.graph_path) in names
+    assert any(n.endswith("package.json") for n in names)
+    assert st.predicate_type == PREDICATE_TYPE
+    pred = st.predicate
+    assert (pred.decision, pred.policy_name, pred.policy_sha256) == (
+        "approved",
+        "default",
+        POLICY_SHA,
+    )
+    assert pred.report_sha256 == __import__("hashlib").sha256(report_path.read_bytes()).hexdigest()
+    assert pred.signed_at == "2026-11-29T16:00:00Z"
+    # a detached .sig per asset file, named after it
+    for p in (project.root / "assets").iterdir():
+        assert (out / (p.name + ".sig")).is_file()
+    assert (out / ATTESTATION_FILE).is_file()
+    # model-signing bundle only for ECDSA key files
+    assert bool(result.model_signatures) == (keys.key_type.value == "ecdsa-p256")
+    v = verify_target(
+        project.root, out, load_verifier(keys.public), expected_policy_sha256=POLICY_SHA
+    )
+    assert v.subjects == len(st.subjects)
+    assert v.signatures == 4
+    assert v.model_signatures == len(result.model_signatures)
+
+
+def test_statement_carries_sbom_digest(
+    project: BuiltProject, report_path: Path, ec_keys: Keys, tmp_path: Path
+) -> None:
+    sbom = tmp_path / "sbom.cdx.json"
+    sbom.write_text('{"bomFormat": "CycloneDX"}')
+    r = sign_target(
+        project.root, report_path, load_signer(ec_keys.private, PASSWORD), tmp_path / "s", sbom=sbom
+    )
+    assert (
+        r.statement.predicate.sbom_sha256
+        == __import__("hashlib").sha256(sbom.read_bytes()).hexdigest()
+    )
+    payload = json.loads(statement_bytes(r.statement))
+    assert payload["predicate"]["sbom"] == {"sha256": r.statement.predicate.sbom_sha256}
+
+
+# --- sign refuses --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", ["rejected", "incomplete"])
+def test_sign_refuses_unapproved(
+    project: BuiltProject, ec_keys: Keys, tmp_path: Path, decision: str
+) -> None:
+    rp = tmp_path / "r.json"
+    rp.write_text(json.dumps(report_for(project.root, project_files(project), decision=decision)))
+    with pytest.raises(SignRefusedError, match=f"verdict is '{decision}'") as info:
+        _sign(project, rp, ec_keys, tmp_path / "out")
+    assert info.value.reason is Reason.NOT_APPROVED
+    assert info.value.exit_code == 1
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_sign_refuses_changed_bytes(
+    project: BuiltProject, report_path: Path, ec_keys: Keys, tmp_path: Path
+) -> None:
+    assert project.container_asset is not None
+    with project.container_asset.open("ab") as f:
+        f.write(b"\0")
+    with pytest.raises(SignRefusedError, match="the report says") as info:
+        _sign(project, report_path, ec_keys, tmp_path / "out")
+    assert info.value.reason is Reason.DIGEST_MISMATCH
+    assert not (tmp_path / "out").exists()
+
+
+def test_sign_refuses_missing_artifact_and_bad_reports(
+    project: BuiltProject, report_path: Path, ec_keys: Keys, tmp_path: Path
+) -> None:
+    assert project.model_asset is not None
+    project.model_asset.unlink()
+    with pytest.raises(SignRefusedError) as info:
+        _sign(project, report_path, ec_keys, tmp_path / "out")
+    assert info.value.reason is Reason.MISSING_ARTIFACT
+    for doc, what in [
+        ("{", "not a JSON report"),
+        ("{}", "has no verdict"),
+        (
+            json.dumps(
+                {"verdict": {"decision": "approved", "policy": {"sha256": "00"}}, "artifacts": []}
+            ),
+            "lists no artifacts",
+        ),
+    ]:
+        (tmp_path / "bad.json").write_text(doc)
+        with pytest.raises(SignRefusedError, match=what) as info:
+            _sign(project, tmp_path / "bad.json", ec_keys, tmp_path / "out")
+        assert info.value.reason is Reason.BAD_REPORT
+
+
+# --- verify fails, each with its own reason ------------------------------------------------
+
+
+@pytest.fixture
+def signed(project: BuiltProject, report_path: Path, ec_keys: Keys, tmp_path: Path) -> Path:
+    out = tmp_path / "sigs"
+    _sign(project, report_path, ec_keys, out)
+    return out
+
+
+def test_wrong_key(project: BuiltProject, signed: Path, other_keys: Keys) -> None:
+    err = _fails(Reason.WRONG_KEY, project.root, signed, other_keys)
+    assert "not the given key" in str(err)
+
+
+def test_missing_subject(project: BuiltProject, signed: Path, ec_keys: Keys) -> None:
+    (project.root / "assets" / ("f" * 64 + ".tar.gz")).write_bytes(b"smuggled")
+    err = _fails(Reason.MISSING_SUBJECT, project.root, signed, ec_keys)
+    assert "is not a subject of the attestation" in str(err)
+
+
+def test_changed_subject(project: BuiltProject, signed: Path, ec_keys: Keys) -> None:
+    project.graph_path.write_text(project.graph_path.read_text() + " ")
+    err = _fails(Reason.SUBJECT_MISMATCH, project.root, signed, ec_keys)
+    assert "graph.json: sha256 is" in str(err)
+
+
+def test_deleted_subject(project: BuiltProject, signed: Path, ec_keys: Keys) -> None:
+    assert project.model_asset is not None
+    project.model_asset.unlink()
+    _fails(Reason.SUBJECT_MISSING_FILE, project.root, signed, ec_keys)
+
+
+def test_unexpected_policy_digest(project: BuiltProject, signed: Path, ec_keys: Keys) -> None:
+    err = _fails(
+        Reason.UNEXPECTED_POLICY, project.root, signed, ec_keys, expected_policy_sha256="cd" * 32
+    )
+    assert "not the expected" in str(err)
+    # the prefixed form and case do not matter
+    verify_target(
+        project.root,
+        signed,
+        load_verifier(ec_keys.public),
+        expected_policy_sha256="sha256:" + POLICY_SHA.upper(),
+    )
+
+
+def test_rejected_verdict_attested(project: BuiltProject, ec_keys: Keys, tmp_path: Path) -> None:
+    # `sign` refuses such a statement, so build one with the lower-level API, as an attacker with
+    # the key (or an older tool) could.
+    subjects = [
+        Subject(project.rel(p), __import__("hashlib").sha256(p.read_bytes()).hexdigest())
+        for p in sorted(project.root.rglob("*"))
+        if p.is_file()
+    ]
+    pred = GatePredicate(
+        decision="rejected",
+        policy_name="default",
+        policy_sha256=POLICY_SHA,
+        report_sha256="00" * 32,
+        report_size=1,
+        tool_name="panorama-gate",
+        tool_version="0",
+        signed_at="2026-11-29T16:00:00Z",
+    )
+    signer = load_signer(ec_keys.private, PASSWORD)
+    env = sign_envelope(
+        signer, IN_TOTO_PAYLOAD_TYPE, statement_bytes(build_statement(subjects, pred))
+    )
+    out = tmp_path / "sigs"
+    out.mkdir()
+    (out / ATTESTATION_FILE).write_bytes(key_bundle_json(env, signer.key_id))
+    err = _fails(Reason.VERDICT_NOT_APPROVED, project.root, out, ec_keys)
+    assert "'rejected', not 'approved'" in str(err)
+
+
+def test_missing_and_bad_detached_signatures(
+    project: BuiltProject, signed: Path, ec_keys: Keys
+) -> None:
+    assert project.container_asset is not None
+    sig = signed / (project.container_asset.name + ".sig")
+    good = sig.read_bytes()
+    sig.unlink()
+    _fails(Reason.MISSING_SIGNATURE, project.root, signed, ec_keys)
+    other = signed / (project.model_asset.name + ".sig")  # type: ignore[union-attr]
+    sig.write_bytes(other.read_bytes())  # a valid signature, of another asset
+    _fails(Reason.BAD_DETACHED_SIGNATURE, project.root, signed, ec_keys)
+    sig.write_bytes(good + b"\n")  # a trailing newline (as `cosign` may write) is fine
+    verify_target(project.root, signed, load_verifier(ec_keys.public))
+
+
+def test_tampered_model_bundle(project: BuiltProject, signed: Path, ec_keys: Keys) -> None:
+    msig = signed / (project.model_asset.name + ".model.sig")  # type: ignore[union-attr]
+    doc = json.loads(msig.read_text())
+    doc["dsseEnvelope"]["signatures"][0]["sig"] = doc["dsseEnvelope"]["signatures"][0]["sig"][::-1]
+    msig.write_text(json.dumps(doc))
+    _fails(Reason.BAD_MODEL_SIGNATURE, project.root, signed, ec_keys)
+
+
+def test_no_attestation(project: BuiltProject, ec_keys: Keys, tmp_path: Path) -> None:
+    _fails(Reason.MISSING_SIGNATURE, project.root, tmp_path, ec_keys)
+
+
+def test_bundle_reformatted_is_rejected(project: BuiltProject, signed: Path, ec_keys: Keys) -> None:
+    b = signed / ATTESTATION_FILE
+    b.write_text(json.dumps(json.loads(b.read_text())))  # same content, other whitespace
+    _fails(Reason.MALFORMED_BUNDLE, project.root, signed, ec_keys)
+
+
+def test_single_file_and_folder_targets(tmp_path: Path, ec_keys: Keys) -> None:
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"\x08\x07onnx-ish" * 100)
+    rp = tmp_path / "r.json"
+    rp.write_text(json.dumps(report_for(model, [("model.onnx", "model")])))
+    out = tmp_path / "s1"
+    r = sign_target(model, rp, load_signer(ec_keys.private, PASSWORD), out)
+    assert [s.name for s in r.statement.subjects] == ["model.onnx"]
+    assert (out / "model.onnx.sig").is_file()
+    assert (out / "model.onnx.model.sig").is_file()
+    verify_target(model, out, load_verifier(ec_keys.public))
+
+    folder = tmp_path / "saved_model"
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"pb")
+    (folder / "variables" / "variables.index").write_bytes(b"idx")
+    rp.write_text(json.dumps(report_for(folder, [])))
+    doc = json.loads(rp.read_text())
+    doc["artifacts"] = [
+        {"name": "saved_model", "kind": "model", "path": ".", "sha256": None, "size": 0}
+    ]
+    rp.write_text(json.dumps(doc))
+    out2 = tmp_path / "s2"
+    r2 = sign_target(folder, rp, load_signer(ec_keys.private, PASSWORD), out2)
+    assert {s.name for s in r2.statement.subjects} == {
+        "saved_model.pb",
+        "variables/variables.index",
+    }
+    assert r2.model_signatures
+    verify_target(folder, out2, load_verifier(ec_keys.public))
+    (folder / "variables" / "extra").write_bytes(b"x")
+    _fails(Reason.MISSING_SUBJECT, folder, out2, ec_keys)
+
+
+def test_signatures_are_written_atomically_and_public(signed: Path) -> None:
+    assert not list(signed.glob(".*.tmp"))
+    for p in signed.iterdir():
+        assert p.stat().st_mode & 0o044 == 0o044, p
+
+
+def test_sign_overwrites_previous_output(
+    project: BuiltProject, report_path: Path, ec_keys: Keys, signed: Path
+) -> None:
+    shutil.copy(signed / ATTESTATION_FILE, signed / "old.json")
+    _sign(project, report_path, ec_keys, signed)
+    verify_target(project.root, signed, load_verifier(ec_keys.public))
