@@ -231,7 +231,6 @@ def normalise_path(name: str) -> tuple[str, bool, bool]:
     Returns ``(path, was_absolute, escaped)``: ``escaped`` is true when ``..`` parts would
     climb above the root (the returned path is clamped inside it, as a chroot would).
     """
-    name = name.replace("\\", "/") if "\\" in name and "/" not in name else name
     absolute = name.startswith("/")
     parts: list[str] = []
     escaped = False
@@ -665,7 +664,8 @@ class SafeZipReader:
                     return
             seen: set[str] = set()
             for info in infos:
-                path, absolute, escaped = normalise_path(info.filename)
+                # Windows tools write backslash separators, and Windows extractors honour them.
+                path, absolute, escaped = normalise_path(info.filename.replace("\\", "/"))
                 if absolute:
                     self._add("absolute-path", Severity.HIGH,
                               f"member {info.filename[:200]!r} has an absolute path", path)
