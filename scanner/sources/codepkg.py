@@ -1,0 +1,55 @@
+"""Read a single code-package folder before ``build-container``.
+
+A code package is ``packages/<account>-<name>-<version>/`` as the developer edits it:
+``package.json``, ``descriptor.json``, a ``Dockerfile`` and the sources (``src/`` or the
+whole folder, which the Dockerfile copies into ``/panorama``). It has no built assets yet, so
+the folder itself is the one artifact (kind ``code``, walked as a directory), and an empty
+``assets`` list is expected ("not built", low).
+
+Example::
+
+    target = load_code_package(Path("packages/123456789012-shelf_code-1.0"))
+    target.project.packages[0].folder_name    # "shelf_code"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scanner.models import Artifact, ArtifactKind, Target, TargetKind
+from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
+from scanner.sources.manifests import Project
+from scanner.sources.panorama import ProjectReader, load_package_folder
+
+__all__ = ["load_code_package"]
+
+
+def load_code_package(root: Path) -> ScanTarget:
+    """Read a code-package folder into a ``ScanTarget`` with one ``code`` artifact.
+
+    Manifest problems become findings (the ``manifest`` analyzer checks the rest); only a path
+    that is not a readable folder raises ``SourceError``.
+    """
+    reader = ProjectReader(Path(root))
+    top = reader.root
+    folder = load_package_folder(reader, top, None)
+    # Downstream keys and reports use the folder name: the CLI's <account>-<name>-<version>.
+    folder.dir = ""
+    project = Project(root=top, packages=[folder], texts=dict(reader.texts))
+    artifact = Artifact(
+        kind=ArtifactKind.CODE,
+        name=top.name,
+        path=".",
+        digest=None,
+        size=0,
+        package=folder.folder_name or top.name,
+    )
+    version = folder.folder_version or ""
+    return ScanTarget(
+        target=Target(str(root), TargetKind.CODE_PACKAGE, folder.folder_name or top.name, version),
+        root=top,
+        artifacts=[SourceArtifact(artifact, top, ArtifactFormat.DIRECTORY, top, None)],
+        manifests=reader.manifests,
+        findings=reader.findings,
+        project=project,
+    )
