@@ -23,6 +23,13 @@ BUILTIN: tuple[str, ...] = (
     "scanner.analyzers.packages:PackagesAnalyzer",
     "scanner.analyzers.licenses:LicensesAnalyzer",
     "scanner.analyzers.vulns:VulnsAnalyzer",
+    "scanner.analyzers.models.pickle_family:PickleAnalyzer",
+    "scanner.analyzers.models.onnx_model:OnnxAnalyzer",
+    "scanner.analyzers.models.tensorflow_model:TensorFlowAnalyzer",
+    "scanner.analyzers.models.keras_model:KerasAnalyzer",
+    "scanner.analyzers.models.mxnet_model:MxnetAnalyzer",
+    "scanner.analyzers.models.safetensors_model:SafetensorsAnalyzer",
+    "scanner.analyzers.models.descriptor:ModelDescriptorAnalyzer",
 )
 
 REGISTRY: dict[str, type[Analyzer]] = {}

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
-import math
-import re
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
+from scanner.analyzers._secret_rules import find_secrets
 from scanner.analyzers.interface import AnalyzerContext
 from scanner.models import Category, Finding, Location, Severity
 from scanner.redact import redact
@@ -105,52 +104,15 @@ class SliceReader(io.RawIOBase):
         return len(data)
 
 
-# A small local rule set for secrets in model metadata; the shared secret rules are used when
-# present (``scanner.analyzers._secret_rules``), these only when that module is unavailable.
-_LOCAL_SECRET_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("aws-access-key-id", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b")),
-    ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    ("github-token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    ("slack-token", re.compile(r"\bxox[abpors]-[A-Za-z0-9-]{10,}\b")),
-    ("hf-token", re.compile(r"\bhf_[A-Za-z0-9]{30,}\b")),
-    ("openai-key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b")),
-    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-)
-_SECRET_KEY_NAMES = re.compile(
-    r"(?i)(password|passwd|secret|api[_-]?key|access[_-]?key|token|credential|private[_-]?key)"
-)
-
-
-def _entropy(text: str) -> float:
-    if not text:
-        return 0.0
-    counts: dict[str, int] = {}
-    for ch in text:
-        counts[ch] = counts.get(ch, 0) + 1
-    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
-
-
 def secret_kind(key: str, value: str) -> str | None:
-    """The kind of secret a metadata ``key: value`` pair holds, or ``None``.
+    """The rule name of a secret a metadata ``key: value`` pair holds, or ``None``.
 
-    Never returns or logs the value: callers show ``redact(value)`` only.
+    Uses the shared secret rules; documentation sample values (AWS's ``...EXAMPLE`` keys) are
+    not secrets. Never returns or logs the value: callers show ``redact(value)`` only.
     """
-    try:
-        from scanner.analyzers import _secret_rules  # type: ignore[attr-defined]  # lands later
-
-        matcher = getattr(_secret_rules, "match_text", None)
-    except ImportError:
-        matcher = None
-    if matcher is not None:
-        for hit in matcher(f"{key}={value}"):
-            rule = getattr(hit, "rule_id", None) or getattr(hit, "rule", None)
-            if rule:
-                return str(rule).rsplit(".", 1)[-1]
-    for kind, rx in _LOCAL_SECRET_RULES:
-        if rx.search(value):
-            return kind
-    if _SECRET_KEY_NAMES.search(key) and len(value) >= 12 and _entropy(value) >= 3.0:
-        return "credential-in-named-field"
+    for match in find_secrets(f'{key} = "{value}"'):
+        if not match.sample:
+            return match.rule
     return None
 
 

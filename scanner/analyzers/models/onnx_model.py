@@ -43,10 +43,19 @@ from scanner.walk.entry import FileEntry
 
 __all__ = ["OnnxAnalyzer", "OnnxSkeleton", "load_skeleton"]
 
-STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training",
-                              "ai.onnx.preview.training"})  # fmt: skip
-RUNTIME_DOMAINS = frozenset({"com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental",
-                             "com.ms.internal.nhwc", "com.microsoft.dml", "org.pytorch.aten"})  # fmt: skip
+STANDARD_DOMAINS = frozenset(
+    {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"}
+)
+RUNTIME_DOMAINS = frozenset(
+    {
+        "com.microsoft",
+        "com.microsoft.nchwc",
+        "com.microsoft.experimental",
+        "com.ms.internal.nhwc",
+        "com.microsoft.dml",
+        "org.pytorch.aten",
+    }
+)
 _PLACEHOLDER = "panorama-gate-stripped.bin"
 _KEEP_INLINE = 64 * 1024  # small tensors stay: shape inference reads shape constants
 _WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import bz2
-import gzip
 import io
 import lzma
 import re
@@ -35,7 +34,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, ClassVar
+from typing import IO, BinaryIO, ClassVar
 
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
 from scanner.analyzers.models._common import (
@@ -282,9 +281,11 @@ class PickleAnalyzer(FileAnalyzer):
         for offset, data in scan.small_bytes:
             if len(data) >= 4 and (looks_like_pickle(data[:64]) or data.startswith(b"PK\x03\x04")):
                 candidates.append((offset, io.BytesIO(data)))
-        for ref in scan.blobs:
-            if looks_like_pickle(ref.prefix) or ref.prefix.startswith(b"PK\x03\x04"):
-                candidates.append((ref.offset, _slice(f, ref)))
+        candidates.extend(
+            (ref.offset, _slice(f, ref))
+            for ref in scan.blobs
+            if looks_like_pickle(ref.prefix) or ref.prefix.startswith(b"PK\x03\x04")
+        )
         for offset, stream in candidates:
             inner = f"{member}#bytes@{offset}"
             try:
@@ -350,8 +351,7 @@ class PickleAnalyzer(FileAnalyzer):
                 raise PickleFormatError(f"{_label(member)}: more than {_MAX_ZIP_MEMBERS} members")
             names = [i.filename for i in infos]
             torchscript = any(
-                "/code/" in n or n.startswith("code/") or n.endswith("constants.pkl")
-                for n in names
+                "/code/" in n or n.startswith("code/") or n.endswith("constants.pkl") for n in names
             )
             policy = ctx.policy.with_torchscript() if torchscript else ctx.policy
             saved_policy, ctx.policy = ctx.policy, policy
@@ -599,10 +599,10 @@ def _slice(f: BinaryIO, ref: BlobRef) -> BinaryIO:
     return io.BufferedReader(SliceReader(f, ref.offset, ref.length))
 
 
-def _seekable(f: BinaryIO) -> BinaryIO:
+def _seekable(f: IO[bytes]) -> BinaryIO:
     """Members of zip/tar files: seekable already; buffer them for small reads."""
     if f.seekable():
-        return f
+        return f  # type: ignore[return-value]  # zip/tar member readers are binary streams
     raise PickleFormatError("member stream is not seekable")
 
 
