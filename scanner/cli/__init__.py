@@ -29,6 +29,8 @@ COMMANDS: tuple[str, ...] = (
     "scanner.cli.keygen",
     "scanner.cli.sign",
     "scanner.cli.verify",
+    "scanner.cli.publish",
+    "scanner.cli.pull",
 )
 
 EXIT_CODES_HELP = """\

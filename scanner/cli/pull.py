@@ -1,0 +1,120 @@
+"""``panorama-gate pull s3://BUCKET/PREFIX/APP/VERSION -o DIR``: download, verify, decrypt, write.
+
+Any failure leaves nothing in DIR: everything is checked in a staging folder first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from scanner.cli.publish import RichProgress, add_transport_flags, keyring_from_args
+from scanner.errors import UsageError
+
+EXAMPLES = """\
+examples:
+  panorama-gate pull s3://releases/panorama/shelf_app/1.0.0 -o deploy/ --key ci.pub \\
+      --kms-key arn:aws:kms:us-east-1:111122223333:key/mrk-1234...
+  PANORAMA_GATE_DECRYPT_KEY_PASSWORD=... panorama-gate pull file:///tmp/releases/shelf_app/1.0.0 \\
+      -o deploy/ --key ci.pub --decrypt-key device.key.pem
+
+DIR receives the target's files as they were signed, plus DIR/.panorama-gate/ with the release
+index, the attestation, the report and the detached signatures (so `verify DIR --key PUB
+--signatures DIR/.panorama-gate` can be rerun later).
+
+exit codes: 0 pulled and verified, 1 verification failed (nothing written), 2 bad input,
+3 tool or network failure (nothing written).
+"""
+
+
+def register(sub: Any) -> None:
+    """Add the ``pull`` command."""
+    p = sub.add_parser(
+        "pull",
+        help="download, verify and decrypt a published release (nothing written unless valid)",
+        description=(
+            "The deploy side of publish: download a release, check its index, attestation and "
+            "every signature, decrypt each file and check its digest against the signed "
+            "statement, and only then move the files into DIR."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "url", metavar="URL", help="s3://BUCKET/PREFIX/APP/VERSION or file://DIR/APP/VERSION"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="new or empty folder to write the release into",
+    )
+    p.add_argument("--key", help="the signer's public key PEM or awskms://[ENDPOINT]/KEY")
+    p.add_argument("--certificate-identity", help="keyless: the signer's identity, exactly")
+    p.add_argument("--certificate-oidc-issuer", help="keyless: the identity's OIDC issuer")
+    p.add_argument("--policy-sha256", help="also require the release to be decided by this policy")
+    p.add_argument(
+        "--decrypt-key",
+        type=Path,
+        metavar="PRIV",
+        help="RSA private key PEM for releases encrypted with --encrypt-to "
+        "(password from PANORAMA_GATE_DECRYPT_KEY_PASSWORD if encrypted)",
+    )
+    add_transport_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Pull and verify; print the output folder."""
+    from signing.keyless import KeylessIdentity
+    from signing.pull import pull_release
+    from signing.signer import load_verifier
+    from signing.upload import RetryPolicy, check_endpoint, split_url
+
+    split_url(args.url)
+    check_endpoint(args.endpoint_url)
+    keyless = args.certificate_identity or args.certificate_oidc_issuer
+    if keyless and not (args.certificate_identity and args.certificate_oidc_issuer):
+        raise UsageError(
+            "keyless pull needs both --certificate-identity and --certificate-oidc-issuer"
+        )
+    if bool(args.key) == bool(keyless):
+        raise UsageError("give --key PUB, or --certificate-identity and --certificate-oidc-issuer")
+    verifier = load_verifier(args.key, endpoint_url=args.endpoint_url) if args.key else None
+    identity = (
+        KeylessIdentity(args.certificate_identity, args.certificate_oidc_issuer)
+        if keyless
+        else None
+    )
+    rsa_paths = [args.decrypt_key] if args.decrypt_key else []
+    keyring = keyring_from_args(args, rsa_paths=rsa_paths, decrypt=True)
+    show = sys.stderr.isatty() and not args.quiet
+    progress = RichProgress() if show else None
+    kwargs: dict[str, Any] = {
+        "keyring": keyring,
+        "verifier": verifier,
+        "identity": identity,
+        "expected_policy_sha256": args.policy_sha256,
+        "endpoint_url": args.endpoint_url,
+        "region": args.region,
+        "fips": args.fips,
+        "progress": progress,
+        "retry": RetryPolicy(attempts=max(1, args.retries)),
+    }
+    if progress is not None:
+        with progress:
+            result = pull_release(args.url, args.output, **kwargs)
+    else:
+        result = pull_release(args.url, args.output, **kwargs)
+    if not args.quiet:
+        print(
+            f"pulled {result.application} {result.version}: {len(result.files)} files verified "
+            f"(signed by {result.signer})",
+            file=sys.stderr,
+        )
+    print(result.out_dir)
+    return 0
