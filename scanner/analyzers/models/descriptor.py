@@ -80,7 +80,6 @@ def open_archive(path: Path) -> ArchiveView:
             for info in tf:
                 if info.isfile():
                     names.append(info.name)
-                    )
                     if len(names) > _MAX_MEMBERS:
                         break
         return ArchiveView(path, "tar", names)
