@@ -430,7 +430,8 @@ def _scan_artifact(sa: SourceArtifact, dispatcher: Dispatcher, cache: ResultCach
         # Integrity-only runs still walk: the archive checks are part of reading.
         pass
     fmt = sa.format
-    if sa.file.is_file():
+    if sa.file.is_file() and not sa.sniffed:
+        # project assets arrive with a guess from their manifest: the bytes decide
         try:
             fmt = sniff_file(sa.file)
         except SourceError as exc:

@@ -99,18 +99,20 @@ def sniff_file(path: Path) -> ArtifactFormat:
     compression = sniff_compression(head)
     data = head
     if compression is not Compression.NONE:
-        data = b""
+        buf = bytearray()
         try:
             with path.open("rb") as f, decompressing_reader(f, compression) as d:
-                while len(data) < SNIFF_BYTES and (chunk := d.read(4096)):
-                    data += chunk
+                # small reads: a CRC error at the end must not swallow the data before it
+                while len(buf) < SNIFF_BYTES and (chunk := d.read(16384)):
+                    buf += chunk
         except READ_ERRORS as exc:
             # Corruption later in the stream is reported by the walk as a finding; only a
             # stream that yields nothing at all is unreadable input.
-            if len(data) < 512:
+            if len(buf) < 512:
                 raise SourceError(
                     f"{path}: {compression.value} stream cannot be decompressed ({exc})"
                 ) from exc
+        data = bytes(buf)
     names = _tar_head_names(data)
     if names is not None:
         return _classify_tar(names)
@@ -145,7 +147,7 @@ def _single_artifact(path: Path, fmt: ArtifactFormat, kind: TargetKind) -> ScanT
     return ScanTarget(
         target=Target(str(path), kind, path.name),
         root=path.parent if path.is_file() else path,
-        artifacts=[SourceArtifact(artifact, path, fmt)],
+        artifacts=[SourceArtifact(artifact, path, fmt, sniffed=True)],
     )
 
 

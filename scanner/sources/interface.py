@@ -55,6 +55,7 @@ class SourceArtifact:
     format: ArtifactFormat
     package_dir: Path | None = None
     descriptor: Mapping[str, Any] | None = None
+    sniffed: bool = False  # True when ``format`` was read from the content, not guessed
 
 
 @dataclass(slots=True)

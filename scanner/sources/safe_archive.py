@@ -387,6 +387,7 @@ class SafeTarReader:
             tf = tarfile.open(
                 fileobj=self._bounded,  # type: ignore[arg-type]
                 mode="r|",
+                bufsize=CHUNK,  # the default 10 KiB makes skipping unwanted content slow
                 tarinfo=_SafeTarInfo,
                 errorlevel=2,
                 ignore_zeros=False,
