@@ -1,0 +1,613 @@
+"""Secret-matching rules shared by the secrets, privacy, container and model analyzers.
+
+One entry point for text (``find_secrets``) and one for file bytes (``scan_bytes``); both return
+``SecretMatch`` values that carry only a redacted form of what was found. The matching is
+anchor-driven: each rule has a cheap literal anchor (``AKIA``, ``-----BEGIN ``, ``://``, a
+keyword) found with ``bytes.find``, and the regular expression only runs on the short window
+around an anchor. That keeps a full root-filesystem pass close to the speed of reading it.
+
+Example::
+
+    from scanner.analyzers._secret_rules import find_secrets
+    for m in find_secrets('url = "rtsp://admin:s3cr3t-pw@10.0.0.7/stream"'):
+        print(m.rule, m.redacted)   # credential-url …(9)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from scanner.models import Severity
+from scanner.redact import redact
+
+__all__ = [
+    "KNOWN_SAMPLES",
+    "SecretMatch",
+    "entropy",
+    "find_secrets",
+    "is_placeholder",
+    "looks_binary",
+    "scan_bytes",
+]
+
+# Values published in AWS documentation and SDK examples (boto, botocore, awscli, moto). They
+# grant nothing, but appear in many third-party packages; they are reported at info level with
+# this reason instead of flooding the report.
+KNOWN_SAMPLES: frozenset[str] = frozenset(
+    {
+        "AKIAIOSFODNN7EXAMPLE",
+        "AKIAI44QH8DHBEXAMPLE",
+        "AKIDEXAMPLE",
+        "ASIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    }
+)
+SAMPLE_REASON = "documented example key from AWS documentation/SDK samples; grants no access"
+
+CWE_HARDCODED_CREDENTIALS = 798
+CWE_PRIVATE_KEY = 321  # use of hard-coded cryptographic key
+CWE_CLEARTEXT_CREDENTIALS = 522
+
+
+@dataclass(frozen=True, slots=True)
+class SecretMatch:
+    """One secret found in some bytes: never holds the value, only its redacted form.
+
+    ``start``/``end`` are byte offsets into the scanned data; ``line`` is 1-based. ``kind``
+    says how much the match can be trusted: ``key`` (key material or a fixed-format
+    credential), ``context`` (a value next to a credential-like name), or ``url``.
+    """
+
+    rule: str
+    title: str
+    severity: Severity
+    line: int
+    start: int
+    end: int
+    redacted: str
+    kind: str = "key"
+    cwe: int = CWE_HARDCODED_CREDENTIALS
+    sample: bool = False
+    reason: str = ""
+    properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def evidence(self) -> str:
+        """What the fingerprint is computed from: rule and redacted form, never the value."""
+        return f"{self.rule}:{self.redacted}"
+
+
+def entropy(value: str | bytes) -> float:
+    """Shannon entropy in bits per character."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+_PLACEHOLDER_WORDS = (
+    "example",
+    "changeme",
+    "change_me",
+    "change-me",
+    "placeholder",
+    "your",
+    "dummy",
+    "redacted",
+    "xxxx",
+    "****",
+    "....",
+    "sample",
+    "fake",
+    "secret_here",
+    "insert",
+    "todo",
+    "replace",
+)
+_PLACEHOLDER_EXACT = frozenset(
+    {
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "none",
+        "null",
+        "true",
+        "false",
+        "user",
+        "username",
+        "test",
+        "admin",
+        "string",
+        "empty",
+        "default",
+        "required",
+        "optional",
+        "value",
+        "foo",
+        "bar",
+        "baz",
+    }
+)
+_TEMPLATE_RX = re.compile(r"[${}<>%]|^\*+$|^\.+$|^_+$|^-+$")
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether a credential-looking value is a template, variable or documentation stand-in."""
+    v = value.strip().strip("\"'")
+    if len(v) < 4:
+        return True
+    low = v.lower()
+    if low in _PLACEHOLDER_EXACT or _TEMPLATE_RX.search(v):
+        return True
+    if any(w in low for w in _PLACEHOLDER_WORDS):
+        return True
+    # One repeated character ("aaaaaaaa") or an obvious sequence is not a real secret.
+    if len(set(low)) <= 2:
+        return True
+    return low in ("12345678", "123456789", "1234567890", "abcdefgh", "qwertyui")
+
+
+def looks_binary(data: bytes) -> bool:
+    """A NUL byte in the first 8 KiB marks binary content (the heuristic git and grep use)."""
+    return b"\x00" in data[:8192]
+
+
+def _line_of(data: bytes, pos: int) -> int:
+    return data.count(b"\n", 0, pos) + 1
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+_AWS_KEY_ID = re.compile(rb"(A(?:KIA|SIA)[A-Z2-7]{16})(?![A-Za-z0-9])")
+_AWS_SECRET = re.compile(
+    rb"(?i)(?:aws_?secret_?(?:access_?)?key(?:_?id)?|secret_?access_?key|aws_?secret)"
+    rb"[\"']?\s*(?:[:=]|=>|:=)\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+)
+_AWS_SESSION = re.compile(
+    rb"(?i)(?:aws_?session_?token|aws_?security_?token|session_?token|security_?token)"
+    rb"[\"']?\s*(?:[:=]|=>|:=)\s*[\"']?([A-Za-z0-9/+=]{100,})"
+)
+_PEM_KEY = re.compile(
+    rb"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |ED25519 |PGP |SSH2 ENCRYPTED )?"
+    rb"PRIVATE KEY(?: BLOCK)?)-----(.{64,65536}?)-----END \1-----",
+    re.DOTALL,
+)
+_PEM_CERT = b"-----BEGIN CERTIFICATE-----"
+_B64_BODY = re.compile(rb"[^A-Za-z0-9+/=]")
+
+# Fixed-format tokens from well-known services: the format itself is the evidence.
+_TOKEN_FORMATS: tuple[tuple[bytes, re.Pattern[bytes], str, str, Severity], ...] = (
+    (
+        b"gh",
+        re.compile(rb"(gh[pousr]_[A-Za-z0-9]{36,255})"),
+        "github-token",
+        "GitHub token",
+        Severity.HIGH,
+    ),
+    (
+        b"github_pat_",
+        re.compile(rb"(github_pat_[A-Za-z0-9_]{60,255})"),
+        "github-token",
+        "GitHub token",
+        Severity.HIGH,
+    ),
+    (
+        b"xox",
+        re.compile(rb"(xox[abposr]-[A-Za-z0-9-]{10,250})"),
+        "slack-token",
+        "Slack token",
+        Severity.HIGH,
+    ),
+    (
+        b"sk_live_",
+        re.compile(rb"(sk_live_[0-9a-zA-Z]{24,99})"),
+        "stripe-key",
+        "Stripe secret key",
+        Severity.HIGH,
+    ),
+    (
+        b"AIza",
+        re.compile(rb"(AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])"),
+        "google-api-key",
+        "Google API key",
+        Severity.HIGH,
+    ),
+)
+
+# A credential-like name, an assignment, and a literal value. The keyword list is what the
+# anchor search looks for (lower-cased), the regex then runs on that line only.
+_GENERIC_KEYWORDS = (
+    b"secret",
+    b"token",
+    b"passw",
+    b"pwd",
+    b"api_key",
+    b"apikey",
+    b"api-key",
+    b"access_key",
+    b"auth",
+    b"credential",
+    b"private_key",
+)
+_GENERIC = re.compile(
+    rb"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_\-]?key|access[_\-]?key|"
+    rb"auth[_\-]?(?:key|token)|credentials?|private[_\-]?key))[\"']?\s*(?:[:=]|=>|:=)\s*"
+    rb"(?:[\"']([^\"'\s]{4,256})[\"']|([^\"'\s,;#]{4,256}))"
+)
+_PASSWORD_NAME = re.compile(rb"(?i)passw(?:or)?d|pwd")
+# Names that look credential-like but hold no secret (counts, paths, flags, file names).
+_BENIGN_NAME = re.compile(
+    rb"(?i)(?:_?(?:len|length|size|count|max|min|file|path|dir|url|uri|name|type|id|field|"
+    rb"prompt|label|pattern|regex|policy|mode|expir\w*|timeout|ttl|header|param|env|var|key_id|"
+    rb"endpoint|format|class|enabled|required|hash|salt|rounds|type|kind|tokens?_?(?:type|url))$)"
+    rb"|^(?:no|is|has|use|allow|enable|disable|tokenize\w*)_"
+)
+
+_URL_CRED = re.compile(
+    rb"([A-Za-z][A-Za-z0-9+.\-]{1,20})://([^\s:/?#@'\"<>\[\]{}\\]{1,128}):"
+    rb"([^\s/?#@'\"<>\\]{1,256})@([^\s/?#'\"<>\\:]{1,253})"
+)
+
+
+def _mk(
+    rule: str,
+    title: str,
+    severity: Severity,
+    data: bytes,
+    start: int,
+    end: int,
+    value: bytes,
+    *,
+    kind: str = "key",
+    cwe: int = CWE_HARDCODED_CREDENTIALS,
+    sample: bool = False,
+    reason: str = "",
+    properties: dict[str, str] | None = None,
+) -> SecretMatch:
+    return SecretMatch(
+        rule=rule,
+        title=title,
+        severity=severity,
+        line=_line_of(data, start),
+        start=start,
+        end=end,
+        redacted=redact(value),
+        kind=kind,
+        cwe=cwe,
+        sample=sample,
+        reason=reason,
+        properties=properties or {},
+    )
+
+
+def _find_all(data: bytes, needle: bytes) -> Iterator[int]:
+    i = data.find(needle)
+    while i != -1:
+        yield i
+        i = data.find(needle, i + 1)
+
+
+def _line_bounds(data: bytes, pos: int) -> tuple[int, int]:
+    s = data.rfind(b"\n", 0, pos) + 1
+    e = data.find(b"\n", pos)
+    return s, (len(data) if e == -1 else e)
+
+
+def _aws_key_ids(data: bytes) -> Iterator[SecretMatch]:
+    for prefix in (b"AKIA", b"ASIA"):
+        for pos in _find_all(data, prefix):
+            if pos and (data[pos - 1 : pos].isalnum()):
+                continue
+            m = _AWS_KEY_ID.match(data, pos)
+            if not m:
+                continue
+            value = m.group(1).decode()
+            sample = value in KNOWN_SAMPLES or value.endswith("EXAMPLE")
+            temporary = prefix == b"ASIA"
+            yield _mk(
+                "aws-access-key-id",
+                "AWS temporary access key id" if temporary else "AWS access key id",
+                Severity.INFO if sample else (Severity.HIGH if temporary else Severity.CRITICAL),
+                data,
+                m.start(1),
+                m.end(1),
+                m.group(1),
+                sample=sample,
+                reason=SAMPLE_REASON if sample else "",
+                properties={"key_type": "temporary" if temporary else "long-term"},
+            )
+
+
+def _context_rule(
+    data: bytes,
+    lower: bytes,
+    anchor: bytes,
+    rx: re.Pattern[bytes],
+    rule: str,
+    title: str,
+    severity: Severity,
+    min_entropy: float,
+) -> Iterator[SecretMatch]:
+    seen: set[int] = set()
+    for pos in _find_all(lower, anchor):
+        s, e = _line_bounds(data, pos)
+        if s in seen:
+            continue
+        seen.add(s)
+        for m in rx.finditer(data, s, e):
+            raw = m.group(1)
+            value = raw.decode("latin-1")
+            sample = value in KNOWN_SAMPLES or "EXAMPLE" in value
+            if not sample and (is_placeholder(value) or entropy(raw) < min_entropy):
+                continue
+            yield _mk(
+                rule,
+                title,
+                Severity.INFO if sample else severity,
+                data,
+                m.start(1),
+                m.end(1),
+                raw,
+                kind="context",
+                sample=sample,
+                reason=SAMPLE_REASON if sample else "",
+            )
+
+
+def _openssh_encrypted(body: bytes) -> bool | None:
+    """Whether an OpenSSH private key body names a cipher other than ``none``."""
+    try:
+        raw = base64.b64decode(_B64_BODY.sub(b"", body) + b"==", validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    magic = b"openssh-key-v1\x00"
+    if not raw.startswith(magic) or len(raw) < len(magic) + 4:
+        return None
+    n = int.from_bytes(raw[len(magic) : len(magic) + 4], "big")
+    cipher = raw[len(magic) + 4 : len(magic) + 4 + n]
+    return cipher != b"none"
+
+
+def _private_keys(data: bytes) -> Iterator[SecretMatch]:
+    has_cert = _PEM_CERT in data
+    for pos in _find_all(data, b"-----BEGIN "):
+        m = _PEM_KEY.match(data, pos)
+        if not m:
+            continue
+        label = m.group(1).decode()
+        body = m.group(2)
+        b64 = _B64_BODY.sub(b"", body.split(b"\n\n", 1)[-1] if b"Proc-Type" in body else body)
+        if len(b64) < 64:
+            continue  # a format string or documentation stub, not a key
+        encrypted: bool
+        if label == "OPENSSH PRIVATE KEY":
+            encrypted = bool(_openssh_encrypted(body))
+            fmt = "openssh"
+        elif label.startswith("ENCRYPTED") or label.startswith("SSH2 ENCRYPTED"):
+            encrypted, fmt = True, "pkcs8"
+        elif label == "PRIVATE KEY":
+            encrypted, fmt = False, "pkcs8"
+        elif label == "PGP PRIVATE KEY BLOCK":
+            encrypted, fmt = False, "pgp"
+        else:
+            encrypted = b"Proc-Type: 4,ENCRYPTED" in body
+            fmt = "pem-" + label.split()[0].lower()
+        props = {"format": fmt, "encrypted": str(encrypted).lower()}
+        if encrypted:
+            yield _mk(
+                "encrypted-private-key",
+                f"Encrypted private key ({fmt})",
+                Severity.HIGH,
+                data,
+                m.start(),
+                m.end(),
+                b64,
+                cwe=CWE_PRIVATE_KEY,
+                properties=props,
+            )
+        else:
+            yield _mk(
+                "private-key",
+                f"Private key ({fmt})",
+                Severity.CRITICAL,
+                data,
+                m.start(),
+                m.end(),
+                b64,
+                cwe=CWE_PRIVATE_KEY,
+                properties=props,
+            )
+        if has_cert:
+            yield _mk(
+                "certificate-with-key",
+                "Certificate shipped with its private key",
+                Severity.CRITICAL,
+                data,
+                m.start(),
+                m.end(),
+                b64,
+                cwe=CWE_PRIVATE_KEY,
+                properties=props,
+            )
+
+
+def _token_formats(data: bytes) -> Iterator[SecretMatch]:
+    for anchor, rx, rule, title, sev in _TOKEN_FORMATS:
+        for pos in _find_all(data, anchor):
+            if pos and (data[pos - 1 : pos].isalnum() or data[pos - 1 : pos] == b"_"):
+                continue
+            m = rx.match(data, pos)
+            if m and entropy(m.group(1)) >= 3.0 and not is_placeholder(m.group(1).decode()):
+                yield _mk(rule, title, sev, data, m.start(1), m.end(1), m.group(1))
+
+
+def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
+    lines: set[int] = set()
+    for kw in _GENERIC_KEYWORDS:
+        for pos in _find_all(lower, kw):
+            lines.add(_line_bounds(data, pos)[0])
+    for s in sorted(lines):
+        e = data.find(b"\n", s)
+        e = len(data) if e == -1 else e
+        if e - s > 4096:
+            continue  # minified blobs: no reliable "name = value" structure
+        for m in _GENERIC.finditer(data, s, e):
+            name = m.group(1)
+            raw = m.group(2) if m.group(2) is not None else m.group(3)
+            quoted = m.group(2) is not None
+            if _BENIGN_NAME.search(name):
+                continue
+            value = raw.decode("utf-8", "replace")
+            if is_placeholder(value) or value.startswith(("http://", "https://", "/")):
+                continue
+            is_password = bool(_PASSWORD_NAME.search(name))
+            # Unquoted values are code expressions as often as literals; only accept what
+            # looks like a literal secret (no call, attribute or identifier).
+            if not quoted and (
+                re.search(rb"[().\[\]]", raw) or re.fullmatch(rb"[A-Za-z_][A-Za-z0-9_]*", raw)
+            ):
+                continue
+            ent = entropy(raw)
+            if is_password:
+                if len(raw) < 6:
+                    continue
+            elif len(raw) < 16 or ent < 3.5:
+                continue
+            yield _mk(
+                "hardcoded-password" if is_password else "generic-secret",
+                "Hard-coded password" if is_password else "Credential-like value",
+                Severity.HIGH,
+                data,
+                m.start(),
+                m.end(),
+                raw,
+                kind="context",
+                properties={"name": name.decode("utf-8", "replace")[:64], "entropy": f"{ent:.2f}"},
+            )
+
+
+def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
+    for pos in _find_all(data, b"://"):
+        s = max(0, pos - 21)
+        window = data[s : pos + 700]
+        for m in _URL_CRED.finditer(window):
+            if s + m.start(1) > pos or s + m.end(1) < pos:
+                continue
+            scheme = m.group(1).decode("latin-1").lower()
+            user = m.group(2).decode("utf-8", "replace")
+            password = m.group(3).decode("utf-8", "replace")
+            host = m.group(4).decode("utf-8", "replace")
+            if is_placeholder(password) or user.startswith("%") or password.startswith("%"):
+                continue
+            camera = scheme in ("rtsp", "rtsps", "rtmp", "rtmps", "rtp", "srt")
+            start = s + m.start()
+            yield SecretMatch(
+                rule="credential-url",
+                title=f"Credentials inside a {scheme}:// URL",
+                severity=Severity.CRITICAL if camera else Severity.HIGH,
+                line=_line_of(data, start),
+                start=start,
+                end=s + m.end(),
+                redacted=redact(password),
+                kind="url",
+                cwe=CWE_CLEARTEXT_CREDENTIALS,
+                properties={
+                    "scheme": scheme,
+                    "host": host[:128],
+                    "user": redact(user),
+                    "camera": str(camera).lower(),
+                },
+            )
+            break
+
+
+def scan_bytes(data: bytes, *, binary: bool | None = None) -> list[SecretMatch]:
+    """Every secret in ``data``; binary content is only searched for key material.
+
+    Results are sorted by position and de-duplicated (a credential URL inside an assignment is
+    reported once, as a URL).
+    """
+    if binary is None:
+        binary = looks_binary(data)
+    out: list[SecretMatch] = []
+    if b"AKIA" in data or b"ASIA" in data:
+        out.extend(_aws_key_ids(data))
+    if b"-----BEGIN " in data:
+        out.extend(_private_keys(data))
+    if not binary:
+        lower = data.lower()
+        if b"secret" in lower:
+            out.extend(
+                _context_rule(
+                    data,
+                    lower,
+                    b"secret",
+                    _AWS_SECRET,
+                    "aws-secret-access-key",
+                    "AWS secret access key",
+                    Severity.CRITICAL,
+                    3.0,
+                )
+            )
+        if b"token" in lower:
+            out.extend(
+                _context_rule(
+                    data,
+                    lower,
+                    b"token",
+                    _AWS_SESSION,
+                    "aws-session-token",
+                    "AWS session token",
+                    Severity.HIGH,
+                    3.0,
+                )
+            )
+        out.extend(_token_formats(data))
+        if b"://" in data:
+            out.extend(_url_credentials(data))
+        out.extend(_generic(data, lower))
+    return _dedupe(out)
+
+
+_PRIORITY = {"key": 0, "url": 1, "context": 2}
+
+
+def _dedupe(matches: list[SecretMatch]) -> list[SecretMatch]:
+    """Drop context matches that overlap a more specific match (a key, URL or AWS rule)."""
+    specific = [m for m in matches if m.rule not in ("generic-secret", "hardcoded-password")]
+    kept: list[SecretMatch] = list(specific)
+    kept.extend(
+        m
+        for m in matches
+        if m.rule in ("generic-secret", "hardcoded-password")
+        and not any(k.start < m.end and m.start < k.end for k in specific)
+    )
+    seen: set[tuple[str, int, int]] = set()
+    result: list[SecretMatch] = []
+    for m in sorted(kept, key=lambda x: (x.start, _PRIORITY.get(x.kind, 9), x.rule)):
+        key = (m.rule, m.start, m.end)
+        if key not in seen:
+            seen.add(key)
+            result.append(m)
+    return result
+
+
+def find_secrets(text: str) -> list[SecretMatch]:
+    """Every secret in a string (manifest fields, ONNX metadata, image config values)."""
+    return scan_bytes(text.encode("utf-8", "surrogateescape"), binary=False)
