@@ -21,6 +21,7 @@ Options (the policy's ``vulnerabilities:`` section plus ``vuln_db`` from the CLI
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -128,6 +129,13 @@ class VulnsAnalyzer(FileAnalyzer):
         self.timeout = int(opts.get("timeout", 15))
         db = opts.get("vuln_db")
         self.db = OsvDatabase(Path(str(db))) if db else None
+        # The result cache keys on analyzer versions and the config digest, which holds only
+        # the database's *path*: fold the database's content fingerprint and today's date into
+        # this instance's version so that an updated database (or a new day's pip-audit
+        # answers and database age) never serves stale cached results.
+        token = f"{type(self).version}:{self.now().date()}:{self.service}:"
+        token += self.db.fingerprint() if self.db is not None else "online"
+        self.version = int(hashlib.sha256(token.encode()).hexdigest()[:12], 16)  # type: ignore[misc]
 
     def analyze(self, entry: FileEntry) -> Iterable[Output]:
         """Record the file; matching happens in ``finish``."""

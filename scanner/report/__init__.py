@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from scanner.report.cyclonedx import CycloneDxWriter
 from scanner.report.html import HtmlWriter
 from scanner.report.interface import ReportWriter
 from scanner.report.json import JsonWriter
 from scanner.report.junit import JunitWriter
+from scanner.report.licenses import (
+    LicenseCsvWriter,
+    LicenseHtmlWriter,
+    LicenseJsonWriter,
+    LicenseMarkdownWriter,
+    NoticeWriter,
+)
 from scanner.report.markdown import MarkdownWriter
 from scanner.report.sarif import SarifWriter
+from scanner.report.spdx import SpdxWriter
 from scanner.report.terminal import TerminalWriter
 
 __all__ = ["FORMATS", "ReportWriter", "get_writer"]
@@ -19,6 +28,13 @@ FORMATS: dict[str, type[ReportWriter]] = {
     "junit": JunitWriter,
     "markdown": MarkdownWriter,
     "html": HtmlWriter,
+    "cyclonedx": CycloneDxWriter,
+    "spdx": SpdxWriter,
+    "licenses-csv": LicenseCsvWriter,
+    "licenses-json": LicenseJsonWriter,
+    "licenses-markdown": LicenseMarkdownWriter,
+    "licenses-html": LicenseHtmlWriter,
+    "notice": NoticeWriter,
 }
 
 

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import zipfile
@@ -170,6 +171,16 @@ class OsvDatabase:
         for e in entries:
             by_name = self._index.setdefault(e.ecosystem, {})
             by_name.setdefault(normalize_name(e.ecosystem, e.name), []).append(e)
+
+    def fingerprint(self) -> str:
+        """A cheap digest of the database files' names, sizes and modification times."""
+        h = hashlib.sha256()
+        paths = [self.root] if self.root.is_file() else sorted(self.root.rglob("*"))
+        for p in paths:
+            if p.is_file():
+                st = p.stat()
+                h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
 
     # -- facts ----------------------------------------------------------------------------
 
