@@ -76,7 +76,8 @@ class TerminalWriter:
                     where = f.location.path + (f":{f.location.line}" if f.location.line else "")
                     sev = paint(f"{f.severity.label:<8}", _COLOURS[f.severity])
                     mark = "BLOCKS " if finding_status(f, s) == "blocking" else ""
-                    w(f"  {sev} {mark}{f.rule_id}  {where}\n           {f.message}\n")
+                    head = f"  {sev} {mark}{f.rule_id}  {where}".rstrip()
+                    w(f"{head}\n           {f.message}\n")
                     shown += 1
             if shown < len(active):
                 w(f"  ... {len(active) - shown} more (see the JSON report)\n")
