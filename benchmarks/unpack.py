@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 FLOOR_STDLIB = """
 import gzip, sys, tarfile
-with open(sys.argv[1], "rb") as raw, gzip.GzipFile(fileobj=raw) as gz, tarfile.open(fileobj=gz, mode="r|") as tf:
+with open(sys.argv[1], "rb") as raw, gzip.GzipFile(fileobj=raw) as gz:
+  with tarfile.open(fileobj=gz, mode="r|") as tf:
     for ti in tf:
         if ti.isreg():
             f = tf.extractfile(ti)
@@ -54,8 +55,10 @@ report = scan(Path(sys.argv[1]), ScanConfig(cache_dir=None, analyzers=wanted),
 print(len(report.findings), file=sys.stderr)
 """
 
-WORDS = (b"import numpy as np\nfrom panoramasdk import node\ndef process(frame):\n"
-         b"    return frame.mean(axis=2)\n# comment line for realism\n")
+WORDS = (
+    b"import numpy as np\nfrom panoramasdk import node\ndef process(frame):\n"
+    b"    return frame.mean(axis=2)\n# comment line for realism\n"
+)
 
 
 def build_rootfs(path: Path, size_mib: int, seed: int = 7) -> None:
@@ -105,8 +108,14 @@ def measure(code: str, arg: Path) -> tuple[float, int]:
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
         "print(time.perf_counter() - t, hwm)\n"
     )
-    out = subprocess.run([sys.executable, "-c", wrapper, str(arg)], capture_output=True,
-                         text=True, check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, str(arg)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     secs, rss_kib = out.stdout.split()
     return float(secs), int(rss_kib) * 1024
 
@@ -123,21 +132,31 @@ def main() -> None:
             path = Path(tmp) / f"rootfs-{size}.tar.gz"
             t0 = time.perf_counter()
             build_rootfs(path, size)
-            print(f"built {size} MiB rootfs ({path.stat().st_size / 2**20:.0f} MiB gzip) "
-                  f"in {time.perf_counter() - t0:.1f}s", flush=True)
+            print(
+                f"built {size} MiB rootfs ({path.stat().st_size / 2**20:.0f} MiB gzip) "
+                f"in {time.perf_counter() - t0:.1f}s",
+                flush=True,
+            )
             row: dict[str, float | int] = {"size_mib": size}
-            for label, code in (("floor_stdlib", FLOOR_STDLIB), ("floor_isal", FLOOR_ISAL),
-                                ("scan", SCAN)):
+            for label, code in (
+                ("floor_stdlib", FLOOR_STDLIB),
+                ("floor_isal", FLOOR_ISAL),
+                ("scan", SCAN),
+            ):
                 best = min((measure(code, path) for _ in range(args.repeat)), key=lambda r: r[0])
                 row[f"{label}_s"] = round(best[0], 2)
                 row[f"{label}_peak_mb"] = round(best[1] / 1e6, 1)
             row["scan_vs_isal_floor"] = round(float(row["scan_s"]) / float(row["floor_isal_s"]), 2)
-            row["scan_vs_stdlib_floor"] = round(float(row["scan_s"]) / float(row["floor_stdlib_s"]), 2)
+            row["scan_vs_stdlib_floor"] = round(
+                float(row["scan_s"]) / float(row["floor_stdlib_s"]), 2
+            )
             results.append(row)
-            print(f"{size:>6} MiB  stdlib floor {row['floor_stdlib_s']:>6}s  isal floor "
-                  f"{row['floor_isal_s']:>6}s  scan {row['scan_s']:>6}s  "
-                  f"scan/isal {row['scan_vs_isal_floor']}x  scan peak {row['scan_peak_mb']} MB",
-                  flush=True)
+            print(
+                f"{size:>6} MiB  stdlib floor {row['floor_stdlib_s']:>6}s  isal floor "
+                f"{row['floor_isal_s']:>6}s  scan {row['scan_s']:>6}s  "
+                f"scan/isal {row['scan_vs_isal_floor']}x  scan peak {row['scan_peak_mb']} MB",
+                flush=True,
+            )
     print(json.dumps(results))
     _ = resource  # peak memory is read in the child processes
 

@@ -175,8 +175,9 @@ class _Exploit:
 
 def model_archive() -> bytes:
     """A PYTORCH-framework archive whose weights file is a malicious pickle."""
-    payload = pickle.dumps({"state_dict": {"fc.weight": [0.1, 0.2]}, "hook": _Exploit()},
-                           protocol=2)
+    payload = pickle.dumps(
+        {"state_dict": {"fc.weight": [0.1, 0.2]}, "hook": _Exploit()}, protocol=2
+    )
     return _tar_gz({"shelf_model/model.pth": payload}, ["shelf_model/"], {})
 
 
@@ -205,69 +206,166 @@ def build(out: Path) -> Path:
     (code_dir / "src").mkdir(parents=True)
     (code_dir / "src" / "app.py").write_text(APP_PY)
     (code_dir / "Dockerfile").write_text(DOCKERFILE)
-    code_desc = {"runtimeDescriptor": {"envelopeVersion": "2021-01-01",
-                                       "entry": {"path": "python3", "name": "/panorama/app.py"}}}
+    code_desc = {
+        "runtimeDescriptor": {
+            "envelopeVersion": "2021-01-01",
+            "entry": {"path": "python3", "name": "/panorama/app.py"},
+        }
+    }
     code_desc_raw = _write_json(code_dir / "descriptor.json", code_desc)
     rootfs = _tar_gz(
         rootfs_files(),
-        ["etc/", "usr/", "usr/bin/", "panorama/", "opt/aws/panorama/logs/",
-         "opt/aws/panorama/storage/", "tmp/"],
+        [
+            "etc/",
+            "usr/",
+            "usr/bin/",
+            "panorama/",
+            "opt/aws/panorama/logs/",
+            "opt/aws/panorama/storage/",
+            "tmp/",
+        ],
         {"bin": "usr/bin", "etc/localtime": "/usr/share/zoneinfo/Etc/UTC"},
     )
     rootfs_name = _asset(assets, rootfs, ".tar.gz")
     code_desc_name = _asset(assets, code_desc_raw, ".json")
-    _write_json(code_dir / "package.json", {"nodePackage": {
-        "envelopeVersion": "2021-01-01", "name": CODE_PKG, "version": VERSION,
-        "description": "Shelf monitoring business logic",
-        "assets": [{"name": "code_asset", "implementations": [{
-            "type": "container", "assetUri": rootfs_name, "descriptorUri": code_desc_name}]}],
-        "interfaces": [{
-            "name": "code_interface", "category": "business_logic", "asset": "code_asset",
-            "inputs": [{"name": "video_in", "type": "media"},
-                       {"name": "threshold", "type": "float32"},
-                       {"name": "alert_command", "type": "string"}],
-            "outputs": [{"name": "video_out", "type": "media"}]}]}})
+    _write_json(
+        code_dir / "package.json",
+        {
+            "nodePackage": {
+                "envelopeVersion": "2021-01-01",
+                "name": CODE_PKG,
+                "version": VERSION,
+                "description": "Shelf monitoring business logic",
+                "assets": [
+                    {
+                        "name": "code_asset",
+                        "implementations": [
+                            {
+                                "type": "container",
+                                "assetUri": rootfs_name,
+                                "descriptorUri": code_desc_name,
+                            }
+                        ],
+                    }
+                ],
+                "interfaces": [
+                    {
+                        "name": "code_interface",
+                        "category": "business_logic",
+                        "asset": "code_asset",
+                        "inputs": [
+                            {"name": "video_in", "type": "media"},
+                            {"name": "threshold", "type": "float32"},
+                            {"name": "alert_command", "type": "string"},
+                        ],
+                        "outputs": [{"name": "video_out", "type": "media"}],
+                    }
+                ],
+            }
+        },
+    )
 
-    model_desc = {"mlModelDescriptor": {"envelopeVersion": "2021-01-01", "framework": "PYTORCH",
-                                        "inputs": [{"name": "data", "shape": [1, 3, 224, 224]}]}}
+    model_desc = {
+        "mlModelDescriptor": {
+            "envelopeVersion": "2021-01-01",
+            "framework": "PYTORCH",
+            "inputs": [{"name": "data", "shape": [1, 3, 224, 224]}],
+        }
+    }
     model_desc_raw = _write_json(model_dir / "descriptor.json", model_desc)
     model_name = _asset(assets, model_archive(), ".tar.gz")
     model_desc_name = _asset(assets, model_desc_raw, ".json")
-    _write_json(model_dir / "package.json", {"nodePackage": {
-        "envelopeVersion": "2021-01-01", "name": MODEL_PKG, "version": VERSION,
-        "description": "Shelf product detector",
-        "assets": [{"name": "shelf_model", "implementations": [{
-            "type": "model", "assetUri": model_name, "descriptorUri": model_desc_name}]}],
-        "interfaces": [{
-            "name": "shelf_model_interface", "category": "ml_model", "asset": "shelf_model",
-            "inputs": [{"name": "video_in", "type": "media"}],
-            "outputs": [{"name": "video_out", "type": "media"}]}]}})
+    _write_json(
+        model_dir / "package.json",
+        {
+            "nodePackage": {
+                "envelopeVersion": "2021-01-01",
+                "name": MODEL_PKG,
+                "version": VERSION,
+                "description": "Shelf product detector",
+                "assets": [
+                    {
+                        "name": "shelf_model",
+                        "implementations": [
+                            {
+                                "type": "model",
+                                "assetUri": model_name,
+                                "descriptorUri": model_desc_name,
+                            }
+                        ],
+                    }
+                ],
+                "interfaces": [
+                    {
+                        "name": "shelf_model_interface",
+                        "category": "ml_model",
+                        "asset": "shelf_model",
+                        "inputs": [{"name": "video_in", "type": "media"}],
+                        "outputs": [{"name": "video_out", "type": "media"}],
+                    }
+                ],
+            }
+        },
+    )
 
-    _write_json(out / "graphs" / APP / "graph.json", {"nodeGraph": {
-        "envelopeVersion": "2021-01-01",
-        "description": "Shelf monitor for store 42; contact jane.doe@example.com for access",
-        "packages": [
-            {"name": f"{ACCOUNT}::{CODE_PKG}", "version": VERSION},
-            {"name": f"{ACCOUNT}::{MODEL_PKG}", "version": VERSION},
-            {"name": "panorama::abstract_rtsp_media_source", "version": "1.0"},
-            {"name": "panorama::hdmi_data_sink", "version": "1.0"}],
-        "nodes": [
-            {"name": "camera", "interface": "panorama::abstract_rtsp_media_source.rtsp_v1_interface",
-             "overridable": True, "overrideMandatory": True,
-             "decorator": {"title": "Aisle camera", "description": "Camera over the shelf"}},
-            {"name": "code_node", "interface": f"{ACCOUNT}::{CODE_PKG}.code_interface"},
-            {"name": "shelf_model", "interface": f"{ACCOUNT}::{MODEL_PKG}.shelf_model_interface"},
-            {"name": "display", "interface": "panorama::hdmi_data_sink.hdmi0"},
-            {"name": "threshold", "interface": "float32", "value": 0.5, "overridable": True,
-             "decorator": {"title": "Score threshold", "description": "Minimum detection score"}},
-            {"name": "alert_command", "interface": "string", "value": "/usr/bin/notify",
-             "overridable": True,
-             "decorator": {"title": "Alert command", "description": "Run on low stock"}}],
-        "edges": [
-            {"producer": "camera.video_out", "consumer": "code_node.video_in"},
-            {"producer": "code_node.video_out", "consumer": "display.video_in"},
-            {"producer": "threshold", "consumer": "code_node.threshold"},
-            {"producer": "alert_command", "consumer": "code_node.alert_command"}]}})
+    _write_json(
+        out / "graphs" / APP / "graph.json",
+        {
+            "nodeGraph": {
+                "envelopeVersion": "2021-01-01",
+                "description": (
+                    "Shelf monitor for store 42; contact jane.doe@example.com for access"
+                ),
+                "packages": [
+                    {"name": f"{ACCOUNT}::{CODE_PKG}", "version": VERSION},
+                    {"name": f"{ACCOUNT}::{MODEL_PKG}", "version": VERSION},
+                    {"name": "panorama::abstract_rtsp_media_source", "version": "1.0"},
+                    {"name": "panorama::hdmi_data_sink", "version": "1.0"},
+                ],
+                "nodes": [
+                    {
+                        "name": "camera",
+                        "interface": "panorama::abstract_rtsp_media_source.rtsp_v1_interface",
+                        "overridable": True,
+                        "overrideMandatory": True,
+                        "decorator": {
+                            "title": "Aisle camera",
+                            "description": "Camera over the shelf",
+                        },
+                    },
+                    {"name": "code_node", "interface": f"{ACCOUNT}::{CODE_PKG}.code_interface"},
+                    {
+                        "name": "shelf_model",
+                        "interface": f"{ACCOUNT}::{MODEL_PKG}.shelf_model_interface",
+                    },
+                    {"name": "display", "interface": "panorama::hdmi_data_sink.hdmi0"},
+                    {
+                        "name": "threshold",
+                        "interface": "float32",
+                        "value": 0.5,
+                        "overridable": True,
+                        "decorator": {
+                            "title": "Score threshold",
+                            "description": "Minimum detection score",
+                        },
+                    },
+                    {
+                        "name": "alert_command",
+                        "interface": "string",
+                        "value": "/usr/bin/notify",
+                        "overridable": True,
+                        "decorator": {"title": "Alert command", "description": "Run on low stock"},
+                    },
+                ],
+                "edges": [
+                    {"producer": "camera.video_out", "consumer": "code_node.video_in"},
+                    {"producer": "code_node.video_out", "consumer": "display.video_in"},
+                    {"producer": "threshold", "consumer": "code_node.threshold"},
+                    {"producer": "alert_command", "consumer": "code_node.alert_command"},
+                ],
+            }
+        },
+    )
     return out
 
 

@@ -55,20 +55,35 @@ def _loc_dict(loc: Location) -> dict[str, Any]:
 def _encode(item: Cacheable) -> dict[str, Any]:
     if isinstance(item, Finding):
         return {
-            "type": "finding", "rule_id": item.rule_id, "category": item.category.value,
-            "severity": item.severity.label, "message": item.message,
-            "location": _loc_dict(item.location), "fingerprint": item.fingerprint,
-            "analyzer": item.analyzer, "title": item.title, "cwe": item.cwe,
+            "type": "finding",
+            "rule_id": item.rule_id,
+            "category": item.category.value,
+            "severity": item.severity.label,
+            "message": item.message,
+            "location": _loc_dict(item.location),
+            "fingerprint": item.fingerprint,
+            "analyzer": item.analyzer,
+            "title": item.title,
+            "cwe": item.cwe,
             "properties": _plain(item.properties),
         }
     if isinstance(item, Component):
         return {
-            "type": "component", "name": item.name, "version": item.version,
-            "ecosystem": item.ecosystem, "purl": item.purl, "location": _loc_dict(item.location),
-            "licenses": list(item.licenses), "properties": _plain(item.properties),
+            "type": "component",
+            "name": item.name,
+            "version": item.version,
+            "ecosystem": item.ecosystem,
+            "purl": item.purl,
+            "location": _loc_dict(item.location),
+            "licenses": list(item.licenses),
+            "properties": _plain(item.properties),
         }
-    return {"type": "skipped", "analyzer": item.analyzer, "reason": item.reason,
-            "location": _loc_dict(item.location) if item.location else None}
+    return {
+        "type": "skipped",
+        "analyzer": item.analyzer,
+        "reason": item.reason,
+        "location": _loc_dict(item.location) if item.location else None,
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -91,15 +106,25 @@ def _decode(d: Mapping[str, Any]) -> Cacheable:
     kind = d["type"]
     if kind == "finding":
         return Finding(
-            rule_id=d["rule_id"], category=Category(d["category"]),
-            severity=Severity.parse(d["severity"]), message=d["message"],
-            location=_loc(d["location"]), fingerprint=d["fingerprint"], analyzer=d["analyzer"],
-            title=d["title"], cwe=d["cwe"], properties=frozen_mapping(_tuplify(d["properties"])),
+            rule_id=d["rule_id"],
+            category=Category(d["category"]),
+            severity=Severity.parse(d["severity"]),
+            message=d["message"],
+            location=_loc(d["location"]),
+            fingerprint=d["fingerprint"],
+            analyzer=d["analyzer"],
+            title=d["title"],
+            cwe=d["cwe"],
+            properties=frozen_mapping(_tuplify(d["properties"])),
         )
     if kind == "component":
         return Component(
-            name=d["name"], version=d["version"], ecosystem=d["ecosystem"], purl=d["purl"],
-            location=_loc(d["location"]), licenses=tuple(d["licenses"]),
+            name=d["name"],
+            version=d["version"],
+            ecosystem=d["ecosystem"],
+            purl=d["purl"],
+            location=_loc(d["location"]),
+            licenses=tuple(d["licenses"]),
             properties=frozen_mapping(_tuplify(d["properties"])),
         )
     if kind == "skipped":

@@ -78,7 +78,7 @@ class ReportError(ScannerError):
     """A report could not be written."""
 
 
-class InterruptedScan(ScannerError):
+class InterruptedScan(ScannerError):  # noqa: N818 - an outcome, not a bug: the name reads better
     """The run was interrupted by a signal; cleanup has happened."""
 
     exit_code = 3

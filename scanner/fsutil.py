@@ -20,7 +20,7 @@ def atomic_open(path: Path, mode: Literal["w"] = "w") -> Iterator[IO[str]]: ...
 def atomic_open(path: Path, mode: Literal["wb"]) -> Iterator[IO[bytes]]: ...
 
 
-@contextlib.contextmanager  # type: ignore[misc]
+@contextlib.contextmanager  # type: ignore[misc, unused-ignore]
 def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[str] | IO[bytes]]:
     """Write to a temporary file beside ``path`` and rename it into place only on success.
 

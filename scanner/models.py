@@ -93,7 +93,7 @@ class Category(StrEnum):
     ARCHIVE = "archive"
     MANIFEST = "manifest"
     PRIVACY = "privacy"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a category name, not a password
     CODE = "code"
     VULNERABILITY = "vulnerability"
     LICENSE = "license"
@@ -172,7 +172,7 @@ class Artifact:
 
 @dataclass(frozen=True, slots=True, order=True)
 class Location:
-    """Where a finding is: the artifact's name, a POSIX path inside it (no leading ``/``), a line."""
+    """Where a finding is: artifact name, POSIX path inside it (no leading ``/``), line."""
 
     artifact: str
     path: str = ""

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from scanner import TOOL_NAME, __version__
 from scanner.analyzers import load_analyzers, select
@@ -70,7 +70,16 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 """``progress(artifact_name, bytes_done, bytes_total)``."""
 
-NESTED_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".tar.xz", ".tar.bz2", ".zip")
+NESTED_SUFFIXES = (
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.zst",
+    ".tar.zstd",
+    ".tar.xz",
+    ".tar.bz2",
+    ".zip",
+)
 
 
 def _now() -> str:
@@ -90,8 +99,9 @@ def _instantiate(config: ScanConfig, work_dir: Path) -> list[Analyzer]:
 class _Walk:
     """Walks one artifact's bytes and feeds the dispatcher."""
 
-    def __init__(self, dispatcher: Dispatcher, config: ScanConfig, work_dir: Path,
-                 progress: Progress | None) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, config: ScanConfig, work_dir: Path, progress: Progress | None
+    ) -> None:
         self.d = dispatcher
         self.config = config
         self.work_dir = work_dir
@@ -117,16 +127,30 @@ class _Walk:
 
         return on_read
 
-    def _members(self, reader: SafeTarReader | SafeZipReader, sa: SourceArtifact, depth: int,
-                 prefix: str, layer: int = 0, layer_id: str | None = None) -> None:
+    def _members(
+        self,
+        reader: SafeTarReader | SafeZipReader,
+        sa: SourceArtifact,
+        depth: int,
+        prefix: str,
+        layer: int = 0,
+        layer_id: str | None = None,
+    ) -> None:
         try:
             self._each_member(reader, sa, depth, prefix, layer, layer_id)
         except ArchiveStreamError as exc:
             reader.fail(exc)
         self.findings.extend(reader.findings)
 
-    def _each_member(self, reader: SafeTarReader | SafeZipReader, sa: SourceArtifact,
-                     depth: int, prefix: str, layer: int, layer_id: str | None) -> None:
+    def _each_member(
+        self,
+        reader: SafeTarReader | SafeZipReader,
+        sa: SourceArtifact,
+        depth: int,
+        prefix: str,
+        layer: int,
+        layer_id: str | None,
+    ) -> None:
         for member in reader:
             if member.type is not MemberType.FILE or member._opener is None:
                 continue
@@ -138,8 +162,15 @@ class _Walk:
                 continue
             self.d.handle(member, layer=layer, layer_id=layer_id, path_prefix=prefix)
 
-    def _nested(self, member: ArchiveMember, sa: SourceArtifact, depth: int, path: str,
-                layer: int, layer_id: str | None) -> None:
+    def _nested(
+        self,
+        member: ArchiveMember,
+        sa: SourceArtifact,
+        depth: int,
+        path: str,
+        layer: int,
+        layer_id: str | None,
+    ) -> None:
         """Spool a nested archive once, offer it to analyzers, then walk inside it."""
         with tempfile.TemporaryFile(dir=self.work_dir) as spool:
             try:
@@ -150,32 +181,61 @@ class _Walk:
             except READ_ERRORS as exc:
                 raise ArchiveStreamError.from_read_error(exc) from exc
             spool.seek(0)
-            copy = ArchiveMember(member.path, member.raw_name, MemberType.FILE, member.size,
-                                 member.mode, _opener=lambda: _Unclosable(spool))
-            prefix = path[: -len(member.path)] if path.endswith(member.path) else ""
+            copy = ArchiveMember(
+                member.path,
+                member.raw_name,
+                MemberType.FILE,
+                member.size,
+                member.mode,
+                _opener=lambda: _shared(spool),
+            )
+            prefix = path[: len(path) - len(member.path)]
             self.d.handle(copy, layer=layer, layer_id=layer_id, path_prefix=prefix)
             spool.seek(0)
             if depth + 1 > self.config.limits.max_depth:
-                self.findings.append(Finding.create(
-                    rule_id="archive.nesting-too-deep", category=Category.ARCHIVE,
-                    severity=Severity.HIGH,
-                    message=f"archive nested {depth + 1} levels deep (limit "
-                            f"{self.config.limits.max_depth}); its content was not scanned",
-                    location=Location(sa.artifact.name, path)))
+                self.findings.append(
+                    Finding.create(
+                        rule_id="archive.nesting-too-deep",
+                        category=Category.ARCHIVE,
+                        severity=Severity.HIGH,
+                        message=f"archive nested {depth + 1} levels deep (limit "
+                        f"{self.config.limits.max_depth}); its content was not scanned",
+                        location=Location(sa.artifact.name, path),
+                    )
+                )
                 return
             head = spool.read(6)
             spool.seek(0)
             inner_prefix = path + "!/"
             if head[:4] == b"PK\x03\x04":
-                self._members(SafeZipReader(_Unclosable(spool), artifact=sa.artifact.name,  # type: ignore[arg-type]
-                                            limits=self.config.limits, path_prefix=inner_prefix),
-                              sa, depth + 1, inner_prefix, layer, layer_id)
+                self._members(
+                    SafeZipReader(
+                        _shared(spool),
+                        artifact=sa.artifact.name,
+                        limits=self.config.limits,
+                        path_prefix=inner_prefix,
+                    ),
+                    sa,
+                    depth + 1,
+                    inner_prefix,
+                    layer,
+                    layer_id,
+                )
             else:
-                self._members(SafeTarReader(_Unclosable(spool), artifact=sa.artifact.name,
-                                            limits=self.config.limits,
-                                            context=LinkContext.EXTRACT,
-                                            path_prefix=inner_prefix),
-                              sa, depth + 1, inner_prefix, layer, layer_id)
+                self._members(
+                    SafeTarReader(
+                        _shared(spool),
+                        artifact=sa.artifact.name,
+                        limits=self.config.limits,
+                        context=LinkContext.EXTRACT,
+                        path_prefix=inner_prefix,
+                    ),
+                    sa,
+                    depth + 1,
+                    inner_prefix,
+                    layer,
+                    layer_id,
+                )
 
     # -- per format ------------------------------------------------------------------------
     def walk(self, sa: SourceArtifact, fmt: ArtifactFormat) -> None:
@@ -186,26 +246,44 @@ class _Walk:
         if fmt in (ArtifactFormat.ROOTFS, ArtifactFormat.MODEL_ARCHIVE):
             ctx = LinkContext.ROOTFS if fmt is ArtifactFormat.ROOTFS else LinkContext.EXTRACT
             with sa.file.open("rb") as raw:
-                reader = SafeTarReader(raw, artifact=sa.artifact.name, limits=self.config.limits,
-                                       context=ctx,
-                                       on_progress=self._progress_cb(sa.artifact.name, size))
+                reader = SafeTarReader(
+                    raw,
+                    artifact=sa.artifact.name,
+                    limits=self.config.limits,
+                    context=ctx,
+                    on_progress=self._progress_cb(sa.artifact.name, size),
+                )
                 self._members(reader, sa, 0, "")
-        elif fmt in (ArtifactFormat.DOCKER_SAVE, ArtifactFormat.OCI_ARCHIVE, ArtifactFormat.OCI_DIR):
+        elif fmt in (
+            ArtifactFormat.DOCKER_SAVE,
+            ArtifactFormat.OCI_ARCHIVE,
+            ArtifactFormat.OCI_DIR,
+        ):
             self._walk_image(sa)
         elif fmt is ArtifactFormat.MODEL_ZIP:
             with sa.file.open("rb") as raw:
-                self._members(SafeZipReader(raw, artifact=sa.artifact.name,
-                                            limits=self.config.limits), sa, 0, "")
+                self._members(
+                    SafeZipReader(raw, artifact=sa.artifact.name, limits=self.config.limits),
+                    sa,
+                    0,
+                    "",
+                )
         elif fmt is ArtifactFormat.MODEL_FILE:
             self._walk_single_file(sa)
         elif fmt is ArtifactFormat.DIRECTORY:
             self._walk_directory(sa)
         if self.entry_path and fmt is not ArtifactFormat.DIRECTORY and not self.seen_entry:
-            self.findings.append(Finding.create(
-                rule_id="integrity.entry-point-missing", category=Category.INTEGRITY,
-                severity=Severity.HIGH,
-                message=f"descriptor entry point /{self.entry_path} is not in the container asset",
-                location=Location(sa.artifact.name, self.entry_path)))
+            self.findings.append(
+                Finding.create(
+                    rule_id="integrity.entry-point-missing",
+                    category=Category.INTEGRITY,
+                    severity=Severity.HIGH,
+                    message=(
+                        f"descriptor entry point /{self.entry_path} is not in the container asset"
+                    ),
+                    location=Location(sa.artifact.name, self.entry_path),
+                )
+            )
 
     def _walk_single_file(self, sa: SourceArtifact) -> None:
         assert sa.file is not None
@@ -214,10 +292,16 @@ class _Walk:
             compression = sniff_compression(f.read(6))
         size = path.stat().st_size
         if size > self.config.limits.max_member_bytes:
-            self.findings.append(Finding.create(
-                rule_id="archive.member-too-large", category=Category.ARCHIVE,
-                severity=Severity.HIGH, message=f"file of {size} bytes is over the size limit; "
-                "its content was not scanned", location=Location(sa.artifact.name, path.name)))
+            self.findings.append(
+                Finding.create(
+                    rule_id="archive.member-too-large",
+                    category=Category.ARCHIVE,
+                    severity=Severity.HIGH,
+                    message=f"file of {size} bytes is over the size limit; "
+                    "its content was not scanned",
+                    location=Location(sa.artifact.name, path.name),
+                )
+            )
             return
 
         def opener() -> IO[bytes]:
@@ -240,20 +324,29 @@ class _Walk:
                 rel = full.relative_to(root).as_posix()
                 count += 1
                 if count > self.config.limits.max_members:
-                    self.findings.append(Finding.create(
-                        rule_id="archive.too-many-members", category=Category.ARCHIVE,
-                        severity=Severity.HIGH, message="folder holds too many files; walk stopped",
-                        location=Location(sa.artifact.name)))
+                    self.findings.append(
+                        Finding.create(
+                            rule_id="archive.too-many-members",
+                            category=Category.ARCHIVE,
+                            severity=Severity.HIGH,
+                            message="folder holds too many files; walk stopped",
+                            location=Location(sa.artifact.name),
+                        )
+                    )
                     return
                 if full.is_symlink():
                     target = os.readlink(full)
                     resolved = (full.parent / target).resolve()
                     if not resolved.is_relative_to(root):
-                        self.findings.append(Finding.create(
-                            rule_id="archive.symlink-escape", category=Category.ARCHIVE,
-                            severity=Severity.HIGH,
-                            message=f"symlink {rel!r} points outside the folder; not followed",
-                            location=Location(sa.artifact.name, rel)))
+                        self.findings.append(
+                            Finding.create(
+                                rule_id="archive.symlink-escape",
+                                category=Category.ARCHIVE,
+                                severity=Severity.HIGH,
+                                message=f"symlink {rel!r} points outside the folder; not followed",
+                                location=Location(sa.artifact.name, rel),
+                            )
+                        )
                     continue
                 if not full.is_file():
                     continue
@@ -262,8 +355,11 @@ class _Walk:
                 def opener(full: Path = full) -> IO[bytes]:
                     return full.open("rb")
 
-                self.d.handle(ArchiveMember(rel, rel, MemberType.FILE, st.st_size,
-                                            st.st_mode & 0o7777, _opener=opener))
+                self.d.handle(
+                    ArchiveMember(
+                        rel, rel, MemberType.FILE, st.st_size, st.st_mode & 0o7777, _opener=opener
+                    )
+                )
 
     def _walk_image(self, sa: SourceArtifact) -> None:
         assert sa.file is not None
@@ -275,8 +371,12 @@ class _Walk:
             for layer in layout.layers:
                 layer_id = layer.digest
                 with layer.open() as blob:
-                    reader = SafeTarReader(blob, artifact=sa.artifact.name,
-                                           limits=self.config.limits, context=LinkContext.ROOTFS)
+                    reader = SafeTarReader(
+                        blob,
+                        artifact=sa.artifact.name,
+                        limits=self.config.limits,
+                        context=LinkContext.ROOTFS,
+                    )
                     try:
                         for member in reader:
                             base = member.path.rsplit("/", 1)[-1]
@@ -336,13 +436,18 @@ class _Unclosable:
         pass
 
 
+def _shared(f: IO[bytes]) -> IO[bytes]:
+    return cast(IO[bytes], _Unclosable(f))
+
+
 def _drain(f: Any) -> None:
     while f.read(CHUNK):
         pass
 
 
-def _mark_shadowed(findings: list[Finding], deletions: list[tuple[int, str, bool]],
-                   layer_index: dict[str, int]) -> list[Finding]:
+def _mark_shadowed(
+    findings: list[Finding], deletions: list[tuple[int, str, bool]], layer_index: dict[str, int]
+) -> list[Finding]:
     """Findings in files a later layer deleted stay in the report, marked ``shadowed``."""
     if not deletions:
         return findings
@@ -350,8 +455,10 @@ def _mark_shadowed(findings: list[Finding], deletions: list[tuple[int, str, bool
     for f in findings:
         idx = layer_index.get(f.location.layer or "")
         if idx is not None and any(
-            d_layer > idx and (f.location.path == p or f.location.path.startswith(p + "/")
-                               or (opaque and p == ""))
+            d_layer > idx
+            and (
+                f.location.path == p or f.location.path.startswith(p + "/") or (opaque and p == "")
+            )
             for d_layer, p, opaque in deletions
         ):
             props = dict(f.properties)
@@ -382,9 +489,15 @@ def _work_dir(config: ScanConfig) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def scan(target: Path, config: ScanConfig, *, clock: Callable[[], str] = _now,
-         tool_version: str = __version__, progress: Progress | None = None,
-         analyzers: list[Analyzer] | None = None) -> Report:
+def scan(
+    target: Path,
+    config: ScanConfig,
+    *,
+    clock: Callable[[], str] = _now,
+    tool_version: str = __version__,
+    progress: Progress | None = None,
+    analyzers: list[Analyzer] | None = None,
+) -> Report:
     """Scan ``target`` and return the Report (no verdict).
 
     ``analyzers`` replaces the registry's selection with ready instances (tests, embedding);
@@ -408,44 +521,65 @@ def scan(target: Path, config: ScanConfig, *, clock: Callable[[], str] = _now,
         for i, sa in enumerate(st.artifacts):
             if sa.artifact.digest is None and sa.file is not None and sa.file.is_file():
                 # every artifact carries its digest: signing and the cache key depend on it
-                sa = dataclasses.replace(sa, artifact=dataclasses.replace(
-                    sa.artifact, digest=Digest.from_hex(_file_digest(sa.file))))
+                sa = dataclasses.replace(
+                    sa,
+                    artifact=dataclasses.replace(
+                        sa.artifact, digest=Digest.from_hex(_file_digest(sa.file))
+                    ),
+                )
                 st.artifacts[i] = sa
                 assert sa.artifact.digest is not None
                 verified[sa.artifact.name] = sa.artifact.digest.hex
             artifacts.append(sa.artifact)
-            outputs.extend(_scan_artifact(sa, dispatcher, cache, versions, config_digest, config,
-                                          work, progress, verified))
+            outputs.extend(
+                _scan_artifact(
+                    sa, dispatcher, cache, versions, config_digest, config, work, progress, verified
+                )
+            )
         for a in dispatcher.target_analyzers:
             outputs.extend(run_safely(a, None, a.analyze_target(st)))
         return _build_report(st, artifacts, outputs, versions, config, clock, tool_version, cache)
 
 
-def _scan_artifact(sa: SourceArtifact, dispatcher: Dispatcher, cache: ResultCache,
-                   versions: dict[str, int], config_digest: str, config: ScanConfig, work: Path,
-                   progress: Progress | None, verified: dict[str, str]) -> list[Output]:
+def _scan_artifact(
+    sa: SourceArtifact,
+    dispatcher: Dispatcher,
+    cache: ResultCache,
+    versions: dict[str, int],
+    config_digest: str,
+    config: ScanConfig,
+    work: Path,
+    progress: Progress | None,
+    verified: dict[str, str],
+) -> list[Output]:
     if sa.format is ArtifactFormat.DESCRIPTOR or sa.file is None or not sa.file.exists():
         return []
     if not dispatcher.wants_content and not dispatcher.config_analyzers:
         # Integrity-only runs still walk: the archive checks are part of reading.
         pass
-    fmt = sa.format
+    fmt: ArtifactFormat = sa.format
     if sa.file.is_file() and not sa.sniffed:
         # project assets arrive with a guess from their manifest: the bytes decide
         try:
             fmt = sniff_file(sa.file)
         except SourceError as exc:
-            return [Finding.create(
-                rule_id="archive.unrecognised", category=Category.ARCHIVE, severity=Severity.HIGH,
-                message=f"asset is not a readable archive or model: {exc.message}",
-                location=Location(sa.artifact.name))]
+            return [
+                Finding.create(
+                    rule_id="archive.unrecognised",
+                    category=Category.ARCHIVE,
+                    severity=Severity.HIGH,
+                    message=f"asset is not a readable archive or model: {exc.message}",
+                    location=Location(sa.artifact.name),
+                )
+            ]
     key = None
     if sa.file.is_file() and cache.root is not None:
         # Never key the cache on a digest taken from a file name: a hostile asset could claim
         # the name of a clean one and be served its cached results.
         digest = verified.get(sa.artifact.name) or _file_digest(sa.file)
-        key = cache_key(f"{fmt.value}:{digest}:{sa.artifact.name}:{_entry_of(sa)}", versions,
-                        config_digest)
+        key = cache_key(
+            f"{fmt.value}:{digest}:{sa.artifact.name}:{_entry_of(sa)}", versions, config_digest
+        )
         cached = cache.get(key)
         if cached is not None:
             log.info("cache hit for %s", sa.artifact.name)
@@ -456,13 +590,23 @@ def _scan_artifact(sa: SourceArtifact, dispatcher: Dispatcher, cache: ResultCach
     try:
         walker.walk(sa, fmt)
     except ScannerError as exc:
-        out.append(Finding.create(
-            rule_id="archive.unreadable", category=Category.ARCHIVE, severity=Severity.HIGH,
-            message=f"artifact could not be read: {exc.message}",
-            location=Location(sa.artifact.name)))
+        out.append(
+            Finding.create(
+                rule_id="archive.unreadable",
+                category=Category.ARCHIVE,
+                severity=Severity.HIGH,
+                message=f"artifact could not be read: {exc.message}",
+                location=Location(sa.artifact.name),
+            )
+        )
     except OSError as exc:
-        out.append(AnalyzerFailure("archive", f"I/O error while reading: {exc.strerror or exc}",
-                                   Location(sa.artifact.name)))
+        out.append(
+            AnalyzerFailure(
+                "archive",
+                f"I/O error while reading: {exc.strerror or exc}",
+                Location(sa.artifact.name),
+            )
+        )
     finally:
         out.extend(dispatcher.finish(sa))
     out.extend(walker.findings)
@@ -482,9 +626,16 @@ def _entry_of(sa: SourceArtifact) -> str:
     return str(entry.get("name") or "")
 
 
-def _build_report(st: ScanTarget, artifacts: list[Artifact], outputs: Iterable[Output],
-                  versions: dict[str, int], config: ScanConfig, clock: Callable[[], str],
-                  tool_version: str, cache: ResultCache) -> Report:
+def _build_report(
+    st: ScanTarget,
+    artifacts: list[Artifact],
+    outputs: Iterable[Output],
+    versions: dict[str, int],
+    config: ScanConfig,
+    clock: Callable[[], str],
+    tool_version: str,
+    cache: ResultCache,
+) -> Report:
     findings: dict[str, Finding] = {}
     components: dict[tuple[str, str, str, str, str], Component] = {}
     failures: list[AnalyzerFailure] = []
@@ -495,7 +646,8 @@ def _build_report(st: ScanTarget, artifacts: list[Artifact], outputs: Iterable[O
             findings.setdefault(o.fingerprint, o)
         elif isinstance(o, Component):
             components.setdefault(
-                (o.ecosystem, o.name, o.version, o.location.artifact, o.location.path), o)
+                (o.ecosystem, o.name, o.version, o.location.artifact, o.location.path), o
+            )
         elif isinstance(o, AnalyzerFailure):
             failures.append(o)
         elif isinstance(o, Skipped):

@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +81,14 @@ def docker_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def docker_engine() -> Iterator[None]:
+def docker_engine() -> None:
     """Skip (or, with PANORAMA_GATE_REQUIRE_DOCKER=1 as in CI, fail) without a Docker engine."""
     if not docker_available():
         if os.environ.get("PANORAMA_GATE_REQUIRE_DOCKER") == "1":
-            pytest.fail("a Docker engine is required (PANORAMA_GATE_REQUIRE_DOCKER=1) but docker info fails")
+            pytest.fail(
+                "a Docker engine is required (PANORAMA_GATE_REQUIRE_DOCKER=1) but docker info fails"
+            )
         pytest.skip("no Docker engine: start dockerd (.ci/run does)")
-    yield
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ BUILTIN: tuple[str, ...] = (
     "scanner.analyzers.models.mxnet_model:MxnetAnalyzer",
     "scanner.analyzers.models.safetensors_model:SafetensorsAnalyzer",
     "scanner.analyzers.models.descriptor:ModelDescriptorAnalyzer",
+    "scanner.analyzers.resources:SandboxAnalyzer",
 )
 
 REGISTRY: dict[str, type[Analyzer]] = {}

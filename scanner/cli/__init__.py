@@ -68,15 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{TOOL_NAME} {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more output (-vv: debug)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors and the verdict")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     # -v/-q work before or after the command; SUPPRESS keeps a subcommand from resetting them.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                        help="more output (-vv: debug)")
-    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="only errors and the verdict")
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="more output (-vv: debug)",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="only errors and the verdict",
+    )
     add_parser = sub.add_parser
 
     def add_with_common(name: str, **kwargs: Any) -> argparse.ArgumentParser:
@@ -84,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         return add_parser(name, **kwargs)
 
-    sub.add_parser = add_with_common  # type: ignore[method-assign]
+    sub.add_parser = add_with_common  # type: ignore[method-assign, assignment]
     for module in COMMANDS:
         importlib.import_module(module).register(sub)
     return parser
@@ -168,7 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{TOOL_NAME}: error: {exc.diagnostics()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        err = InterruptedScan("interrupted; temporary files, containers and partial outputs removed")
+        err = InterruptedScan(
+            "interrupted; temporary files, containers and partial outputs removed"
+        )
         print(f"{TOOL_NAME}: {err.diagnostics()}", file=sys.stderr)
         return 130
     except BrokenPipeError:

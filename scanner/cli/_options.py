@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from scanner.config import ArchiveLimits, ScanConfig, default_cache_dir
 from scanner.errors import UsageError
@@ -145,6 +145,6 @@ def write_outputs(report: Report, pairs: list[tuple[str, Path | None]], quiet: b
         else:
             try:
                 with atomic_open(path, "w") as fp:
-                    writer.write(report, fp)
+                    writer.write(report, cast(TextIO, fp))
             except OSError as exc:
                 raise UsageError(f"{path}: cannot write report: {exc.strerror or exc}") from exc

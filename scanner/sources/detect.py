@@ -29,12 +29,50 @@ from scanner.sources.safe_archive import (
 __all__ = ["detect_target", "sniff_file"]
 
 SNIFF_BYTES = 4 * 1024 * 1024
-ROOTFS_TOP = {"etc", "usr", "bin", "sbin", "lib", "lib64", "var", "opt", "panorama", "root",
-              "home", "tmp", ".dockerenv", "proc", "sys", "dev", "run", "srv", "mnt", "media",
-              "boot"}
-MODEL_EXTENSIONS = (".onnx", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".h5", ".hdf5",
-                    ".keras", ".pb", ".params", ".npy", ".npz", ".safetensors", ".bin",
-                    ".ckpt", ".json", ".tflite", ".mar")
+ROOTFS_TOP = {
+    "etc",
+    "usr",
+    "bin",
+    "sbin",
+    "lib",
+    "lib64",
+    "var",
+    "opt",
+    "panorama",
+    "root",
+    "home",
+    "tmp",
+    ".dockerenv",
+    "proc",
+    "sys",
+    "dev",
+    "run",
+    "srv",
+    "mnt",
+    "media",
+    "boot",
+}
+MODEL_EXTENSIONS = (
+    ".onnx",
+    ".pt",
+    ".pth",
+    ".pkl",
+    ".pickle",
+    ".joblib",
+    ".h5",
+    ".hdf5",
+    ".keras",
+    ".pb",
+    ".params",
+    ".npy",
+    ".npz",
+    ".safetensors",
+    ".bin",
+    ".ckpt",
+    ".json",
+    ".tflite",
+    ".mar",
+)
 
 
 def _tar_head_names(data: bytes, max_names: int = 400) -> list[str] | None:
@@ -65,10 +103,11 @@ def _looks_like_v7_tar(data: bytes) -> bool:
 
 def _classify_tar(names: list[str]) -> ArtifactFormat:
     if is_image_member_set(names):
-        return ArtifactFormat.OCI_ARCHIVE if any(
-            normalise_path(n)[0] in ("oci-layout", "index.json") for n in names
-        ) and not any(normalise_path(n)[0] == "manifest.json" for n in names) else (
-            ArtifactFormat.DOCKER_SAVE
+        return (
+            ArtifactFormat.OCI_ARCHIVE
+            if any(normalise_path(n)[0] in ("oci-layout", "index.json") for n in names)
+            and not any(normalise_path(n)[0] == "manifest.json" for n in names)
+            else (ArtifactFormat.DOCKER_SAVE)
         )
     tops = {normalise_path(n)[0].split("/", 1)[0] for n in names}
     if len(tops & ROOTFS_TOP) >= 2 or "panorama" in tops or ".dockerenv" in tops:
@@ -82,8 +121,12 @@ def _is_model_zip(path: Path) -> bool:
             names = zf.namelist()[:2000]
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
-    return any(n.endswith(("data.pkl", "constants.pkl", ".npy", "model.weights.h5",
-                           "config.json", "version")) for n in names)
+    return any(
+        n.endswith(
+            ("data.pkl", "constants.pkl", ".npy", "model.weights.h5", "config.json", "version")
+        )
+        for n in names
+    )
 
 
 def sniff_file(path: Path) -> ArtifactFormat:
@@ -142,7 +185,9 @@ def _single_artifact(path: Path, fmt: ArtifactFormat, kind: TargetKind) -> ScanT
     stem = path.name.split(".", 1)[0]
     digest = None
     if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem):
-        digest = Digest.from_hex(stem)  # Panorama asset names are content addresses (verified later)
+        digest = Digest.from_hex(
+            stem
+        )  # Panorama asset names are content addresses (verified later)
     artifact = Artifact(akind, path.name, path.name, digest, size, None, (), fmt.value)
     return ScanTarget(
         target=Target(str(path), kind, path.name),
@@ -166,8 +211,10 @@ def detect_target(path: Path) -> ScanTarget:
             return load_code_package(path)
         if (path / "oci-layout").is_file() and (path / "index.json").is_file():
             return _single_artifact(path, ArtifactFormat.OCI_DIR, TargetKind.CONTAINER)
-        if any(path.glob("saved_model.pb*")) or any(path.glob("*/saved_model.pb*")) or any(
-            p.suffix.lower() in MODEL_EXTENSIONS for p in path.iterdir() if p.is_file()
+        if (
+            any(path.glob("saved_model.pb*"))
+            or any(path.glob("*/saved_model.pb*"))
+            or any(p.suffix.lower() in MODEL_EXTENSIONS for p in path.iterdir() if p.is_file())
         ):
             return _single_artifact(path, ArtifactFormat.DIRECTORY, TargetKind.MODEL)
         raise SourceError(

@@ -15,13 +15,14 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from scanner.config import ArchiveLimits
 from scanner.errors import SourceError
@@ -100,8 +101,9 @@ def _load_json(data: bytes, what: str) -> Any:
         raise SourceError(f"{what}: not valid JSON") from exc
 
 
-def _choose_manifest(index: dict[str, Any], read_blob: Callable[[str], bytes], what: str
-                     ) -> tuple[dict[str, Any], str]:
+def _choose_manifest(
+    index: dict[str, Any], read_blob: Callable[[str], bytes], what: str
+) -> tuple[dict[str, Any], str]:
     """Follow an OCI index (possibly nested) to one image manifest, preferring linux/arm64."""
     for _ in range(4):
         manifests = index.get("manifests")
@@ -137,7 +139,7 @@ class _TarIndex:
     def __init__(self, path: Path, what: str) -> None:
         self.what = what
         try:
-            self.tf = tarfile.open(path, "r:", tarinfo=_SafeTarInfo)
+            self.tf = tarfile.open(path, "r:", tarinfo=_SafeTarInfo)  # noqa: SIM115 - closed by ImageLayout.close
             members = self.tf.getmembers()
         except Exception as exc:
             raise SourceError(f"{what}: not a readable image archive ({exc})") from exc
@@ -184,14 +186,21 @@ class _TarIndex:
         return self._resolve(name).size
 
 
-def _decompress_to(path: Path, dest: Path, compression: Compression, limits: ArchiveLimits,
-                   what: str) -> None:
+def _decompress_to(
+    path: Path, dest: Path, compression: Compression, limits: ArchiveLimits, what: str
+) -> None:
     total = 0
-    with path.open("rb") as raw, decompressing_reader(raw, compression) as src, dest.open("wb") as out:
+    with (
+        path.open("rb") as raw,
+        decompressing_reader(raw, compression) as src,
+        dest.open("wb") as out,
+    ):
         while chunk := src.read(CHUNK):
             total += len(chunk)
             if total > limits.max_total_bytes:
-                raise SourceError(f"{what}: decompressed image passes {limits.max_total_bytes} bytes")
+                raise SourceError(
+                    f"{what}: decompressed image passes {limits.max_total_bytes} bytes"
+                )
             out.write(chunk)
 
 
@@ -237,15 +246,35 @@ def _read_from_index(idx: _TarIndex, artifact: str) -> ImageLayout:
         for i, layer in enumerate(manifest.get("layers") or []):
             digest = str(layer.get("digest", ""))
             name = _blob_path(digest)
-            layers.append(LayerRef(i, digest, str(layer.get("mediaType", "")), idx.size(name),
-                                   _verifying_opener(idx.open, name, digest, findings, artifact)))
-        tags = [str(m.get("annotations", {}).get("org.opencontainers.image.ref.name", ""))
-                for m in index.get("manifests", []) if isinstance(m, dict)]
-        return ImageLayout("oci-archive", config if isinstance(config, dict) else None, layers,
-                           [t for t in tags if t], findings, platform)
+            layers.append(
+                LayerRef(
+                    i,
+                    digest,
+                    str(layer.get("mediaType", "")),
+                    idx.size(name),
+                    _verifying_opener(idx.open, name, digest, findings, artifact),
+                )
+            )
+        tags = [
+            str(m.get("annotations", {}).get("org.opencontainers.image.ref.name", ""))
+            for m in index.get("manifests", [])
+            if isinstance(m, dict)
+        ]
+        return ImageLayout(
+            "oci-archive",
+            config if isinstance(config, dict) else None,
+            layers,
+            [t for t in tags if t],
+            findings,
+            platform,
+        )
     if idx.has("manifest.json"):
         manifest_list = _load_json(idx.read("manifest.json"), f"{artifact}: manifest.json")
-        if not isinstance(manifest_list, list) or not manifest_list or not isinstance(manifest_list[0], dict):
+        if (
+            not isinstance(manifest_list, list)
+            or not manifest_list
+            or not isinstance(manifest_list[0], dict)
+        ):
             raise SourceError(f"{artifact}: manifest.json does not list an image")
         entry = manifest_list[0]
         config = _load_json(idx.read(str(entry.get("Config", ""))), f"{artifact}: config")
@@ -255,15 +284,26 @@ def _read_from_index(idx: _TarIndex, artifact: str) -> ImageLayout:
             digest = ""
             if name.startswith("blobs/sha256/"):
                 digest = "sha256:" + name.rsplit("/", 1)[1]
-            opener = (_verifying_opener(idx.open, name, digest, findings, artifact) if digest
-                      else (lambda n=name: idx.open(n)))
+            opener = (
+                _verifying_opener(idx.open, name, digest, findings, artifact)
+                if digest
+                else functools.partial(idx.open, name)
+            )
             layers.append(LayerRef(i, digest or name, "", idx.size(name), opener))
         platform = ""
         if isinstance(config, dict):
             platform = f"{config.get('os', '')}/{config.get('architecture', '')}".strip("/")
-        return ImageLayout("docker-save", config if isinstance(config, dict) else None, layers,
-                           [str(t) for t in entry.get("RepoTags") or []], findings, platform)
-    raise SourceError(f"{artifact}: neither manifest.json nor an OCI index.json: not an image archive")
+        return ImageLayout(
+            "docker-save",
+            config if isinstance(config, dict) else None,
+            layers,
+            [str(t) for t in entry.get("RepoTags") or []],
+            findings,
+            platform,
+        )
+    raise SourceError(
+        f"{artifact}: neither manifest.json nor an OCI index.json: not an image archive"
+    )
 
 
 def _read_oci_dir(root: Path, artifact: str) -> ImageLayout:
@@ -296,19 +336,38 @@ def _read_oci_dir(root: Path, artifact: str) -> ImageLayout:
         digest = str(layer.get("digest", ""))
         name = _blob_path(digest)
         path = blob_file(name)
-        layers.append(LayerRef(i, digest, str(layer.get("mediaType", "")), path.stat().st_size,
-                               _verifying_opener(lambda n, p=path: p.open("rb"), name, digest,
-                                                 findings, artifact)))
-    return ImageLayout("oci-dir", config if isinstance(config, dict) else None, layers, [],
-                       findings, platform)
+        layers.append(
+            LayerRef(
+                i,
+                digest,
+                str(layer.get("mediaType", "")),
+                path.stat().st_size,
+                _verifying_opener(_file_opener(path), name, digest, findings, artifact),
+            )
+        )
+    return ImageLayout(
+        "oci-dir", config if isinstance(config, dict) else None, layers, [], findings, platform
+    )
 
 
-def _verifying_opener(open_fn: Callable[[str], IO[bytes]], name: str, digest: str,
-                      findings: list[Finding], artifact: str) -> Callable[[], IO[bytes]]:
+def _file_opener(path: Path) -> Callable[[str], IO[bytes]]:
+    def opener(_name: str) -> IO[bytes]:
+        return path.open("rb")
+
+    return opener
+
+
+def _verifying_opener(
+    open_fn: Callable[[str], IO[bytes]],
+    name: str,
+    digest: str,
+    findings: list[Finding],
+    artifact: str,
+) -> Callable[[], IO[bytes]]:
     """Open a content-addressed blob and check, once fully read, that it matches its digest."""
 
     def opener() -> IO[bytes]:
-        return _HashingReader(open_fn(name), digest, findings, artifact, name)
+        return cast(IO[bytes], _HashingReader(open_fn(name), digest, findings, artifact, name))
 
     return opener
 
@@ -316,8 +375,9 @@ def _verifying_opener(open_fn: Callable[[str], IO[bytes]], name: str, digest: st
 class _HashingReader:
     """Hashes what passes through; a mismatch at EOF becomes an integrity finding."""
 
-    def __init__(self, inner: IO[bytes], digest: str, findings: list[Finding], artifact: str,
-                 name: str) -> None:
+    def __init__(
+        self, inner: IO[bytes], digest: str, findings: list[Finding], artifact: str, name: str
+    ) -> None:
         self._inner = inner
         algo, _, self._expected = digest.partition(":")
         self._hash = hashlib.new(algo if algo in ("sha256", "sha512") else "sha256")
@@ -333,13 +393,15 @@ class _HashingReader:
         elif not self._done:
             self._done = True
             if self._hash.hexdigest() != self._expected:
-                self._findings.append(Finding.create(
-                    rule_id="integrity.blob-digest-mismatch",
-                    category=Category.INTEGRITY,
-                    severity=Severity.HIGH,
-                    message=f"blob {self._name} does not match its content address",
-                    location=Location(self._artifact, self._name),
-                ))
+                self._findings.append(
+                    Finding.create(
+                        rule_id="integrity.blob-digest-mismatch",
+                        category=Category.INTEGRITY,
+                        severity=Severity.HIGH,
+                        message=f"blob {self._name} does not match its content address",
+                        location=Location(self._artifact, self._name),
+                    )
+                )
         return data
 
     def readable(self) -> bool:
@@ -365,5 +427,3 @@ def copy_limited(src: IO[bytes], dest: Path, limit: int) -> int:
                 raise SourceError(f"{dest.name}: more than {limit} bytes")
             out.write(chunk)
     return total
-
-

@@ -30,7 +30,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, cast
 
 from scanner.config import ArchiveLimits
 from scanner.errors import UnsafeArchiveError
@@ -160,8 +160,9 @@ class _BombError(ArchiveStreamError):
 class _BoundedReader(io.RawIOBase):
     """Counts decompressed bytes and stops at the total-size and compression-ratio limits."""
 
-    def __init__(self, inner: IO[bytes], counter: _CountingReader, limits: ArchiveLimits,
-                 compressed: bool) -> None:
+    def __init__(
+        self, inner: IO[bytes], counter: _CountingReader, limits: ArchiveLimits, compressed: bool
+    ) -> None:
         self._inner = inner
         self._counter = counter
         self._limits = limits
@@ -207,16 +208,19 @@ def decompressing_reader(raw: IO[bytes], compression: Compression) -> IO[bytes]:
         try:
             from isal import igzip
 
-            return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-any-return]
+            return cast(IO[bytes], igzip.IGzipFile(fileobj=raw, mode="rb"))  # type: ignore[no-untyped-call]
         except ImportError:  # pragma: no cover - isal is a dependency; zlib still works
             import gzip
 
-            return gzip.GzipFile(fileobj=raw, mode="rb")
+            return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
     if compression is Compression.ZSTD:
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[no-any-return]
-            raw, read_size=CHUNK, read_across_frames=True
+        return cast(
+            IO[bytes],
+            zstandard.ZstdDecompressor().stream_reader(
+                raw, read_size=CHUNK, read_across_frames=True
+            ),
         )
     if compression is Compression.BZIP2:
         return bz2.BZ2File(raw, "rb")
@@ -279,8 +283,15 @@ class ArchiveMember:
             return f.read() if limit < 0 else f.read(limit)
 
 
-def _finding(artifact: str, rule: str, severity: Severity, message: str, path: str,
-             evidence: str = "", **props: Any) -> Finding:
+def _finding(
+    artifact: str,
+    rule: str,
+    severity: Severity,
+    message: str,
+    path: str,
+    evidence: str = "",
+    **props: Any,
+) -> Finding:
     return Finding.create(
         rule_id=f"archive.{rule}",
         category=Category.ARCHIVE,
@@ -295,15 +306,15 @@ def _finding(artifact: str, rule: str, severity: Severity, message: str, path: s
 class _SafeTarInfo(tarfile.TarInfo):
     """TarInfo that refuses huge pax and GNU long-name headers before reading them."""
 
-    def _proc_pax(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
+    def _proc_pax(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
         if self.size > MAX_HEADER_BYTES:
             raise _BombError("huge-header", f"pax header of {self.size} bytes")
-        return super()._proc_pax(tarfile)  # type: ignore[misc, no-any-return]
+        return cast(tarfile.TarInfo, super()._proc_pax(tf))  # type: ignore[misc]
 
-    def _proc_gnulong(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
+    def _proc_gnulong(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
         if self.size > MAX_HEADER_BYTES:
             raise _BombError("huge-header", f"GNU long-name header of {self.size} bytes")
-        return super()._proc_gnulong(tarfile)  # type: ignore[misc, no-any-return]
+        return cast(tarfile.TarInfo, super()._proc_gnulong(tf))  # type: ignore[misc]
 
 
 def _member_type(ti: tarfile.TarInfo) -> MemberType:
@@ -352,7 +363,9 @@ class SafeTarReader:
         self._counter = _CountingReader(raw, on_progress)
         head = self._peek()
         self.compression = sniff_compression(head)
-        stream = decompressing_reader(_PrefixedReader(head, self._counter), self.compression)
+        stream = decompressing_reader(
+            cast(IO[bytes], _PrefixedReader(head, cast(IO[bytes], self._counter))), self.compression
+        )
         self._bounded = _BoundedReader(
             stream, self._counter, limits, self.compression is not Compression.NONE
         )
@@ -378,14 +391,18 @@ class SafeTarReader:
     def fail(self, exc: ArchiveStreamError, path: str = "") -> None:
         """Record that reading stopped (called when a member's content could not be read)."""
         self.complete = False
-        self._add(exc.rule, exc.severity,
-                  f"archive reading stopped after {self.members} member(s): {exc}; "
-                  "the rest could not be scanned", path)
+        self._add(
+            exc.rule,
+            exc.severity,
+            f"archive reading stopped after {self.members} member(s): {exc}; "
+            "the rest could not be scanned",
+            path,
+        )
 
     def __iter__(self) -> Iterator[ArchiveMember]:
         try:
-            tf = tarfile.open(
-                fileobj=self._bounded,  # type: ignore[arg-type]
+            tf = tarfile.open(  # noqa: SIM115 - closed in the finally below
+                fileobj=cast(IO[bytes], self._bounded),
                 mode="r|",
                 bufsize=CHUNK,  # the default 10 KiB makes skipping unwanted content slow
                 tarinfo=_SafeTarInfo,
@@ -406,7 +423,7 @@ class SafeTarReader:
             self.complete = False
             sev = Severity.CRITICAL
             self._add(exc.rule, sev, f"archive reading stopped: {exc}", "")
-        except (tarfile.TarError, EOFError, OSError, ValueError, *_DECOMPRESS_ERRORS) as exc:
+        except READ_ERRORS as exc:
             self.complete = False
             what = "truncated" if isinstance(exc, EOFError | tarfile.ReadError) else "corrupt"
             self._add(
@@ -433,9 +450,12 @@ class SafeTarReader:
             self.fail(exc)
         except READ_ERRORS as exc:
             self.complete = False
-            self._add("corrupt", Severity.HIGH,
-                      f"compressed stream fails its integrity check: {type(exc).__name__}: {exc}",
-                      "")
+            self._add(
+                "corrupt",
+                Severity.HIGH,
+                f"compressed stream fails its integrity check: {type(exc).__name__}: {exc}",
+                "",
+            )
 
     def _iterate(self, tf: tarfile.TarFile) -> Iterator[ArchiveMember]:
         lim = self.limits
@@ -444,22 +464,38 @@ class SafeTarReader:
             self.members += 1
             if self.members > lim.max_members:
                 self.complete = False
-                self._add("too-many-members", Severity.HIGH,
-                          f"more than {lim.max_members} members; reading stopped", "")
+                self._add(
+                    "too-many-members",
+                    Severity.HIGH,
+                    f"more than {lim.max_members} members; reading stopped",
+                    "",
+                )
                 return
             raw_name = ti.name
             path, absolute, escaped = normalise_path(raw_name)
             mtype = _member_type(ti)
             if len(raw_name) > lim.max_path_length:
-                self._add("path-too-long", Severity.MEDIUM,
-                          f"member name of {len(raw_name)} characters", path[:200])
+                self._add(
+                    "path-too-long",
+                    Severity.MEDIUM,
+                    f"member name of {len(raw_name)} characters",
+                    path[:200],
+                )
             if absolute and self.context is LinkContext.EXTRACT:
-                self._add("absolute-path", Severity.HIGH,
-                          f"member {raw_name[:200]!r} has an absolute path; an extractor may "
-                          "write outside its folder", path)
+                self._add(
+                    "absolute-path",
+                    Severity.HIGH,
+                    f"member {raw_name[:200]!r} has an absolute path; an extractor may "
+                    "write outside its folder",
+                    path,
+                )
             if escaped:
-                self._add("path-traversal", Severity.CRITICAL,
-                          f"member {raw_name[:200]!r} climbs out of the archive with '..'", path)
+                self._add(
+                    "path-traversal",
+                    Severity.CRITICAL,
+                    f"member {raw_name[:200]!r} climbs out of the archive with '..'",
+                    path,
+                )
             if not path:
                 continue
             if mtype is MemberType.DIR:
@@ -469,38 +505,63 @@ class SafeTarReader:
                 # A root filesystem legitimately carries device nodes (dev/console, dev/null
                 # in some exports); in anything that gets extracted they are an attack.
                 if self.context is LinkContext.EXTRACT:
-                    self._add("special-file", Severity.HIGH,
-                              f"{mtype.value} member {path!r}: extractors would create it", path)
+                    self._add(
+                        "special-file",
+                        Severity.HIGH,
+                        f"{mtype.value} member {path!r}: extractors would create it",
+                        path,
+                    )
                 yield ArchiveMember(path, raw_name, mtype, 0, ti.mode, ti.uid, ti.gid)
                 continue
             if mtype is MemberType.SYMLINK:
                 self._check_symlink(path, ti.linkname)
                 self.symlinks[path] = ti.linkname
-                yield ArchiveMember(path, raw_name, mtype, 0, ti.mode, ti.uid, ti.gid,
-                                    ti.linkname)
+                yield ArchiveMember(path, raw_name, mtype, 0, ti.mode, ti.uid, ti.gid, ti.linkname)
                 continue
             if mtype is MemberType.HARDLINK:
                 target, _, target_escaped = normalise_path(ti.linkname)
                 if target_escaped or target not in self._files:
-                    self._add("hardlink-outside", Severity.HIGH,
-                              f"hard link {path!r} points to {ti.linkname[:200]!r}, which is not "
-                              "an earlier member of this archive", path, target=ti.linkname[:200])
-                yield ArchiveMember(path, raw_name, mtype, 0, ti.mode, ti.uid, ti.gid,
-                                    ti.linkname)
+                    self._add(
+                        "hardlink-outside",
+                        Severity.HIGH,
+                        f"hard link {path!r} points to {ti.linkname[:200]!r}, which is not "
+                        "an earlier member of this archive",
+                        path,
+                        target=ti.linkname[:200],
+                    )
+                yield ArchiveMember(path, raw_name, mtype, 0, ti.mode, ti.uid, ti.gid, ti.linkname)
                 continue
             # regular file
             if path in self._files:
-                self._add("duplicate-entry", Severity.MEDIUM,
-                          f"{path!r} appears more than once; a later copy silently replaces the "
-                          "earlier one on extraction", path)
+                self._add(
+                    "duplicate-entry",
+                    Severity.MEDIUM,
+                    f"{path!r} appears more than once; a later copy silently replaces the "
+                    "earlier one on extraction",
+                    path,
+                )
             self._files[path] = self.members
             if ti.size > lim.max_member_bytes:
-                self._add("member-too-large", Severity.HIGH,
-                          f"member of {ti.size} bytes is over the limit of "
-                          f"{lim.max_member_bytes}; its content was not scanned", path,
-                          size=ti.size)
-                yield ArchiveMember(path, raw_name, MemberType.FILE, ti.size, ti.mode, ti.uid,
-                                    ti.gid, "", int(ti.mtime), None)
+                self._add(
+                    "member-too-large",
+                    Severity.HIGH,
+                    f"member of {ti.size} bytes is over the limit of "
+                    f"{lim.max_member_bytes}; its content was not scanned",
+                    path,
+                    size=ti.size,
+                )
+                yield ArchiveMember(
+                    path,
+                    raw_name,
+                    MemberType.FILE,
+                    ti.size,
+                    ti.mode,
+                    ti.uid,
+                    ti.gid,
+                    "",
+                    int(ti.mtime),
+                    None,
+                )
                 continue
 
             def opener(ti: tarfile.TarInfo = ti) -> IO[bytes]:
@@ -509,23 +570,41 @@ class SafeTarReader:
                     raise UnsafeArchiveError(f"{ti.name}: no content")
                 return f
 
-            yield ArchiveMember(path, raw_name, MemberType.FILE, ti.size, ti.mode, ti.uid,
-                                ti.gid, "", int(ti.mtime), opener)
+            yield ArchiveMember(
+                path,
+                raw_name,
+                MemberType.FILE,
+                ti.size,
+                ti.mode,
+                ti.uid,
+                ti.gid,
+                "",
+                int(ti.mtime),
+                opener,
+            )
 
     def _check_symlink(self, path: str, linkname: str) -> None:
         if self.context is LinkContext.ROOTFS:
             return
         if linkname.startswith("/"):
-            self._add("symlink-escape", Severity.HIGH,
-                      f"symlink {path!r} points to the absolute path {linkname[:200]!r}", path,
-                      target=linkname[:200])
+            self._add(
+                "symlink-escape",
+                Severity.HIGH,
+                f"symlink {path!r} points to the absolute path {linkname[:200]!r}",
+                path,
+                target=linkname[:200],
+            )
             return
         joined = posixpath.join(posixpath.dirname(path), linkname)
         _, _, escaped = normalise_path(joined)
         if escaped:
-            self._add("symlink-escape", Severity.HIGH,
-                      f"symlink {path!r} -> {linkname[:200]!r} leads outside the archive", path,
-                      target=linkname[:200])
+            self._add(
+                "symlink-escape",
+                Severity.HIGH,
+                f"symlink {path!r} -> {linkname[:200]!r} leads outside the archive",
+                path,
+                target=linkname[:200],
+            )
 
     def _check_links(self) -> None:
         """Report symlink loops (resolved inside the root, as the container would)."""
@@ -535,8 +614,12 @@ class SafeTarReader:
                 continue
             if _resolves_to_loop(start, self.symlinks):
                 reported.add(start)
-                self._add("link-loop", Severity.MEDIUM,
-                          f"symlink {start!r} never resolves (a loop)", start)
+                self._add(
+                    "link-loop",
+                    Severity.MEDIUM,
+                    f"symlink {start!r} never resolves (a loop)",
+                    start,
+                )
 
 
 def _resolves_to_loop(start: str, links: dict[str, str], max_hops: int = 40) -> bool:
@@ -563,14 +646,20 @@ def _decompress_errors() -> tuple[type[BaseException], ...]:
     with contextlib.suppress(ImportError):
         from isal import igzip_lib
 
-        errors.append(igzip_lib.IsalError)
+        errors.append(igzip_lib.IsalError)  # type: ignore[arg-type]
     return tuple(errors)
 
 
 # zlib, lzma and zstandard errors share no base class; one tuple lets a clause name them all.
 _DECOMPRESS_ERRORS = _decompress_errors()
 READ_ERRORS: tuple[type[BaseException], ...] = (
-    tarfile.TarError, EOFError, OSError, ValueError, zipfile.BadZipFile, *_DECOMPRESS_ERRORS)
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    ValueError,
+    zipfile.BadZipFile,
+    *_DECOMPRESS_ERRORS,
+)
 
 
 class _PrefixedReader(io.RawIOBase):
@@ -613,8 +702,15 @@ class SafeZipReader:
     compression ratio, overlapping members (the overlapping-entries zip bomb) and CRC errors.
     """
 
-    def __init__(self, file: BinaryIO, *, artifact: str, limits: ArchiveLimits,
-                 context: LinkContext = LinkContext.EXTRACT, path_prefix: str = "") -> None:
+    def __init__(
+        self,
+        file: IO[bytes],
+        *,
+        artifact: str,
+        limits: ArchiveLimits,
+        context: LinkContext = LinkContext.EXTRACT,
+        path_prefix: str = "",
+    ) -> None:
         self.artifact = artifact
         self.limits = limits
         self.context = context
@@ -645,34 +741,56 @@ class SafeZipReader:
             infos = zf.infolist()
             if len(infos) > lim.max_members:
                 self.complete = False
-                self._add("too-many-members", Severity.HIGH,
-                          f"{len(infos)} members, over the limit of {lim.max_members}", "")
+                self._add(
+                    "too-many-members",
+                    Severity.HIGH,
+                    f"{len(infos)} members, over the limit of {lim.max_members}",
+                    "",
+                )
                 return
             declared = sum(i.file_size for i in infos)
             if declared > lim.max_total_bytes:
                 self.complete = False
-                self._add("total-size-exceeded", Severity.CRITICAL,
-                          f"declared unpacked size {declared} passes the limit of "
-                          f"{lim.max_total_bytes} bytes", "")
+                self._add(
+                    "total-size-exceeded",
+                    Severity.CRITICAL,
+                    f"declared unpacked size {declared} passes the limit of "
+                    f"{lim.max_total_bytes} bytes",
+                    "",
+                )
                 return
-            spans = sorted((i.header_offset, i.header_offset + 30 + len(i.filename.encode())
-                            + i.compress_size) for i in infos)
+            spans = sorted(
+                (i.header_offset, i.header_offset + 30 + len(i.filename.encode()) + i.compress_size)
+                for i in infos
+            )
             for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
                 if start < end:
                     self.complete = False
-                    self._add("overlapping-entries", Severity.CRITICAL,
-                              "zip members overlap each other (a zip bomb technique)", "")
+                    self._add(
+                        "overlapping-entries",
+                        Severity.CRITICAL,
+                        "zip members overlap each other (a zip bomb technique)",
+                        "",
+                    )
                     return
             seen: set[str] = set()
             for info in infos:
                 # Windows tools write backslash separators, and Windows extractors honour them.
                 path, absolute, escaped = normalise_path(info.filename.replace("\\", "/"))
                 if absolute:
-                    self._add("absolute-path", Severity.HIGH,
-                              f"member {info.filename[:200]!r} has an absolute path", path)
+                    self._add(
+                        "absolute-path",
+                        Severity.HIGH,
+                        f"member {info.filename[:200]!r} has an absolute path",
+                        path,
+                    )
                 if escaped:
-                    self._add("path-traversal", Severity.CRITICAL,
-                              f"member {info.filename[:200]!r} climbs out with '..'", path)
+                    self._add(
+                        "path-traversal",
+                        Severity.CRITICAL,
+                        f"member {info.filename[:200]!r} climbs out with '..'",
+                        path,
+                    )
                 if not path or info.is_dir():
                     continue
                 unix_mode = info.external_attr >> 16
@@ -680,34 +798,56 @@ class SafeZipReader:
                     target = zf.read(info)[:4096].decode("utf-8", "replace")
                     joined = posixpath.join(posixpath.dirname(path), target)
                     if target.startswith("/") or normalise_path(joined)[2]:
-                        self._add("symlink-escape", Severity.HIGH,
-                                  f"symlink {path!r} -> {target[:200]!r} leads outside", path)
-                    yield ArchiveMember(path, info.filename, MemberType.SYMLINK, 0,
-                                        unix_mode, linkname=target)
+                        self._add(
+                            "symlink-escape",
+                            Severity.HIGH,
+                            f"symlink {path!r} -> {target[:200]!r} leads outside",
+                            path,
+                        )
+                    yield ArchiveMember(
+                        path, info.filename, MemberType.SYMLINK, 0, unix_mode, linkname=target
+                    )
                     continue
                 if path in seen:
-                    self._add("duplicate-entry", Severity.MEDIUM,
-                              f"{path!r} appears more than once", path)
+                    self._add(
+                        "duplicate-entry", Severity.MEDIUM, f"{path!r} appears more than once", path
+                    )
                 seen.add(path)
                 if info.file_size > lim.max_member_bytes:
-                    self._add("member-too-large", Severity.HIGH,
-                              f"member of {info.file_size} bytes is over the limit; not scanned",
-                              path)
-                    yield ArchiveMember(path, info.filename, MemberType.FILE, info.file_size,
-                                        unix_mode or 0o644)
+                    self._add(
+                        "member-too-large",
+                        Severity.HIGH,
+                        f"member of {info.file_size} bytes is over the limit; not scanned",
+                        path,
+                    )
+                    yield ArchiveMember(
+                        path, info.filename, MemberType.FILE, info.file_size, unix_mode or 0o644
+                    )
                     continue
-                if (info.compress_size and info.file_size > lim.ratio_floor_bytes
-                        and info.file_size / info.compress_size > lim.max_ratio):
-                    self._add("compression-bomb", Severity.CRITICAL,
-                              f"member expands {info.file_size / info.compress_size:.0f}:1; "
-                              "not scanned", path)
+                if (
+                    info.compress_size
+                    and info.file_size > lim.ratio_floor_bytes
+                    and info.file_size / info.compress_size > lim.max_ratio
+                ):
+                    self._add(
+                        "compression-bomb",
+                        Severity.CRITICAL,
+                        f"member expands {info.file_size / info.compress_size:.0f}:1; not scanned",
+                        path,
+                    )
                     continue
 
                 def opener(info: zipfile.ZipInfo = info) -> IO[bytes]:
-                    return _ZipMemberReader(zf.open(info), info.file_size)
+                    return cast(IO[bytes], _ZipMemberReader(zf.open(info), info.file_size))
 
-                yield ArchiveMember(path, info.filename, MemberType.FILE, info.file_size,
-                                    unix_mode or 0o644, _opener=opener)
+                yield ArchiveMember(
+                    path,
+                    info.filename,
+                    MemberType.FILE,
+                    info.file_size,
+                    unix_mode or 0o644,
+                    _opener=opener,
+                )
 
 
 class _ZipMemberReader(io.RawIOBase):
@@ -735,4 +875,3 @@ class _ZipMemberReader(io.RawIOBase):
     def close(self) -> None:
         self._inner.close()
         super().close()
-

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from scanner.analyzers.interface import (
     Analyzer,
@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 MEMORY_LIMIT = 8 * 1024 * 1024  # content up to this size stays in memory; larger is spooled
 
 
-def run_safely(analyzer: Analyzer, location: Location | None, outputs: Iterable[Output]
-               ) -> list[Output]:
+def run_safely(
+    analyzer: Analyzer, location: Location | None, outputs: Iterable[Output]
+) -> list[Output]:
     """Drain an analyzer's outputs; an exception becomes an AnalyzerFailure (never swallowed)."""
     try:
         return list(outputs)
@@ -79,7 +80,9 @@ class Dispatcher:
         self.outputs = []
         self._trees = {}
         for t in self.tree_analyzers:
-            self._trees[t.name] = Path(tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir))
+            self._trees[t.name] = Path(
+                tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir)
+            )
 
     def _loader(self, member: ArchiveMember) -> IO[bytes] | bytes:
         try:
@@ -93,13 +96,20 @@ class Dispatcher:
         with member.open() as src:
             if member.size <= MEMORY_LIMIT:
                 return src.read()
-            spool = tempfile.SpooledTemporaryFile(max_size=MEMORY_LIMIT, dir=self.work_dir)  # noqa: SIM115 - lives as long as the entry
+            # the spool lives as long as the entry (closed when garbage-collected)
+            spool = tempfile.SpooledTemporaryFile(max_size=MEMORY_LIMIT, dir=str(self.work_dir))  # noqa: SIM115
             shutil.copyfileobj(src, spool, CHUNK)
             spool.seek(0)
-            return spool  # type: ignore[return-value]
+            return cast(IO[bytes], spool)
 
-    def handle(self, member: ArchiveMember, *, layer: int = 0, layer_id: str | None = None,
-               path_prefix: str = "") -> FileEntry | None:
+    def handle(
+        self,
+        member: ArchiveMember,
+        *,
+        layer: int = 0,
+        layer_id: str | None = None,
+        path_prefix: str = "",
+    ) -> FileEntry | None:
         """Offer one regular-file member to the analyzers; returns the entry if any wanted it."""
         self.files_seen += 1
         path = path_prefix + member.path
@@ -109,8 +119,17 @@ class Dispatcher:
             return None
         self.files_dispatched += 1
         content = LazyContent(lambda: self._loader(member))  # type: ignore[arg-type, return-value]
-        entry = FileEntry(self._artifact, path, member.size, member.mode, content, layer,
-                          member.uid, member.gid, layer_id)
+        entry = FileEntry(
+            self._artifact,
+            path,
+            member.size,
+            member.mode,
+            content,
+            layer,
+            member.uid,
+            member.gid,
+            layer_id,
+        )
         for a in interested:
             self.outputs.extend(run_safely(a, entry.location(), _call(a, entry)))
         for t in trees:
@@ -137,8 +156,13 @@ class Dispatcher:
                 shutil.copyfileobj(src, out, CHUNK)
             os.chmod(dest, 0o444)
         except OSError as exc:
-            self.outputs.append(AnalyzerFailure(
-                t.name, f"cannot copy file for analysis: {exc.strerror or exc}", entry.location()))
+            self.outputs.append(
+                AnalyzerFailure(
+                    t.name,
+                    f"cannot copy file for analysis: {exc.strerror or exc}",
+                    entry.location(),
+                )
+            )
 
     def analyze_config(self, config: dict[str, object], sa: SourceArtifact) -> None:
         """Hand an image config to every ImageConfigAnalyzer."""

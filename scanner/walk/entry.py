@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from scanner.models import Location
 
@@ -47,7 +47,7 @@ class LazyContent:
             return io.BytesIO(self._data)
         assert self._file is not None
         self._file.seek(0)
-        return _NonClosing(self._file)
+        return cast(BinaryIO, _NonClosing(self._file))
 
     def read(self, limit: int = -1) -> bytes:
         """The content (or its first ``limit`` bytes)."""

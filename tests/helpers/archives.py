@@ -75,20 +75,24 @@ def tar_bytes(members: Iterable[M], compression: str = "", fmt: int = tarfile.PA
 
 def rootfs_members(files: Mapping[str, bytes], *, with_base: bool = True) -> list[M]:
     """A small but realistic root filesystem plus ``files``."""
-    base = [
-        M("bin", kind="symlink", linkname="usr/bin"),
-        M("etc/", kind="dir", mode=0o755),
-        M("etc/hostname", b"panorama\n"),
-        M("etc/localtime", kind="symlink", linkname="/usr/share/zoneinfo/Etc/UTC"),
-        M("usr/", kind="dir", mode=0o755),
-        M("usr/bin/", kind="dir", mode=0o755),
-        M("usr/bin/python3", b"\x7fELF" + b"\0" * 60, mode=0o755),
-        M("usr/bin/python3.8", kind="hardlink", linkname="usr/bin/python3"),
-        M("usr/share/zoneinfo/Etc/UTC", b"TZif2"),
-        M("opt/aws/panorama/logs/", kind="dir", mode=0o755),
-        M("opt/aws/panorama/storage/", kind="dir", mode=0o755),
-        M("panorama/", kind="dir", mode=0o755),
-    ] if with_base else []
+    base = (
+        [
+            M("bin", kind="symlink", linkname="usr/bin"),
+            M("etc/", kind="dir", mode=0o755),
+            M("etc/hostname", b"panorama\n"),
+            M("etc/localtime", kind="symlink", linkname="/usr/share/zoneinfo/Etc/UTC"),
+            M("usr/", kind="dir", mode=0o755),
+            M("usr/bin/", kind="dir", mode=0o755),
+            M("usr/bin/python3", b"\x7fELF" + b"\0" * 60, mode=0o755),
+            M("usr/bin/python3.8", kind="hardlink", linkname="usr/bin/python3"),
+            M("usr/share/zoneinfo/Etc/UTC", b"TZif2"),
+            M("opt/aws/panorama/logs/", kind="dir", mode=0o755),
+            M("opt/aws/panorama/storage/", kind="dir", mode=0o755),
+            M("panorama/", kind="dir", mode=0o755),
+        ]
+        if with_base
+        else []
+    )
     return base + [M(name, data) for name, data in sorted(files.items())]
 
 
@@ -101,8 +105,13 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def docker_save_archive(layers: list[list[M]], config: Mapping[str, object] | None = None,
-                        *, oci_layout: bool = False, tag: str = "app:1.0") -> bytes:
+def docker_save_archive(
+    layers: list[list[M]],
+    config: Mapping[str, object] | None = None,
+    *,
+    oci_layout: bool = False,
+    tag: str = "app:1.0",
+) -> bytes:
     """A ``docker save`` archive: classic layout, or the OCI layout Docker 25+ writes."""
     layer_tars = [tar_bytes(members) for members in layers]
     diff_ids = [f"sha256:{_sha(t)}" for t in layer_tars]
@@ -120,21 +129,42 @@ def docker_save_archive(layers: list[list[M]], config: Mapping[str, object] | No
         manifest = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": f"sha256:{_sha(cfg_bytes)}", "size": len(cfg_bytes)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                        "digest": f"sha256:{_sha(t)}", "size": len(t)} for t in layer_tars],
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": f"sha256:{_sha(cfg_bytes)}",
+                "size": len(cfg_bytes),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": f"sha256:{_sha(t)}",
+                    "size": len(t),
+                }
+                for t in layer_tars
+            ],
         }
         mbytes = json.dumps(manifest).encode()
         members.append(M(f"blobs/sha256/{_sha(mbytes)}", mbytes))
-        index = {"schemaVersion": 2, "manifests": [
-            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
-             "digest": f"sha256:{_sha(mbytes)}", "size": len(mbytes),
-             "annotations": {"io.containerd.image.name": tag}}]}
+        index = {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": f"sha256:{_sha(mbytes)}",
+                    "size": len(mbytes),
+                    "annotations": {"io.containerd.image.name": tag},
+                }
+            ],
+        }
         members.append(M("index.json", json.dumps(index).encode()))
         members.append(M("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'))
-        dm = [{"Config": f"blobs/sha256/{_sha(cfg_bytes)}", "RepoTags": [tag],
-               "Layers": [f"blobs/sha256/{_sha(t)}" for t in layer_tars]}]
+        dm = [
+            {
+                "Config": f"blobs/sha256/{_sha(cfg_bytes)}",
+                "RepoTags": [tag],
+                "Layers": [f"blobs/sha256/{_sha(t)}" for t in layer_tars],
+            }
+        ]
         members.append(M("manifest.json", json.dumps(dm).encode()))
     else:
         names = []
@@ -149,29 +179,44 @@ def docker_save_archive(layers: list[list[M]], config: Mapping[str, object] | No
     return tar_bytes(members)
 
 
-def oci_archive(layers: list[list[M]], config: Mapping[str, object] | None = None,
-                compression: str = "gz") -> bytes:
+def oci_archive(
+    layers: list[list[M]], config: Mapping[str, object] | None = None, compression: str = "gz"
+) -> bytes:
     """An OCI image layout in a tar (what ``skopeo copy ... oci-archive:`` writes), with
     compressed layers."""
     layer_blobs = [compress(tar_bytes(members), compression) for members in layers]
     cfg = dict(config or {"architecture": "arm64", "os": "linux", "config": {}})
     cfg_bytes = json.dumps(cfg).encode()
-    mt = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compression == "gz" else
-                                                      "+zstd" if compression == "zst" else "")
+    mt = "application/vnd.oci.image.layer.v1.tar" + (
+        "+gzip" if compression == "gz" else "+zstd" if compression == "zst" else ""
+    )
     manifest = {
         "schemaVersion": 2,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": f"sha256:{_sha(cfg_bytes)}", "size": len(cfg_bytes)},
-        "layers": [{"mediaType": mt, "digest": f"sha256:{_sha(b)}", "size": len(b)}
-                   for b in layer_blobs],
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": f"sha256:{_sha(cfg_bytes)}",
+            "size": len(cfg_bytes),
+        },
+        "layers": [
+            {"mediaType": mt, "digest": f"sha256:{_sha(b)}", "size": len(b)} for b in layer_blobs
+        ],
     }
     mbytes = json.dumps(manifest).encode()
-    index = {"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json",
-         "digest": f"sha256:{_sha(mbytes)}", "size": len(mbytes),
-         "platform": {"os": "linux", "architecture": "arm64"}}]}
-    members = [M("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
-               M("index.json", json.dumps(index).encode())]
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": f"sha256:{_sha(mbytes)}",
+                "size": len(mbytes),
+                "platform": {"os": "linux", "architecture": "arm64"},
+            }
+        ],
+    }
+    members = [
+        M("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+        M("index.json", json.dumps(index).encode()),
+    ]
     members += [M(f"blobs/sha256/{_sha(b)}", b) for b in [*layer_blobs, cfg_bytes, mbytes]]
     return tar_bytes(members)
 

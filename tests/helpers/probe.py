@@ -26,6 +26,10 @@ class ProbeAnalyzer(FileAnalyzer):
         self.seen.append(entry.path)
         data = entry.read()
         if self.MARKER in data:
-            yield Finding.create(rule_id="probe.marker", category=Category.SECRET,
-                                 severity=Severity.HIGH, message="marker found",
-                                 location=entry.location(data[: data.index(self.MARKER)].count(b"\n") + 1))
+            yield Finding.create(
+                rule_id="probe.marker",
+                category=Category.SECRET,
+                severity=Severity.HIGH,
+                message="marker found",
+                location=entry.location(data[: data.index(self.MARKER)].count(b"\n") + 1),
+            )

@@ -24,8 +24,14 @@ from tests.helpers.probe import ProbeAnalyzer
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-HOST_TREES = ["etc", "usr/bin", "usr/sbin", "usr/share/zoneinfo", "var/lib/dpkg/status",
-              "usr/lib/os-release"]
+HOST_TREES = [
+    "etc",
+    "usr/bin",
+    "usr/sbin",
+    "usr/share/zoneinfo",
+    "var/lib/dpkg/status",
+    "usr/lib/os-release",
+]
 
 
 class ConfigProbe(ImageConfigAnalyzer):
@@ -38,14 +44,19 @@ class ConfigProbe(ImageConfigAnalyzer):
         super().__init__()
         self.configs: list[Mapping[str, Any]] = []
 
-    def analyze_config(self, config: Mapping[str, Any], artifact: SourceArtifact
-                       ) -> Iterable[Output]:
+    def analyze_config(
+        self, config: Mapping[str, Any], artifact: SourceArtifact
+    ) -> Iterable[Output]:
         self.configs.append(config)
         for env in (config.get("config") or {}).get("Env") or []:
             if "PLANTED" in env:
-                yield Finding.create(rule_id="configprobe.env", category=Category.CONTAINER,
-                                     severity=Severity.HIGH, message="marker in ENV",
-                                     location=Location(artifact.artifact.name, "config.json"))
+                yield Finding.create(
+                    rule_id="configprobe.env",
+                    category=Category.CONTAINER,
+                    severity=Severity.HIGH,
+                    message="marker in ENV",
+                    location=Location(artifact.artifact.name, "config.json"),
+                )
 
 
 def _docker(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
@@ -53,22 +64,31 @@ def _docker(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
 
 
 @pytest.fixture(scope="module")
-def built_image(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+def built_image(
+    docker_engine: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Path]]:
     """Build an app image with the real engine and export it in every form."""
     tmp = tmp_path_factory.mktemp("real-images")
     tag = f"panorama-gate-test-{uuid.uuid4().hex[:8]}"
     base = f"{tag}-base:latest"
-    base_tar = tar_bytes([M("etc/", kind="dir"), M("etc/os-release", b'ID=ubuntu\nVERSION_ID="20.04"\n'),
-                          M("usr/", kind="dir"), M("usr/bin/", kind="dir"),
-                          M("opt/aws/panorama/logs/", kind="dir"),
-                          M("opt/aws/panorama/storage/", kind="dir")])
+    base_tar = tar_bytes(
+        [
+            M("etc/", kind="dir"),
+            M("etc/os-release", b'ID=ubuntu\nVERSION_ID="20.04"\n'),
+            M("usr/", kind="dir"),
+            M("usr/bin/", kind="dir"),
+            M("opt/aws/panorama/logs/", kind="dir"),
+            M("opt/aws/panorama/storage/", kind="dir"),
+        ]
+    )
     (tmp / "base.tar").write_bytes(base_tar)
     _docker("import", str(tmp / "base.tar"), base)
     ctx = tmp / "ctx"
     (ctx / "src").mkdir(parents=True)
     (ctx / "src" / "app.py").write_text(f"TOKEN = '{ProbeAnalyzer.MARKER.decode()}'\n")
     (ctx / "Dockerfile").write_text(
-        f"FROM {base}\nENV API_KEY=PLANTED-IN-ENV\nCOPY src /panorama\nCOPY src/app.py /panorama/copy.py\n"
+        f"FROM {base}\nENV API_KEY=PLANTED-IN-ENV\nCOPY src /panorama\n"
+        "COPY src/app.py /panorama/copy.py\n"
     )
     _docker("build", "--network", "none", "-q", "-t", f"{tag}:1.0", str(ctx))
     cid = _docker("create", f"{tag}:1.0", "python3", "/panorama/app.py").stdout.decode().strip()
@@ -82,23 +102,36 @@ def built_image(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -
         _docker("save", "-o", str(out["save.tar"]), f"{tag}:1.0")
         if shutil.which("skopeo"):
             out["oci.tar"] = tmp / "oci.tar"
-            subprocess.run(["skopeo", "copy", "--quiet", f"docker-archive:{out['save.tar']}",
-                            f"oci-archive:{out['oci.tar']}"], check=True, capture_output=True,
-                           timeout=300)
+            subprocess.run(
+                [
+                    "skopeo",
+                    "copy",
+                    "--quiet",
+                    f"docker-archive:{out['save.tar']}",
+                    f"oci-archive:{out['oci.tar']}",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
         yield out
     finally:
         subprocess.run(["docker", "rm", "-f", cid], capture_output=True, check=False)
-        subprocess.run(["docker", "rmi", "-f", f"{tag}:1.0", base], capture_output=True, check=False)
+        subprocess.run(
+            ["docker", "rmi", "-f", f"{tag}:1.0", base], capture_output=True, check=False
+        )
 
 
 @pytest.mark.parametrize("form", ["export.tar.gz", "save.tar", "oci.tar"])
-def test_real_docker_outputs_are_scanned(built_image: dict[str, Path], form: str,
-                                         tmp_path: Path) -> None:
+def test_real_docker_outputs_are_scanned(
+    built_image: dict[str, Path], form: str, tmp_path: Path
+) -> None:
     if form not in built_image:
         pytest.skip("skopeo is not installed (.ci/run installs it)")
     probe, cfg = ProbeAnalyzer(), ConfigProbe()
-    report = scan(built_image[form], ScanConfig(cache_dir=None, work_dir=tmp_path),
-                  analyzers=[probe, cfg])
+    report = scan(
+        built_image[form], ScanConfig(cache_dir=None, work_dir=tmp_path), analyzers=[probe, cfg]
+    )
     assert report.target.kind.value == "container"
     assert not report.failures
     markers = sorted(f.location.path for f in report.findings if f.rule_id == "probe.marker")
@@ -118,8 +151,12 @@ def debian_export(docker_engine: None, tmp_path_factory: pytest.TempPathFactory)
     tmp = tmp_path_factory.mktemp("debian")
     trees = [t for t in HOST_TREES if Path("/", t).exists()]
     src = tmp / "host.tar"
-    subprocess.run(["tar", "-C", "/", "--ignore-failed-read", "-cf", str(src), *trees],
-                   check=False, capture_output=True, timeout=300)
+    subprocess.run(
+        ["tar", "-C", "/", "--ignore-failed-read", "-cf", str(src), *trees],
+        check=False,
+        capture_output=True,
+        timeout=300,
+    )
     tag = f"panorama-gate-test-debian-{uuid.uuid4().hex[:8]}:latest"
     _docker("import", str(src), tag)
     cid = _docker("create", tag, "/bin/true").stdout.decode().strip()
