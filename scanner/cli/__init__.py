@@ -31,6 +31,9 @@ COMMANDS: tuple[str, ...] = (
     "scanner.cli.verify",
     "scanner.cli.publish",
     "scanner.cli.pull",
+    "scanner.cli.licenses",
+    "scanner.cli.sbom",
+    "scanner.cli.vulndb",
 )
 
 EXIT_CODES_HELP = """\

@@ -1,0 +1,107 @@
+"""``panorama-gate licenses TARGET``: the license report export.
+
+Runs the inventory (``packages``) and the license policy (``licenses``) analyzers only, then
+writes each requested format: ``csv``, ``json``, ``markdown``, ``html``, ``spdx``,
+``cyclonedx`` or ``notice`` (a third-party notices file with each license text as found in the
+artifact). The exit code is the license verdict: 0 accepted, 1 a license the policy rejects,
+3 incomplete (a package could not be inventoried); the files are written in every case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from scanner.cli._options import add_scan_flags, config_from_args, policy_from_args, write_outputs
+from scanner.errors import UsageError
+from scanner.gate import run_gate
+from scanner.models import Decision
+
+__all__ = ["FORMAT_WRITERS", "register"]
+
+# --format value -> FORMATS writer name
+FORMAT_WRITERS = {
+    "csv": "licenses-csv",
+    "json": "licenses-json",
+    "markdown": "licenses-markdown",
+    "html": "licenses-html",
+    "spdx": "spdx",
+    "cyclonedx": "cyclonedx",
+    "notice": "notice",
+}
+
+EXAMPLES = """\
+examples:
+  panorama-gate licenses app/ --format html -o licenses.html --format notice -o NOTICE.txt
+  panorama-gate licenses assets/3f2a...c9.tar.gz --format csv -o licenses.csv
+"""
+
+EXIT = {Decision.APPROVED: 0, Decision.REJECTED: 1, Decision.INCOMPLETE: 3}
+
+
+def pairs_for(
+    formats: list[str], outputs: list[Path], mapping: dict[str, str], default: str
+) -> list[tuple[str, Path | None]]:
+    """Pair ``--format`` values (translated through ``mapping``) with ``-o`` files in order."""
+    if len(outputs) > max(len(formats), 1):
+        raise UsageError("each -o FILE needs a --format before it")
+    formats = formats or [default]
+    pairs: list[tuple[str, Path | None]] = []
+    for i, fmt in enumerate(formats):
+        if fmt not in mapping:
+            raise UsageError(f"unknown format {fmt!r} (known: {', '.join(mapping)})")
+        out = outputs[i] if i < len(outputs) else None
+        pairs.append((mapping[fmt], None if out is None or str(out) == "-" else out))
+    return pairs
+
+
+def register(sub: Any) -> None:
+    """Add the ``licenses`` command."""
+    p = sub.add_parser(
+        "licenses",
+        help="export the third-party license report",
+        description="Inventory the target's third-party packages, evaluate their licenses "
+        "against the policy, and export the license report.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_scan_flags(p)
+    p.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        default=[],
+        choices=sorted(FORMAT_WRITERS),
+        help="export format (repeatable; default csv)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        dest="outputs",
+        action="append",
+        default=[],
+        type=Path,
+        help="file for the matching --format ('-' or none: stdout)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan for packages and licenses, write the exports, return the license verdict."""
+    pairs = pairs_for(list(args.formats), list(args.outputs), FORMAT_WRITERS, "csv")
+    args.analyzers = "packages,licenses"
+    policy = policy_from_args(args)
+    config = config_from_args(args, policy)
+    if any(fmt == "notice" for fmt, _ in pairs):
+        options = {k: dict(v) for k, v in config.options.items()}
+        options.setdefault("packages", {})["license_texts"] = True
+        config = dataclasses.replace(config, options=options)
+    report = run_gate(args.target, config, policy, waivers=args.waivers)
+    write_outputs(report, pairs, args.quiet)
+    assert report.verdict is not None
+    if all(path is not None for _, path in pairs):
+        print(f"licenses: {report.verdict.decision.value}", file=sys.stderr)
+    return EXIT[report.verdict.decision]
