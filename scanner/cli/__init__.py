@@ -25,6 +25,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 # Command modules, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
     "scanner.cli.scan",
+    "scanner.cli.profile",
     "scanner.cli.policy",
     "scanner.cli.keygen",
     "scanner.cli.sign",

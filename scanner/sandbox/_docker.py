@@ -171,7 +171,7 @@ class DockerSandbox:
         check = check_arch(arch)
         if not check.runnable:
             return not_run(check.reason, self.name, architecture=check.machine)
-        slowdown = 10.0 if check.emulated else 1.0
+        slowdown = request.emulated_slowdown if check.emulated else 1.0
         extra: dict[str, Any] = {"image_architecture": check.machine or "unknown"}
         if check.emulated:
             extra["emulation"] = check.reason

@@ -56,6 +56,9 @@ def build_profile(
     procs: int | None = None
     if cgroup is not None:
         cpu = cgroup.cpu_seconds
+        if cpu is not None and st.get("init_cpu") is not None:
+            # init's own interpreter start-up is ours, not the application's.
+            cpu = max(cpu - float(st["init_cpu"]), 0.0)
         peak = cgroup.peak_memory_bytes
         if cgroup.max_processes is not None:
             # pids counts tasks (threads included); init's own threads are not the app's.

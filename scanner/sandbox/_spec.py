@@ -45,6 +45,8 @@ class Budgets:
         """Build from the policy's ``resources:`` section; unknown keys are an error."""
         kwargs: dict[str, Any] = {}
         for key, value in options.items():
+            if value is None:
+                continue  # unset in the policy: the default stands
             if key in _BUDGET_KEYS:
                 conv = _BUDGET_KEYS[key]
                 if conv is bool:
@@ -141,6 +143,7 @@ class SandboxRequest:
     limits: Limits | None = None
     warmup: bool = True
     digest: str = ""  # sha256 of the asset file when known (image cache key)
+    emulated_slowdown: float = 10.0  # deadline stretch under qemu user emulation
 
     def effective_limits(self) -> Limits:
         """The explicit limits, or the defaults derived from the budgets."""

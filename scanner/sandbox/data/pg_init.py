@@ -268,6 +268,7 @@ def main(argv: list[str]) -> int:
     for t in threads:
         t.join(1.0)
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
     io = _io()
     exit_code: int | None = None
     signum: int | None = None
@@ -283,6 +284,7 @@ def main(argv: list[str]) -> int:
         "signal": signum,
         "timed_out": state.timed_out,
         "wall_seconds": wall,
+        "init_cpu": me.ru_utime + me.ru_stime,
         "cpu_user": ru.ru_utime,
         "cpu_system": ru.ru_stime,
         "maxrss_bytes": ru.ru_maxrss * 1024,
