@@ -1,0 +1,47 @@
+"""Run the model analyzers on bytes, the way the dispatcher would."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
+from scanner.analyzers.models.keras_model import KerasAnalyzer
+from scanner.analyzers.models.mxnet_model import MxnetAnalyzer
+from scanner.analyzers.models.onnx_model import OnnxAnalyzer
+from scanner.analyzers.models.pickle_family import PickleAnalyzer
+from scanner.analyzers.models.safetensors_model import SafetensorsAnalyzer
+from scanner.analyzers.models.tensorflow_model import TensorFlowAnalyzer
+from scanner.models import AnalyzerFailure, Finding, Severity
+from tests.helpers.entries import make_entry
+
+FILE_ANALYZERS: tuple[type[FileAnalyzer], ...] = (
+    PickleAnalyzer, OnnxAnalyzer, TensorFlowAnalyzer, KerasAnalyzer, MxnetAnalyzer,
+    SafetensorsAnalyzer,
+)
+
+
+def run_models(path: str, data: bytes, options: Mapping[str, Any] | None = None,
+               artifact: str = "model.tar.gz") -> list[Output]:
+    """Every model FileAnalyzer that wants ``path``, run on ``data``."""
+    out: list[Output] = []
+    for cls in FILE_ANALYZERS:
+        a = cls()
+        if options is not None:
+            a.configure(AnalyzerContext(a.name, options))
+        if a.wants(path, len(data)):
+            out.extend(a.analyze(make_entry(path, data, artifact=artifact)))
+    return out
+
+
+def findings(out: list[Output]) -> list[Finding]:
+    return [o for o in out if isinstance(o, Finding)]
+
+
+def failures(out: list[Output]) -> list[AnalyzerFailure]:
+    return [o for o in out if isinstance(o, AnalyzerFailure)]
+
+
+def blocking(out: list[Output]) -> bool:
+    """What the default policy would refuse: a failure, or a finding at high or above."""
+    return bool(failures(out)) or any(f.severity >= Severity.HIGH for f in findings(out))
