@@ -613,14 +613,15 @@ def decrypt_file(
             decryptor = _CLIENT.stream(
                 mode="decrypt-unsigned", source=source, key_provider=keyring.provider()
             )
+            # Reading ``header`` parses and authenticates the header (unwrapping the data key)
+            # without touching the body: the context is checked before any plaintext exists,
+            # and an error here is about keys or the header, not the frames.
+            header = decryptor.header
+            context = dict(header.encryption_context)
+            _check_header(src, header.algorithm, context, expected_context)
+            checked = True
             while True:
                 chunk = decryptor.read(READ_SIZE)
-                if not checked:
-                    # The header has been parsed by the first read: check it before a
-                    # single plaintext byte reaches the disk.
-                    context = dict(decryptor.header.encryption_context)
-                    _check_header(src, decryptor.header.algorithm, context, expected_context)
-                    checked = True
                 if not chunk:
                     break
                 out.write(chunk)

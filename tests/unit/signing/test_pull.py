@@ -1,0 +1,354 @@
+"""publish → pull through the file:// store, and every way pull must refuse (writing nothing).
+
+Reports are built as ``scanner.models.Report`` values from the project's real bytes, so these
+tests do not depend on the scan pipeline; tests/integration/test_issue9_* run the real gate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scanner import __version__
+from scanner.errors import UsageError
+from scanner.models import (
+    Artifact,
+    ArtifactKind,
+    Decision,
+    Digest,
+    Reason,
+    Report,
+    Target,
+    TargetKind,
+    Verdict,
+)
+from signing.encrypt import DecryptionError, EncryptionError, RawAesKeyring
+from signing.errors import SignRefusedError, VerificationError
+from signing.publish import PublishOptions, PublishRefusedError, publish_release
+from signing.pull import META_DIR, PullError, pull_release
+from signing.signer import load_signer, load_verifier
+from signing.verify import verify_target
+from tests.helpers.project_builder import BuiltProject, build_project
+from tests.unit.signing.conftest import PASSWORD, Keys
+
+KEY = RawAesKeyring(b"\x05" * 32, key_name="unit")
+
+
+def make_report(
+    proj: BuiltProject, decision: Decision = Decision.APPROVED, version: str = "1.0.0"
+) -> Report:
+    kinds = {proj.container_asset: ArtifactKind.CONTAINER, proj.model_asset: ArtifactKind.MODEL}
+    artifacts = []
+    for p in sorted((proj.root / "assets").iterdir()):
+        data = p.read_bytes()
+        artifacts.append(
+            Artifact(
+                kind=kinds.get(p, ArtifactKind.DESCRIPTOR),
+                name=p.name,
+                path=proj.rel(p),
+                digest=Digest.sha256_of(data),
+                size=len(data),
+            )
+        )
+    reasons = () if decision is Decision.APPROVED else (Reason("x", "a finding over threshold"),)
+    return Report(
+        tool_name="panorama-gate",
+        tool_version=__version__,
+        created_at="2026-11-29T16:00:00Z",
+        target=Target(str(proj.root), TargetKind.PROJECT, "shelf_app", version),
+        artifacts=tuple(artifacts),
+        verdict=Verdict(decision, reasons, "default", "ab" * 32),
+    )
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> BuiltProject:
+    return build_project(tmp_path / "app")
+
+
+def options(tmp_path: Path, keys: Keys, **kw: object) -> PublishOptions:
+    base: dict[str, object] = {
+        "destination": f"file://{tmp_path / 'releases'}",
+        "signer": load_signer(keys.private, PASSWORD),
+        "keyring": KEY,
+        "state_dir": tmp_path / "state",
+    }
+    base.update(kw)
+    return PublishOptions(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def published(tmp_path: Path, proj: BuiltProject, ec_keys: Keys) -> Path:
+    result = publish_release(proj.root, make_report(proj), options(tmp_path, ec_keys))
+    assert result.index is not None
+    return tmp_path / "releases" / "shelf_app" / "1.0.0"
+
+
+def _pull(tmp_path: Path, rel: Path, keys: Keys, out: str = "out", **kw: object) -> Path:
+    args: dict[str, object] = {"keyring": KEY, "verifier": load_verifier(keys.public)}
+    args.update(kw)
+    pull_release(f"file://{rel}", tmp_path / out, **args)  # type: ignore[arg-type]
+    return tmp_path / out
+
+
+def _leftovers(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if ".pull-" in p.name or p.name == "out")
+
+
+def test_round_trip_rebuilds_the_signed_project(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, published: Path
+) -> None:
+    out = _pull(tmp_path, published, ec_keys)
+    originals = {
+        p.relative_to(proj.root).as_posix(): p.read_bytes()
+        for p in proj.root.rglob("*")
+        if p.is_file()
+    }
+    pulled = {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file() and META_DIR not in p.parts
+    }
+    assert pulled
+    for name, data in pulled.items():
+        assert originals[name] == data
+    assert all(n.startswith(("assets/", "graphs/", "packages/")) for n in pulled)
+    assert set(n for n in originals if n.startswith("assets/")) <= set(pulled)
+    meta = sorted(p.name for p in (out / META_DIR).iterdir())
+    assert {"index.json", "attestation.sigstore.json", "report.json"} <= set(meta)
+    # The `verify` command's own check passes on what was pulled.
+    verify_target(out, out / META_DIR, load_verifier(ec_keys.public))
+    assert _leftovers(tmp_path) == ["out"]
+
+
+def test_layout_and_index(published: Path, proj: BuiltProject) -> None:
+    index = json.loads((published / "index.json").read_text())
+    assert index["application"] == "shelf_app"
+    assert index["version"] == "1.0.0"
+    assert index["encryption"]["algorithm"] == "AES_256_GCM_HKDF_SHA512_COMMIT_KEY"
+    assert index["encryption"]["frame_length"] == 1024 * 1024
+    assert "\x05" not in json.dumps(index)
+    for f in index["files"]:
+        key = f["object"]["key"]
+        assert key == f"objects/sha256/{f['sha256']}.enc"
+        data = (published / key).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["object"]["sha256"]
+        assert f["context"]["panorama-gate:sha256"] == f["sha256"]
+    container = next(f for f in index["files"] if f["sha256"] == proj.container_sha)
+    assert container["signature"]["key"].startswith("signatures/")
+    assert (published / container["signature"]["key"]).is_file()
+    assert index["report"]["key"] == "report.json"
+    assert index["attestation"]["key"] == "attestation.sigstore.json"
+
+
+def test_rerun_of_a_complete_release_changes_nothing(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, published: Path
+) -> None:
+    before = {p: p.stat().st_mtime_ns for p in published.rglob("*") if p.is_file()}
+    again = publish_release(proj.root, make_report(proj), options(tmp_path, ec_keys))
+    assert again.already_published
+    assert again.uploaded == ()
+    assert {p: p.stat().st_mtime_ns for p in published.rglob("*") if p.is_file()} == before
+
+
+def test_same_version_with_other_files_is_refused(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, published: Path
+) -> None:
+    other = build_project(tmp_path / "other")
+    (other.root / "graphs" / "shelf_app" / "graph.json").write_text("{}")
+    with pytest.raises(PublishRefusedError, match="immutable") as err:
+        publish_release(other.root, make_report(other), options(tmp_path, ec_keys))
+    assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize(("decision", "code"), [(Decision.REJECTED, 1), (Decision.INCOMPLETE, 3)])
+def test_nothing_uploaded_unless_approved(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, decision: Decision, code: int
+) -> None:
+    with pytest.raises(PublishRefusedError, match=decision.value) as err:
+        publish_release(proj.root, make_report(proj, decision), options(tmp_path, ec_keys))
+    assert err.value.exit_code == code
+    assert not (tmp_path / "releases").exists()
+
+
+def test_changed_bytes_after_the_scan_are_refused(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys
+) -> None:
+    report = make_report(proj)
+    assert proj.container_asset is not None
+    proj.container_asset.write_bytes(b"swapped")
+    with pytest.raises(SignRefusedError, match="digest-mismatch"):
+        publish_release(proj.root, report, options(tmp_path, ec_keys))
+    assert not (tmp_path / "releases").exists()
+
+
+def test_dry_run_plans_and_writes_nothing(tmp_path: Path, proj: BuiltProject) -> None:
+    result = publish_release(
+        proj.root,
+        make_report(proj),
+        PublishOptions(
+            destination=f"file://{tmp_path / 'releases'}", signer=None, keyring=None, dry_run=True
+        ),
+    )
+    assert result.dry_run
+    keys = [o.key for o in result.objects]
+    assert keys[-1] == "index.json"
+    assert f"objects/sha256/{proj.container_sha}.enc" in keys
+    assert not (tmp_path / "releases").exists()
+
+
+def test_interrupted_publish_leaves_no_index_and_rerun_skips_finished_objects(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signing.publish as pub
+
+    real = pub.encrypt_file
+    calls = {"n": 0}
+
+    def flaky(*a: object, **kw: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise EncryptionError("simulated failure in the middle of a release")
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pub, "encrypt_file", flaky)
+    with pytest.raises(EncryptionError, match="simulated"):
+        publish_release(proj.root, make_report(proj), options(tmp_path, ec_keys))
+    rel = tmp_path / "releases" / "shelf_app" / "1.0.0"
+    assert not (rel / "index.json").exists()
+    assert len(list((rel / "objects" / "sha256").iterdir())) == 2
+    with pytest.raises(PullError, match="no release index"):
+        _pull(tmp_path, rel, ec_keys)
+    assert _leftovers(tmp_path) == []
+
+    monkeypatch.setattr(pub, "encrypt_file", real)
+    result = publish_release(proj.root, make_report(proj), options(tmp_path, ec_keys))
+    skipped = [o for o in result.skipped if o.key.startswith("objects/")]
+    assert len(skipped) == 2
+    assert (rel / "index.json").is_file()
+    _pull(tmp_path, rel, ec_keys)
+
+
+def _index(rel: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((rel / "index.json").read_text())  # type: ignore[no-any-return]
+
+
+def _write_index(rel: Path, index: dict) -> None:  # type: ignore[type-arg]
+    (rel / "index.json").write_text(json.dumps(index))
+
+
+def _container_object(rel: Path, proj: BuiltProject) -> tuple[dict, Path]:  # type: ignore[type-arg]
+    index = _index(rel)
+    entry = next(f for f in index["files"] if f["sha256"] == proj.container_sha)
+    return entry, rel / entry["object"]["key"]
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1
+    path.write_bytes(bytes(data))
+
+
+def test_tampered_ciphertext(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, published: Path
+) -> None:
+    # An attacker with write access to the store changes the object and fixes up the index.
+    entry, obj = _container_object(published, proj)
+    _flip(obj, obj.stat().st_size - 40)
+    index = _index(published)
+    for f in index["files"]:
+        if f["sha256"] == proj.container_sha:
+            f["object"]["sha256"] = hashlib.sha256(obj.read_bytes()).hexdigest()
+    _write_index(published, index)
+    with pytest.raises(DecryptionError, match=r"\(tampered\)"):
+        _pull(tmp_path, published, ec_keys)
+    assert _leftovers(tmp_path) == []
+
+
+def test_mismatched_object_digest(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, published: Path
+) -> None:
+    _, obj = _container_object(published, proj)
+    _flip(obj, 10)
+    with pytest.raises(PullError, match="replaced or damaged in storage"):
+        _pull(tmp_path, published, ec_keys)
+    assert _leftovers(tmp_path) == []
+
+
+def test_wrong_decryption_key(tmp_path: Path, ec_keys: Keys, published: Path) -> None:
+    with pytest.raises(DecryptionError, match=r"\(wrong-key\)"):
+        _pull(tmp_path, published, ec_keys, keyring=RawAesKeyring(b"\x06" * 32, "unit"))
+    assert _leftovers(tmp_path) == []
+
+
+def test_missing_object(tmp_path: Path, proj: BuiltProject, ec_keys: Keys, published: Path) -> None:
+    _, obj = _container_object(published, proj)
+    obj.unlink()
+    with pytest.raises(PullError, match="encrypted object .* is missing"):
+        _pull(tmp_path, published, ec_keys)
+    assert _leftovers(tmp_path) == []
+
+
+def test_missing_signature_file(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, published: Path
+) -> None:
+    entry, _ = _container_object(published, proj)
+    (published / entry["signature"]["key"]).unlink()
+    with pytest.raises(PullError, match="signature of .* is missing"):
+        _pull(tmp_path, published, ec_keys)
+    assert _leftovers(tmp_path) == []
+
+
+def test_wrong_signing_key(
+    tmp_path: Path, ec_keys: Keys, other_keys: Keys, published: Path
+) -> None:
+    with pytest.raises(VerificationError, match="wrong-key"):
+        _pull(tmp_path, published, other_keys)
+    assert _leftovers(tmp_path) == []
+
+
+def test_index_listing_an_unsigned_file(tmp_path: Path, ec_keys: Keys, published: Path) -> None:
+    index = _index(published)
+    extra = dict(index["files"][0])
+    extra["name"] = "assets/extra.bin"
+    index["files"].append(extra)
+    _write_index(published, index)
+    with pytest.raises(PullError, match="does not vouch for"):
+        _pull(tmp_path, published, ec_keys)
+    assert _leftovers(tmp_path) == []
+
+
+def test_report_swapped(tmp_path: Path, ec_keys: Keys, published: Path) -> None:
+    (published / "report.json").write_text('{"verdict": "approved"}')
+    with pytest.raises(PullError, match="report's sha256"):
+        _pull(tmp_path, published, ec_keys)
+    index = _index(published)
+    index["report"]["sha256"] = hashlib.sha256(b'{"verdict": "approved"}').hexdigest()
+    _write_index(published, index)
+    with pytest.raises(PullError, match="attestation vouches for"):
+        _pull(tmp_path, published, ec_keys)
+    assert _leftovers(tmp_path) == []
+
+
+def test_release_copied_under_another_version_is_refused(
+    tmp_path: Path, ec_keys: Keys, published: Path
+) -> None:
+    copy = published.parent / "2.0.0"
+    shutil.copytree(published, copy)
+    with pytest.raises(PullError, match="not the requested"):
+        _pull(tmp_path, copy, ec_keys)
+
+
+def test_output_folder_rules(tmp_path: Path, ec_keys: Keys, published: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("keep me")
+    with pytest.raises(UsageError, match="not empty"):
+        _pull(tmp_path, published, ec_keys, out="busy")
+    assert [p.name for p in (tmp_path / "busy").iterdir()] == ["x"]
+    (tmp_path / "empty").mkdir()
+    out = _pull(tmp_path, published, ec_keys, out="empty")
+    assert (out / "assets").is_dir()
