@@ -117,7 +117,7 @@ def test_round_trip_rebuilds_the_signed_project(
     for name, data in pulled.items():
         assert originals[name] == data
     assert all(n.startswith(("assets/", "graphs/", "packages/")) for n in pulled)
-    assert set(n for n in originals if n.startswith("assets/")) <= set(pulled)
+    assert {n for n in originals if n.startswith("assets/")} <= set(pulled)
     meta = sorted(p.name for p in (out / META_DIR).iterdir())
     assert {"index.json", "attestation.sigstore.json", "report.json"} <= set(meta)
     # The `verify` command's own check passes on what was pulled.
