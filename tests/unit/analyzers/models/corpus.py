@@ -415,7 +415,8 @@ def _keras3_module_ref() -> bytes:
         "layers": [{"module": "keras.layers", "class_name": "Dense", "config": {
             "name": "d", "units": 2, "activation": {"module": "os", "class_name": "function",
                                                      "config": "system",
-                                                     "registered_name": "function"}}}]}})  # fmt: skip
+                                                     "registered_name": "function",
+                                                     }}}]}})  # fmt: skip
 
 
 def mxnet_params(arrays: list[tuple[str, tuple[int, ...]]], corrupt: bool = False) -> bytes:
@@ -465,12 +466,15 @@ def other_format_cases() -> list[Case]:
         Case("onnx-custom-op", "custom.onnx",
              _onnx_model([helper.make_node("Backdoor", ["X"], ["Y"], domain="evil.ops")],
                          [("", 17), ("evil.ops", 1)], {}),
-             "onnx.custom-domain", "evil.ops", "custom operator domain", pickle_family=False, blocks=False),
+             "onnx.custom-domain", "evil.ops", "custom operator domain",
+             pickle_family=False, blocks=False),
         Case("onnx-unknown-op", "unknown.onnx",
              _onnx_model([helper.make_node("NotAnOp", ["X"], ["Y"])], [("", 17)], {}),
-             "onnx.unknown-op", "NotAnOp", "unknown standard-domain op", pickle_family=False, blocks=False),
+             "onnx.unknown-op", "NotAnOp", "unknown standard-domain op",
+             pickle_family=False, blocks=False),
         Case("onnx-opset", "opset.onnx", _onnx_model([relu], [("", 3)], {}),
-             "onnx.opset-range", "3", "opset below the allowed range", pickle_family=False, blocks=False),
+             "onnx.opset-range", "3", "opset below the allowed range",
+             pickle_family=False, blocks=False),
         Case("onnx-secret", "secret.onnx",
              _onnx_model([relu], [("", 17)], {"deploy_key": AWS_KEY}),
              "onnx.metadata-secret", "deploy_key", "AWS key in metadata_props",
