@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 FLOOR_STDLIB = """
 import gzip, sys, tarfile
 with open(sys.argv[1], "rb") as raw, gzip.GzipFile(fileobj=raw) as gz:
-  with tarfile.open(fileobj=gz, mode="r|") as tf:
+  with tarfile.open(fileobj=gz, mode="r|", bufsize=1 << 20) as tf:
     for ti in tf:
         if ti.isreg():
             f = tf.extractfile(ti)
