@@ -23,6 +23,7 @@ import ast
 import concurrent.futures as cf
 import contextlib
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -245,6 +246,18 @@ def _entry_names(descriptor: Mapping[str, Any] | None) -> list[str]:
     return [name] if isinstance(name, str) and name.strip() else []
 
 
+def _descriptor_of(artifact: SourceArtifact) -> Mapping[str, Any] | None:
+    """The artifact's descriptor; for a lone code package, its ``descriptor.json``."""
+    if artifact.descriptor is not None or artifact.package_dir is None:
+        return artifact.descriptor
+    path = artifact.package_dir / "descriptor.json"
+    try:
+        data = json.loads(path.read_bytes()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None  # the manifest analyzer reports an unreadable descriptor
+    return data if isinstance(data, Mapping) else None
+
+
 def _entry_candidates(name: str) -> list[str]:
     rel = name.strip().lstrip("/")
     out = [rel]
@@ -352,7 +365,7 @@ class CodeAnalyzer(TreeAnalyzer):
             for f in available
             if f.startswith("panorama/") or (is_package and f.startswith("src/"))
         }
-        for name in _entry_names(artifact.descriptor):
+        for name in _entry_names(_descriptor_of(artifact)):
             for cand in _entry_candidates(name):
                 app |= reached_from(root, cand, available)
         return sorted(app), sorted(available - app)
