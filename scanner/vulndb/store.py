@@ -210,6 +210,7 @@ class OsvDatabase:
         """
         key = version_key(ecosystem)
         key(version)  # an unparseable installed version is an error even with no advisories
+        self.load([ecosystem.split(":", 1)[0]])  # never answer "none" from unloaded data
         entries = self._index.get(ecosystem, {}).get(normalize_name(ecosystem, name), [])
         found: dict[str, Match] = {}
         for e in entries:

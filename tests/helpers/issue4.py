@@ -204,7 +204,10 @@ def write_osv_db(
             for rec in records:
                 (d / f"{rec['id']}.json").write_text(json.dumps(rec), encoding="utf-8")
     if fetched_at is not None:
-        meta = {"format": 1, "fetched_at": fetched_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        meta = {
+            "format": 1,
+            "fetched_at": fetched_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
         (root / "osv-meta.json").write_text(json.dumps(meta), encoding="utf-8")
     return root
 
@@ -214,8 +217,20 @@ def install_wheels(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     wheels = sorted(str(p) for p in WHEELS.glob("*.whl"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-         "--no-compile", "--disable-pip-version-check", "--target", str(target), *wheels],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            *wheels,
+        ],
         check=True,
         capture_output=True,
     )
@@ -232,11 +247,22 @@ ID_LIKE=debian
 """
 
 
-def _status_entry(name: str, version: str, arch: str = "arm64", source: str = "",
-                  status: str = "install ok installed") -> str:
-    lines = [f"Package: {name}", f"Status: {status}", "Priority: required", "Section: libs",
-             "Installed-Size: 100", "Maintainer: Ubuntu Developers <ubuntu-devel-discuss@lists.ubuntu.com>",
-             f"Architecture: {arch}"]
+def _status_entry(
+    name: str,
+    version: str,
+    arch: str = "arm64",
+    source: str = "",
+    status: str = "install ok installed",
+) -> str:
+    lines = [
+        f"Package: {name}",
+        f"Status: {status}",
+        "Priority: required",
+        "Section: libs",
+        "Installed-Size: 100",
+        "Maintainer: Ubuntu Developers <ubuntu-devel-discuss@lists.ubuntu.com>",
+        f"Architecture: {arch}",
+    ]
     if source:
         lines.append(f"Source: {source}")
     lines += [f"Version: {version}", f"Description: {name} package", " Long description line."]
@@ -341,8 +367,9 @@ def tree_files(site_packages: Path, prefix: str = SITE) -> dict[str, bytes]:
     return out
 
 
-def build_rootfs_tar(dest: Path, site_packages: Path, *, extra: Mapping[str, bytes] | None = None,
-                     app: bool = True) -> Path:
+def build_rootfs_tar(
+    dest: Path, site_packages: Path, *, extra: Mapping[str, bytes] | None = None, app: bool = True
+) -> Path:
     """A flat root-filesystem tar (docker-export form) with the OS and the installed wheels."""
     files = {**ubuntu_rootfs_files(), **tree_files(site_packages)}
     if app:
