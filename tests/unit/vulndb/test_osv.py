@@ -95,7 +95,8 @@ def test_database_matches_real_advisories(tmp_path: Path, zipped: bool) -> None:
     first = urllib3[0]
     assert "CVE-2019-11324" in first.advisory.aliases
     assert first.fixed_versions == ("1.24.2",)
-    assert first.advisory.severity is Severity.HIGH and first.advisory.score == 7.5
+    assert first.advisory.severity is Severity.HIGH
+    assert first.advisory.score == 7.5
     assert db.query("PyPI", "urllib3", "1.24.3") == []
     # PEP 503 names: "Jinja2" and "jinja2" are the same project
     assert [m.advisory.id for m in db.query("PyPI", "Jinja2", "2.10")] == ["GHSA-462w-v97r-4m45"]

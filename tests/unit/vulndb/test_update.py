@@ -140,7 +140,8 @@ def test_cli_update_and_info(
     assert "PyPI: 4 records" in out
     assert main(["vulndb", "info", "--vuln-db", str(db)]) == 0
     info = capsys.readouterr().out
-    assert "records: 4" in info and "age: 0.0 days" in info
+    assert "records: 4" in info
+    assert "age: 0.0 days" in info
     server.files["/PyPI/all.zip"] = b"garbage"
     assert (
         main(
