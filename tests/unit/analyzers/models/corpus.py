@@ -374,9 +374,7 @@ def tf_graphdef(ops: list[tuple[str, str]], const_bytes: int = 0) -> bytes:
     if const_bytes:
         tensor = _pb_field(4, b"\x00" * const_bytes)  # TensorProto.tensor_content
         attr = _pb_field(1, b"value") + _pb_field(2, _pb_field(8, tensor))
-        out += _pb_field(
-            1, _pb_field(1, b"w") + _pb_field(2, b"Const") + _pb_field(5, attr)
-        )
+        out += _pb_field(1, _pb_field(1, b"w") + _pb_field(2, b"Const") + _pb_field(5, attr))
     return out
 
 

@@ -16,13 +16,18 @@ from scanner.models import AnalyzerFailure, Finding, Severity
 from tests.helpers.entries import make_entry
 
 FILE_ANALYZERS: tuple[type[FileAnalyzer], ...] = (
-    PickleAnalyzer, OnnxAnalyzer, TensorFlowAnalyzer, KerasAnalyzer, MxnetAnalyzer,
+    PickleAnalyzer,
+    OnnxAnalyzer,
+    TensorFlowAnalyzer,
+    KerasAnalyzer,
+    MxnetAnalyzer,
     SafetensorsAnalyzer,
 )
 
 
-def run_models(path: str, data: bytes, options: Mapping[str, Any] | None = None,
-               artifact: str = "model.tar.gz") -> list[Output]:
+def run_models(
+    path: str, data: bytes, options: Mapping[str, Any] | None = None, artifact: str = "model.tar.gz"
+) -> list[Output]:
     """Every model FileAnalyzer that wants ``path``, run on ``data``."""
     out: list[Output] = []
     for cls in FILE_ANALYZERS:

@@ -38,9 +38,7 @@ def test_corpus_case_is_detected(case: Case) -> None:
 def test_code_execution_is_critical_and_unknown_is_high() -> None:
     by_key = {c.key: c for c in CORPUS}
     evil = findings(run_models("p2.pkl", by_key["proto2"].data))
-    assert [f.severity for f in evil if f.rule_id == "pickle.code-execution"] == [
-        Severity.CRITICAL
-    ]
+    assert [f.severity for f in evil if f.rule_id == "pickle.code-execution"] == [Severity.CRITICAL]
     custom = findings(run_models("custom.pkl", by_key["unknown-global"].data))
     assert [(f.rule_id, f.severity) for f in custom] == [("pickle.unknown-global", Severity.HIGH)]
 
