@@ -10,8 +10,8 @@ The ``.sig`` file is the standard base64 of the signature, no newline:
       cosign verify-blob --key cosign.pub --signature asset.sig asset
 
 * Ed25519: the 64-byte signature over the blob itself (pure Ed25519 has no prehash form), so the
-  blob is mapped into memory; ``openssl pkeyutl -verify -rawin -pubin -inkey k.pub -in asset
-  -sigfile asset.sig.raw`` verifies it.
+  blob is memory-mapped (not copied) and read a second time. openssl verifies it with
+  ``openssl pkeyutl -verify -rawin -pubin -inkey k.pub -in asset -sigfile asset.sig.raw``.
 
 Example::
 
@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import mmap
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from scanner.models import Digest
@@ -55,14 +58,20 @@ def decode_signature(text: bytes) -> bytes | None:
         return None
 
 
-def _read_all(path: Path) -> bytes:
-    # Ed25519 signs the message itself: map the file rather than copy it into the heap.
+@contextlib.contextmanager
+def _mapped(path: Path) -> Iterator[memoryview]:
+    """The file's bytes as a read-only view of a memory map (no heap copy of a 1 GiB asset)."""
     try:
         with open(path, "rb") as fp:
-            if Path(path).stat().st_size == 0:
-                return b""
+            if os.fstat(fp.fileno()).st_size == 0:
+                yield memoryview(b"")
+                return
             with mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                return m[:]
+                view = memoryview(m)
+                try:
+                    yield view
+                finally:
+                    view.release()  # an exported view would stop the map from closing
     except OSError as exc:
         raise SigningError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
@@ -71,7 +80,8 @@ def sign_digest_or_blob(signer: Signer, digest: Digest, path: Path) -> bytes:
     """The raw signature for a blob whose SHA-256 is already known (ECDSA: no second read)."""
     if signer.key_type is KeyType.ECDSA_P256:
         return signer.sign_sha256(digest.value)
-    return signer.sign(_read_all(path))
+    with _mapped(path) as data:
+        return signer.sign(data)
 
 
 def sign_blob(signer: Signer, path: Path) -> tuple[FileDigest, bytes]:
@@ -88,7 +98,8 @@ def verify_digest_or_blob(verifier: Verifier, sig: bytes, digest: Digest, path: 
     """
     if verifier.key_type is KeyType.ECDSA_P256:
         return verifier.verify_sha256(sig, digest.value)
-    return verifier.verify(sig, _read_all(path))
+    with _mapped(path) as data:
+        return verifier.verify(sig, data)
 
 
 def verify_blob(verifier: Verifier, path: Path, sig_text: bytes) -> FileDigest | None:

@@ -46,6 +46,7 @@ from signing.keys import (
 
 __all__ = [
     "KMS_SCHEME",
+    "Message",
     "KmsKeyRef",
     "KmsSigner",
     "KmsVerifier",
@@ -59,6 +60,9 @@ __all__ = [
 ]
 
 KMS_SCHEME = "awskms://"
+
+Message = bytes | memoryview
+"""What can be signed: bytes, or a view such as a memory-mapped file's."""
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _ECDSA_PREHASHED = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
 
@@ -86,7 +90,7 @@ class Signer(ABC):
         """The public half, for writing ``.pub`` files and cross-checks."""
 
     @abstractmethod
-    def sign(self, message: bytes) -> bytes:
+    def sign(self, message: Message) -> bytes:
         """Signature over ``message`` (ECDSA: DER over its SHA-256; Ed25519: raw 64 bytes)."""
 
     @abstractmethod
@@ -108,7 +112,7 @@ class Verifier(ABC):
         """The key's algorithm."""
 
     @abstractmethod
-    def verify(self, signature: bytes, message: bytes) -> bool:
+    def verify(self, signature: bytes, message: Message) -> bool:
         """Whether ``signature`` is valid for ``message``."""
 
     @abstractmethod
@@ -158,7 +162,7 @@ class LocalKeySigner(Signer):
     def public_key(self) -> PublicKey:  # noqa: D102
         return self._key.public_key()
 
-    def sign(self, message: bytes) -> bytes:  # noqa: D102
+    def sign(self, message: Message) -> bytes:  # noqa: D102
         if isinstance(self._key, ed25519.Ed25519PrivateKey):
             return self._key.sign(message)
         return self._key.sign(message, _ECDSA_SHA256)
@@ -193,7 +197,7 @@ class PublicKeyVerifier(Verifier):
         """The verifying key."""
         return self._key
 
-    def verify(self, signature: bytes, message: bytes) -> bool:  # noqa: D102
+    def verify(self, signature: bytes, message: Message) -> bool:  # noqa: D102
         try:
             if isinstance(self._key, ed25519.Ed25519PublicKey):
                 self._key.verify(signature, message)
@@ -312,7 +316,7 @@ class KmsSigner(Signer):
     def public_key(self) -> PublicKey:  # noqa: D102
         return self._k.public_key
 
-    def sign(self, message: bytes) -> bytes:  # noqa: D102
+    def sign(self, message: Message) -> bytes:  # noqa: D102
         return self.sign_sha256(hashlib.sha256(message).digest())
 
     def sign_sha256(self, digest: bytes) -> bytes:  # noqa: D102
@@ -350,7 +354,7 @@ class KmsVerifier(Verifier):
     def key_type(self) -> KeyType:  # noqa: D102
         return KeyType.ECDSA_P256
 
-    def verify(self, signature: bytes, message: bytes) -> bool:  # noqa: D102
+    def verify(self, signature: bytes, message: Message) -> bool:  # noqa: D102
         return self.verify_sha256(signature, hashlib.sha256(message).digest())
 
     def verify_sha256(self, signature: bytes, digest: bytes) -> bool:  # noqa: D102
