@@ -881,11 +881,12 @@ _WS = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
 
 
-def line_index(text: str) -> dict[JsonPath, int]:
+def line_index(text: str, *, max_depth: int = 128) -> dict[JsonPath, int]:
     """Map every JSON path in ``text`` to the 1-based line of its key (or array element).
 
-    A small iterative scanner (no recursion, so deep documents are safe); on malformed input it
-    stops and returns what it has found so far.
+    A small iterative scanner (no recursion, so deep documents are safe); on malformed input, or
+    past ``max_depth`` levels (paths would grow quadratically), it stops and returns what it has
+    found so far.
     """
     newlines = [i for i, ch in enumerate(text) if ch == "\n"]
 
@@ -912,6 +913,8 @@ def line_index(text: str) -> dict[JsonPath, int]:
             if ch in "{[":
                 vp = value_path()
                 if vp is None:
+                    return out
+                if len(stack) >= max_depth:
                     return out
                 if stack and not stack[-1][0]:
                     out.setdefault(vp, line_at(pos))
