@@ -31,6 +31,12 @@ BUILTIN: tuple[str, ...] = (
     "scanner.analyzers.models.safetensors_model:SafetensorsAnalyzer",
     "scanner.analyzers.models.descriptor:ModelDescriptorAnalyzer",
     "scanner.analyzers.resources:SandboxAnalyzer",
+    "scanner.analyzers.code_bandit:CodeAnalyzer",
+    "scanner.analyzers.secrets:SecretsAnalyzer",
+    "scanner.analyzers.privacy:PrivacyAnalyzer",
+    "scanner.analyzers.container_config:ImageConfigCheck",
+    "scanner.analyzers.container_config:ContainerFilesCheck",
+    "scanner.analyzers.container_dockerfile:DockerfileAnalyzer",
 )
 
 REGISTRY: dict[str, type[Analyzer]] = {}

@@ -1,0 +1,291 @@
+"""Secret rules and the ``secrets`` analyzer: rule families, samples, third-party lowering."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from scanner.analyzers._secret_rules import entropy, find_secrets, is_placeholder, scan_bytes
+from scanner.analyzers.secrets import SecretsAnalyzer
+from scanner.models import AnalyzerFailure, Category, Finding, Severity, Skipped
+from tests.helpers.entries import make_entry
+
+# Made-up values with the right shapes; none of them was ever a real credential.
+AKID = "AKIAZ4XQ7RMBC2JT6N5W"
+ASID = "ASIAZ4XQ7RMBC2JT6N5W"
+SECRET = "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"
+SESSION = "FwoGZXIvYXdzE" + "Kq9Lm3Np7Rt2Vx5Zb8Df1Hj4" * 5
+CAM_PASSWORD = "Kx9-pw7Q"
+GH = "ghp_" + "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5"
+
+
+def _openssl(*args: str) -> bytes:
+    return subprocess.run(["openssl", *args], check=True, capture_output=True).stdout
+
+
+@pytest.fixture(scope="module")
+def rsa_pem() -> bytes:
+    return _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024")
+
+
+@pytest.fixture(scope="module")
+def rsa_pem_encrypted() -> bytes:
+    return _openssl(
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:1024",
+        "-aes256",
+        "-pass",
+        "pass:not-a-secret",
+    )
+
+
+def _run(path: str, data: bytes, **kw: object) -> list[Finding]:
+    out = list(SecretsAnalyzer().analyze(make_entry(path, data, **kw)))  # type: ignore[arg-type]
+    assert all(isinstance(o, Finding) for o in out), out
+    return [o for o in out if isinstance(o, Finding)]
+
+
+def _rules(findings: list[Finding]) -> list[tuple[str, Severity, int | None]]:
+    return [(f.rule_id, f.severity, f.location.line) for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "severity", "line"),
+    [
+        (f"x = 1\nkey = '{AKID}'\n", "secrets.aws-access-key-id", Severity.CRITICAL, 2),
+        (f"key = '{ASID}'\n", "secrets.aws-access-key-id", Severity.HIGH, 1),
+        (
+            f"\n\naws_secret_access_key = {SECRET}\n",
+            "secrets.aws-secret-access-key",
+            Severity.CRITICAL,
+            3,
+        ),
+        (
+            f'{{"SecretAccessKey": "{SECRET}"}}',
+            "secrets.aws-secret-access-key",
+            Severity.CRITICAL,
+            1,
+        ),
+        (f"aws_session_token = {SESSION}\n", "secrets.aws-session-token", Severity.HIGH, 1),
+        (
+            f'CAM = "rtsp://admin:{CAM_PASSWORD}@192.168.1.20:554/s1"',
+            "secrets.credential-url",
+            Severity.CRITICAL,
+            1,
+        ),
+        (
+            'u = "https://deploy:Zq81mW-77aa@git.example.org/repo.git"',
+            "secrets.credential-url",
+            Severity.HIGH,
+            1,
+        ),
+        ('db_password = "Correct-Horse-9"\n', "secrets.hardcoded-password", Severity.HIGH, 1),
+        (
+            'api_token: "Qm9vZ2llV29vZ2llOTk4NzY1NDMyMQ"\n',
+            "secrets.generic-secret",
+            Severity.HIGH,
+            1,
+        ),
+        (f"token = '{GH}'", "secrets.github-token", Severity.HIGH, 1),
+    ],
+    ids=[
+        "akia",
+        "asia",
+        "aws-secret",
+        "aws-secret-json",
+        "session",
+        "rtsp",
+        "https-url",
+        "password",
+        "generic",
+        "github",
+    ],
+)
+def test_text_rules(text: str, rule: str, severity: Severity, line: int) -> None:
+    findings = _run("panorama/app.py", text.encode())
+    assert (rule, severity, line) in _rules(findings)
+    for f in findings:
+        assert f.category is Category.SECRET
+        assert f.location.path == "panorama/app.py"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'password = os.environ["DB_PASSWORD"]',
+        'password = "changeme"',
+        'url = "rtsp://user:{password}@cam/stream"',
+        'url = "postgres://user:password@localhost/db"',
+        "token_type = 'bearer'",
+        "max_tokens = 4096",
+        'secret_name = "prod/camera/credentials"',
+        "key = 'AKIA'",
+        "def check_password(password): return password == expected",
+    ],
+)
+def test_no_false_positive(text: str) -> None:
+    assert _run("panorama/app.py", text.encode()) == []
+
+
+def test_documented_sample_key_is_info_with_reason() -> None:
+    findings = _run(
+        "usr/lib/python3/dist-packages/botocore/docs/example.py",
+        b"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+    )
+    assert {f.rule_id for f in findings} == {
+        "secrets.aws-access-key-id",
+        "secrets.aws-secret-access-key",
+    }
+    for f in findings:
+        assert f.severity is Severity.INFO
+        assert f.properties["sample"] is True
+        assert "documented example" in f.properties["reason"]
+
+
+def test_heuristic_match_in_third_party_is_low_with_reason() -> None:
+    path = "usr/lib/python3/site-packages/somelib/client.py"
+    findings = _run(path, b'password = "Correct-Horse-9"\n')
+    assert _rules(findings) == [("secrets.hardcoded-password", Severity.LOW, 1)]
+    assert "third-party" in findings[0].properties["reason"]
+
+
+def test_private_keys(rsa_pem: bytes, rsa_pem_encrypted: bytes) -> None:
+    assert _rules(_run("panorama/key.pem", rsa_pem)) == [
+        ("secrets.private-key", Severity.CRITICAL, 1)
+    ]
+    assert _rules(_run("panorama/key.pem", rsa_pem_encrypted)) == [
+        ("secrets.encrypted-private-key", Severity.HIGH, 1)
+    ]
+    legacy = _openssl("genrsa", "-traditional", "-aes128", "-passout", "pass:not-a-secret", "1024")
+    assert b"Proc-Type: 4,ENCRYPTED" in legacy
+    got = _run("panorama/legacy.pem", legacy)
+    assert _rules(got) == [("secrets.encrypted-private-key", Severity.HIGH, 1)]
+    assert got[0].properties["format"] == "pem-rsa"
+    cert_and_key = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" + rsa_pem
+    rules = {r for r, _, _ in _rules(_run("etc/ssl/bundle.pem", cert_and_key))}
+    assert rules == {"secrets.private-key", "secrets.certificate-with-key"}
+    # A test key inside a third-party package: still reported, lowered, with the reason.
+    tp = _run("usr/lib/python3/dist-packages/tornado/test/test.key", rsa_pem)
+    assert _rules(tp) == [("secrets.private-key", Severity.LOW, 1)]
+    assert "tests" in tp[0].properties["reason"]
+
+
+def test_openssh_keys(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    enc = tmp_path / "enc"
+    for path, pw in ((plain, ""), (enc, "pw-for-test")):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", pw, "-f", str(path)],
+            check=True,
+            capture_output=True,
+        )
+    assert _rules(_run("root/.ssh/id_ed25519", plain.read_bytes())) == [
+        ("secrets.private-key", Severity.CRITICAL, 1)
+    ]
+    enc_findings = _run("root/.ssh/id_ed25519", enc.read_bytes())
+    assert _rules(enc_findings) == [("secrets.encrypted-private-key", Severity.HIGH, 1)]
+    assert enc_findings[0].properties["format"] == "openssh"
+
+
+def test_binary_files_only_searched_for_key_material(rsa_pem: bytes) -> None:
+    blob = b"\x7fELF\x00\x00" + b"password = 'Correct-Horse-9'\n" + rsa_pem + AKID.encode()
+    rules = {r for r, _, _ in _rules(_run("usr/local/bin/tool", blob))}
+    assert rules == {"secrets.private-key", "secrets.aws-access-key-id"}
+
+
+def test_pem_label_without_body_is_not_a_key() -> None:
+    # libcrypto holds the PEM labels as strings; they are not keys.
+    blob = b"\x00\x01-----BEGIN RSA PRIVATE KEY-----\x00-----END RSA PRIVATE KEY-----\x00"
+    assert _run("usr/lib/libcrypto.so.3", blob) == []
+
+
+def test_credential_files() -> None:
+    aws = _run("root/.aws/credentials", f"[default]\naws_access_key_id = {AKID}\n".encode())
+    assert {r for r, _, _ in _rules(aws)} == {
+        "secrets.aws-credentials-file",
+        "secrets.aws-access-key-id",
+    }
+    netrc = _run("root/.netrc", b"machine ftp.example.org login bob password Tq7-xz9Lw2\n")
+    assert _rules(netrc) == [("secrets.netrc-password", Severity.HIGH, 1)]
+    env = _run("panorama/.env", b"REGION=us-west-2\nDB_PASSWORD=Tq7-xz9Lw2\nAPI_KEY=changeme\n")
+    assert ("secrets.dotenv-secret", Severity.HIGH, 2) in _rules(env)
+    assert all(line != 3 for _, _, line in _rules(env))
+    auth = base64.b64encode(b"robot:Tq7-xz9Lw2-registry").decode()
+    docker = json.dumps({"auths": {"registry.example.org": {"auth": auth}}}, indent=1)
+    got = _run("root/.docker/config.json", docker.encode())
+    assert ("secrets.docker-auth", Severity.CRITICAL, 4) in _rules(got)
+
+
+def test_provisioning_archive_and_device_certificates(rsa_pem: bytes) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("certificates/device-certificate.pem.crt", b"-----BEGIN CERTIFICATE-----")
+        zf.writestr("certificates/private.pem.key", rsa_pem)
+    data = buf.getvalue()
+    found = _run("panorama/certificates-omni_my-appliance.zip", data)
+    rules = _rules(found)
+    assert ("secrets.panorama-provisioning-archive", Severity.CRITICAL, None) in rules
+    inner = [f for f in found if f.rule_id == "secrets.private-key"]
+    assert inner
+    assert inner[0].properties["member"] == "certificates/private.pem.key"
+    renamed = {r for r, _, _ in _rules(_run("panorama/bundle.zip", data))}
+    assert "secrets.certificate-archive" in renamed
+    cert = _run("panorama/certs/abc123-certificate.pem.crt", b"-----BEGIN CERTIFICATE-----\n")
+    assert _rules(cert) == [("secrets.device-certificate", Severity.HIGH, None)]
+
+
+def test_broken_zip_is_a_failure_in_app_and_a_skip_in_third_party() -> None:
+    broken = b"PK\x03\x04" + b"\x00" * 40
+    app = list(SecretsAnalyzer().analyze(make_entry("panorama/data.zip", broken)))
+    assert any(isinstance(o, AnalyzerFailure) for o in app)
+    lib = list(SecretsAnalyzer().analyze(make_entry("usr/share/x/data.zip", broken)))
+    assert any(isinstance(o, Skipped) for o in lib)
+    assert not any(isinstance(o, AnalyzerFailure) for o in lib)
+
+
+def test_values_never_leave_redacted(rsa_pem: bytes) -> None:
+    text = (
+        f"{AKID}\naws_secret_access_key={SECRET}\nrtsp://admin:{CAM_PASSWORD}@10.1.1.1/x\n"
+        f"password = 'Correct-Horse-9'\n"
+    ).encode() + rsa_pem
+    findings = _run("panorama/config.py", text)
+    assert len(findings) >= 5
+    body = rsa_pem.decode().splitlines()[1]
+    for f in findings:
+        blob = json.dumps([f.message, f.title, f.fingerprint, dict(f.properties)], default=str)
+        for value in (AKID, SECRET, CAM_PASSWORD, "Correct-Horse-9", body):
+            assert value not in blob
+
+
+def test_find_secrets_api_for_other_analyzers() -> None:
+    [m] = find_secrets(f'aws_secret_access_key = "{SECRET}"')
+    assert (m.rule, m.redacted, m.line) == ("aws-secret-access-key", "Zp8d…(40)", 1)
+    assert m.evidence == "aws-secret-access-key:Zp8d…(40)"
+
+
+def test_helpers() -> None:
+    assert entropy("aaaa") == 0.0
+    assert entropy("abcd") == 2.0
+    assert is_placeholder("${DB_PASSWORD}")
+    assert is_placeholder("<your-token>")
+    assert not is_placeholder("Tq7-xz9Lw2")
+    assert scan_bytes(b"") == []
+
+
+def test_wants_skips_media_but_not_provisioning_archives() -> None:
+    a = SecretsAnalyzer()
+    assert a.wants("panorama/app.py", 10)
+    assert not a.wants("panorama/logo.png", 10)
+    assert not a.wants("panorama/empty", 0)
+    assert a.wants("panorama/certificates-omni_dev.zip", 10)
+    assert not a.wants("panorama/huge.bin", a.max_size + 1)
