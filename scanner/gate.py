@@ -20,6 +20,11 @@ from scanner.policy import Policy, Waiver, decide, load_baseline, load_waivers
 __all__ = ["judge", "run_gate"]
 
 
+def _today() -> dt.date:
+    """Today's date in UTC: the one clock the gate reads (tests replace it)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def _decide(
     report: Report,
     policy: Policy,
@@ -35,7 +40,7 @@ def _decide(
         },
     )
     # The wall clock is read here, never inside the policy, so decisions replay exactly.
-    when = today if today is not None else dt.datetime.now(dt.UTC).date()
+    when = today if today is not None else _today()
     return decide(report, policy, today=when, waivers=waivers, baseline=baseline)
 
 

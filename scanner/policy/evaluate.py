@@ -4,8 +4,7 @@ Both are pure functions: no I/O and no clock (``decide`` takes ``today``). The r
 of precedence:
 
 1. **incomplete** when a required analyzer failed or did not run, when the tool itself failed
-   (a failure from something that is not a known analyzer), or when no sandbox profile ran and
-   the policy says ``resources.when_not_run: incomplete``;
+   (a failure from something that is not a known analyzer);
 2. **rejected** when an unwaived finding is at or above its category's threshold;
 3. **approved** otherwise, with warnings for failures of optional analyzers, findings below
    threshold, expired and stale waivers.
@@ -187,18 +186,26 @@ def _waiver_reasons(uses: Sequence[WaiverUse]) -> list[Reason]:
     return out
 
 
-def _profile_reasons(report: Report, policy: Policy) -> list[Reason]:
+def _profile_reasons(report: Report) -> list[Reason]:
+    # Whether a profile that could not run is incomplete is the sandbox analyzer's to say
+    # (resources.when_unavailable: incomplete makes it an AnalyzerFailure); here it is only
+    # made visible, so that "approved" never hides that the application was not run.
     res = report.resources
     if res is not None and res.ran:
         return []
-    why = res.reason if res is not None and res.reason else "profiling was not requested"
-    incomplete = policy.when_profile_not_run == "incomplete"
+    if res is None:
+        return [
+            Reason(
+                code="profile-not-run",
+                message="no resource profile: profiling was not requested",
+                level="info",
+            )
+        ]
     return [
         Reason(
             code="profile-not-run",
-            message=f"no resource profile: {why}"
-            + ("; the policy requires one" if incomplete else ""),
-            level="incomplete" if incomplete else "warning",
+            message=f"no resource profile: {res.reason or 'the sandbox did not run'}",
+            level="warning",
         )
     ]
 
@@ -210,7 +217,7 @@ def evaluate(report: Report, policy: Policy, *, waivers: Sequence[WaiverUse] = (
     """
     reasons = (
         _failure_reasons(report, policy)
-        + _profile_reasons(report, policy)
+        + _profile_reasons(report)
         + _finding_reasons(report.findings, policy)
         + _waiver_reasons(waivers)
     )

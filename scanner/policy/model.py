@@ -81,14 +81,6 @@ class Policy:
         """Whether a failure of ``analyzer`` makes the verdict incomplete."""
         return self.required_analyzers == "all" or analyzer in self.required_analyzers
 
-    @property
-    def when_profile_not_run(self) -> str:
-        """``warn`` or ``incomplete``: what a missing sandbox profile means."""
-        resources_ = self.raw.get("resources")
-        if isinstance(resources_, Mapping):
-            return str(resources_.get("when_not_run", "warn"))
-        return "warn"
-
     def analyzer_options(self) -> dict[str, dict[str, Any]]:
         """Policy sections that analyzers read, keyed by analyzer name."""
         out: dict[str, dict[str, Any]] = {}

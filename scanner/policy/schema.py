@@ -79,15 +79,26 @@ class LicenseSection(_Closed):
 class ResourceSection(_Open):
     """``resources:``: budgets for the sandboxed run (the sandbox analyzer makes findings)."""
 
-    max_memory_mb: Annotated[int, Field(gt=0)] | None = None
+    max_memory_mb: Annotated[float, Field(gt=0)] | None = None
     max_cpu_percent: Annotated[float, Field(gt=0)] | None = None
-    max_disk_write_mb: Annotated[int, Field(ge=0)] | None = None
+    max_disk_write_mb: Annotated[float, Field(gt=0)] | None = None
     max_processes: Annotated[int, Field(gt=0)] | None = None
     allow_network: bool = False
-    when_not_run: Literal["warn", "incomplete"] = Field(
+    when_unavailable: Literal["warn", "incomplete"] = Field(
         default="warn",
-        description="what it means when no profile ran (no sandbox, foreign architecture)",
+        description="what a profile that could not run means (no sandbox, foreign architecture)",
     )
+    # Tuning knobs of the sandbox run (scanner.sandbox); unset means the sandbox's default.
+    sandbox: Literal["auto", "docker", "bwrap"] | None = None
+    frames: Annotated[int, Field(gt=0)] | None = None
+    seconds: Annotated[float, Field(gt=0)] | None = None
+    fps: Annotated[float, Field(gt=0)] | None = None
+    warmup: bool | None = None
+    grace_seconds: Annotated[float, Field(gt=0)] | None = None
+    emulated_slowdown: Annotated[float, Field(gt=0)] | None = None
+    memory_limit_mb: Annotated[float, Field(gt=0)] | None = None
+    pids_limit: Annotated[int, Field(gt=0)] | None = None
+    cpu_limit_percent: Annotated[float, Field(gt=0)] | None = None
 
 
 class ArchiveSection(_Closed):
@@ -102,9 +113,25 @@ class ArchiveSection(_Closed):
 
 
 class VulnerabilitySection(_Open):
-    """``vulnerabilities:``: how old an offline database may be."""
+    """``vulnerabilities:``: database age, severities, the service and the OS-package opt-out."""
 
-    max_db_age_days: Annotated[int, Field(ge=0)] = 7
+    max_db_age_days: Annotated[float, Field(ge=0)] = 7
+    stale_severity: SeverityName | None = Field(
+        default=None, description="severity of a too-old database finding (default high)"
+    )
+    unknown_severity: SeverityName | None = Field(
+        default=None, description="severity of an advisory that states none (default medium)"
+    )
+    service: Literal["pypi", "osv"] | None = None
+    os_packages: Literal["audit", "skip"] | None = Field(
+        default=None, description="skip: OS packages are recorded as skipped, not failures"
+    )
+    timeout: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("stale_severity", "unknown_severity", mode="before")
+    @classmethod
+    def _sev(cls, value: Any) -> Any:
+        return _severity(value)
 
 
 class ModelsSection(_Open):

@@ -41,7 +41,7 @@ def test_planted_findings_reject_with_reasons_naming_them() -> None:
     assert "panorama/app.py:3" in rejects[1].message
     # Below-threshold findings are warnings, not silence.
     assert ("findings-below-threshold", "warning") in _codes(r)
-    assert r.verdict.policy_name == "default"
+    assert r.verdict.policy_name == "sample"
     assert r.verdict.policy_sha256 == sample.default_policy().sha256
 
 
@@ -173,20 +173,24 @@ def test_required_analyzer_that_did_not_run_is_incomplete() -> None:
 
 
 @pytest.mark.parametrize(
-    ("setting", "decision"), [("warn", Decision.APPROVED), ("incomplete", Decision.INCOMPLETE)]
+    ("resources", "level"),
+    [
+        (None, "info"),
+        (ResourceProfile(ran=False, reason="arm64 image on x86_64 without qemu"), "warning"),
+    ],
+    ids=["not-requested", "could-not-run"],
 )
-def test_missing_profile_is_what_the_policy_says(setting: str, decision: Decision) -> None:
-    policy = policy_from(f"severity_threshold: critical\nresources:\n  when_not_run: {setting}\n")
-    rep = dataclasses.replace(
-        sample.report(),
-        findings=(),
-        resources=ResourceProfile(ran=False, reason="arm64 image on x86_64 without qemu"),
-    )
-    r = decide(rep, policy, today=TODAY)
+def test_missing_profile_is_visible_but_not_decisive(
+    resources: ResourceProfile | None, level: str
+) -> None:
+    rep = dataclasses.replace(sample.report(), findings=(), resources=resources)
+    r = decide(rep, policy_from("severity_threshold: critical\n"), today=TODAY)
     assert r.verdict is not None
-    assert r.verdict.decision is decision
+    assert r.verdict.decision is Decision.APPROVED
     reason = next(x for x in r.verdict.reasons if x.code == "profile-not-run")
-    assert "arm64 image" in reason.message
+    assert reason.level == level
+    if resources is not None:
+        assert "arm64 image" in reason.message
 
 
 def test_baseline_accepts_only_known_findings(tmp_path: Path) -> None:

@@ -41,9 +41,17 @@ class _Rows(HTMLParser):
             self.scripts += 1
 
 
+FORMATS_CHECKED = ("json", "sarif", "junit", "markdown", "html", "terminal")
+
+
 def assert_reports_agree(report: Report) -> dict[str, Any]:
     """Render every format and check each against the JSON; returns the JSON dict."""
-    data = json.loads(render(report, "json"))
+    return assert_outputs_agree({fmt: render(report, fmt) for fmt in FORMATS_CHECKED})
+
+
+def assert_outputs_agree(outputs: dict[str, str]) -> dict[str, Any]:
+    """Check every rendered format (``FORMATS_CHECKED``) against the JSON one."""
+    data = json.loads(outputs["json"])
     verdict = data["verdict"]
     findings = data["findings"]
     fps = [f["fingerprint"] for f in findings]
@@ -54,7 +62,7 @@ def assert_reports_agree(report: Report) -> dict[str, Any]:
     assert blocking <= set(fps) - waived
 
     # SARIF: one result per finding, same rules, fingerprints, suppressions and verdict.
-    sarif = json.loads(render(report, "sarif"))
+    sarif = json.loads(outputs["sarif"])
     run = sarif["runs"][0]
     results = run["results"]
     assert [r["partialFingerprints"]["panoramaGateFingerprint/v1"] for r in results] == fps
@@ -70,7 +78,7 @@ def assert_reports_agree(report: Report) -> dict[str, Any]:
     assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in results)
 
     # JUnit: the verdict case, one case per rule, failures exactly for blocking rules.
-    root = ET.fromstring(render(report, "junit"))  # noqa: S314 - our own output
+    root = ET.fromstring(outputs["junit"])  # noqa: S314 - our own output
     vcase = root.find("testsuite[@name='verdict']/testcase")
     assert vcase is not None
     assert (vcase.find("failure") is not None) == (verdict["decision"] == "rejected")
@@ -94,7 +102,7 @@ def assert_reports_agree(report: Report) -> dict[str, Any]:
     assert int(root.get("tests", "0")) == len(root.findall("testsuite/testcase"))
 
     # Markdown: the decision, every rule, the waivers.
-    md = render(report, "markdown")
+    md = outputs["markdown"]
     assert verdict["decision"].upper() in md.splitlines()[0]
     for f in findings:
         assert f["rule_id"] in md
@@ -103,7 +111,7 @@ def assert_reports_agree(report: Report) -> dict[str, Any]:
 
     # HTML: one row per finding with the status the verdict gave it; no injected script.
     parser = _Rows()
-    parser.feed(render(report, "html"))
+    parser.feed(outputs["html"])
     assert parser.decision == verdict["decision"]
     assert set(parser.rows) == set(fps)
     for fp, row in parser.rows.items():
@@ -112,6 +120,6 @@ def assert_reports_agree(report: Report) -> dict[str, Any]:
     assert parser.scripts == 1
 
     # Terminal: the verdict line.
-    text = render(report, "terminal")
+    text = outputs["terminal"]
     assert re.search(rf"^verdict: {verdict['decision'].upper()}\b", text, re.M)
     return data

@@ -147,11 +147,19 @@ def report(*, failure: bool = False) -> Report:
     )
 
 
-def default_policy() -> Policy:
-    """The bundled default policy."""
-    from scanner.policy import load_policy
+# A fixed policy (not the bundled default, whose bytes and so SHA-256 change as it evolves,
+# which would churn every golden file). Same thresholds as the default.
+SAMPLE_POLICY = """\
+name: sample
+severity_threshold: high
+categories: {secret: medium, integrity: medium, archive: medium}
+licenses: {deny: [GPL-3.0-only], unknown: warn}
+"""
 
-    return load_policy()
+
+def default_policy() -> Policy:
+    """The fixed sample policy."""
+    return parse_policy(SAMPLE_POLICY.encode(), "sample.yaml")
 
 
 def waiver(**kw: object) -> Waiver:
