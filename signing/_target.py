@@ -149,7 +149,8 @@ def _is_project(target: Path) -> bool:
 def discover_files(target: Path) -> list[str]:
     """Files of the target that must all be subjects of a valid attestation.
 
-    * a project: every file under ``assets/`` plus the package manifests;
+    * a project: every file under ``assets/`` (but hidden ones, which the scan skips too) plus
+      the package manifests;
     * a single file: the file itself;
     * any other folder (code package, model folder): every regular file in it.
     """
@@ -159,7 +160,11 @@ def discover_files(target: Path) -> list[str]:
         raise SigningError(f"{target}: target does not exist")
     if _is_project(target):
         assets = target / "assets"
-        files = {p.relative_to(target).as_posix() for p in assets.rglob("*") if p.is_file()}
+        files = {
+            p.relative_to(target).as_posix()
+            for p in assets.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        }
         return sorted(files | set(manifest_files(target)))
     return sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
 

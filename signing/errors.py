@@ -53,6 +53,7 @@ class Reason(StrEnum):
     NOT_APPROVED = "not-approved"
     DIGEST_MISMATCH = "digest-mismatch"
     MISSING_ARTIFACT = "missing-artifact"
+    UNSCANNED_FILE = "unscanned-file"
     BAD_REPORT = "bad-report"
     # verification failures
     MALFORMED_BUNDLE = "malformed-bundle"

@@ -29,7 +29,14 @@ from pathlib import Path
 from scanner import TOOL_NAME, __version__
 from scanner.fsutil import atomic_write_bytes
 from scanner.models import ArtifactKind, Decision
-from signing._target import ReportFacts, manifest_files, read_report, resolve, subject_name
+from signing._target import (
+    ReportFacts,
+    discover_files,
+    manifest_files,
+    read_report,
+    resolve,
+    subject_name,
+)
 from signing.blob import encode_signature, sign_digest_or_blob
 from signing.bundle import key_bundle_json
 from signing.digest import FileDigest, sha256_file
@@ -176,6 +183,18 @@ def sign_target(
             p = target / m
             items.append(_Item(m, p, ArtifactKind.DESCRIPTOR.value, sha256_file(p), False))
             names.add(m)
+
+    # Verify demands that every deployable file be a subject; refuse now rather than sign
+    # something that can never verify (and never sign a file the scan did not look at).
+    extras = sorted(set(discover_files(target)) - names)
+    if extras:
+        more = f" (and {len(extras) - 1} more)" if len(extras) > 1 else ""
+        raise SignRefusedError(
+            Reason.UNSCANNED_FILE,
+            f"{extras[0]}{more} is in the target but not among the report's artifacts, so it "
+            "was not scanned",
+            hint="remove files left over from earlier builds, then scan and sign again",
+        )
 
     sig_names: dict[str, str] = {}
     for i in items:

@@ -145,6 +145,24 @@ def test_sign_refuses_missing_artifact_and_bad_reports(
         assert info.value.reason is Reason.BAD_REPORT
 
 
+def test_sign_refuses_unscanned_leftover_asset(
+    project: BuiltProject, report_path: Path, ec_keys: Keys, tmp_path: Path
+) -> None:
+    (project.root / "assets" / ("0" * 64 + ".tar.gz")).write_bytes(b"old build")
+    with pytest.raises(SignRefusedError, match="not among the report's artifacts") as info:
+        _sign(project, report_path, ec_keys, tmp_path / "out")
+    assert info.value.reason is Reason.UNSCANNED_FILE
+    assert not (tmp_path / "out").exists()
+
+
+def test_hidden_files_in_assets_are_ignored_like_the_scan_does(
+    project: BuiltProject, report_path: Path, ec_keys: Keys, tmp_path: Path
+) -> None:
+    (project.root / "assets" / ".gitkeep").write_bytes(b"")
+    _sign(project, report_path, ec_keys, tmp_path / "out")
+    verify_target(project.root, tmp_path / "out", load_verifier(ec_keys.public))
+
+
 # --- verify fails, each with its own reason ------------------------------------------------
 
 
