@@ -117,6 +117,7 @@ class PublishOptions:
     retry: RetryPolicy | None = None
     client: Any = None
     part_size: int = 8 * 1024 * 1024
+    workers: int = 4
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -240,6 +241,7 @@ def publish_release(target: Path, report: Report, options: PublishOptions) -> Pu
         retry=options.retry,
         client=options.client,
         part_size=options.part_size,
+        workers=options.workers,
     )
     existing = store.head(INDEX_FILE)
     if options.dry_run:

@@ -931,6 +931,7 @@ def open_store(
     retry: RetryPolicy | None = None,
     client: Any = None,
     part_size: int = DEFAULT_PART_SIZE,
+    workers: int = 4,
 ) -> ObjectStore:
     """The store for ``s3://BUCKET/PREFIX`` or ``file://DIR``."""
     scheme, where, prefix = split_url(url)
@@ -947,4 +948,5 @@ def open_store(
         progress=progress,
         retry=retry,
         part_size=part_size,
+        workers=workers,
     )
