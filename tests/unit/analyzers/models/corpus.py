@@ -513,3 +513,47 @@ def other_format_cases() -> list[Case]:
 def build_corpus() -> list[Case]:
     """The whole corpus."""
     return pickle_family_cases() + other_format_cases()
+
+
+def clean_cases() -> list[Case]:
+    """Benign files for the false-alarm column of the comparison (torch-made when available)."""
+    import numpy as np
+
+    out = [
+        Case("clean-pickle", "labels.pkl", pickle.dumps({"labels": ["cat", "dog"]}, protocol=4),
+             "", technique="plain dict pickle", blocks=False),
+        Case("clean-npy", "a.npy", _npy_bytes(np.arange(6.0)), "", technique="float array",
+             blocks=False),
+        Case("clean-onnx", "relu.onnx", _onnx_model(
+            [__import__("onnx").helper.make_node("Relu", ["X"], ["Y"])], [("", 17)], {}),
+             "", technique="onnx.helper model", pickle_family=False, blocks=False),
+        Case("clean-safetensors", "w.safetensors", safetensors_file(
+            {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\x00" * 16),
+             "", technique="safetensors", pickle_family=False, blocks=False),
+    ]  # fmt: skip
+    try:
+        import torch
+    except ImportError:
+        return out
+    lin = torch.nn.Linear(4, 2)
+    buf = io.BytesIO()
+    torch.save(lin.state_dict(), buf)
+    out.append(Case("clean-state-dict", "sd.pt", buf.getvalue(), "",
+                    technique="torch.save(state_dict)", blocks=False))  # fmt: skip
+    buf = io.BytesIO()
+    torch.save(lin.state_dict(), buf, _use_new_zipfile_serialization=False)
+    out.append(Case("clean-legacy", "legacy.pth", buf.getvalue(), "",
+                    technique="legacy torch.save(state_dict)", blocks=False))  # fmt: skip
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.trace(lin, torch.rand(1, 4)), buf)
+    out.append(Case("clean-torchscript", "traced.pt", buf.getvalue(), "",
+                    technique="torch.jit.trace", blocks=False))  # fmt: skip
+    return out
+
+
+def _npy_bytes(arr: object) -> bytes:
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
