@@ -66,6 +66,7 @@ def audit(
     attempt: the network is down, and hundreds of time-outs would only delay the verdict.
     """
     _check_version()
+    import requests
     from packaging.version import InvalidVersion, Version
     from pip_audit._service import (
         ConnectionError as PAConnectionError,
@@ -100,7 +101,12 @@ def audit(
             down = f"pip-audit ({service}) could not connect: {exc}"
             out.append(AuditResult(name, version, error=down))
             continue
-        except ServiceError as exc:
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # pip-audit 2.10.1 lets these escape its PyPI service unwrapped
+            down = f"pip-audit ({service}) could not connect: {type(exc).__name__}: {exc}"
+            out.append(AuditResult(name, version, error=down))
+            continue
+        except (ServiceError, requests.RequestException) as exc:
             cause = exc.__cause__ or exc
             reason = f"pip-audit ({service}) failed: {type(cause).__name__}: {cause}"
             if "connect" in str(cause).lower() or "resolve" in str(cause).lower():

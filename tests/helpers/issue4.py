@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 WHEELS = ASSETS / "wheels"
@@ -393,3 +394,35 @@ def build_rootfs_tar(
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
     return dest
+
+
+def run_file_analyzer(
+    analyzer: Any,
+    files: Mapping[str, bytes],
+    *,
+    options: Mapping[str, Any] | None = None,
+    artifact: str = "test.tar",
+    config: Any = None,
+    work_dir: Path | None = None,
+) -> list[Any]:
+    """Configure a FileAnalyzer, feed it every file it wants, finish the artifact."""
+    from scanner.analyzers.interface import AnalyzerContext
+    from scanner.config import ScanConfig
+    from scanner.models import Artifact, ArtifactKind, frozen_mapping
+    from scanner.sources.interface import ArtifactFormat, SourceArtifact
+    from tests.helpers.entries import make_entry
+
+    analyzer.configure(
+        AnalyzerContext(
+            analyzer.name, frozen_mapping(options or {}), config or ScanConfig(), work_dir
+        )
+    )
+    out: list[Any] = []
+    for path, data in files.items():
+        if analyzer.wants(path, len(data)):
+            out.extend(analyzer.analyze(make_entry(path, data, artifact=artifact)))
+    sa = SourceArtifact(
+        Artifact(ArtifactKind.CONTAINER, artifact, artifact, None, 0), None, ArtifactFormat.ROOTFS
+    )
+    out.extend(analyzer.finish(sa))
+    return out
