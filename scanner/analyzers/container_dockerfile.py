@@ -138,7 +138,9 @@ class DockerfileAnalyzer(TargetAnalyzer):
             if not rel:
                 continue
             pkg_dir = getattr(folder, "dir", "")
-            ref = DockerfileRef(pkg_dir or target.target.name or target.root.name)
+            # In a project, the package folder; for a lone code package, its walked artifact.
+            walked = [sa.artifact.name for sa in target.artifacts if sa.package_dir is not None]
+            ref = DockerfileRef(pkg_dir or (walked[0] if walked else target.root.name))
             path = target.root / rel
             try:
                 size = path.stat().st_size
