@@ -29,8 +29,8 @@ from typing import Any, BinaryIO, ClassVar
 from scanner.analyzers.interface import Output, TargetAnalyzer
 from scanner.analyzers.models._common import model_finding
 from scanner.analyzers.models.mxnet_model import symbol_inputs
-from scanner.models import AnalyzerFailure, Location, Severity
-from scanner.sources.interface import ScanTarget, SourceArtifact
+from scanner.models import AnalyzerFailure, ArtifactKind, Location, Severity
+from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
 
 __all__ = ["ArchiveView", "ModelDescriptorAnalyzer", "detect_frameworks"]
 
@@ -122,6 +122,8 @@ class ModelDescriptorAnalyzer(TargetAnalyzer):
     def analyze_target(self, target: ScanTarget) -> Iterator[Output]:
         """One pass over the target's model assets that carry a descriptor."""
         for sa in target.artifacts:
+            if sa.artifact.kind is not ArtifactKind.MODEL or sa.format is ArtifactFormat.DESCRIPTOR:
+                continue  # descriptor copies carry the same descriptor as their model asset
             desc = (sa.descriptor or {}).get("mlModelDescriptor")
             if not isinstance(desc, Mapping):
                 continue
