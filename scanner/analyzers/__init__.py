@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "panorama_gate.analyzers"
 # module:class of every built-in analyzer. Imported lazily so that a heavy optional dependency
 # (torch, onnx, docker) costs nothing unless that analyzer runs.
 BUILTIN: tuple[str, ...] = (
+    "scanner.analyzers.manifest:ManifestAnalyzer",
     "scanner.analyzers.packages:PackagesAnalyzer",
     "scanner.analyzers.licenses:LicensesAnalyzer",
     "scanner.analyzers.vulns:VulnsAnalyzer",
