@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 PYPROJECT_TABLE = "panorama-gate"
+
+log = logging.getLogger(__name__)
 
 # Policy sections that analyzers read, and the analyzer (options key) that reads each.
 _ANALYZER_SECTIONS = (
@@ -280,7 +283,13 @@ def resolve_policy(explicit: Path | None, *search: Path) -> Policy:
         return load_policy(explicit)
     cfg = find_project_config(*search)
     if cfg is not None:
-        return _policy_from_pyproject(cfg)
+        policy = _policy_from_pyproject(cfg)
+        # A scanned project choosing its own policy is convenient for developers and a way to
+        # weaken the gate in CI: say so every time (CI should pass --policy).
+        log.warning(
+            "using policy %r from %s; pass --policy to enforce another", policy.name, cfg.pyproject
+        )
+        return policy
     return load_policy(None)
 
 
