@@ -105,7 +105,7 @@ _PLACEHOLDER_WORDS = (
     "redacted",
     "xxxx",
     "****",
-    "....",
+    "...",
     "sample",
     "fake",
     "secret_here",
@@ -257,6 +257,15 @@ _BENIGN_NAME = re.compile(
     rb"prompt|label|pattern|regex|policy|mode|expir\w*|timeout|ttl|header|param|env|var|key_id|"
     rb"endpoint|format|class|enabled|required|hash|salt|rounds|type|kind|tokens?_?(?:type|url))$)"
     rb"|^(?:no|is|has|use|allow|enable|disable|tokenize\w*)_"
+    # Pagination, idempotency and request tokens: identifiers, not credentials.
+    rb"|(?:next|continuation|request|change|purchase|pagination|page|input|output|"
+    rb"idempotency|lifecycle_?action|csrf|resume|marker|sync)_?token$"
+)
+# Values that are identifiers rather than secrets: UUIDs, dotted paths, CONSTANT_NAMES.
+_NOT_SECRET_VALUE = re.compile(
+    rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    rb"|[A-Za-z_][\w\[\]\-]*(?:\.[A-Za-z_][\w\[\]\-]*)+"
+    rb"|[A-Z][A-Z0-9_]+"
 )
 
 _URL_CRED = re.compile(
@@ -471,8 +480,10 @@ def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
             name = m.group(1)
             raw = m.group(2) if m.group(2) is not None else m.group(3)
             quoted = m.group(2) is not None
-            if _BENIGN_NAME.search(name):
+            if _BENIGN_NAME.search(name) or _NOT_SECRET_VALUE.fullmatch(raw):
                 continue
+            if m.start() and data[m.start() - 1 : m.start()] == b":":
+                continue  # "...:secret:Name" inside an ARN names a secret, it is not one
             value = raw.decode("utf-8", "replace")
             if is_placeholder(value) or value.startswith(("http://", "https://", "/")):
                 continue
