@@ -94,3 +94,41 @@ def test_message_signature_bundle_is_not_an_attestation(bundle: bytes) -> None:
     with pytest.raises(VerificationError) as info:
         verify_attestation(bundle, None, identity=IDENTITY)
     assert info.value.reason in (Reason.BAD_SIGNATURE, Reason.MALFORMED_BUNDLE)
+
+
+@pytest.mark.online
+def test_keyless_sign_then_offline_verify(tmp_path: Path) -> None:
+    """ONLINE (Fulcio, Rekor): only where the CI provides an OIDC identity."""
+    from sigstore.oidc import IdentityToken
+
+    from signing.keyless import ambient_identity_token, sign_statement_keyless
+
+    token = ambient_identity_token()
+    if not token:
+        pytest.skip("no ambient OIDC identity (needs CI with id-token permission)")
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "a", "digest": {"sha256": "00" * 32}}],
+        "predicateType": "https://panorama-gate.dev/attestation/gate-verdict/v1",
+        "predicate": {},
+    }
+    bundle = sign_statement_keyless(statement, token)
+    ident = IdentityToken(token)
+    identity = KeylessIdentity(str(ident.identity), str(ident.federated_issuer))
+    from signing.keyless import verify_keyless_dsse
+
+    payload_type, payload = verify_keyless_dsse(bundle, identity)
+    assert payload_type == "application/vnd.in-toto+json"
+    assert json.loads(payload)["subject"][0]["name"] == "a"
+
+
+def test_cli_keyless_without_identity_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scanner.cli import main
+
+    monkeypatch.delenv("SIGSTORE_ID_TOKEN", raising=False)
+    monkeypatch.setattr("signing.keyless.ambient_identity_token", lambda: None)
+    (tmp_path / "r.json").write_text("{}")
+    assert main(["sign", str(tmp_path), "--keyless", "--report", str(tmp_path / "r.json")]) == 2
+    assert "needs an OIDC identity" in capsys.readouterr().err
