@@ -144,6 +144,15 @@ class ModelsSection(_Open):
     deny_globals: tuple[Text, ...] = Field(
         default=(), description="pickle globals to refuse even if built-ins allow them"
     )
+    # Limits of the model analyzers; unset means the analyzer's default.
+    max_pickle_ops: Annotated[int, Field(gt=0)] | None = None
+    max_decompressed_bytes: Annotated[int, Field(gt=0)] | None = None
+    onnx_max_structure_mb: Annotated[int, Field(gt=0)] | None = None
+    onnx_max_model_mb: Annotated[int, Field(gt=0)] | None = None
+    onnx_max_tensor_mb: Annotated[int, Field(gt=0)] | None = None
+    onnx_max_nodes: Annotated[int, Field(gt=0)] | None = None
+    onnx_min_opset: Annotated[int, Field(gt=0)] | None = None
+    onnx_max_opset: Annotated[int, Field(gt=0)] | None = None
 
 
 class WaiverSpec(_Closed):

@@ -39,3 +39,14 @@ def test_every_sandbox_knob_is_typed_and_accepted() -> None:
     sandbox = pytest.importorskip("scanner.sandbox")
     budgets = sandbox.Budgets.from_options(policy.analyzer_options()["sandbox"])
     assert budgets.when_unavailable == "incomplete"
+
+
+def test_model_limits_are_typed() -> None:
+    policy = policy_from(
+        "severity_threshold: high\nmodels:\n  max_pickle_ops: 1000\n  onnx_max_tensor_mb: 64\n"
+        "  allow_globals: [numpy.core.multiarray._reconstruct]\n"
+    )
+    assert policy.warnings == ()
+    assert policy.analyzer_options()["models"]["onnx_max_tensor_mb"] == 64
+    with pytest.raises(Exception, match=r"models\.max_pickle_ops"):
+        policy_from("severity_threshold: high\nmodels:\n  max_pickle_ops: lots\n")
