@@ -17,7 +17,14 @@ from signing.digest import FileDigest, sha256_bytes
 from signing.errors import Reason as Why
 from signing.errors import SigningError, SignRefusedError
 
-__all__ = ["ReportFacts", "discover_files", "manifest_files", "read_report", "resolve"]
+__all__ = [
+    "ReportFacts",
+    "discover_files",
+    "manifest_files",
+    "read_report",
+    "resolve",
+    "walk_files",
+]
 
 # Package manifests are subjects even when the report does not list them as artifacts.
 _MANIFEST_GLOBS = ("graphs/*/graph.json", "packages/*/package.json", "packages/*/descriptor.json")
@@ -146,27 +153,45 @@ def _is_project(target: Path) -> bool:
     return all((target / d).is_dir() for d in ("graphs", "packages", "assets"))
 
 
-def discover_files(target: Path) -> list[str]:
+def walk_files(root: Path, exclude: Path | None = None) -> list[Path]:
+    """Regular files under ``root``, sorted, leaving out everything under ``exclude``.
+
+    ``exclude`` is the signatures folder: when it lies inside a folder target, its files are
+    outputs of signing, not part of what is signed.
+    """
+    skip = exclude.resolve() if exclude is not None else None
+    out = []
+    for p in root.rglob("*"):
+        if not p.is_file():
+            continue
+        if skip is not None and p.resolve().is_relative_to(skip):
+            continue
+        out.append(p)
+    return sorted(out)
+
+
+def discover_files(target: Path, exclude: Path | None = None) -> list[str]:
     """Files of the target that must all be subjects of a valid attestation.
 
     * a project: every file under ``assets/`` (but hidden ones, which the scan skips too) plus
       the package manifests;
     * a single file: the file itself;
-    * any other folder (code package, model folder): every regular file in it.
+    * any other folder (code package, model folder): every regular file in it;
+
+    in each case leaving out the signatures folder ``exclude``.
     """
     if target.is_file():
         return [target.name]
     if not target.is_dir():
         raise SigningError(f"{target}: target does not exist")
     if _is_project(target):
-        assets = target / "assets"
         files = {
             p.relative_to(target).as_posix()
-            for p in assets.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
+            for p in walk_files(target / "assets", exclude)
+            if not p.name.startswith(".")
         }
         return sorted(files | set(manifest_files(target)))
-    return sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    return [p.relative_to(target).as_posix() for p in walk_files(target, exclude)]
 
 
 def as_json(obj: Any) -> str:

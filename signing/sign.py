@@ -36,6 +36,7 @@ from signing._target import (
     read_report,
     resolve,
     subject_name,
+    walk_files,
 )
 from signing.blob import encode_signature, sign_digest_or_blob
 from signing.bundle import key_bundle_json
@@ -94,7 +95,7 @@ class _Item:
     model_root: str | None = None  # its name relative to the target
 
 
-def _check_artifacts(target: Path, report: ReportFacts) -> list[_Item]:
+def _check_artifacts(target: Path, report: ReportFacts, out_dir: Path) -> list[_Item]:
     if not report.artifacts:
         raise SignRefusedError(Reason.BAD_REPORT, f"{report.path}: the report lists no artifacts")
     items: list[_Item] = []
@@ -105,7 +106,7 @@ def _check_artifacts(target: Path, report: ReportFacts) -> list[_Item]:
             # A folder artifact (code package, SavedModel folder): each file is a subject;
             # the report's folder digest is the pipeline's own tree hash, so the per-file
             # digests taken now are what is signed.
-            files = sorted(p for p in path.rglob("*") if p.is_file())
+            files = walk_files(path, out_dir)
             if not files:
                 raise SignRefusedError(Reason.MISSING_ARTIFACT, f"{name}: folder artifact is empty")
             for f in files:
@@ -176,7 +177,7 @@ def sign_target(
             f"{report_path}: the verdict is {report.verdict.decision.value!r}, not 'approved'"
             + (f" ({why})" if why else ""),
         )
-    items = _check_artifacts(target, report)
+    items = _check_artifacts(target, report, out_dir)
     names = {i.name for i in items}
     for m in manifest_files(target):
         if m not in names:
@@ -186,14 +187,15 @@ def sign_target(
 
     # Verify demands that every deployable file be a subject; refuse now rather than sign
     # something that can never verify (and never sign a file the scan did not look at).
-    extras = sorted(set(discover_files(target)) - names)
+    extras = sorted(set(discover_files(target, out_dir)) - names)
     if extras:
         more = f" (and {len(extras) - 1} more)" if len(extras) > 1 else ""
         raise SignRefusedError(
             Reason.UNSCANNED_FILE,
             f"{extras[0]}{more} is in the target but not among the report's artifacts, so it "
             "was not scanned",
-            hint="remove files left over from earlier builds, then scan and sign again",
+            hint="remove files left over from earlier builds (and keep reports outside the "
+            "target), then scan and sign again",
         )
 
     sig_names: dict[str, str] = {}

@@ -185,7 +185,7 @@ def verify_target(
             )
         digests[subject.name] = d
     # The other way round: nothing deployable was added beside the signed files.
-    for name in discover_files(target):
+    for name in discover_files(target, Path(signatures_dir)):
         if name not in digests:
             raise VerificationError(
                 Reason.MISSING_SUBJECT,

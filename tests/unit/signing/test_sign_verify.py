@@ -318,3 +318,36 @@ def test_sign_overwrites_previous_output(
     shutil.copy(signed / ATTESTATION_FILE, signed / "old.json")
     _sign(project, report_path, ec_keys, signed)
     verify_target(project.root, signed, load_verifier(ec_keys.public))
+
+
+def test_signatures_folder_inside_a_folder_target(tmp_path: Path, ec_keys: Keys) -> None:
+    pkg = tmp_path / "pkg"
+    (pkg / "src").mkdir(parents=True)
+    (pkg / "Dockerfile").write_text("FROM scratch\n")
+    (pkg / "src" / "app.py").write_text("print('hi')\n")
+    rp = tmp_path / "r.json"
+    doc = report_for(pkg, [])
+    doc["artifacts"] = [{"name": "pkg", "kind": "code", "path": ".", "sha256": None, "size": 0}]
+    rp.write_text(json.dumps(doc))
+    out = pkg / "signatures"
+    for _ in range(2):  # signing again must not pick up its own earlier output
+        r = sign_target(pkg, rp, load_signer(ec_keys.private, PASSWORD), out)
+        assert {s.name for s in r.statement.subjects} == {"Dockerfile", "src/app.py"}
+    verify_target(pkg, out, load_verifier(ec_keys.public))
+    (pkg / "src" / "backdoor.py").write_text("import os\n")
+    _fails(Reason.MISSING_SUBJECT, pkg, out, ec_keys)
+
+
+def test_report_inside_a_folder_target_is_refused_with_a_hint(
+    tmp_path: Path, ec_keys: Keys
+) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "app.py").write_text("x = 1\n")
+    doc = report_for(pkg, [("app.py", "code")])
+    (pkg / "report.json").write_text(json.dumps(doc))
+    with pytest.raises(SignRefusedError, match="report.json is in the target") as info:
+        sign_target(
+            pkg, pkg / "report.json", load_signer(ec_keys.private, PASSWORD), tmp_path / "s"
+        )
+    assert "keep reports outside the target" in info.value.diagnostics()
