@@ -11,7 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from scanner.models import Category, Severity
 
@@ -158,14 +165,24 @@ class ModelsSection(_Open):
 class WaiverSpec(_Closed):
     """One waiver: a scope (fingerprint, rule, package and/or vulnerability), who, why, until."""
 
-    id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description=(
+            "the waiver's name; with no other scope it is the scope: it matches a finding "
+            "whose fingerprint, rule id or vulnerability id (or alias) it equals"
+        ),
+    )
     fingerprint: Annotated[str, Field(min_length=8, max_length=128)] | None = None
     rule: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        default=None, description="a rule id, or a glob such as 'secrets.*'"
+        default=None,
+        validation_alias=AliasChoices("rule", "rule_id"),
+        description="a rule id, or a glob such as 'secrets.*'",
     )
     package: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     vulnerability: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        default=None, description="a vulnerability id or one of its aliases (CVE, GHSA)"
+        default=None,
+        validation_alias=AliasChoices("vulnerability", "vulnerability_id"),
+        description="a vulnerability id or one of its aliases (CVE, GHSA)",
     )
     path: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
         default=None, description="narrows any scope to paths matching this glob"
@@ -184,9 +201,9 @@ class WaiverSpec(_Closed):
 
     @model_validator(mode="after")
     def _scoped(self) -> WaiverSpec:
-        if not (self.fingerprint or self.rule or self.package or self.vulnerability):
+        if not (self.fingerprint or self.rule or self.package or self.vulnerability or self.id):
             raise ValueError(
-                "a waiver needs a scope: fingerprint, rule, package or vulnerability "
+                "a waiver needs a scope: id, fingerprint, rule, package or vulnerability "
                 "(a waiver for everything is not a waiver)"
             )
         if self.rule is not None and self.rule.strip("*?.[]") == "":

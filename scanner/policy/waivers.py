@@ -45,6 +45,17 @@ def _norm_package(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _vuln_ids(finding: Finding) -> set[str]:
+    """A finding's vulnerability id and aliases, upper-cased (empty for other findings)."""
+    props = finding.properties
+    ids = {str(props.get("vulnerability_id") or "").upper()}
+    aliases = props.get("aliases") or ()
+    if isinstance(aliases, list | tuple):
+        ids.update(str(a).upper() for a in aliases)
+    ids.discard("")
+    return ids
+
+
 @dataclass(frozen=True, slots=True)
 class Waiver:
     """A validated waiver and where it was written (``file:line``)."""
@@ -59,6 +70,9 @@ class Waiver:
     package: str | None = None
     vulnerability: str | None = None
     path: str | None = None
+    # True when the waiver gave no scope but its id: the id is then matched against the
+    # finding's fingerprint, rule id and vulnerability id/aliases ("id/fingerprint").
+    id_scope: bool = False
 
     def is_expired(self, today: dt.date) -> bool:
         """Expired from the day after ``expires``."""
@@ -71,18 +85,22 @@ class Waiver:
         if self.rule is not None and not fnmatch.fnmatchcase(finding.rule_id, self.rule):
             return False
         props = finding.properties
+        if self.id_scope and not self._id_matches(finding):
+            return False
         if self.package is not None:
             pkg = props.get("package")
             if not isinstance(pkg, str) or _norm_package(pkg) != _norm_package(self.package):
                 return False
-        if self.vulnerability is not None:
-            ids = {str(props.get("vulnerability_id") or "").upper()}
-            aliases = props.get("aliases") or ()
-            if isinstance(aliases, list | tuple):
-                ids.update(str(a).upper() for a in aliases)
-            if self.vulnerability.upper() not in ids:
-                return False
+        if self.vulnerability is not None and self.vulnerability.upper() not in _vuln_ids(finding):
+            return False
         return self.path is None or fnmatch.fnmatchcase(finding.location.path, self.path)
+
+    def _id_matches(self, finding: Finding) -> bool:
+        return (
+            self.id == finding.fingerprint
+            or self.id == finding.rule_id
+            or self.id.upper() in _vuln_ids(finding)
+        )
 
     def use(self, status: str, fingerprints: Iterable[str]) -> WaiverUse:
         """A record of what this waiver did, for the verdict."""
@@ -123,6 +141,7 @@ def waivers_from_specs(
                 package=spec.package,
                 vulnerability=spec.vulnerability,
                 path=spec.path,
+                id_scope=not (spec.fingerprint or spec.rule or spec.package or spec.vulnerability),
             )
         )
     return tuple(out)

@@ -290,3 +290,31 @@ def test_decision_invariants(waived: list[bool], threshold: str) -> None:
     named = {fp for x in r.verdict.reasons if x.level == "reject" for fp in x.fingerprints}
     assert named == blocking
     assert (r.verdict.decision is Decision.APPROVED) == (not blocking)
+
+
+@pytest.mark.parametrize(
+    ("entry", "waived_rule"),
+    [
+        ("id: CVE-2019-11324", "vulns.osv"),
+        ("id: secrets.aws-access-key-id", "secrets.aws-access-key-id"),
+        ("rule_id: code.B602", "code.B602"),
+        ("vulnerability_id: PYSEC-2019-133", "vulns.osv"),
+    ],
+    ids=["id-as-alias", "id-as-rule", "rule_id-key", "vulnerability_id-key"],
+)
+def test_waiver_id_alone_and_key_aliases_scope_a_waiver(
+    tmp_path: Path, entry: str, waived_rule: str
+) -> None:
+    p = tmp_path / "w.yaml"
+    p.write_text(f"- {entry}\n  reason: r\n  owner: o\n  expires: 2030-01-01\n")
+    findings, uses = apply_waivers(sample.findings(), load_waivers(p), today=TODAY)
+    assert [f.rule_id for f in findings if f.waived] == [waived_rule]
+    assert uses[0].status == "applied"
+
+
+def test_waiver_id_alone_by_fingerprint(tmp_path: Path) -> None:
+    target = sample.findings()[2]
+    p = tmp_path / "w.yaml"
+    p.write_text(f"- id: {target.fingerprint}\n  reason: r\n  owner: o\n  expires: 2030-01-01\n")
+    findings, _ = apply_waivers(sample.findings(), load_waivers(p), today=TODAY)
+    assert [f.fingerprint for f in findings if f.waived] == [target.fingerprint]
