@@ -147,11 +147,11 @@ class LocalKeySigner(Signer):
         return f"LocalKeySigner(key_type={self._type.value}, key_id={self._id[:16]}…)"
 
     @property
-    def key_id(self) -> str:  # noqa: D102 - documented on the ABC
+    def key_id(self) -> str:
         return self._id
 
     @property
-    def key_type(self) -> KeyType:  # noqa: D102
+    def key_type(self) -> KeyType:
         return self._type
 
     @property
@@ -159,15 +159,15 @@ class LocalKeySigner(Signer):
         """The key file's password (for ``model_signing``); never log it."""
         return self._password
 
-    def public_key(self) -> PublicKey:  # noqa: D102
+    def public_key(self) -> PublicKey:
         return self._key.public_key()
 
-    def sign(self, message: Message) -> bytes:  # noqa: D102
+    def sign(self, message: Message) -> bytes:
         if isinstance(self._key, ed25519.Ed25519PrivateKey):
             return self._key.sign(message)
         return self._key.sign(message, _ECDSA_SHA256)
 
-    def sign_sha256(self, digest: bytes) -> bytes:  # noqa: D102
+    def sign_sha256(self, digest: bytes) -> bytes:
         _require_ecdsa(self._type, "signing a digest")
         assert isinstance(self._key, ec.EllipticCurvePrivateKey)
         return self._key.sign(digest, _ECDSA_PREHASHED)
@@ -185,11 +185,11 @@ class PublicKeyVerifier(Verifier):
         return f"PublicKeyVerifier(key_type={self._type.value}, key_id={self._id[:16]}…)"
 
     @property
-    def key_id(self) -> str:  # noqa: D102
+    def key_id(self) -> str:
         return self._id
 
     @property
-    def key_type(self) -> KeyType:  # noqa: D102
+    def key_type(self) -> KeyType:
         return self._type
 
     @property
@@ -197,7 +197,7 @@ class PublicKeyVerifier(Verifier):
         """The verifying key."""
         return self._key
 
-    def verify(self, signature: bytes, message: Message) -> bool:  # noqa: D102
+    def verify(self, signature: bytes, message: Message) -> bool:
         try:
             if isinstance(self._key, ed25519.Ed25519PublicKey):
                 self._key.verify(signature, message)
@@ -207,7 +207,7 @@ class PublicKeyVerifier(Verifier):
             return False
         return True
 
-    def verify_sha256(self, signature: bytes, digest: bytes) -> bool:  # noqa: D102
+    def verify_sha256(self, signature: bytes, digest: bytes) -> bool:
         if not isinstance(self._key, ec.EllipticCurvePublicKey):
             return False
         try:
@@ -306,20 +306,20 @@ class KmsSigner(Signer):
         return f"KmsSigner({self._k.ref})"
 
     @property
-    def key_id(self) -> str:  # noqa: D102
+    def key_id(self) -> str:
         return self._k.key_id
 
     @property
-    def key_type(self) -> KeyType:  # noqa: D102
+    def key_type(self) -> KeyType:
         return KeyType.ECDSA_P256
 
-    def public_key(self) -> PublicKey:  # noqa: D102
+    def public_key(self) -> PublicKey:
         return self._k.public_key
 
-    def sign(self, message: Message) -> bytes:  # noqa: D102
+    def sign(self, message: Message) -> bytes:
         return self.sign_sha256(hashlib.sha256(message).digest())
 
-    def sign_sha256(self, digest: bytes) -> bytes:  # noqa: D102
+    def sign_sha256(self, digest: bytes) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -347,17 +347,17 @@ class KmsVerifier(Verifier):
         return f"KmsVerifier({self._k.ref})"
 
     @property
-    def key_id(self) -> str:  # noqa: D102
+    def key_id(self) -> str:
         return self._k.key_id
 
     @property
-    def key_type(self) -> KeyType:  # noqa: D102
+    def key_type(self) -> KeyType:
         return KeyType.ECDSA_P256
 
-    def verify(self, signature: bytes, message: Message) -> bool:  # noqa: D102
+    def verify(self, signature: bytes, message: Message) -> bool:
         return self.verify_sha256(signature, hashlib.sha256(message).digest())
 
-    def verify_sha256(self, signature: bytes, digest: bytes) -> bool:  # noqa: D102
+    def verify_sha256(self, signature: bytes, digest: bytes) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
