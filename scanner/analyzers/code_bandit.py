@@ -107,8 +107,17 @@ def _install_fast_nosec_lookup() -> None:
 
 
 def _new_manager() -> Any:
-    from bandit.core import config as b_config
-    from bandit.core import manager as b_manager
+    # Importing bandit loads its report formatters through stevedore, which logs an ERROR for
+    # each optional one whose dependency is missing (sarif needs sarif_om). We use no
+    # formatter, so that message is noise in our output.
+    stevedore_log = logging.getLogger("stevedore.extension")
+    level = stevedore_log.level
+    stevedore_log.setLevel(logging.CRITICAL)
+    try:
+        from bandit.core import config as b_config
+        from bandit.core import manager as b_manager
+    finally:
+        stevedore_log.setLevel(level)
 
     _install_fast_nosec_lookup()
 
