@@ -65,6 +65,7 @@ class BwrapSandbox:
         self._roots: dict[str, tuple[Path, str | None]] = {}
         self._tmp = Path(tempfile.mkdtemp(prefix="panorama-gate-bwrap-"))
         self._use_cgroups = use_cgroups
+        self._warmed: set[str] = set()
 
     def unavailable_reason(self) -> str | None:
         """``None`` when bubblewrap can make a sandbox here, else why not."""
@@ -139,7 +140,9 @@ class BwrapSandbox:
         extra: dict[str, Any] = {"image_architecture": check.machine or "unknown"}
         if check.emulated:
             extra["emulation"] = check.reason
-        if request.warmup:
+        if request.warmup and str(root) not in self._warmed:
+            # Once per image: what it warms is the page cache of the image's files.
+            self._warmed.add(str(root))
             t0 = time.monotonic()
             warm = stage(request, work / "warmup", max_frames=1,
                          seconds=min(request.seconds, 3.0 * slowdown))
@@ -178,10 +181,13 @@ class BwrapSandbox:
                              exit_code=exit_code, oom_killed=oom, emulated=check.emulated,
                              stderr_tail=tail, extra=extra)
 
-    def _rlimits(self, request: SandboxRequest, deadline: float) -> list[str]:
+    def _rlimits(self, request: SandboxRequest, deadline: float, cgroups: bool) -> list[str]:
         limits = request.effective_limits()
+        # With a cgroup the kernel's OOM killer enforces memory, as under Docker; the data
+        # rlimit only backs it up (a per-process limit would refuse before the cgroup counts).
+        data = limits.memory_bytes * (2 if cgroups else 1)
         out = [
-            f"data={limits.memory_bytes}",
+            f"data={data}",
             f"fsize={limits.writable_bytes}",
             f"cpu={int(deadline * (os.cpu_count() or 1)) + 5}",
             "core=0",
@@ -210,7 +216,7 @@ class BwrapSandbox:
         for key, value in staged.env().items():
             args += ["--setenv", key, value]
         args += ["--", *staged.init_args(request, deadline, count_procs=True,
-                                         rlimits=self._rlimits(request, deadline),
+                                         rlimits=self._rlimits(request, deadline, cg is not None),
                                          status_fd=write_fd)]
         procs_files = cg.procs_files() if cg is not None else []
 

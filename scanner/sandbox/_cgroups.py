@@ -56,6 +56,7 @@ class CgroupFigures:
     oom_kills: int | None = None
     memory_limit_hits: int | None = None
     io_write_bytes: int | None = None
+    pids_limit_reached: bool = False  # the peak touched pids.max (v1 counts refusals below us)
     version: int = 0
     notes: tuple[str, ...] = field(default=())
 
@@ -96,6 +97,7 @@ class RunCgroup:
             self.parent = f"/panorama-gate/{run_id}"
             self._rel = Path("panorama-gate") / run_id
         self._created: list[Path] = []
+        self.pids_max: int | None = None
 
     def _dirs(self) -> list[Path]:
         if self.version == 2:
@@ -139,7 +141,8 @@ class RunCgroup:
             self._created.append(d)
 
     def set_limits(self, memory_bytes: int, pids: int) -> None:
-        """Hard limits on the parent itself (the bubblewrap sandbox has no engine to set them)."""
+        """Hard limits on the parent itself, where the kernel's counters outlive the run."""
+        self.pids_max = pids
         if self.version == 2:
             d = self.mounts["unified"] / self._rel
             (d / "memory.max").write_text(str(memory_bytes))
@@ -192,6 +195,7 @@ class RunCgroup:
             oom_kills=oom,
             memory_limit_hits=_read_int(mem / "memory.failcnt"),
             io_write_bytes=io_write,
+            pids_limit_reached=bool(self.pids_max and peak_procs and peak_procs >= self.pids_max),
             version=1,
             notes=tuple(notes),
         )
@@ -222,6 +226,7 @@ class RunCgroup:
             oom_kills=events.get("oom_kill"),
             memory_limit_hits=events.get("max"),
             io_write_bytes=io_write,
+            pids_limit_reached=bool(self.pids_max and procs and procs >= self.pids_max),
             version=2,
             notes=tuple(notes),
         )

@@ -67,6 +67,10 @@ def build_profile(
         props["cgroup_version"] = cgroup.version
         if cgroup.pids_limit_hits:
             props["pids_limit_hits"] = cgroup.pids_limit_hits
+        if cgroup.pids_limit_reached:
+            # cgroup v1 counts a refused fork in the cgroup it happened in (Docker's, gone by
+            # now); a peak at the limit says the same.
+            props["pids_limit_reached"] = True
         if cgroup.memory_limit_hits:
             props["memory_limit_hits"] = cgroup.memory_limit_hits
         if cgroup.notes:
@@ -101,10 +105,15 @@ def build_profile(
     if st.get("puts") is not None:
         props["frames_put"] = int(st["puts"])
     code = st.get("exit_code") if st.get("exit_code") is not None else exit_code
+    oom = bool(oom_killed) or bool(cgroup and cgroup.oom_kills)
     if code not in (0, None):
         exc_name = _exception_name(stderr_tail)
         if exc_name:
             props["exception"] = exc_name
+        if exc_name == "MemoryError" and not oom:
+            # Without a cgroup the memory rlimit refuses the allocation instead of killing.
+            oom = True
+            props["oom_kind"] = "allocation refused at the hard memory limit (MemoryError)"
     return ResourceProfile(
         ran=True,
         sandbox=sandbox,
@@ -115,7 +124,7 @@ def build_profile(
         max_processes=procs,
         network_attempts=net,
         exit_code=int(code) if code is not None else None,
-        oom_killed=bool(oom_killed) or bool(cgroup and cgroup.oom_kills),
+        oom_killed=oom,
         frames_processed=int(st["frames"]) if "frames" in st else None,
         wall_seconds=round(wall, 4),
         emulated=emulated,

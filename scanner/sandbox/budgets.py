@@ -83,11 +83,14 @@ def budget_findings(profile: ResourceProfile, budgets: Budgets, artifact: str,
             f"{budgets.max_disk_write_mb:g} MB; the device's storage is shared and small",
             loc, measured_bytes=profile.disk_written_bytes, budget_mb=budgets.max_disk_write_mb))
     hits = int(props.get("pids_limit_hits") or 0)
-    if (profile.max_processes is not None and profile.max_processes > budgets.max_processes) or hits:
+    at_limit = bool(props.get("pids_limit_reached"))
+    if ((profile.max_processes is not None and profile.max_processes > budgets.max_processes)
+            or hits or at_limit):
         out.append(_finding(
             "sandbox.processes-over-budget",
             f"{profile.max_processes} processes/threads at peak is over the budget of "
-            f"{budgets.max_processes}" + (f"; {hits} fork(s) refused at the hard limit" if hits else ""),
+            f"{budgets.max_processes}" + (f"; {hits} fork(s) refused at the hard limit" if hits
+                                          else "; the hard limit was reached" if at_limit else ""),
             loc, measured=profile.max_processes, budget=budgets.max_processes, refused_forks=hits))
     if not budgets.allow_network and profile.network_attempts:
         targets = list(props.get("network_targets") or [])[:3]
