@@ -31,7 +31,8 @@ Quick use::
 
 ``build_code_package(dest, spec)`` writes just one code-package folder (before
 ``build-container``). ``make_rootfs_tar(files)`` and ``make_model_archive(files)`` return the
-bytes of a gzip'd rootfs tar / model archive, usable on their own. ``sha256_hex(data)``.
+bytes of a gzip'd rootfs tar / model archive, usable on their own; ``make_torch_zip()`` is the
+benign default ``model.pth`` (a PyTorch-style zip). ``sha256_hex(data)``.
 
 Named breakages (``ProjectSpec.breaks``, each a string in ``BREAKS``):
 
@@ -58,12 +59,15 @@ Everything written is deterministic (fixed mtimes, gzip mtime 0), so digests are
 
 from __future__ import annotations
 
+import collections
 import copy
 import gzip
 import hashlib
 import io
 import json
+import pickle
 import tarfile
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +83,7 @@ __all__ = [
     "build_project",
     "make_model_archive",
     "make_rootfs_tar",
+    "make_torch_zip",
     "sha256_hex",
     "write_json",
 ]
@@ -143,7 +148,27 @@ DEFAULT_DOCKERFILE = (
     "FROM public.ecr.aws/panorama/panorama-application:1.2.1-arm64v8\nCOPY src /panorama\n"
 )
 
-DEFAULT_MODEL_FILES: Mapping[str, bytes] = {"model.pth": b"PK\x03\x04not-a-real-torchscript"}
+
+def make_torch_zip(state: Mapping[str, int] | None = None) -> bytes:
+    """A tiny, benign TorchScript-style zip (``model/data.pkl``, ``code/``...), deterministic.
+
+    The pickle holds only an ``OrderedDict`` of ints, so model analyzers find nothing to flag.
+    """
+    payload = pickle.dumps(collections.OrderedDict(state or {"weight": 1}), protocol=2)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in (
+            ("model/data.pkl", payload),
+            ("model/code/__torch__/model.py", b"class Model(Module):\n  __parameters__ = []\n"),
+            ("model/constants.pkl", pickle.dumps((), protocol=2)),
+            ("model/version", b"3\n"),
+            ("model/byteorder", b"little"),
+        ):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
+    return buf.getvalue()
+
+
+DEFAULT_MODEL_FILES: Mapping[str, bytes] = {"model.pth": make_torch_zip()}
 
 _MTIME = 1_600_000_000
 
