@@ -106,8 +106,17 @@ DPKG_STATUS = b"""Package: libc6
 Status: install ok installed
 Priority: optional
 Architecture: arm64
+Source: glibc
 Version: 2.31-0ubuntu9.9
 Description: GNU C Library: Shared libraries
+
+Package: zlib1g
+Status: install ok installed
+Priority: required
+Architecture: arm64
+Source: zlib
+Version: 1:1.2.11.dfsg-2ubuntu1.2
+Description: compression library - runtime
 
 Package: python3.8
 Status: install ok installed
@@ -179,6 +188,88 @@ def model_archive() -> bytes:
         {"state_dict": {"fc.weight": [0.1, 0.2]}, "hook": _Exploit()}, protocol=2
     )
     return _tar_gz({"shelf_model/model.pth": payload}, ["shelf_model/"], {})
+
+
+def _ghsa(ghsa: str, cve: str, fixed: str, summary: str, vector: str) -> dict[str, object]:
+    return {
+        "schema_version": "1.6.0",
+        "id": ghsa,
+        "modified": "2024-05-20T20:10:19Z",
+        "published": "2019-04-19T16:56:00Z",
+        "aliases": [cve],
+        "summary": summary,
+        "severity": [{"type": "CVSS_V3", "score": vector}],
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "urllib3", "purl": "pkg:pypi/urllib3"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+        "references": [{"type": "WEB", "url": f"https://github.com/advisories/{ghsa}"}],
+    }
+
+
+# Real advisories (ids, versions and vectors as published), for the offline database demo.
+OSV_RECORDS: dict[str, list[dict[str, object]]] = {
+    "PyPI": [
+        _ghsa(
+            "GHSA-mh33-7rrq-662w",
+            "CVE-2019-11324",
+            "1.24.2",
+            "Improper Certificate Validation in urllib3",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
+        ),
+        _ghsa(
+            "GHSA-r64q-w8jr-g9qp",
+            "CVE-2019-11236",
+            "1.24.3",
+            "Improper Neutralization of CRLF Sequences in HTTP Headers in urllib3",
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N",
+        ),
+    ],
+    "Ubuntu": [
+        {
+            "schema_version": "1.6.0",
+            "id": "UBUNTU-CVE-2022-37434",
+            "modified": "2024-09-10T09:00:00Z",
+            "published": "2022-08-05T07:15:00Z",
+            "upstream": ["CVE-2022-37434"],
+            "summary": "zlib through 1.2.12 has a heap-based buffer over-read or buffer overflow "
+            "in inflate in inflate.c via a large gzip header extra field",
+            "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}
+            ],
+            "affected": [
+                {
+                    "package": {
+                        "ecosystem": "Ubuntu:20.04:LTS",
+                        "name": "zlib",
+                        "purl": "pkg:deb/ubuntu/zlib?arch=source",
+                    },
+                    "ranges": [
+                        {
+                            "type": "ECOSYSTEM",
+                            "events": [{"introduced": "0"}, {"fixed": "1:1.2.11.dfsg-2ubuntu1.5"}],
+                        }
+                    ],
+                }
+            ],
+            "references": [{"type": "REPORT", "url": "https://ubuntu.com/security/CVE-2022-37434"}],
+        }
+    ],
+}
+
+
+def build_osv_db(out: Path) -> Path:
+    """Write the example's offline OSV database (one JSON record per file, per ecosystem)."""
+    if out.exists():
+        shutil.rmtree(out)
+    for ecosystem, records in OSV_RECORDS.items():
+        for record in records:
+            _write_json(out / ecosystem / f"{record['id']}.json", record)
+    return out
 
 
 def _write_json(path: Path, data: object) -> bytes:
@@ -373,8 +464,10 @@ def main() -> None:
     """Command-line entry: ``python examples/build_example.py [--out DIR]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / APP)
+    parser.add_argument("--osv-db", type=Path, default=Path(__file__).resolve().parent / "osv-db")
     args = parser.parse_args()
     print(build(args.out))
+    print(build_osv_db(args.osv_db))
 
 
 if __name__ == "__main__":
