@@ -31,8 +31,10 @@ import contextlib
 import hashlib
 import io
 import os
+import queue
 import struct
 import tempfile
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -469,27 +471,73 @@ def cli_raw_aes_provider(key_ids: Sequence[str] = (), **kwargs: Sequence[str]) -
 # ----------------------------------------------------------------------- streaming
 
 
+class _BackgroundHasher:
+    """SHA-256 computed on a worker thread, fed through a bounded queue.
+
+    hashlib releases the GIL on large buffers, so hashing runs on the second core while the
+    SDK encrypts on the first; the bounded queue keeps memory flat (at most ``depth`` chunks).
+    """
+
+    def __init__(self, depth: int = 8) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._hash.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        """Queue an immutable chunk for hashing."""
+        self.size += len(chunk)
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        """Wait for the queue to drain and return the digest."""
+        self._queue.put(None)
+        self._thread.join()
+        return self._hash.hexdigest()
+
+    def abandon(self) -> None:
+        """Stop the worker after an error (the digest is not needed)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+
 class _HashingReader(io.RawIOBase):
     """A read-only stream that hashes and counts what passes through it."""
 
-    def __init__(self, raw: io.RawIOBase | io.BufferedIOBase, progress: ProgressCallback | None):
+    def __init__(
+        self,
+        raw: io.RawIOBase | io.BufferedIOBase,
+        hasher: _BackgroundHasher,
+        progress: ProgressCallback | None,
+    ):
         super().__init__()
         self._raw = raw
-        self.hash = hashlib.sha256()
-        self.size = 0
+        self.hash = hasher
         self._progress = progress
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
-        n = self._raw.readinto(buffer)
-        if n:
-            self.hash.update(memoryview(buffer)[:n])
-            self.size += n
+    def read(self, size: int = -1) -> bytes:
+        # The SDK calls read(); returning the bytes object lets the hasher keep a reference
+        # instead of copying the chunk.
+        data = self._raw.read(size)
+        if data:
+            self.hash.update(data)
             if self._progress is not None:
-                self._progress(n)
-        return n or 0
+                self._progress(len(data))
+        return data or b""
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,11 +581,11 @@ def encrypt_file(
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
     tmp = Path(tmp_name)
+    plain_hash = _BackgroundHasher()
+    out_hash = _BackgroundHasher()
     try:
-        out_hash = hashlib.sha256()
-        out_size = 0
-        with open(src, "rb", buffering=0) as raw, os.fdopen(fd, "wb") as out:
-            reader = _HashingReader(raw, progress)
+        with open(src, "rb", buffering=0) as raw, os.fdopen(fd, "wb", buffering=0) as out:
+            reader = _HashingReader(raw, plain_hash, progress)
             with _CLIENT.stream(
                 mode="encrypt",
                 source=reader,
@@ -552,10 +600,9 @@ def encrypt_file(
                         break
                     out.write(chunk)
                     out_hash.update(chunk)
-                    out_size += len(chunk)
-            out.flush()
             os.fsync(out.fileno())
-        actual = reader.hash.hexdigest()
+        actual = plain_hash.hexdigest()
+        ciphertext_sha256 = out_hash.hexdigest()
         if actual != expected:
             raise EncryptionError(
                 f"{src}: changed since it was scanned (sha256 {actual}, approved {expected})",
@@ -575,11 +622,14 @@ def encrypt_file(
     except BaseException:
         _unlink(tmp)
         raise
+    finally:
+        for hasher in (plain_hash, out_hash):
+            hasher.abandon()
     return EncryptResult(
         plaintext_sha256=actual,
-        plaintext_size=reader.size,
-        ciphertext_sha256=out_hash.hexdigest(),
-        ciphertext_size=out_size,
+        plaintext_size=plain_hash.size,
+        ciphertext_sha256=ciphertext_sha256,
+        ciphertext_size=out_hash.size,
         context=dict(context),
     )
 
@@ -602,12 +652,11 @@ def decrypt_file(
     expected_sha = expected_context.get(CONTEXT_SHA256)
     fd, tmp_name = tempfile.mkstemp(prefix=".decrypt.", suffix=".tmp", dir=dst_dir)
     tmp = Path(tmp_name)
+    digest = _BackgroundHasher()
+    context: dict[str, str] = {}
+    checked = False
     try:
-        digest = hashlib.sha256()
-        size = 0
-        context: dict[str, str] = {}
-        checked = False
-        with open(src, "rb") as source, os.fdopen(fd, "wb") as out:
+        with open(src, "rb") as source, os.fdopen(fd, "wb", buffering=0) as out:
             # Not used as a context manager: on an error its __exit__ logs a second,
             # misleading "Footer not read" traceback; the source file is closed by our ``with``.
             decryptor = _CLIENT.stream(
@@ -626,11 +675,9 @@ def decrypt_file(
                     break
                 out.write(chunk)
                 digest.update(chunk)
-                size += len(chunk)
                 if progress is not None:
                     progress(len(chunk))
             decryptor.close()
-            out.flush()
             os.fsync(out.fileno())
         actual = digest.hexdigest()
         if expected_sha is not None and actual != expected_sha:
@@ -647,7 +694,9 @@ def decrypt_file(
         if mapped is None:
             raise
         raise mapped from exc
-    return DecryptResult(path=tmp, sha256=actual, size=size, context=context)
+    finally:
+        digest.abandon()
+    return DecryptResult(path=tmp, sha256=actual, size=digest.size, context=context)
 
 
 def _check_header(
