@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # Largest string/bytes constant kept in memory; longer ones become a BlobRef (offset, length).
-_INLINE_LIMIT = 1 << 20
+_INLINE_LIMIT = 64 * 1024
 # Hard cap on one pickle's opcode count: a legitimate checkpoint pickle is far below this.
 DEFAULT_MAX_OPS = 20_000_000
 
@@ -266,7 +266,33 @@ def scan_pickle(
             raise PickleError(f"more than {max_ops} opcodes: refusing to continue")
         op = code[0]
 
-        if op == 0x80:  # PROTO
+        # --- memo first: the most frequent opcodes in real checkpoints
+        if op == 0x70:  # PUT
+            raw = _readline(f)
+            try:
+                memo[int(raw)] = _top(stack, pos)
+            except ValueError as exc:
+                raise PickleError(f"bad PUT argument at offset {pos}") from exc
+        elif op == 0x71:  # BINPUT
+            memo[_read_exact(f, 1, "BINPUT")[0]] = _top(stack, pos)
+        elif op == 0x72:  # LONG_BINPUT
+            memo[struct.unpack("<I", _read_exact(f, 4, "LONG_BINPUT"))[0]] = _top(stack, pos)
+        elif op == 0x94:  # MEMOIZE
+            memo[len(memo)] = _top(stack, pos)
+        elif op in (0x67, 0x68, 0x6A):  # GET, BINGET, LONG_BINGET
+            if op == 0x67:
+                try:
+                    idx = int(_readline(f))
+                except ValueError as exc:
+                    raise PickleError(f"bad GET argument at offset {pos}") from exc
+            elif op == 0x68:
+                idx = _read_exact(f, 1, "BINGET")[0]
+            else:
+                idx = struct.unpack("<I", _read_exact(f, 4, "LONG_BINGET"))[0]
+            if idx not in memo:
+                raise PickleError(f"memo key {idx} not found at offset {pos}")
+            push(memo[idx])
+        elif op == 0x80:  # PROTO
             out.protocol = _read_exact(f, 1, "PROTO")[0]
             if out.protocol > 5:
                 raise PickleError(f"unsupported pickle protocol {out.protocol}")
@@ -435,32 +461,6 @@ def scan_pickle(
             push(target)
         elif op == 0x91:  # FROZENSET
             push(tuple(pop_mark()))
-        # --- memo
-        elif op == 0x70:  # PUT
-            raw = _readline(f)
-            try:
-                memo[int(raw)] = _top(stack, pos)
-            except ValueError as exc:
-                raise PickleError(f"bad PUT argument at offset {pos}") from exc
-        elif op == 0x71:  # BINPUT
-            memo[_read_exact(f, 1, "BINPUT")[0]] = _top(stack, pos)
-        elif op == 0x72:  # LONG_BINPUT
-            memo[struct.unpack("<I", _read_exact(f, 4, "LONG_BINPUT"))[0]] = _top(stack, pos)
-        elif op == 0x94:  # MEMOIZE
-            memo[len(memo)] = _top(stack, pos)
-        elif op in (0x67, 0x68, 0x6A):  # GET, BINGET, LONG_BINGET
-            if op == 0x67:
-                try:
-                    idx = int(_readline(f))
-                except ValueError as exc:
-                    raise PickleError(f"bad GET argument at offset {pos}") from exc
-            elif op == 0x68:
-                idx = _read_exact(f, 1, "BINGET")[0]
-            else:
-                idx = struct.unpack("<I", _read_exact(f, 4, "LONG_BINGET"))[0]
-            if idx not in memo:
-                raise PickleError(f"memo key {idx} not found at offset {pos}")
-            push(memo[idx])
         # --- globals and calls
         elif op == 0x63:  # GLOBAL
             module = _readline(f).decode("utf-8", "replace")

@@ -66,6 +66,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 _MAX_NESTING = 4
 _MAX_ZIP_MEMBERS = 200_000
 _MAX_CODE_BYTES = 16 * 1024**2
+_IN_MEMORY = 256 * 1024**2
 # Extensions whose files must be a pickle-family format: anything else there fails closed.
 _STRICT_SUFFIXES = (
     ".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".sav",
@@ -141,6 +142,8 @@ class PickleAnalyzer(FileAnalyzer):
         ctx = _Ctx(entry, self._policy, self._max_ops, self._max_decompressed)
         strict = entry.path.lower().endswith(_STRICT_SUFFIXES)
         f = entry.open()
+        if isinstance(f, io.RawIOBase):  # a spooled file: buffer the opcode-sized reads
+            f = io.BufferedReader(f, 1 << 16)
         try:
             handled = self._scan_any(f, ctx, member="", depth=0, strict=strict)
         except (PickleError, PickleFormatError, zipfile.BadZipFile, tarfile.TarError) as exc:
@@ -150,10 +153,12 @@ class PickleAnalyzer(FileAnalyzer):
             handled = True
         finally:
             f.close()
-        if not handled:
+        if not handled and entry.path.lower().endswith((".pth.tar", ".mar", ".ckpt")):
             ctx.out.append(
                 Skipped(self.name, "not a pickle, zip, tar or npy file", entry.location())
             )
+        # Other opportunistic names (.bin, .dat, .model, .p) that hold something else are
+        # simply not model files: no record, or a root filesystem would drown in them.
         yield from ctx.out
 
     # --- format dispatch -----------------------------------------------------------------
@@ -370,30 +375,28 @@ class PickleAnalyzer(FileAnalyzer):
         inner = f"{member}/{name}" if member else name
         lower = name.lower()
         named_pickle = lower.endswith((".pkl", ".pickle", "_pkl"))
-        with zf.open(info) as raw:
+        with _open_member(zf, info) as raw:
             head = raw.read(512)
         if named_pickle:
-            with zf.open(info) as mf:
-                self._scan_pickle_stream(_seekable(mf), ctx, member=inner, depth=depth + 1)
+            self._scan_pickle_stream(_member(zf, info), ctx, member=inner, depth=depth + 1)
             return
         if head.startswith(_NPY_MAGIC):
-            with zf.open(info) as mf:
+            with _open_member(zf, info) as mf:
                 self._scan_npy(_seekable(mf), ctx, member=inner, depth=depth + 1)
             return
         if ("/code/" in name or name.startswith("code/")) and lower.endswith(".py"):
-            with zf.open(info) as mf:
+            with _open_member(zf, info) as mf:
                 self._scan_torchscript_code(mf.read(_MAX_CODE_BYTES), ctx, inner)
             return
         if head.startswith(b"PK\x03\x04"):
-            with zf.open(info) as mf:
+            with _open_member(zf, info) as mf:
                 self._scan_zip(_seekable(mf), ctx, member=inner, depth=depth + 1)
             return
         if looks_like_pickle(head[:64]):
             # A pickle under a name that does not say so (misleading names are a known bypass).
             before = len(ctx.out)
             try:
-                with zf.open(info) as mf:
-                    self._scan_pickle_stream(_seekable(mf), ctx, member=inner, depth=depth + 1)
+                self._scan_pickle_stream(_member(zf, info), ctx, member=inner, depth=depth + 1)
             except PickleError:
                 del ctx.out[before:]
                 return  # weight bytes that happen to start like a pickle
@@ -597,6 +600,27 @@ def _is_zip(f: BinaryIO) -> bool:
 
 def _slice(f: BinaryIO, ref: BlobRef) -> BinaryIO:
     return io.BufferedReader(SliceReader(f, ref.offset, ref.length))
+
+
+def _open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    """``zf.open`` without the CRC check (see ``_member``)."""
+    mf = zf.open(info)
+    mf._expected_crc = None  # type: ignore[attr-defined]  # a wrong CRC must not hide content
+    return mf
+
+
+def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> BinaryIO:
+    """A zip member as a fast, seekable stream; CRC is not trusted to decide anything.
+
+    A wrong CRC makes zipfile raise while PyTorch's reader loads the member anyway (a reported
+    scanner bypass), so the check is switched off: what matters is what a loader would execute.
+    Members up to ``_IN_MEMORY`` bytes are read at once (byte-wise reads of a zip stream are slow).
+    """
+    mf = _open_member(zf, info)
+    if info.file_size <= _IN_MEMORY:
+        with mf:
+            return io.BytesIO(mf.read(_IN_MEMORY + 1))
+    return _seekable(mf)
 
 
 def _seekable(f: IO[bytes]) -> BinaryIO:

@@ -125,6 +125,18 @@ def _tar(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def _bad_crc(zip_bytes: bytes) -> bytes:
+    """Corrupt the CRC of data.pkl in both the local header and the central directory."""
+    data = bytearray(zip_bytes)
+    crc = struct.pack("<I", zipfile.ZipFile(io.BytesIO(zip_bytes)).getinfo("archive/data.pkl").CRC)
+    bad = struct.pack("<I", zlib.crc32(b"x"))
+    start = 0
+    while (i := data.find(crc, start)) != -1:
+        data[i : i + 4] = bad
+        start = i + 4
+    return bytes(data)
+
+
 def _npy_object(payload: bytes) -> bytes:
     header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
     header += " " * (63 - (10 + len(header)) % 64) + "\n"
@@ -285,6 +297,9 @@ def pickle_family_cases() -> list[Case]:
                         {"archive/data/1": _os_system(2)}),
              "pickle.hidden-pickle", "archive/data/1",
              "pickle in a zip member with a misleading name", also=("pickle.code-execution",)),
+        Case("zip-bad-crc", "crc.pt", _bad_crc(_torch_zip(_os_system(2))),
+             "pickle.code-execution", "os.system",
+             "zip member with a wrong CRC (CVE-2025-10156 style bypass)"),
         Case("polyglot", "poly.pt", _zip({"archive/data.pkl": pickle.dumps({}, protocol=2)},
                                            prefix=_os_system(2)),
              "pickle.polyglot", "", "pickle prepended to a zip checkpoint",
