@@ -39,15 +39,17 @@ from scanner.walk.entry import FileEntry, LazyContent  # noqa: E402
 CHUNK_MIB = 64
 
 
-def build_checkpoint(path: Path, size_mib: int) -> None:
+def build_checkpoint(path: Path, size_mib: int, tensors: int) -> None:
+    """A state_dict of ``tensors`` weight tensors (plus as many small biases), ``size_mib`` total.
+
+    Many tensors make the pickle (data.pkl) realistic: thousands of rebuild calls, as in
+    detection backbones and language models, instead of a handful of giant blobs.
+    """
     import torch
 
-    n = max(1, size_mib // CHUNK_MIB)
-    state = {
-        f"layer{i}.weight": torch.zeros(CHUNK_MIB * 1024 * 1024 // 4, dtype=torch.float32)
-        for i in range(n)
-    }
-    state.update({f"layer{i}.bias": torch.zeros(1000) for i in range(n)})
+    per = max(1, size_mib * 1024 * 1024 // 4 // tensors)
+    state = {f"layer{i}.weight": torch.zeros(per, dtype=torch.float32) for i in range(tensors)}
+    state.update({f"layer{i}.bias": torch.zeros(16) for i in range(tensors)})
     torch.save(state, path)
 
 
@@ -120,14 +122,21 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/pg-model-bench"))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--tensors", type=int, default=2048, help="weight tensors in the checkpoint"
+    )
     parser.add_argument("--modelscan", action="store_true", help="also time modelscan")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
     args.dir.mkdir(parents=True, exist_ok=True)
-    ckpt = args.dir / f"checkpoint-{args.size_mib}m.pt"
+    ckpt = args.dir / f"checkpoint-{args.size_mib}m-{args.tensors}t.pt"
     onnx_path = args.dir / f"model-{args.size_mib}m.onnx"
-    for path, build in ((ckpt, build_checkpoint), (onnx_path, build_onnx)):
+    builders: list[tuple[Path, Callable[[Path, int], None]]] = [
+        (ckpt, lambda p, s: build_checkpoint(p, s, args.tensors)),
+        (onnx_path, build_onnx),
+    ]
+    for path, build in builders:
         if not path.exists():
             t0 = time.perf_counter()
             build(path, args.size_mib)

@@ -375,8 +375,7 @@ class PickleAnalyzer(FileAnalyzer):
         inner = f"{member}/{name}" if member else name
         lower = name.lower()
         named_pickle = lower.endswith((".pkl", ".pickle", "_pkl"))
-        with _open_member(zf, info) as raw:
-            head = raw.read(512)
+        head = _member_head(zf, info, 512)
         if named_pickle:
             self._scan_pickle_stream(_member(zf, info), ctx, member=inner, depth=depth + 1)
             return
@@ -600,6 +599,25 @@ def _is_zip(f: BinaryIO) -> bool:
 
 def _slice(f: BinaryIO, ref: BlobRef) -> BinaryIO:
     return io.BufferedReader(SliceReader(f, ref.offset, ref.length))
+
+
+def _member_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo, n: int) -> bytes:
+    """The first ``n`` bytes of a member; stored members are read straight from the file.
+
+    Checkpoints hold thousands of stored tensor members: building a ZipExtFile for each just to
+    sniff a few bytes would dominate the scan.
+    """
+    fp = zf.fp
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1 or fp is None:
+        with _open_member(zf, info) as mf:
+            return mf.read(n)
+    fp.seek(info.header_offset)
+    local = fp.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    return fp.read(min(n, info.file_size))
 
 
 def _open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
