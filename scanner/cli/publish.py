@@ -218,7 +218,9 @@ def run(args: argparse.Namespace) -> int:
     if decision is not Decision.APPROVED:
         print(f"verdict: {decision.value}; nothing was uploaded", file=sys.stderr)
         return EXIT[decision]
-    state_dir = args.state_dir or ((config.cache_dir or Path(".")) / "publish")
+    # Staged ciphertexts must outlive a failed run (a rerun resumes from them): the cache
+    # folder, or a fixed folder under the system temporary directory with --no-cache.
+    state_dir = args.state_dir or (config.cache_dir / "publish" if config.cache_dir else None)
     show = sys.stderr.isatty() and not args.quiet
     progress = RichProgress() if show else None
     options = PublishOptions(

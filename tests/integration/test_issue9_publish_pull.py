@@ -356,3 +356,82 @@ def test_cli_help_lists_publish_and_pull() -> None:
     )
     assert "publish" in res.stdout
     assert "pull" in res.stdout
+
+
+@pytest.mark.slow
+def test_kms_keyring_and_file_destination_and_tampered_pull(
+    moto: MotoServer,
+    keys: dict[str, Path],
+    tmp_path: Path,
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    kms = moto.client("kms")
+    arns = [kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2)]
+    proj = build_project(tmp_path / "app", ProjectSpec(with_model=False))
+    dest = tmp_path / "releases"
+    caplog.set_level("DEBUG")
+    code = main(
+        [
+            "-q",
+            "publish",
+            str(proj.root),
+            "--to",
+            f"file://{dest}",
+            "--key",
+            str(keys["sign"]),
+            "--kms-key",
+            arns[0],
+            "--kms-key",
+            arns[1],
+            "--endpoint-url",
+            moto.url,
+            "--no-profile",
+            "--offline",
+            "--no-cache",
+            "--app-version",
+            "3.1.0",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--format",
+            "json",
+            "-o",
+            str(tmp_path / "r.json"),
+        ]
+    )
+    assert code == 0
+    rel = dest / "shelf_app" / "3.1.0"
+    index = json.loads((rel / "index.json").read_text())
+    assert index["encryption"]["keyring"] == {"kind": "aws-kms", "key_ids": arns}
+    # The signing key's password never reaches a log line or the release.
+    assert PASSWORD not in caplog.text
+    assert not any(PASSWORD.encode() in p.read_bytes() for p in rel.rglob("*") if p.is_file())
+
+    # Either KMS key decrypts (one key per Region the devices run in).
+    out = tmp_path / "deploy"
+    pull = [
+        "pull",
+        f"file://{rel}",
+        "--key",
+        str(keys["verify"]),
+        "--kms-key",
+        arns[1],
+        "--endpoint-url",
+        moto.url,
+    ]
+    assert main(["-q", *pull, "-o", str(out)]) == 0
+    assert proj.container_asset is not None
+    assert (out / proj.rel(proj.container_asset)).read_bytes() == proj.container_asset.read_bytes()
+
+    # Tampering: the CLI exits 1 with the check that failed, and writes nothing.
+    obj = rel / f"objects/sha256/{proj.container_sha}.enc"
+    data = bytearray(obj.read_bytes())
+    data[-30] ^= 1
+    obj.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main([*pull, "-o", str(tmp_path / "deploy2")]) == 1
+    err = capsys.readouterr().err
+    assert "replaced or damaged in storage" in err
+    assert not (tmp_path / "deploy2").exists()
+    assert not [p for p in tmp_path.iterdir() if ".pull-" in p.name]

@@ -329,3 +329,10 @@ def test_progress_reports_every_byte(moto: MotoServer, bucket: str, tmp_path: Pa
     path, sha = _file(tmp_path, 10 * MiB + 5)
     store.put_file("p.enc", path, sha256_hex=sha, metadata={})
     assert seen["p.enc"] == 10 * MiB + 5
+
+
+def test_fips_selects_fips_endpoints() -> None:
+    store = S3Store("bkt", fips=True, region="us-east-1")
+    assert "s3-fips" in store.client.meta.endpoint_url
+    plain = S3Store("bkt", region="us-east-1")
+    assert "fips" not in plain.client.meta.endpoint_url
