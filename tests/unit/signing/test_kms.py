@@ -212,3 +212,33 @@ def test_kms_sign_sends_the_digest(stubbed: tuple[Any, Stubber]) -> None:
         .sign_sha256(digest)
         .startswith(b"\x30")
     )
+
+
+def test_cli_sign_and_verify_with_kms_needs_no_password(
+    kms_alias: str,
+    project: BuiltProject,
+    report_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scanner.cli import main
+
+    monkeypatch.delenv("PANORAMA_GATE_KEY_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    out = tmp_path / "sigs"
+    assert (
+        main(
+            [
+                "sign",
+                str(project.root),
+                "--key",
+                kms_alias,
+                "--report",
+                str(report_path),
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert main(["verify", str(project.root), "--key", kms_alias, "--signatures", str(out)]) == 0

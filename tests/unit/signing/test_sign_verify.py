@@ -351,3 +351,79 @@ def test_report_inside_a_folder_target_is_refused_with_a_hint(
             pkg, pkg / "report.json", load_signer(ec_keys.private, PASSWORD), tmp_path / "s"
         )
     assert "keep reports outside the target" in info.value.diagnostics()
+
+
+def _signed_payload(
+    out: Path, keys: Keys, payload: bytes, payload_type: str = IN_TOTO_PAYLOAD_TYPE
+) -> None:
+    signer = load_signer(keys.private, PASSWORD)
+    out.mkdir(exist_ok=True)
+    env = sign_envelope(signer, payload_type, payload)
+    (out / ATTESTATION_FILE).write_bytes(key_bundle_json(env, signer.key_id))
+
+
+@pytest.mark.parametrize(
+    ("payload", "payload_type", "message"),
+    [
+        (b"{}", "text/plain", "payload type is 'text/plain'"),
+        (b"not json", IN_TOTO_PAYLOAD_TYPE, "statement is not JSON"),
+        (
+            json.dumps({"_type": "https://in-toto.io/Statement/v0.1"}).encode(),
+            IN_TOTO_PAYLOAD_TYPE,
+            "_type",
+        ),
+        (
+            json.dumps(
+                {
+                    "_type": "https://in-toto.io/Statement/v1",
+                    "predicateType": "https://slsa.dev/provenance/v1",
+                }
+            ).encode(),
+            IN_TOTO_PAYLOAD_TYPE,
+            "predicateType",
+        ),
+        (
+            json.dumps(
+                {
+                    "_type": "https://in-toto.io/Statement/v1",
+                    "predicateType": PREDICATE_TYPE,
+                    "subject": [],
+                }
+            ).encode(),
+            IN_TOTO_PAYLOAD_TYPE,
+            "no subjects",
+        ),
+    ],
+    ids=["payload-type", "not-json", "statement-type", "predicate-type", "no-subjects"],
+)
+def test_signed_but_foreign_statements_are_refused(
+    project: BuiltProject,
+    ec_keys: Keys,
+    tmp_path: Path,
+    payload: bytes,
+    payload_type: str,
+    message: str,
+) -> None:
+    _signed_payload(tmp_path / "sigs", ec_keys, payload, payload_type)
+    err = _fails(Reason.MALFORMED_STATEMENT, project.root, tmp_path / "sigs", ec_keys)
+    assert message in str(err)
+
+
+def test_key_of_another_type_is_a_wrong_key(
+    project: BuiltProject, signed: Path, ed_keys: Keys
+) -> None:
+    _fails(Reason.WRONG_KEY, project.root, signed, ed_keys)
+
+
+def test_stripped_hint_still_needs_the_right_key(
+    project: BuiltProject, signed: Path, ec_keys: Keys, other_keys: Keys
+) -> None:
+    # Without the hint the wrong key is caught by the signature itself.
+    b = signed / ATTESTATION_FILE
+    doc = json.loads(b.read_text())
+    doc["verificationMaterial"]["publicKey"]["hint"] = ""
+    for s in doc["dsseEnvelope"]["signatures"]:
+        s["keyid"] = ""
+    b.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    _fails(Reason.BAD_SIGNATURE, project.root, signed, other_keys)
+    verify_target(project.root, signed, load_verifier(ec_keys.public))
