@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scanner.errors import SourceError
 from scanner.models import ArtifactKind, Category, Severity, TargetKind
@@ -457,3 +459,72 @@ def test_line_index() -> None:
     assert line_of(index, ("zzz",)) is None
     deep = line_index("[" * 100000)  # no recursion, no quadratic blow-up
     assert len(deep) <= 128
+
+
+# ---------------------------------------------------------------------------------------------
+# property: any JSON (or bytes) in the manifests gives findings, never an exception
+# ---------------------------------------------------------------------------------------------
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "nodePackage",
+                    "nodeGraph",
+                    "assets",
+                    "implementations",
+                    "assetUri",
+                    "type",
+                    "descriptorUri",
+                    "name",
+                    "x",
+                    "runtimeDescriptor",
+                    "entry",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_project(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return build_project(tmp_path_factory.mktemp("fuzz"), ProjectSpec(with_model=False))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    package=_json,
+    descriptor=st.one_of(_json, st.binary(max_size=64)),
+    graph=st.one_of(_json, st.binary(max_size=64)),
+)
+def test_any_manifest_content_is_handled(
+    fuzz_project: Any, package: Any, descriptor: Any, graph: Any
+) -> None:
+    from scanner.analyzers.manifest import ManifestAnalyzer
+
+    proj = fuzz_project
+    write_json(proj.code_dir / "package.json", package)
+    for path, value in ((proj.code_dir / "descriptor.json", descriptor), (proj.graph_path, graph)):
+        if isinstance(value, bytes):
+            path.write_bytes(value)
+        else:
+            write_json(path, value)
+    target = load_project(proj.root)
+    findings = list(ManifestAnalyzer().analyze_target(target))
+    root = proj.root.resolve()
+    for sa in target.artifacts:
+        assert sa.file is not None
+        assert sa.file.resolve().is_relative_to(root)
+    messages = [f.message for f in target.findings] + [getattr(f, "message", "") for f in findings]
+    assert all("\n" not in m for m in messages)
