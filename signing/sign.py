@@ -75,9 +75,12 @@ class SignResult:
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    atomic_write_bytes(path, data)
-    # Signatures are public: readable by the deploy side (mkstemp creates files 0600).
-    os.chmod(path, 0o644)
+    try:
+        atomic_write_bytes(path, data)
+        # Signatures are public: readable by the deploy side (mkstemp creates files 0600).
+        os.chmod(path, 0o644)
+    except OSError as exc:
+        raise SigningError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _utc_now() -> datetime:
@@ -214,6 +217,13 @@ def sign_target(
     except OSError as exc:
         raise SigningError(f"{out_dir}: cannot create: {exc.strerror or exc}") from exc
 
+    attestation = out_dir / ATTESTATION_FILE
+    # An earlier attestation must not sit beside half-written new signatures: remove it first,
+    # so an interrupted run leaves a folder that fails verification (missing attestation).
+    try:
+        attestation.unlink(missing_ok=True)
+    except OSError as exc:
+        raise SigningError(f"{attestation}: cannot replace: {exc.strerror or exc}") from exc
     notes: list[str] = []
     written: list[Path] = []
     model_written: list[Path] = []
@@ -266,7 +276,6 @@ def sign_target(
         signed_at=clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     statement = build_statement([Subject(i.name, i.digest.hex) for i in items], predicate)
-    attestation = out_dir / ATTESTATION_FILE
     if signer is None:
         assert identity_token is not None
         _write_public(attestation, sign_statement_keyless(statement.to_dict(), identity_token))

@@ -427,3 +427,19 @@ def test_stripped_hint_still_needs_the_right_key(
     b.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     _fails(Reason.BAD_SIGNATURE, project.root, signed, other_keys)
     verify_target(project.root, signed, load_verifier(ec_keys.public))
+
+
+def test_failed_resign_leaves_no_stale_attestation(
+    project: BuiltProject,
+    report_path: Path,
+    ec_keys: Keys,
+    signed: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(*args: object, **kwargs: object) -> bytes:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("signing.sign.sign_envelope", boom)
+    with pytest.raises(OSError, match="disk full"):
+        _sign(project, report_path, ec_keys, signed)
+    _fails(Reason.MISSING_SIGNATURE, project.root, signed, ec_keys)
