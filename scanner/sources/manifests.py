@@ -761,6 +761,32 @@ def _resolve_loc(data: Any, loc: tuple[str | int, ...]) -> tuple[JsonPath, Any, 
     return tuple(parts), cur, missing
 
 
+_TYPE_WORDS = {
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "int_type": "an integer",
+    "float_type": "a number",
+}
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
 def _message(err: Mapping[str, Any], value: Any) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
@@ -780,9 +806,22 @@ def _message(err: Mapping[str, Any], value: Any) -> str:
         tag = _short(str(ctx.get("tag", "")).lstrip(_TAG))
         return f"unsupported value {tag}; expected one of {expected}"
     if kind == "union_tag_not_found":
+        if not isinstance(value, Mapping):
+            return f"must be an object, not {_json_type(value)}"
         return "must be an object with a recognised type"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected', 'one of the allowed values')}, not {_short(value)}"
+    if kind in ("too_short", "too_long"):
+        bound = ctx.get("min_length" if kind == "too_short" else "max_length")
+        return f"must have at {'least' if kind == 'too_short' else 'most'} {bound} item(s)"
+    if kind in ("string_too_short", "string_too_long"):
+        bound = ctx.get("min_length" if kind == "string_too_short" else "max_length")
+        which = "least" if kind == "string_too_short" else "most"
+        return f"must be at {which} {bound} character(s) long"
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]}, not {_json_type(value)}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"must be an object, not {type(value).__name__}"
+        return f"must be an object, not {_json_type(value)}"
     msg = str(err.get("msg", "invalid value"))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
