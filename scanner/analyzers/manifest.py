@@ -91,7 +91,7 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 HOST_PORT_MIN, HOST_PORT_MAX = 8000, 9000
 OTA_VERSION_RX = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
-MAX_SCHEMA_ISSUES = 50
+MAX_PER_RULE = 50  # findings of one rule in one file; the rest are counted
 MAX_DOCKERFILE_BYTES = 1024 * 1024
 CATEGORY_IMPL = {"business_logic": "container", "ml_model": "model"}
 IMPL_DESCRIPTOR = {"container": "runtimeDescriptor", "model": "mlModelDescriptor"}
@@ -274,6 +274,7 @@ class _Run:
         self.graph = _get(project.graph_data, "nodeGraph")
         self.graph_doc = project.graph_path or "graph.json"
         self.nodes: dict[str, _Node] = {}
+        self._counts: Counter[tuple[str, str]] = Counter()
 
     # -- reporting ----------------------------------------------------------------------------
     def loc(self, doc: str, parts: JsonPath) -> Location:
@@ -300,6 +301,10 @@ class _Run:
         properties: Mapping[str, Any] | None = None,
         line: int | None = None,
     ) -> None:
+        key = (rule, doc)
+        self._counts[key] += 1
+        if self._counts[key] > MAX_PER_RULE:
+            return  # a hostile or generated manifest must not flood the report; summarised below
         default, title = RULES[rule]
         location = self.loc(doc, parts)
         if line is not None:
@@ -334,6 +339,18 @@ class _Run:
             self.routing(self.graph, self.graph_doc, ("nodeGraph",), self.nodes)
             self.overrides()
             self.model_advisories()
+        self.summarise_dropped()
+
+    def summarise_dropped(self) -> None:
+        for (rule, doc), count in sorted(self._counts.items()):
+            if count > MAX_PER_RULE:
+                self._counts[(rule, doc)] = 0  # let the summary itself through
+                self.add(
+                    rule,
+                    f"{count - MAX_PER_RULE} more manifest.{rule} findings in {doc} not listed",
+                    doc,
+                    evidence=f"{rule}:more",
+                )
 
     # -- schema ---------------------------------------------------------------------------------
     def schema(self) -> None:
@@ -342,20 +359,13 @@ class _Run:
                 continue  # unreadable: the source already reported it
             kind = ManifestKind(m.kind)
             issues = validate_document(kind, m.data)
-            for issue in issues[:MAX_SCHEMA_ISSUES]:
+            for issue in issues:
                 self.add(
                     "schema",
                     f"{issue.path or 'document'}: {issue.message}",
                     m.path,
                     issue.parts,
                     evidence=f"{issue.path}:{issue.message}",
-                )
-            if len(issues) > MAX_SCHEMA_ISSUES:
-                self.add(
-                    "schema",
-                    f"{len(issues) - MAX_SCHEMA_ISSUES} more schema violations not listed",
-                    m.path,
-                    evidence="more",
                 )
             self.document_shape(kind, m.path, m.data)
 

@@ -150,7 +150,20 @@ def test_schema_issues_are_capped(tmp_path: Path) -> None:
     findings = scan(tmp_path, with_model=False, edit_graph=many)
     schema = by_rule(findings, "schema")
     assert len(schema) == 51
-    assert any("more schema violations" in f.message for f in schema)
+    assert any("more manifest.schema findings" in f.message for f in schema)
+
+
+def test_agreement_findings_are_capped(tmp_path: Path) -> None:
+    def many(doc: dict[str, Any]) -> None:
+        doc["nodeGraph"]["edges"] = [
+            {"producer": f"ghost{i}.video_out", "consumer": "code_node.video_in"}
+            for i in range(5000)
+        ]
+
+    findings = scan(tmp_path, with_model=False, edit_graph=many)
+    missing = by_rule(findings, "edge-node-missing")
+    assert len(missing) == 51
+    assert any("4950 more" in f.message for f in missing)
 
 
 def test_gpu_with_model_nodes(tmp_path: Path) -> None:
