@@ -16,10 +16,22 @@ from scanner.sandbox._tario import open_tar_stream
 
 __all__ = ["ArchCheck", "check_arch", "elf_machine", "host_machine", "rootfs_machine"]
 
-_E_MACHINE = {0x3E: "x86_64", 0xB7: "aarch64", 0x28: "arm", 0x03: "i386", 0xF3: "riscv64",
-              0x15: "ppc64"}
-_ALIASES = {"amd64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64", "x86_64": "x86_64",
-            "armv7l": "arm", "i686": "i386"}
+_E_MACHINE = {
+    0x3E: "x86_64",
+    0xB7: "aarch64",
+    0x28: "arm",
+    0x03: "i386",
+    0xF3: "riscv64",
+    0x15: "ppc64",
+}
+_ALIASES = {
+    "amd64": "x86_64",
+    "arm64": "aarch64",
+    "aarch64": "aarch64",
+    "x86_64": "x86_64",
+    "armv7l": "arm",
+    "i686": "i386",
+}
 _BIN_DIRS = ("usr/local/bin", "usr/bin", "bin", "usr/sbin", "sbin")
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 
@@ -38,8 +50,7 @@ def elf_machine(head: bytes) -> str | None:
     """The architecture in an ELF header, or ``None`` when ``head`` is not ELF."""
     if len(head) < 20 or head[:4] != b"\x7fELF":
         return None
-    order = "little" if head[5] == 1 else "big"
-    code = int.from_bytes(head[18:20], order)
+    code = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
     return _E_MACHINE.get(code, f"elf-{code:#x}")
 
 
@@ -47,7 +58,7 @@ def rootfs_machine(asset: Path, program: str = "python3") -> str | None:
     """Architecture of ``program`` (looked up in the usual bin folders) in a rootfs tar.
 
     Symbolic links (``python3 -> python3.8``) are followed within the archive. ``None`` when
-    the program is not there or is not ELF.
+    the program is not in the archive, ``"unknown"`` when it is there but not ELF.
     """
     wanted = {f"{d}/{PurePosixPath(program).name}" for d in _BIN_DIRS}
     if program.startswith("/"):
@@ -74,7 +85,7 @@ def rootfs_machine(asset: Path, program: str = "python3") -> str | None:
         path = start
         for _ in range(16):  # bounded: link loops end here
             if path in heads:
-                return elf_machine(heads[path])
+                return elf_machine(heads[path]) or "unknown"  # a script: found, arch unknown
             target = links.get(path)
             if target is None:
                 break
@@ -132,33 +143,47 @@ def _binfmt_entries(binfmt_dir: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def check_arch(machine: str | None, *, host: str | None = None,
-               binfmt_dir: Path = BINFMT_DIR) -> ArchCheck:
+def check_arch(
+    machine: str | None, *, host: str | None = None, binfmt_dir: Path = BINFMT_DIR
+) -> ArchCheck:
     """Decide whether programs for ``machine`` can run on this host."""
     here = normalise(host or host_machine())
-    if machine is None:
-        # Not ELF (or not found): let the run itself show what happens.
+    if machine is None or machine == "unknown":
+        # Not ELF (a script) or not looked at: let the run itself show what happens.
         return ArchCheck(None, True, False, "entry interpreter architecture unknown")
     machine = normalise(machine)
     if machine == here or (here == "x86_64" and machine == "i386"):
         return ArchCheck(machine, True, False)
-    qemu_name = {"aarch64": "qemu-aarch64", "arm": "qemu-arm", "riscv64": "qemu-riscv64",
-                 "x86_64": "qemu-x86_64", "ppc64": "qemu-ppc64"}.get(machine, f"qemu-{machine}")
+    qemu_name = {
+        "aarch64": "qemu-aarch64",
+        "arm": "qemu-arm",
+        "riscv64": "qemu-riscv64",
+        "x86_64": "qemu-x86_64",
+        "ppc64": "qemu-ppc64",
+    }.get(machine, f"qemu-{machine}")
     for name, interp, flags in _binfmt_entries(binfmt_dir):
         if name == qemu_name or name.startswith(qemu_name):
             if "F" not in flags:
                 return ArchCheck(
-                    machine, False, True,
+                    machine,
+                    False,
+                    True,
                     f"{machine} image on a {here} host: binfmt_misc has {name} but without the F "
                     "flag, so it cannot run inside a container",
                     interp,
                 )
-            return ArchCheck(machine, True, True,
-                             f"{machine} image emulated by {interp} on a {here} host: timings are "
-                             "emulated (qemu user mode is several times slower)", interp)
+            return ArchCheck(
+                machine,
+                True,
+                True,
+                f"{machine} image emulated by {interp} on a {here} host: timings are "
+                "emulated (qemu user mode is several times slower)",
+                interp,
+            )
     return ArchCheck(
-        machine, False, False,
+        machine,
+        False,
+        False,
         f"{machine} image cannot run on this {here} host: no qemu user emulation is registered in "
         "binfmt_misc (install qemu-user-static and register it with the F flag)",
     )
-

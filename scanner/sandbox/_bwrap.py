@@ -48,7 +48,7 @@ class _Tail:
 
     def _pump(self, stream: IO[bytes]) -> None:
         for chunk in iter(lambda: stream.read(65536), b""):
-            self.data = (self.data + chunk)[-self.keep:]
+            self.data = (self.data + chunk)[-self.keep :]
 
     def text(self) -> str:
         self.thread.join(5.0)
@@ -66,14 +66,31 @@ class BwrapSandbox:
         self._tmp = Path(tempfile.mkdtemp(prefix="panorama-gate-bwrap-"))
         self._use_cgroups = use_cgroups
         self._warmed: set[str] = set()
+        self.created: dict[str, list[str]] = {"cgroups": []}
 
     def unavailable_reason(self) -> str | None:
         """``None`` when bubblewrap can make a sandbox here, else why not."""
         if not self.bwrap:
             return "bubblewrap (bwrap) is not installed"
         probe = subprocess.run(
-            [self.bwrap, "--unshare-all", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-             "--", "true"], capture_output=True, text=True, timeout=30, check=False)
+            [
+                self.bwrap,
+                "--unshare-all",
+                "--ro-bind",
+                "/",
+                "/",
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         if probe.returncode != 0:
             return f"bubblewrap cannot create namespaces here: {probe.stderr.strip()[:200]}"
         return None
@@ -132,6 +149,12 @@ class BwrapSandbox:
 
     def _profile(self, request: SandboxRequest, work: Path) -> ResourceProfile:
         root, arch = self._rootfs(request)
+        if arch is None and request.asset_format == "rootfs":
+            return not_run(
+                f"{request.init_python()} is not in the image, so the entry point "
+                f"{request.entry_path} {request.entry_name} cannot be run",
+                self.name,
+            )
         check = check_arch(arch)
         if not check.runnable:
             return not_run(check.reason, self.name, architecture=check.machine)
@@ -144,8 +167,9 @@ class BwrapSandbox:
             # Once per image: what it warms is the page cache of the image's files.
             self._warmed.add(str(root))
             t0 = time.monotonic()
-            warm = stage(request, work / "warmup", max_frames=1,
-                         seconds=min(request.seconds, 3.0 * slowdown))
+            warm = stage(
+                request, work / "warmup", max_frames=1, seconds=min(request.seconds, 3.0 * slowdown)
+            )
             self._run(request, root, warm, min(request.seconds, 3.0) * slowdown + 2.0, None)
             extra["warmup_seconds"] = round(time.monotonic() - t0, 3)
         staged = stage(request, work / "run")
@@ -155,12 +179,18 @@ class BwrapSandbox:
             mounts = cgroup_mounts()
             version = 1 if "memory" in mounts else 2
             cg = RunCgroup(secrets.token_hex(8), version=version, mounts=mounts)
-        extra.update({
-            "frames_source": staged.frames_note,
-            "limits": {"memory_mb": limits.memory_bytes // MB, "pids": limits.pids,
-                       "writable_mb_each": limits.writable_bytes // MB,
-                       "enforced_by": "cgroup + rlimits" if cg else "rlimits"},
-        })
+            self.created["cgroups"].append(cg.parent)
+        extra.update(
+            {
+                "frames_source": staged.frames_note,
+                "limits": {
+                    "memory_mb": limits.memory_bytes // MB,
+                    "pids": limits.pids,
+                    "writable_mb_each": limits.writable_bytes // MB,
+                    "enforced_by": "cgroup + rlimits" if cg else "rlimits",
+                },
+            }
+        )
         figures: CgroupFigures | None = None
         try:
             if cg is not None:
@@ -177,9 +207,17 @@ class BwrapSandbox:
             # The outer bwrap process is in the cgroup too; it is not the application's.
             status["init_tasks"] = int(status.get("init_tasks") or 0) + 1
         oom = bool(figures and figures.oom_kills)
-        return build_profile(sandbox=self.name, status=status, cgroup=figures, outside_wall=wall,
-                             exit_code=exit_code, oom_killed=oom, emulated=check.emulated,
-                             stderr_tail=tail, extra=extra)
+        return build_profile(
+            sandbox=self.name,
+            status=status,
+            cgroup=figures,
+            outside_wall=wall,
+            exit_code=exit_code,
+            oom_killed=oom,
+            emulated=check.emulated,
+            stderr_tail=tail,
+            extra=extra,
+        )
 
     def _rlimits(self, request: SandboxRequest, deadline: float, cgroups: bool) -> list[str]:
         limits = request.effective_limits()
@@ -195,29 +233,70 @@ class BwrapSandbox:
         ]
         if os.geteuid() != 0:
             # NPROC counts all of the user's processes, so allow what already runs.
-            mine = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit()
-                       and _owner(p) == os.geteuid())
+            mine = sum(
+                1 for p in Path("/proc").iterdir() if p.name.isdigit() and _owner(p) == os.geteuid()
+            )
             out.append(f"nproc={mine + limits.pids}")
         return out
 
-    def _run(self, request: SandboxRequest, root: Path, staged: Staged, deadline: float,
-             cg: RunCgroup | None) -> tuple[dict[str, Any] | None, int | None, float, str]:
+    def _run(
+        self,
+        request: SandboxRequest,
+        root: Path,
+        staged: Staged,
+        deadline: float,
+        cg: RunCgroup | None,
+    ) -> tuple[dict[str, Any] | None, int | None, float, str]:
         """One bwrap run: (init status, exit code, wall seconds, stderr tail)."""
         assert self.bwrap is not None
         limits = request.effective_limits()
         read_fd, write_fd = os.pipe()
-        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--as-pid-1", "--new-session",
-                "--ro-bind", str(root), "/", "--proc", "/proc", "--dev", "/dev"]
+        args = [
+            self.bwrap,
+            "--unshare-all",
+            "--die-with-parent",
+            "--as-pid-1",
+            "--new-session",
+            "--ro-bind",
+            str(root),
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+        ]
         for path in WRITABLE:
             args += ["--size", str(limits.writable_bytes), "--perms", "1777", "--tmpfs", path]
-        args += ["--ro-bind", str(staged.root), MOUNT, "--chdir", "/", "--hostname", "panorama",
-                 "--cap-drop", "ALL", "--clearenv", "--setenv", "PATH", _PATH,
-                 "--setenv", "HOME", "/root"]
+        args += [
+            "--ro-bind",
+            str(staged.root),
+            MOUNT,
+            "--chdir",
+            "/",
+            "--hostname",
+            "panorama",
+            "--cap-drop",
+            "ALL",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            _PATH,
+            "--setenv",
+            "HOME",
+            "/root",
+        ]
         for key, value in staged.env().items():
             args += ["--setenv", key, value]
-        args += ["--", *staged.init_args(request, deadline, count_procs=True,
-                                         rlimits=self._rlimits(request, deadline, cg is not None),
-                                         status_fd=write_fd)]
+        args += [
+            "--",
+            *staged.init_args(
+                request,
+                deadline,
+                count_procs=True,
+                rlimits=self._rlimits(request, deadline, cg is not None),
+                status_fd=write_fd,
+            ),
+        ]
         procs_files = cg.procs_files() if cg is not None else []
 
         def join_cgroup() -> None:
@@ -228,9 +307,14 @@ class BwrapSandbox:
         preexec: Callable[[], None] | None = join_cgroup if procs_files else None
         t0 = time.monotonic()
         try:
-            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, pass_fds=(write_fd,),
-                                    preexec_fn=preexec)  # noqa: PLW1509 - only joins a cgroup
+            proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=(write_fd,),
+                preexec_fn=preexec,
+            )  # noqa: PLW1509 - only joins a cgroup
         except OSError as exc:
             os.close(read_fd)
             os.close(write_fd)
@@ -263,8 +347,9 @@ class BwrapSandbox:
             status = parsed if isinstance(parsed, dict) else None
         text = tail.text()
         if status is None and proc.returncode not in (0, None) and "bwrap:" in text:
-            raise AnalyzerError(f"{request.name}: bubblewrap failed: "
-                                f"{text.strip().splitlines()[-1][:200]}")
+            raise AnalyzerError(
+                f"{request.name}: bubblewrap failed: {text.strip().splitlines()[-1][:200]}"
+            )
         return status, proc.returncode, wall, text
 
 
@@ -278,6 +363,3 @@ def _owner(p: Path) -> int:
         return p.stat().st_uid
     except OSError:
         return -1
-
-
-

@@ -39,8 +39,19 @@ def cgroup_mounts(mountinfo: Path = Path("/proc/self/mountinfo")) -> dict[str, P
             for opt in options.split(","):
                 if opt.startswith("name="):
                     out.setdefault(opt, mount_point)  # named hierarchies (name=systemd)
-                elif opt in ("memory", "cpuacct", "cpu", "pids", "blkio", "cpuset", "devices",
-                           "freezer", "net_cls", "perf_event", "hugetlb"):
+                elif opt in (
+                    "memory",
+                    "cpuacct",
+                    "cpu",
+                    "pids",
+                    "blkio",
+                    "cpuset",
+                    "devices",
+                    "freezer",
+                    "net_cls",
+                    "perf_event",
+                    "hugetlb",
+                ):
                     out.setdefault(opt, mount_point)
     return out
 
@@ -83,8 +94,14 @@ def _read_keyed(path: Path) -> dict[str, int]:
 class RunCgroup:
     """The parent cgroup of one sandbox run. Use as a context manager: removed on exit."""
 
-    def __init__(self, run_id: str, *, version: int, driver: str = "cgroupfs",
-                 mounts: dict[str, Path] | None = None) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        version: int,
+        driver: str = "cgroupfs",
+        mounts: dict[str, Path] | None = None,
+    ) -> None:
         self.run_id = run_id
         self.version = version
         self.driver = driver
@@ -183,8 +200,11 @@ class RunCgroup:
         if blkio is not None:
             try:
                 text = (blkio / self._rel / "blkio.throttle.io_service_bytes_recursive").read_text()
-                io_write = sum(int(p[2]) for ln in text.splitlines()
-                               if len(p := ln.split()) == 3 and p[1] == "Write")
+                io_write = sum(
+                    int(p[2])
+                    for ln in text.splitlines()
+                    if len(p := ln.split()) == 3 and p[1] == "Write"
+                )
             except (OSError, ValueError):
                 io_write = None
         return CgroupFigures(
@@ -237,7 +257,9 @@ class RunCgroup:
         for d in self._dirs():
             if not d.exists():
                 continue
-            for child in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            for child in sorted(
+                (p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)
+            ):
                 self._rmdir(child, errors)
             self._rmdir(d, errors)
         for top in {d.parent for d in self._dirs()}:

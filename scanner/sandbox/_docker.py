@@ -56,6 +56,10 @@ def shielded() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
+class _NotRunnableError(Exception):
+    """The image cannot run the entry point at all (a profile that did not run, not a crash)."""
+
+
 class DockerSandbox:
     """Runs profiles in Docker. Use as a context manager: images it created are removed on exit.
 
@@ -70,6 +74,7 @@ class DockerSandbox:
         self._images: dict[str, tuple[str, bool, str | None]] = {}  # key -> (id, ours, arch)
         self._info: dict[str, Any] | None = None
         self._warmed: set[str] = set()
+        self.created: dict[str, list[str]] = {"images": [], "containers": [], "cgroups": []}
 
     # -- engine ----------------------------------------------------------------------------
     @property
@@ -112,13 +117,16 @@ class DockerSandbox:
             source = plain_or_gzip(request.asset, work)
             try:
                 self.client.api.import_image_from_file(
-                    str(source), repository=REPOSITORY, tag=tag,
+                    str(source),
+                    repository=REPOSITORY,
+                    tag=tag,
                     changes=[f"LABEL {LABEL}=1"],
                 )
                 image = self.client.images.get(f"{REPOSITORY}:{tag}")
             except Exception as exc:
                 raise AnalyzerError(f"{request.name}: docker import failed: {exc}") from exc
             self._images[key] = (image.id, True, arch)
+            self.created["images"].append(image.id)
             return image.id, arch
         before = {img.id for img in self.client.images.list(all=True)}
         try:
@@ -131,6 +139,8 @@ class DockerSandbox:
         image = loaded[0]
         arch = normalise(str(image.attrs.get("Architecture") or "")) or None
         self._images[key] = (image.id, image.id not in before, arch)
+        if image.id not in before:
+            self.created["images"].append(image.id)
         return image.id, arch
 
     def close(self) -> None:
@@ -164,11 +174,19 @@ class DockerSandbox:
         work = Path(tempfile.mkdtemp(prefix="sandbox-", dir=work_dir))
         try:
             return self._profile(request, work)
+        except _NotRunnableError as exc:
+            return not_run(str(exc), self.name)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
     def _profile(self, request: SandboxRequest, work: Path) -> ResourceProfile:
         image_id, arch = self._image(request, work)
+        if arch is None and request.asset_format == "rootfs":
+            return not_run(
+                f"{request.init_python()} is not in the image, so the entry point "
+                f"{request.entry_path} {request.entry_name} cannot be run",
+                self.name,
+            )
         check = check_arch(arch)
         if not check.runnable:
             return not_run(check.reason, self.name, architecture=check.machine)
@@ -183,23 +201,33 @@ class DockerSandbox:
             # Once per image: what it warms is the page cache of the image's files.
             self._warmed.add(image_id)
             t0 = time.monotonic()
-            warm = stage(request, work / "warmup", max_frames=1,
-                         seconds=min(request.seconds, 3.0 * slowdown))
+            warm = stage(
+                request, work / "warmup", max_frames=1, seconds=min(request.seconds, 3.0 * slowdown)
+            )
             self._run(request, image_id, warm, None, min(request.seconds, 3.0) * slowdown + 2.0)
             extra["warmup_seconds"] = round(time.monotonic() - t0, 3)
         staged = stage(request, work / "run")
         limits = request.effective_limits()
-        deadline = request.seconds * (slowdown if check.emulated else 1.0) + limits.grace_seconds * slowdown
+        deadline = (
+            request.seconds * (slowdown if check.emulated else 1.0)
+            + limits.grace_seconds * slowdown
+        )
         cg = RunCgroup(secrets.token_hex(8), version=version, driver=driver, mounts=cgroup_mounts())
+        self.created["cgroups"].append(cg.parent)
         if not cg.available():
             return not_run(f"cgroup v{version} controllers not mounted: cannot measure", self.name)
-        extra.update({
-            "frames_source": staged.frames_note,
-            "limits": {"memory_mb": limits.memory_bytes // MB, "pids": limits.pids,
-                       "cpu_percent": limits.cpu_percent,
-                       "writable_mb_each": limits.writable_bytes // MB},
-            "cgroup_driver": driver,
-        })
+        extra.update(
+            {
+                "frames_source": staged.frames_note,
+                "limits": {
+                    "memory_mb": limits.memory_bytes // MB,
+                    "pids": limits.pids,
+                    "cpu_percent": limits.cpu_percent,
+                    "writable_mb_each": limits.writable_bytes // MB,
+                },
+                "cgroup_driver": driver,
+            }
+        )
         try:
             cg.create()
             # The limits sit on our parent cgroup, so the kernel counts refused forks and OOM
@@ -224,9 +252,14 @@ class DockerSandbox:
             extra=extra,
         )
 
-    def _run(self, request: SandboxRequest, image_id: str, staged: Staged,
-             cgroup_parent: str | None, deadline: float
-             ) -> tuple[dict[str, Any] | None, dict[str, Any], float, str]:
+    def _run(
+        self,
+        request: SandboxRequest,
+        image_id: str,
+        staged: Staged,
+        cgroup_parent: str | None,
+        deadline: float,
+    ) -> tuple[dict[str, Any] | None, dict[str, Any], float, str]:
         """One container run: (init status, Docker's State, wall seconds, stderr tail)."""
         from docker.types import LogConfig, Ulimit
 
@@ -239,7 +272,9 @@ class DockerSandbox:
             "detach": True,
             "network_mode": "none",
             "read_only": True,
-            "tmpfs": {p: f"rw,nosuid,nodev,size={limits.writable_bytes},mode=1777" for p in WRITABLE},
+            "tmpfs": dict.fromkeys(
+                WRITABLE, f"rw,nosuid,nodev,size={limits.writable_bytes},mode=1777"
+            ),
             "volumes": {str(staged.root): {"bind": MOUNT, "mode": "ro"}},
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
@@ -263,10 +298,19 @@ class DockerSandbox:
         try:
             try:
                 container = self.client.containers.create(**kwargs)
+                self.created["containers"].append(container.id)
                 t0 = time.monotonic()
                 container.start()
             except Exception as exc:
-                raise AnalyzerError(f"{request.name}: cannot start the sandbox container: {exc}") from exc
+                text = str(exc)
+                if "executable file not found" in text or "no such file or directory" in text:
+                    raise _NotRunnableError(
+                        f"{args[0]} is not in the image, so the entry point "
+                        f"{' '.join(request.command())} cannot be run"
+                    ) from exc
+                raise AnalyzerError(
+                    f"{request.name}: cannot start the sandbox container: {exc}"
+                ) from exc
             try:
                 container.wait(timeout=deadline + 15.0)
             except Exception as exc:  # the backstop: init's own deadline did not end it
@@ -295,7 +339,9 @@ class DockerSandbox:
                 if "No such container" in str(exc) or "is already in progress" in str(exc):
                     return
                 if attempt == 4:
-                    raise AnalyzerError(f"cannot remove sandbox container {container.id[:12]}") from exc
+                    raise AnalyzerError(
+                        f"cannot remove sandbox container {container.id[:12]}"
+                    ) from exc
                 time.sleep(0.2)
 
     def _environment(self, image_id: str, staged: Staged) -> dict[str, str]:

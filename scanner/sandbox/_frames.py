@@ -54,7 +54,9 @@ def decode_png(data: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
     width, height, depth, ctype, _, _, interlace = header
     channels = {0: 1, 2: 3, 4: 2, 6: 4}.get(ctype)
     if depth != 8 or channels is None or interlace:
-        raise ValueError(f"unsupported PNG (bit depth {depth}, colour type {ctype}, interlace {interlace})")
+        raise ValueError(
+            f"unsupported PNG (bit depth {depth}, colour type {ctype}, interlace {interlace})"
+        )
     raw = zlib.decompress(bytes(idat))
     stride = width * channels
     out = np.zeros((height, stride), dtype=np.uint8)
@@ -85,10 +87,7 @@ def decode_png(data: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
         out[y] = cur.astype(np.uint8)
         prev = cur
     pixels = out.reshape(height, width, channels)
-    if channels in (1, 2):
-        rgb = np.repeat(pixels[:, :, :1], 3, axis=2)
-    else:
-        rgb = pixels[:, :, :3]
+    rgb = np.repeat(pixels[:, :, :1], 3, axis=2) if channels in (1, 2) else pixels[:, :, :3]
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
@@ -149,7 +148,8 @@ def _read_image(path: Path) -> np.ndarray[Any, np.dtype[np.uint8]]:
         raise UsageError(f"{path}: not a readable frame image: {exc}") from exc
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise UsageError(f"{path}: a frame must be H x W x 3 uint8, got {arr.shape} {arr.dtype}")
-    return arr
+    frame: np.ndarray[Any, np.dtype[np.uint8]] = arr
+    return frame
 
 
 def _video_frames(path: Path, limit: int) -> list[np.ndarray[Any, np.dtype[np.uint8]]]:
@@ -177,19 +177,52 @@ def _video_frames(path: Path, limit: int) -> list[np.ndarray[Any, np.dtype[np.ui
             hint="pass an image folder (--frames DIR) or install ffmpeg",
         )
     probe = subprocess.run(
-        [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
-         "-of", "csv=p=0", str(path)], capture_output=True, text=True, check=False)
+        [
+            ffprobe,
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if probe.returncode != 0:
         raise UsageError(f"{path}: not a readable video: {probe.stderr.strip()[:200]}")
     w, h = (int(v) for v in probe.stdout.strip().split(",")[:2])
     raw = subprocess.run(
-        [ffmpeg, "-v", "error", "-i", str(path), "-frames:v", str(limit), "-f", "rawvideo",
-         "-pix_fmt", "bgr24", "-"], capture_output=True, check=False)
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-frames:v",
+            str(limit),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-",
+        ],
+        capture_output=True,
+        check=False,
+    )
     if raw.returncode != 0:
-        raise UsageError(f"{path}: video decoding failed: {raw.stderr.decode(errors='replace')[:200]}")
+        raise UsageError(
+            f"{path}: video decoding failed: {raw.stderr.decode(errors='replace')[:200]}"
+        )
     size = w * h * 3
-    for i in range(len(raw.stdout) // size):
-        frames.append(np.frombuffer(raw.stdout, np.uint8, size, i * size).reshape(h, w, 3))
+    frames.extend(
+        np.frombuffer(raw.stdout, np.uint8, size, i * size).reshape(h, w, 3)
+        for i in range(len(raw.stdout) // size)
+    )
     return frames
 
 

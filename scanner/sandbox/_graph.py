@@ -21,12 +21,15 @@ _MAX_ONNX_BYTES = 512 * 1024 * 1024
 
 def entry_of(artifact: SourceArtifact) -> tuple[str, str]:
     """``(path, name)`` of the entry point in descriptor.json (Panorama's defaults otherwise)."""
-    desc = artifact.descriptor or {}
-    entry = ((desc.get("runtimeDescriptor") or {}).get("entry") or {}) if isinstance(desc, Mapping) else {}
+    desc: Any = artifact.descriptor or {}
+    runtime = desc.get("runtimeDescriptor") if isinstance(desc, Mapping) else None
+    entry = runtime.get("entry") if isinstance(runtime, Mapping) else None
     path = entry.get("path") if isinstance(entry, Mapping) else None
     name = entry.get("name") if isinstance(entry, Mapping) else None
-    return (str(path) if isinstance(path, str) and path else "python3",
-            str(name) if isinstance(name, str) and name else "/panorama/app.py")
+    return (
+        str(path) if isinstance(path, str) and path else "python3",
+        str(name) if isinstance(name, str) and name else "/panorama/app.py",
+    )
 
 
 def _node_package(iface: str) -> tuple[str, str]:
@@ -53,8 +56,11 @@ def _extract_onnx(model: SourceArtifact, work: Path) -> Path | None:
         return None
     with contextlib.suppress(tarfile.TarError, OSError), tarfile.open(model.file, "r:*") as tf:
         for member in tf:
-            if member.isfile() and member.name.lower().endswith(".onnx") \
-                    and member.size <= _MAX_ONNX_BYTES:
+            if (
+                member.isfile()
+                and member.name.lower().endswith(".onnx")
+                and member.size <= _MAX_ONNX_BYTES
+            ):
                 src = tf.extractfile(member)
                 if src is None:
                     continue
@@ -66,14 +72,24 @@ def _extract_onnx(model: SourceArtifact, work: Path) -> Path | None:
     return None
 
 
-def app_spec(target: ScanTarget, artifact: SourceArtifact, work: Path,
-             overrides: Mapping[str, Any] | None = None) -> AppSpec:
+def app_spec(
+    target: ScanTarget,
+    artifact: SourceArtifact,
+    work: Path,
+    overrides: Mapping[str, Any] | None = None,
+) -> AppSpec:
     """The node's interface, parameters and models for ``artifact`` (a container asset)."""
     graphs = [m.data for m in target.manifest("graph") if isinstance(m.data, Mapping)]
-    packages = {m.package: m.data for m in target.manifest("package")
-                if isinstance(m.data, Mapping) and m.package}
-    descriptors = {m.package: m.data for m in target.manifest("descriptor")
-                   if isinstance(m.data, Mapping) and m.package}
+    packages = {
+        m.package: m.data
+        for m in target.manifest("package")
+        if isinstance(m.data, Mapping) and m.package
+    }
+    descriptors = {
+        m.package: m.data
+        for m in target.manifest("descriptor")
+        if isinstance(m.data, Mapping) and m.package
+    }
     pkg_name = artifact.artifact.package
     pkg = packages.get(pkg_name) if pkg_name else None
     if not graphs or pkg is None:
@@ -84,10 +100,16 @@ def app_spec(target: ScanTarget, artifact: SourceArtifact, work: Path,
         if isinstance(candidate, Mapping) and candidate.get("category") == "business_logic":
             iface = candidate
             break
-    inputs = tuple((str(p.get("name")), str(p.get("type", "media")))
-                   for p in iface.get("inputs") or [] if isinstance(p, Mapping))
-    outputs = tuple((str(p.get("name")), str(p.get("type", "media")))
-                    for p in iface.get("outputs") or [] if isinstance(p, Mapping))
+    inputs = tuple(
+        (str(p.get("name")), str(p.get("type", "media")))
+        for p in iface.get("inputs") or []
+        if isinstance(p, Mapping)
+    )
+    outputs = tuple(
+        (str(p.get("name")), str(p.get("type", "media")))
+        for p in iface.get("outputs") or []
+        if isinstance(p, Mapping)
+    )
     graph = graphs[0].get("nodeGraph") or {}
     nodes = [n for n in graph.get("nodes") or [] if isinstance(n, Mapping)]
     by_name = {str(n.get("name")): n for n in nodes}
@@ -117,36 +139,56 @@ def app_spec(target: ScanTarget, artifact: SourceArtifact, work: Path,
             params[cport] = override_values.get(producer, pnode["value"])
     params.update(overrides or {})
     models: list[dict[str, Any]] = []
-    model_artifacts = {sa.artifact.package: sa for sa in target.artifacts
-                       if sa.artifact.kind is ArtifactKind.MODEL}
+    model_artifacts = {
+        sa.artifact.package: sa for sa in target.artifacts if sa.artifact.kind is ArtifactKind.MODEL
+    }
     for n in nodes:
         pkg_ref, _ = _node_package(str(n.get("interface", "")))
         mpkg = packages.get(pkg_ref)
         if mpkg is None or pkg_ref == pkg_name:
             continue
-        cats = {i.get("category") for i in (mpkg.get("nodePackage") or {}).get("interfaces") or []
-                if isinstance(i, Mapping)}
+        cats = {
+            i.get("category")
+            for i in (mpkg.get("nodePackage") or {}).get("interfaces") or []
+            if isinstance(i, Mapping)
+        }
         if "ml_model" not in cats:
             continue
         desc = (descriptors.get(pkg_ref) or {}).get("mlModelDescriptor") or {}
-        spec: dict[str, Any] = {"name": str(n.get("name")),
-                                "inputs": list(desc.get("inputs") or []),
-                                "framework": str(desc.get("framework") or "")}
+        spec: dict[str, Any] = {
+            "name": str(n.get("name")),
+            "inputs": list(desc.get("inputs") or []),
+            "framework": str(desc.get("framework") or ""),
+        }
         sa = model_artifacts.get(pkg_ref)
         onnx_file = _extract_onnx(sa, work) if sa is not None else None
         if onnx_file is not None:
             spec["onnx_file"] = str(onnx_file)
             spec["output_shapes"] = onnx_output_shapes(onnx_file)
         models.append(spec)
-    return AppSpec(inputs=inputs, outputs=outputs, parameters=params, models=tuple(models),
-                   known=bool(iface), node=node_name)
+    return AppSpec(
+        inputs=inputs,
+        outputs=outputs,
+        parameters=params,
+        models=tuple(models),
+        known=bool(iface),
+        node=node_name,
+    )
 
 
-def build_request(target: ScanTarget, artifact: SourceArtifact, options: Mapping[str, Any],
-                  work: Path, *, frames_path: Path | None = None, max_frames: int | None = None,
-                  seconds: float | None = None, fps: float | None = None,
-                  parameters: Mapping[str, Any] | None = None,
-                  warmup: bool | None = None) -> SandboxRequest:
+def build_request(
+    target: ScanTarget,
+    artifact: SourceArtifact,
+    options: Mapping[str, Any],
+    work: Path,
+    *,
+    frames_path: Path | None = None,
+    max_frames: int | None = None,
+    seconds: float | None = None,
+    fps: float | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    warmup: bool | None = None,
+) -> SandboxRequest:
     """A ``SandboxRequest`` for one container asset of ``target``.
 
     ``options`` is the policy's ``resources:`` section (budgets plus ``frames``, ``seconds``,
@@ -162,7 +204,8 @@ def build_request(target: ScanTarget, artifact: SourceArtifact, options: Mapping
         fps=float(fps if fps is not None else options.get("fps") or 15.0),
     )
     fmt = {"rootfs": "rootfs", "docker-save": "docker-save", "oci-archive": "oci-archive"}.get(
-        str(artifact.format), str(artifact.format))
+        str(artifact.format), str(artifact.format)
+    )
     digest = artifact.artifact.digest.hex if artifact.artifact.digest is not None else ""
     return SandboxRequest(
         asset=artifact.file,

@@ -13,8 +13,9 @@ __all__ = ["build_profile", "not_run"]
 
 def not_run(reason: str, sandbox: str = "", **properties: Any) -> ResourceProfile:
     """A profile that could not run, with the reason (the policy decides what that means)."""
-    return ResourceProfile(ran=False, reason=reason, sandbox=sandbox,
-                           properties=frozen_mapping(properties))
+    return ResourceProfile(
+        ran=False, reason=reason, sandbox=sandbox, properties=frozen_mapping(properties)
+    )
 
 
 def _exception_name(stderr_tail: str) -> str | None:
@@ -22,8 +23,10 @@ def _exception_name(stderr_tail: str) -> str | None:
     a secret)."""
     for line in reversed(stderr_tail.splitlines()):
         head = line.split(":", 1)[0].strip()
-        if head and head.replace(".", "").replace("_", "").isalnum() and (
-            head.endswith(("Error", "Exception", "Interrupt", "Exit")) or head == "KeyError"
+        if (
+            head
+            and head.replace(".", "").replace("_", "").isalnum()
+            and (head.endswith(("Error", "Exception", "Interrupt", "Exit")) or head == "KeyError")
         ):
             return head
     return None

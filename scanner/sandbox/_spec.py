@@ -24,8 +24,17 @@ _BUDGET_KEYS = {
     "allow_network": bool,
 }
 _EXTRA_KEYS = {
-    "when_unavailable", "memory_limit_mb", "pids_limit", "cpu_limit_percent", "frames", "seconds",
-    "fps", "warmup", "sandbox", "grace_seconds", "emulated_slowdown",
+    "when_unavailable",
+    "memory_limit_mb",
+    "pids_limit",
+    "cpu_limit_percent",
+    "frames",
+    "seconds",
+    "fps",
+    "warmup",
+    "sandbox",
+    "grace_seconds",
+    "emulated_slowdown",
 }
 
 
@@ -88,10 +97,13 @@ class Limits:
     def for_budgets(cls, budgets: Budgets, options: Mapping[str, Any] | None = None) -> Limits:
         """Defaults derived from the budgets; ``options`` may override each one."""
         opts = options or {}
-        mem_mb = float(opts.get("memory_limit_mb") or max(2 * budgets.max_memory_mb,
-                                                          budgets.max_memory_mb + 512))
-        pids = int(opts.get("pids_limit") or max(2 * budgets.max_processes,
-                                                 budgets.max_processes + 64))
+        mem_mb = float(
+            opts.get("memory_limit_mb")
+            or max(2 * budgets.max_memory_mb, budgets.max_memory_mb + 512)
+        )
+        pids = int(
+            opts.get("pids_limit") or max(2 * budgets.max_processes, budgets.max_processes + 64)
+        )
         cpu = opts.get("cpu_limit_percent")
         disk_mb = max(2 * budgets.max_disk_write_mb, budgets.max_disk_write_mb + 64)
         return cls(
@@ -158,8 +170,14 @@ class SandboxRequest:
         base = os.path.basename(self.entry_path)
         return self.entry_path if base.startswith("python") else "python3"
 
-    def run_config(self, frames_file: str | None, models: list[dict[str, Any]],
-                   *, max_frames: int | None = None, seconds: float | None = None) -> str:
+    def run_config(
+        self,
+        frames_file: str | None,
+        models: list[dict[str, Any]],
+        *,
+        max_frames: int | None = None,
+        seconds: float | None = None,
+    ) -> str:
         """The JSON the emulated SDK reads (``PANORAMA_GATE_RUN``)."""
         frames: dict[str, Any] = {
             "fps": self.frames.fps,

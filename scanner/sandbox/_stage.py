@@ -45,8 +45,15 @@ class Staged:
             "AWS_REGION": "us-east-1",
         }
 
-    def init_args(self, request: SandboxRequest, deadline: float, *, count_procs: bool,
-                  rlimits: list[str] | None = None, status_fd: int | None = None) -> list[str]:
+    def init_args(
+        self,
+        request: SandboxRequest,
+        deadline: float,
+        *,
+        count_procs: bool,
+        rlimits: list[str] | None = None,
+        status_fd: int | None = None,
+    ) -> list[str]:
         """The init command line around the application's entry point."""
         args = [request.init_python(), f"{MOUNT}/pg_init.py", "--deadline", f"{deadline:.3f}"]
         if count_procs:
@@ -60,8 +67,13 @@ class Staged:
         return [*args, "--", *request.command()]
 
 
-def stage(request: SandboxRequest, work: Path, *, max_frames: int | None = None,
-          seconds: float | None = None) -> Staged:
+def stage(
+    request: SandboxRequest,
+    work: Path,
+    *,
+    max_frames: int | None = None,
+    seconds: float | None = None,
+) -> Staged:
     """Copy the SDK and init into a fresh folder with the run config and decoded frames."""
     root = Path(work)
     root.mkdir(parents=True, exist_ok=True)
@@ -69,12 +81,12 @@ def stage(request: SandboxRequest, work: Path, *, max_frames: int | None = None,
     shutil.copytree(src / "site", root / "site", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(src / "pg_init.py", root / "pg_init.py")
     frames_file: str | None = None
-    note = (f"synthetic {request.frames.width}x{request.frames.height} at "
-            f"{request.frames.fps:g} fps")
+    note = f"synthetic {request.frames.width}x{request.frames.height} at {request.frames.fps:g} fps"
     if request.frames.path is not None:
         count, h, w = write_frames(request.frames.path, request.max_frames, root / "frames.npy")
         frames_file = f"{MOUNT}/frames.npy"
-        note = f"{count} frame(s) {w}x{h} from {request.frames.path.name} at {request.frames.fps:g} fps"
+        name = request.frames.path.name
+        note = f"{count} frame(s) {w}x{h} from {name} at {request.frames.fps:g} fps"
     models: list[dict[str, Any]] = []
     for spec in request.app.models:
         m = {k: v for k, v in spec.items() if k != "onnx_file"}
@@ -99,7 +111,7 @@ def parse_status(text: str) -> dict[str, Any] | None:
     idx = text.rfind(MARKER)
     if idx < 0:
         return None
-    line = text[idx + len(MARKER):].splitlines()[0] if text[idx + len(MARKER):] else ""
+    line = text[idx + len(MARKER) :].splitlines()[0] if text[idx + len(MARKER) :] else ""
     try:
         data = json.loads(line)
     except ValueError as exc:

@@ -14,7 +14,7 @@ import shutil
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from scanner.errors import SourceError
 
@@ -45,14 +45,15 @@ def _raw_stream(path: Path) -> Iterator[IO[bytes]]:
         with path.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as fp:
             yield fp
     elif kind == "gzip":
+        opener: Any = gzip.open
         try:
             from isal import igzip  # several times faster than zlib on large rootfs tars
 
-            with igzip.open(path, "rb") as fp:
-                yield fp
+            opener = igzip.open
         except ImportError:
-            with gzip.open(path, "rb") as fp:
-                yield fp
+            pass  # plain zlib: slower, same bytes
+        with opener(path, "rb") as fp:
+            yield fp
     else:
         with path.open("rb") as fp:
             yield fp
@@ -99,4 +100,4 @@ def extract_rootfs(path: Path, dest: Path) -> None:
         except tarfile.TarError as exc:
             raise SourceError(f"{path}: cannot extract: {exc}") from exc
     # Extraction as root keeps owners; make sure the tree is readable for the sandbox user.
-    os.chmod(dest, 0o755)
+    os.chmod(dest, 0o755)  # noqa: S103 - a root filesystem's top folder is world-readable

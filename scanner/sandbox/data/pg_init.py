@@ -74,7 +74,7 @@ def _reader(sock: socket.socket, state: State, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             raw = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             continue
         except OSError:
             return
@@ -95,7 +95,7 @@ def _count_procs() -> tuple[int, int]:
         if not name.isdigit() or int(name) == me:
             continue
         try:
-            n = len(os.listdir("/proc/%s/task" % name))
+            n = len(os.listdir(f"/proc/{name}/task"))
         except OSError:
             continue
         procs += 1
@@ -187,7 +187,7 @@ def _parse(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
             opts["fd"] = int(argv[i + 1])
             i += 1
         else:
-            raise SystemExit("pg_init: unknown option %r" % a)
+            raise SystemExit(f"pg_init: unknown option {a!r}")
         i += 1
     raise SystemExit("pg_init: missing -- COMMAND")
 
@@ -234,9 +234,9 @@ def main(argv: list[str]) -> int:
             sock.close()
             for res, value in opts["rlimits"]:
                 resource.setrlimit(res, (value, value))
-            os.execvp(command[0], command)
+            os.execvp(command[0], command)  # noqa: S606 - the entry point, as the device runs it
         except BaseException as exc:  # noqa: BLE001 - report any exec failure, then exit 127
-            os.write(2, ("pg_init: cannot run %r: %s\n" % (command, exc)).encode())
+            os.write(2, (f"pg_init: cannot run {command!r}: {exc}\n").encode())
         os._exit(127)
 
     timer: threading.Timer | None = None

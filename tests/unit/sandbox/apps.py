@@ -32,7 +32,9 @@ while True:
     app.step()
 """
 
-WELL_BEHAVED = _HEAD + """\
+WELL_BEHAVED = (
+    _HEAD
+    + """\
     def step(self):
         media = self.inputs.video_in.get()
         for m in media:
@@ -42,34 +44,51 @@ WELL_BEHAVED = _HEAD + """\
             m.add_label("ok %d" % len(out), 0.1, 0.05)
         self.outputs.video_out.put(media)
         self.frames += 1
-""" + _LOOP
+"""
+    + _LOOP
+)
 
-MEMORY_HOG = _HEAD + f"""\
+MEMORY_HOG = (
+    _HEAD
+    + f"""\
     def step(self):
         if not hasattr(self, "ballast"):
             self.ballast = b"\\x01" * ({ALLOC_MIB} * 1024 * 1024)  # every page written
         media = self.inputs.video_in.get()
         self.outputs.video_out.put(media)
-""" + _LOOP
+"""
+    + _LOOP
+)
 
-OOM = _HEAD + f"""\
+OOM = (
+    _HEAD
+    + f"""\
     def step(self):
         media = self.inputs.video_in.get()
         self.ballast = b"\\x01" * ({OOM_MIB} * 1024 * 1024)
         self.outputs.video_out.put(media)
-""" + _LOOP
+"""
+    + _LOOP
+)
 
-CPU_SPIN = _HEAD + """\
+CPU_SPIN = (
+    _HEAD
+    + """\
     def step(self):
         media = self.inputs.video_in.get()
-        end = time.monotonic() + 0.2  # busy for longer than a frame interval
+        # 0.2 s of CPU time (not wall time: shared vCPUs must not shorten the spin)
+        end = time.process_time() + 0.2
         x = 0
-        while time.monotonic() < end:
+        while time.process_time() < end:
             x += 1
         self.outputs.video_out.put(media)
-""" + _LOOP
+"""
+    + _LOOP
+)
 
-DISK_WRITER = _HEAD + f"""\
+DISK_WRITER = (
+    _HEAD
+    + f"""\
     def step(self):
         media = self.inputs.video_in.get()
         if self.frames == 0:
@@ -79,9 +98,13 @@ DISK_WRITER = _HEAD + f"""\
                     fp.write(chunk)
         self.frames += 1
         self.outputs.video_out.put(media)
-""" + _LOOP
+"""
+    + _LOOP
+)
 
-FORK_BOMB = _HEAD + f"""\
+FORK_BOMB = (
+    _HEAD
+    + f"""\
     def step(self):
         media = self.inputs.video_in.get()
         if self.frames == 0:
@@ -95,9 +118,13 @@ FORK_BOMB = _HEAD + f"""\
                     os._exit(0)
         self.frames += 1
         self.outputs.video_out.put(media)
-""" + _LOOP
+"""
+    + _LOOP
+)
 
-NETWORK = _HEAD + """\
+NETWORK = (
+    _HEAD
+    + """\
     def step(self):
         import socket
         media = self.inputs.video_in.get()
@@ -114,25 +141,35 @@ NETWORK = _HEAD + """\
                 pass
         self.frames += 1
         self.outputs.video_out.put(media)
-""" + _LOOP
+"""
+    + _LOOP
+)
 
-CRASHER = _HEAD + f"""\
+CRASHER = (
+    _HEAD
+    + f"""\
     def step(self):
         media = self.inputs.video_in.get()
         if self.frames == {CRASH_AFTER}:
             raise RuntimeError("model output had an unexpected shape")
         self.frames += 1
         self.outputs.video_out.put(media)
-""" + _LOOP
+"""
+    + _LOOP
+)
 
-HANGER = _HEAD + """\
+HANGER = (
+    _HEAD
+    + """\
     def step(self):
         media = self.inputs.video_in.get()
         if self.frames == 2:
             time.sleep(3600)  # a deadlock, as far as the device can tell
         self.frames += 1
         self.outputs.video_out.put(media)
-""" + _LOOP
+"""
+    + _LOOP
+)
 
 APPS = {
     "well_behaved": WELL_BEHAVED,

@@ -21,8 +21,21 @@ from pathlib import Path
 
 __all__ = ["app_rootfs", "base_members", "build_rootfs"]
 
-_SKIP_DIRS = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
-              "pydoc_data", "site-packages", "dist-packages", "f2py", "_pyinstaller", "doc"}
+_SKIP_DIRS = {
+    "test",
+    "tests",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "pydoc_data",
+    "site-packages",
+    "dist-packages",
+    "f2py",
+    "_pyinstaller",
+    "doc",
+}
 _MTIME = 1_700_000_000
 
 
@@ -30,8 +43,12 @@ def _needed_libs(binaries: list[Path]) -> set[Path]:
     """Shared libraries (resolved) that ``binaries`` load, from ldd."""
     out: set[Path] = set()
     for chunk in range(0, len(binaries), 200):
-        proc = subprocess.run(["ldd", *map(str, binaries[chunk:chunk + 200])],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["ldd", *map(str, binaries[chunk : chunk + 200])],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         for line in proc.stdout.splitlines():
             m = re.search(r"=>\s+(/\S+)", line) or re.match(r"\s+(/\S+)\s+\(", line)
             if m:
@@ -87,12 +104,25 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) 
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_rootfs(dest: Path, extra: Mapping[str, bytes] | None = None,
-                 base: Mapping[str, Path] | None = None, compress: bool = True) -> Path:
+def build_rootfs(
+    dest: Path,
+    extra: Mapping[str, bytes] | None = None,
+    base: Mapping[str, Path] | None = None,
+    compress: bool = True,
+) -> Path:
     """Write a rootfs tar (gzip -1 unless ``compress`` is false) with ``extra`` files added."""
     base = base if base is not None else base_members()
-    dirs: set[str] = {"tmp", "panorama", "opt/aws/panorama/storage", "opt/aws/panorama/logs",
-                      "etc", "dev", "proc", "sys", "root"}
+    dirs: set[str] = {
+        "tmp",
+        "panorama",
+        "opt/aws/panorama/storage",
+        "opt/aws/panorama/logs",
+        "etc",
+        "dev",
+        "proc",
+        "sys",
+        "root",
+    }
     for name in list(base) + list(extra or {}):
         parts = name.split("/")[:-1]
         for i in range(1, len(parts) + 1):
@@ -124,8 +154,16 @@ def build_rootfs(dest: Path, extra: Mapping[str, bytes] | None = None,
     return dest
 
 
-def app_rootfs(dest: Path, apps: Mapping[str, str], base: Mapping[str, Path] | None = None,
-               compress: bool = True) -> Path:
+def app_rootfs(
+    dest: Path,
+    apps: Mapping[str, str],
+    base: Mapping[str, Path] | None = None,
+    compress: bool = True,
+) -> Path:
     """A rootfs with each app at ``panorama/<name>.py``."""
-    return build_rootfs(dest, {f"panorama/{n}.py": src.encode() for n, src in apps.items()},
-                        base=base, compress=compress)
+    return build_rootfs(
+        dest,
+        {f"panorama/{n}.py": src.encode() for n, src in apps.items()},
+        base=base,
+        compress=compress,
+    )

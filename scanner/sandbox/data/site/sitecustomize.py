@@ -40,7 +40,7 @@ def _is_local(host: Any) -> bool:
     host = str(host)
     if host in ("localhost", "::1") or host.startswith("127."):
         return True
-    return host.endswith(".localhost")
+    return bool(host.endswith(".localhost"))
 
 
 def _is_ip_literal(host: str) -> bool:
@@ -62,7 +62,7 @@ def _target(event: str, args: tuple[Any, ...]) -> str | None:
         # Resolving an IP literal asks no server; the connect that follows is counted.
         if _is_local(host) or _is_ip_literal(str(host)):
             return None
-        return "lookup %s" % host
+        return f"lookup {host}"
     family = getattr(args[0], "family", None)
     if family not in (socket.AF_INET, socket.AF_INET6):
         return None  # unix sockets, netlink and the like are not network
@@ -71,14 +71,14 @@ def _target(event: str, args: tuple[Any, ...]) -> str | None:
     if event == "socket.bind":
         # Binding a wildcard or external address means listening for the outside world.
         if host in ("", "0.0.0.0", "::") or not _is_local(host):  # noqa: S104
-            return "bind %r" % (address,)
+            return f"bind {address!r}"
         return None
     if address is None:
-        return "%s on an unknown peer" % event
+        return f"{event} on an unknown peer"
     if _is_local(host):
         return None
     port = address[1] if isinstance(address, tuple) and len(address) > 1 else ""
-    return "%s:%s" % (host, port)
+    return f"{host}:{port}"
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -94,7 +94,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         msg = {"kind": "net", "event": event, "target": target[:200], "pid": os.getpid()}
         _sock[0].sendto(json.dumps(msg).encode(), "\0" + _NAME)
     except OSError as exc:
-        sys.stderr.write("panorama-gate sandbox: network audit failed: %s\n" % exc)
+        sys.stderr.write(f"panorama-gate sandbox: network audit failed: {exc}\n")
     finally:
         _local.busy = False
 

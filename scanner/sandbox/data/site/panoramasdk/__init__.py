@@ -60,7 +60,7 @@ def _report(kind: str, **fields: Any) -> None:
         _sock.sendto(data, "\0" + _SOCK_NAME)
     except OSError as exc:
         # The status channel is how frames are counted: losing it must be visible.
-        sys.stderr.write("panoramasdk (emulated): status channel failed: %s\n" % exc)
+        sys.stderr.write(f"panoramasdk (emulated): status channel failed: {exc}\n")
 
 
 class _EndOfFrames(SystemExit):
@@ -94,7 +94,7 @@ class _Clock:
             return
         if timeout is not None and delay > timeout:
             time.sleep(max(timeout, 0.0))
-            raise TimeoutError("no frame within %.3f s" % timeout)
+            raise TimeoutError(f"no frame within {timeout:.3f} s")
         time.sleep(delay)
 
 
@@ -127,7 +127,7 @@ class _FrameSource:
         if path:
             self._stack = np.load(path, mmap_mode="r")
             if self._stack.ndim != 4 or self._stack.shape[3] != 3:
-                raise ValueError("frames file must be N x H x W x 3, got %r" % (self._stack.shape,))
+                raise ValueError(f"frames file must be N x H x W x 3, got {self._stack.shape!r}")
             self._base: Any = None
         else:
             h = int(spec.get("height") or 720)
@@ -161,8 +161,13 @@ def _frames() -> _FrameSource:
 class media:  # noqa: N801 - the SDK's own name
     """One camera frame: ``image`` (H x W x 3 uint8, BGR), stream and time metadata, overlays."""
 
-    def __init__(self, image: Any, stream_id: str = "cam1_id", stream_uri: str = "cam1",
-                 time_stamp: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        image: Any,
+        stream_id: str = "cam1_id",
+        stream_uri: str = "cam1",
+        time_stamp: tuple[int, int] | None = None,
+    ) -> None:
         self.image = image
         self.stream_id = stream_id
         self.stream_uri = stream_uri
@@ -175,9 +180,9 @@ class media:  # noqa: N801 - the SDK's own name
     @staticmethod
     def _check(name: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError("%s must be a number in [0, 1), got %r" % (name, value))
+            raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
         if not 0.0 <= float(value) < 1.0:
-            raise ValueError("%s must be in [0, 1), got %r" % (name, value))
+            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
         return float(value)
 
     def add_rect(self, left: float, top: float, right: float, bottom: float) -> None:
@@ -193,7 +198,7 @@ class media:  # noqa: N801 - the SDK's own name
     def add_label(self, text: str, x: float, y: float) -> None:
         """Attach a text overlay at a fractional position in [0, 1)."""
         if not isinstance(text, str):
-            raise TypeError("label text must be str, got %r" % type(text).__name__)
+            raise TypeError(f"label text must be str, got {type(text).__name__!r}")
         self.labels.append((text, self._check("x", x), self._check("y", y)))
 
 
@@ -208,12 +213,12 @@ class port:  # noqa: N801 - the SDK's own name
         self.puts = 0
 
     def __repr__(self) -> str:
-        return "<panoramasdk.port %s %s (%s)>" % (self.direction, self.name, self.kind)
+        return f"<panoramasdk.port {self.direction} {self.name} ({self.kind})>"
 
     def get(self, timeout: float | None = None) -> Any:
         """A parameter's value, or a list of media (one per camera stream)."""
         if self.direction != "input":
-            raise AttributeError("output port %r has no get()" % self.name)
+            raise AttributeError(f"output port {self.name!r} has no get()")
         if self.kind != "media":
             return self._value
         if timeout is not None and timeout < 0:
@@ -224,8 +229,7 @@ class port:  # noqa: N801 - the SDK's own name
         src = _frames()
         index = _clock.delivered
         frames = [
-            media(src.frame(index, s), "cam%d_id" % (s + 1), "cam%d" % (s + 1))
-            for s in range(src.streams)
+            media(src.frame(index, s), f"cam{s + 1}_id", f"cam{s + 1}") for s in range(src.streams)
         ]
         _clock.delivered += 1
         # Frame n counts as processed once the app asks for frame n + 1 (or the run ends).
@@ -235,14 +239,14 @@ class port:  # noqa: N801 - the SDK's own name
     def put(self, items: Any) -> None:
         """Send media downstream; only a non-empty list of media is accepted (SDK 1.2)."""
         if self.direction != "output":
-            raise AttributeError("input port %r has no put()" % self.name)
+            raise AttributeError(f"input port {self.name!r} has no put()")
         if not isinstance(items, list):
-            raise TypeError("put() takes a list of media, got %s" % type(items).__name__)
+            raise TypeError(f"put() takes a list of media, got {type(items).__name__}")
         if not items:
             raise ValueError("put() got an empty list")
         for item in items:
             if not isinstance(item, media):
-                raise TypeError("put() takes media objects, got %s" % type(item).__name__)
+                raise TypeError(f"put() takes media objects, got {type(item).__name__}")
         self.puts += 1
         _report("put", port=self.name, count=len(items))
 
@@ -264,7 +268,7 @@ class _Ports:
             if self._strict:
                 known = ", ".join(sorted(self._ports)) or "none"
                 raise AttributeError(
-                    "node has no %s port %r (ports: %s)" % (self._direction, name, known)
+                    f"node has no {self._direction} port {name!r} (ports: {known})"
                 ) from None
         # No graph.json (a bare container asset): any port name is a media port.
         p = port(name, "media", self._direction)
@@ -311,7 +315,7 @@ class _Model:
             feeds = {}
             for inp in self.session.get_inputs():
                 if inp.name not in data:
-                    raise KeyError("model %r needs input %r" % (self.name, inp.name))
+                    raise KeyError(f"model {self.name!r} needs input {inp.name!r}")
                 feeds[inp.name] = np.asarray(data[inp.name], dtype=np.float32)
             return tuple(self.session.run(None, feeds))
         rng = np.random.RandomState(sum(ord(c) for c in self.name))
@@ -323,6 +327,9 @@ _models: dict[str, _Model] = {}
 
 class node:  # noqa: N801 - the SDK's own name
     """Base class of a Panorama application node (``class App(panoramasdk.node)``)."""
+
+    inputs: _Ports
+    outputs: _Ports
 
     def __new__(cls, *args: Any, **kwargs: Any) -> node:
         self = super().__new__(cls)
@@ -351,7 +358,7 @@ class node:  # noqa: N801 - the SDK's own name
         specs = {str(m["name"]): m for m in _RUN.get("models") or []}
         name = str(model_node)
         if name not in specs and not (_RUN.get("models_open") and name):
-            raise KeyError("no model node %r in the graph" % name)
+            raise KeyError(f"no model node {name!r} in the graph")
         model = _models.get(name)
         if model is None:
             model = _models[name] = _Model(specs.get(name) or {"name": name})
