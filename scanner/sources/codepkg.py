@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.models import Artifact, ArtifactKind, Target, TargetKind
+from scanner.models import (
+    Artifact,
+    ArtifactKind,
+    Category,
+    Finding,
+    Location,
+    Severity,
+    Target,
+    TargetKind,
+)
 from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
 from scanner.sources.manifests import Project
 from scanner.sources.panorama import ProjectReader, load_package_folder
@@ -35,6 +44,17 @@ def load_code_package(root: Path) -> ScanTarget:
     folder = load_package_folder(reader, top, None)
     # Downstream keys and reports use the folder name: the CLI's <account>-<name>-<version>.
     folder.dir = ""
+    if folder.dockerfile_path is None:
+        reader.findings.append(
+            Finding.create(
+                rule_id="integrity.manifest-missing",
+                category=Category.INTEGRITY,
+                severity=Severity.MEDIUM,
+                message="the code package has no Dockerfile (or it is a symlink); "
+                "panorama-cli build-container cannot build it",
+                location=Location("Dockerfile"),
+            )
+        )
     project = Project(root=top, packages=[folder], texts=dict(reader.texts))
     artifact = Artifact(
         kind=ArtifactKind.CODE,

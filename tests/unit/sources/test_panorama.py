@@ -417,6 +417,15 @@ def test_code_package(tmp_path: Path) -> None:
     assert st.project.graph is None
 
 
+def test_code_package_without_dockerfile(tmp_path: Path) -> None:
+    pkg = build_code_package(tmp_path / "123456789012-shelf_code-1.0")
+    (pkg / "Dockerfile").unlink()
+    st = load_code_package(pkg)
+    f = only(st, "integrity.manifest-missing")
+    assert f.severity is Severity.MEDIUM
+    assert f.location.artifact == "Dockerfile"
+
+
 def test_code_package_bad_json(tmp_path: Path) -> None:
     pkg = build_code_package(tmp_path / "1-x-1.0", ProjectSpec(breaks={"bad-json"}))
     st = load_code_package(pkg)
