@@ -21,7 +21,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scanner.models import Severity
 from scanner.redact import redact
@@ -164,8 +164,19 @@ def looks_binary(data: bytes) -> bool:
     return b"\x00" in data[:8192]
 
 
-def _line_of(data: bytes, pos: int) -> int:
-    return data.count(b"\n", 0, pos) + 1
+def _with_lines(data: bytes, matches: list[SecretMatch]) -> list[SecretMatch]:
+    """Set each match's line, counting newlines once across the data (matches are sorted)."""
+    out: list[SecretMatch] = []
+    pos, line = 0, 1
+    for m in matches:
+        if m.start >= pos:
+            line += data.count(b"\n", pos, m.start)
+            pos = m.start
+        else:  # overlapping matches can step back
+            line = data.count(b"\n", 0, m.start) + 1
+            pos = m.start
+        out.append(replace(m, line=line))
+    return out
 
 
 def _text(b: bytes) -> str:
@@ -293,7 +304,7 @@ def _mk(
         rule=rule,
         title=title,
         severity=severity,
-        line=_line_of(data, start),
+        line=0,  # filled in by _with_lines, in one pass over the data
         start=start,
         end=end,
         redacted=redact(value),
@@ -532,7 +543,7 @@ def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
                 rule="credential-url",
                 title=f"Credentials inside a {scheme}:// URL",
                 severity=Severity.CRITICAL if camera else Severity.HIGH,
-                line=_line_of(data, start),
+                line=0,  # filled in by _with_lines, in one pass over the data
                 start=start,
                 end=s + m.end(),
                 redacted=redact(password),
@@ -593,7 +604,7 @@ def scan_bytes(data: bytes, *, binary: bool | None = None) -> list[SecretMatch]:
         if b"://" in data:
             out.extend(_url_credentials(data))
         out.extend(_generic(data, lower))
-    return _dedupe(out)
+    return _with_lines(data, _dedupe(out))
 
 
 _PRIORITY = {"key": 0, "url": 1, "context": 2}
