@@ -74,6 +74,7 @@ _ALLOWED_EXACT: frozenset[str] = frozenset(
         "fractions.Fraction",
         "uuid.UUID",
         "pathlib.PosixPath",
+        "argparse.Namespace",
         "pathlib.PurePosixPath",
         # PyTorch tensor and storage rebuilding
         "torch._utils._rebuild_tensor",
@@ -119,6 +120,8 @@ _ALLOWED_EXACT: frozenset[str] = frozenset(
         # NumPy arrays and scalars
         "numpy.ndarray",
         "numpy.dtype",
+        "numpy.core.numeric._frombuffer",
+        "numpy._core.numeric._frombuffer",
         "numpy.core.multiarray._reconstruct",
         "numpy.core.multiarray.scalar",
         "numpy._core.multiarray._reconstruct",
@@ -468,6 +471,9 @@ class GlobalPolicy:
                 or f"builtins.{chain}" in _CRITICAL_EXACT
             ):
                 return True
+        # An attribute chain that passes through a dangerous module (``torch.nn.modules.conv.os``).
+        if any(part in _CRITICAL_MODULES for part in name.split(".")[:-1]):
+            return True
         # Dunder attributes (``__globals__``, ``__builtins__``, ``__subclasses__``) are the
         # classic sandbox-escape path; only constructors are harmless.
         for part in name.split("."):

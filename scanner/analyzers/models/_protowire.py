@@ -112,11 +112,12 @@ ONNX_SCHEMA: Schema = {
     "Node": {5: "Attr"},
     "Attr": {5: "Tensor", 6: "Graph", 10: "Tensor", 11: "Graph", 22: "Sparse", 23: "Sparse"},
     "Sparse": {1: "Tensor", 2: "Tensor"},
-    "Tensor": {9: "!drop"},
+    # raw_data, and the packed numeric fields some exporters use instead of it
+    "Tensor": {9: "!drop", 4: "!drop", 5: "!drop", 7: "!drop", 10: "!drop", 11: "!drop"},
 }
 
-# Called for each dropped field after it is skipped: (message, field, offset, length) -> bytes
-# to put in its place (``None`` drops the field entirely).
+# Called for each dropped field after it is skipped: (message, field, offset, length) -> the
+# encoded field(s) to put in its place, tag included (``None`` drops the field entirely).
 Replacer = Callable[[str, int, int, int], bytes | None]
 
 
@@ -172,7 +173,7 @@ def strip_message(
                 dropped.total += n
                 sub = replace(message, number, start, n) if replace is not None else None
                 if sub is not None:
-                    out += encode_varint(key) + encode_varint(len(sub)) + sub
+                    out += sub
             elif kind is not None and kind != "!drop":
                 body, _ = strip_message(
                     f,

@@ -57,7 +57,10 @@ RUNTIME_DOMAINS = frozenset(
     }
 )
 _PLACEHOLDER = "panorama-gate-stripped.bin"
-_KEEP_INLINE = 64 * 1024  # small tensors stay: shape inference reads shape constants
+_KEEP_INLINE = 64 * 1024
+_EMPTY_RAW_DATA = bytes(
+    [9 << 3 | 2, 0]
+)  # TensorProto.raw_data = b""  # small tensors stay: shape inference reads shape constants
 _WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]")
 
 
@@ -85,7 +88,7 @@ def load_skeleton(f: BinaryIO, size: int, *, max_structure: int) -> OnnxSkeleton
         ONNX_SCHEMA,
         threshold=_KEEP_INLINE,
         max_output=max_structure,
-        replace=lambda msg, no, off, n: b"",  # empty raw_data marks a stripped tensor
+        replace=lambda msg, no, off, n: _EMPTY_RAW_DATA,  # marks a stripped tensor
     )
     model = onnx.ModelProto()
     try:

@@ -22,7 +22,7 @@ from typing import ClassVar
 from scanner.analyzers.interface import FileAnalyzer, Output
 from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding
 from scanner.analyzers.models._protowire import WireError, iter_fields, strip_message
-from scanner.models import Severity, Skipped
+from scanner.models import Severity
 from scanner.walk.entry import FileEntry
 
 __all__ = ["TensorFlowAnalyzer", "graph_ops"]
@@ -140,13 +140,12 @@ class TensorFlowAnalyzer(FileAnalyzer):
                     loc,
                     "malformed",
                 )
-            else:
-                yield Skipped(self.name, f"not a TensorFlow GraphDef ({exc})", loc)
+            # Any other .pb that is not a graph is simply some other protobuf: no record, or
+            # a root filesystem would fill the report with them.
             return
         finally:
             f.close()
         if not saved and not ops:
-            yield Skipped(self.name, "protobuf without graph nodes", loc)
             return
         for op, node in sorted(ops.items()):
             if op in CODE_OPS:
