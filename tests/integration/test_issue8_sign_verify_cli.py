@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import main
+from signing import load_private_key
 from tests.helpers.project_builder import BuiltProject, build_project
 from tests.unit.signing.conftest import POLICY_SHA, project_files, report_for
 
@@ -194,3 +195,19 @@ def test_verify_keyless_reference_bundle_via_cli(
     )
     assert code == 1
     assert "verification failed" in capsys.readouterr().err
+
+
+def test_keygen_prompts_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PANORAMA_GATE_KEY_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    answers = iter(["first-try", "typo"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert main(["keygen", "--out", "k"]) == 2
+    assert "the two passwords differ" in capsys.readouterr().err
+    assert not (tmp_path / "k.key").exists()
+    answers = iter(["same-password", "same-password"])
+    assert main(["keygen", "--out", "k"]) == 0
+    assert load_private_key(tmp_path / "k.key", b"same-password") is not None
