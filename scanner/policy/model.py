@@ -14,9 +14,11 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -220,6 +222,7 @@ class ProjectConfig:
 
     pyproject: Path
     table: Mapping[str, Any]
+    lines: Mapping[tuple[str | int, ...], int] = field(default_factory=_empty)
 
 
 def find_project_config(*folders: Path) -> ProjectConfig | None:
@@ -229,7 +232,8 @@ def find_project_config(*folders: Path) -> ProjectConfig | None:
         if not candidate.is_file():
             continue
         try:
-            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            text = candidate.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise PolicyError(f"{candidate}: cannot read pyproject.toml: {exc}") from exc
         table = data.get("tool", {}).get(PYPROJECT_TABLE)
@@ -237,8 +241,48 @@ def find_project_config(*folders: Path) -> ProjectConfig | None:
             continue
         if not isinstance(table, dict):
             raise PolicyError(f"{candidate}: [tool.{PYPROJECT_TABLE}] must be a table")
-        return ProjectConfig(candidate, frozen_mapping(table))
+        return ProjectConfig(candidate, frozen_mapping(table), _toml_key_lines(text))
     return None
+
+
+_TOML_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_TOML_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=""")
+
+
+def _toml_key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """Lines of the keys under ``[tool.panorama-gate]`` (tomllib keeps no positions).
+
+    A line-oriented reading that covers what policies use: tables, arrays of tables and
+    ``key = value`` lines (dotted keys split). Multi-line values only record their first line.
+    """
+    prefix = f"tool.{PYPROJECT_TABLE}"
+    out: dict[tuple[str | int, ...], int] = {}
+    current: tuple[str | int, ...] | None = None
+    arrays: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TOML_HEADER.match(line)
+        if header:
+            name = header.group(2).replace('"', "").replace("'", "")
+            if name != prefix and not name.startswith(prefix + "."):
+                current = None
+                continue
+            parts: tuple[str | int, ...] = (
+                tuple(name[len(prefix) + 1 :].split(".")) if name != prefix else ()
+            )
+            if header.group(1) == "[[":
+                index = arrays.get(name, -1) + 1
+                arrays[name] = index
+                parts = (*parts, index)
+            current = parts
+            out.setdefault(current, number)
+            continue
+        if current is None:
+            continue
+        key = _TOML_KEY.match(line)
+        if key:
+            path = tuple(k.strip("\"'") for k in key.group(1).split("."))
+            out.setdefault((*current, *path), number)
+    return out
 
 
 def _policy_from_pyproject(cfg: ProjectConfig) -> Policy:
@@ -268,9 +312,9 @@ def _policy_from_pyproject(cfg: ProjectConfig) -> Policy:
             }
         )
     canonical = json.dumps(table, sort_keys=True, default=str).encode()
-    # TOML has no line numbers for us; key paths still name what is wrong.
-    doc = YamlDocument(table, source, {})
-    return _from_data(table, doc, hashlib.sha256(canonical).hexdigest(), base, "pyproject")
+    doc = YamlDocument(table, f"{cfg.pyproject}", dict(cfg.lines))
+    policy = _from_data(table, doc, hashlib.sha256(canonical).hexdigest(), base, "pyproject")
+    return dataclasses.replace(policy, source=source)
 
 
 def resolve_policy(explicit: Path | None, *search: Path) -> Policy:

@@ -234,11 +234,26 @@ def test_pyproject_points_at_policy_and_waivers_files(tmp_path: Path) -> None:
     assert (p.name, p.severity_threshold, len(p.waivers)) == ("g", Severity.LOW, 1)
 
 
-def test_pyproject_errors_name_the_table_and_key(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.panorama-gate]\nseverity_threshold = "hi"\n')
+def test_pyproject_errors_name_file_line_and_key(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.panorama-gate]\nseverity_threshold = "hi"\n'
+    )
     with pytest.raises(
-        PolicyError, match=r"pyproject\.toml \[tool\.panorama-gate\]: severity_threshold"
+        PolicyError, match=r"pyproject\.toml:5: severity_threshold: Input should be"
     ):
+        resolve_policy(None, tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.panorama-gate]\nseverity_threshold = "high"\n\n'
+        '[tool.panorama-gate.licenses]\ndeny = ["GPL-3.0-only"]\nunknwn = "warn"\n\n'
+        '[[tool.panorama-gate.waivers]]\nrule = "a.b"\nreason = "r"\nowner = "o"\n'
+        "expires = 2030-01-01\n\n"
+        '[[tool.panorama-gate.waivers]]\nrule = "a.c"\nowner = "o"\nexpires = 2030-01-01\n'
+    )
+    with pytest.raises(PolicyError, match=r"pyproject\.toml:6: licenses\.unknwn: unknown key"):
+        resolve_policy(None, tmp_path)
+    text = (tmp_path / "pyproject.toml").read_text().replace('unknwn = "warn"\n', "")
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(PolicyError, match=r"pyproject\.toml:13: waivers\[1\]\.reason: required"):
         resolve_policy(None, tmp_path)
 
 
