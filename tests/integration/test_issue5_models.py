@@ -111,3 +111,19 @@ def test_project_model_asset_and_descriptor(tmp_path: Path) -> None:
              if f["rule_id"] == "model-descriptor.framework-mismatch"]  # fmt: skip
     assert mm["severity"] == "high"
     assert mm["location"]["artifact"].endswith(".tar.gz")
+
+
+def test_model_inside_container_rootfs(tmp_path: Path) -> None:
+    from tests.helpers.project_builder import ProjectSpec, build_project
+
+    proj = build_project(tmp_path / "proj", ProjectSpec(
+        rootfs_files={"panorama/models/detector.pt": CASES["torch-zip-bin"].data,
+                      "panorama/models/detector.onnx": CASES["clean-onnx"].data},
+        with_model=False,
+    ))  # fmt: skip
+    code, report = scan(proj.root, tmp_path)
+    assert code == 1
+    hits = [f for f in report["findings"] if f["rule_id"] == "pickle.code-execution"]
+    assert [f["location"]["path"] for f in hits] == ["panorama/models/detector.pt"]
+    assert hits[0]["location"]["artifact"].endswith(".tar.gz")
+    assert not [f for f in report["findings"] if f["location"]["path"].endswith(".onnx")]
