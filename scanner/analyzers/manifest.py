@@ -36,6 +36,7 @@ from scanner.sources.manifests import (
     line_of,
     validate_document,
 )
+from scanner.sources.panorama import one_line
 
 __all__ = ["RULES", "ManifestAnalyzer"]
 
@@ -314,7 +315,7 @@ class _Run:
                 rule_id=f"manifest.{rule}",
                 category=Category.MANIFEST,
                 severity=severity if severity is not None else default,
-                message=message,
+                message=one_line(message),
                 location=location,
                 evidence=evidence or message,
                 title=title,

@@ -67,6 +67,7 @@ __all__ = [
     "ProjectReader",
     "load_package_folder",
     "load_project",
+    "one_line",
     "parse_folder_name",
     "sha256_file",
 ]
@@ -115,6 +116,29 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _probe(path: Path) -> tuple[os.stat_result | None, str | None]:
+    """``lstat`` without raising: (result, None), (None, None) when absent, (None, reason)."""
+    try:
+        return os.lstat(path), None
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    except (OSError, ValueError) as exc:  # ENAMETOOLONG, EACCES, ELOOP; ValueError: NUL byte
+        return None, (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """Escape control characters (names on disk and in manifests may hold newlines)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    """Shorten attacker-controlled names before they go into a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class _Checked:
     """A path that is safe to open: a regular file inside the project."""
@@ -157,14 +181,16 @@ class ProjectReader:
         A folder that is a symlink out of the project is foreign content the scan cannot vouch
         for: a ``SourceError`` when ``fatal`` (graphs/, packages/), else a finding.
         """
-        if not path.exists() and not path.is_symlink():
+        found, error = _probe(path)
+        if error is None and found is None:
             return None
-        reason = ""
+        reason = f"cannot be read ({error})" if error else ""
         real: Path | None = None
-        try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError) as exc:
-            reason = f"cannot be resolved ({exc.__class__.__name__})"
+        if not reason:
+            try:
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError) as exc:
+                reason = f"cannot be resolved ({exc.__class__.__name__})"
         if real is not None and not real.is_relative_to(self.root):
             reason = "is a symlink that leads out of the project"
         if reason:
@@ -182,7 +208,16 @@ class ProjectReader:
 
     def check_file(self, path: Path, *, rule_loc: Location, what: str) -> _Checked | None:
         """Resolve ``path``; report and return ``None`` when it is missing, escapes or is odd."""
-        if not path.exists() and not path.is_symlink():
+        found, error = _probe(path)
+        if error is not None:
+            self._add(
+                "integrity.unreadable",
+                Severity.HIGH,
+                f"{what} {_clip(self.rel(path))} cannot be read: {error}",
+                rule_loc,
+            )
+            return _MISSING_REPORTED
+        if found is None:
             return None
         try:
             real = path.resolve(strict=True)
@@ -248,7 +283,7 @@ class ProjectReader:
                 rule_id=rule_id,
                 category=Category.INTEGRITY,
                 severity=severity,
-                message=message,
+                message=one_line(message),
                 location=location,
                 evidence=evidence,
                 cwe=cwe,
@@ -385,6 +420,15 @@ class _AssetResolver:
                 cwe=22,
             )
             return None, None
+        if len(uri.encode("utf-8", "surrogateescape")) > 255:
+            self.r._add(
+                "integrity.asset-missing",
+                Severity.HIGH,
+                f"asset reference {_clip(uri)!r} is longer than any file name can be",
+                ref_loc,
+                evidence=uri[:255],
+            )
+            return None, None
         self.referenced.add(uri)
         if self.assets_dir is None:
             self.r._add(
@@ -502,7 +546,8 @@ def load_package_folder(
 
     desc_path = pkg_dir / "descriptor.json"
     desc_data: Any = None
-    if desc_path.exists() or desc_path.is_symlink():
+    desc_found, desc_error = _probe(desc_path)
+    if desc_found is not None or desc_error is not None:
         desc_data = reader.read_manifest(desc_path, ManifestKind.DESCRIPTOR, pkg_name)
     elif list(_implementation_refs(pkg_data)):
         reader._add(
@@ -516,7 +561,8 @@ def load_package_folder(
         ddoc, _ = parse_document(ManifestKind.DESCRIPTOR, desc_data)
         folder.descriptor = ddoc if isinstance(ddoc, AssetDescriptorDoc) else None
     dockerfile = pkg_dir / "Dockerfile"
-    if dockerfile.is_file() and not dockerfile.is_symlink():
+    docker_stat, _ = _probe(dockerfile)
+    if docker_stat is not None and stat.S_ISREG(docker_stat.st_mode):  # lstat: no symlinks
         folder.dockerfile_path = f"{prefix}Dockerfile"
 
     if pkg_data is None:

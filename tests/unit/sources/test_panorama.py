@@ -537,3 +537,21 @@ def test_any_manifest_content_is_handled(
         assert sa.file.resolve().is_relative_to(root)
     messages = [f.message for f in target.findings] + [getattr(f, "message", "") for f in findings]
     assert all("\n" not in m for m in messages)
+
+
+@pytest.mark.parametrize("uri", ["a" * 5000, "é" * 200])
+def test_over_long_asset_uri(tmp_path: Path, uri: str) -> None:
+    proj = build_project(tmp_path)
+    _set_asset_uri(proj, uri)
+    f = only(load_project(tmp_path), "integrity.asset-missing")
+    assert "longer than any file name" in f.message
+    assert len(f.message) < 300
+
+
+def test_control_characters_never_reach_messages(tmp_path: Path) -> None:
+    proj = build_project(tmp_path)
+    _set_asset_uri(proj, "a\nb.tar.gz")
+    (tmp_path / "packages" / "1-odd\nname-1.0").mkdir()
+    st = load_project(tmp_path)
+    assert "integrity.asset-missing" in rules(st)
+    assert all("\n" not in f.message for f in st.findings)
