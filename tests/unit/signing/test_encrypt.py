@@ -265,3 +265,58 @@ def test_any_single_byte_change_is_caught(tmp_path: Path, data: bytes, where: fl
     with pytest.raises(DecryptionError):
         decrypt_file(enc, out, AES, ctx)
     assert _only(out) == []
+
+
+def _sdk_decrypt(data: bytes, ring: RawAesKeyring) -> bytes:
+    client = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    )
+    plain, _ = client.decrypt(source=data, key_provider=ring.provider())
+    return bytes(plain)
+
+
+@pytest.mark.parametrize("size", [0, 5, FRAME_LENGTH, 2 * FRAME_LENGTH + 9])
+def test_own_frame_writer_survives_short_reads(size: int) -> None:
+    # The body writer must fill each frame even when the source returns short reads, or it
+    # would end the message early.
+    import io
+
+    from signing import encrypt as enc
+
+    class Trickle(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._src = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            return self._src.read(min(n, 70_000) if n >= 0 else 70_000)
+
+    data = os.urandom(size)
+    ctx = encryption_context(hashlib.sha256(data).hexdigest(), application="a", version="1")
+    hasher, out_hash = enc._BackgroundHasher(), enc._BackgroundHasher()
+    reader = enc._HashingReader(Trickle(data), hasher, None)
+    encryptor = enc._CLIENT.stream(
+        mode="encrypt",
+        source=reader,
+        key_provider=AES.provider(),
+        encryption_context=ctx,
+        algorithm=ALGORITHM,
+        frame_length=FRAME_LENGTH,
+    )
+    out = io.BytesIO()
+    assert enc._write_frames(encryptor, reader, out, out_hash)
+    assert hasher.hexdigest() == ctx[CONTEXT_SHA256]
+    assert out_hash.hexdigest() == hashlib.sha256(out.getvalue()).hexdigest()
+    assert _sdk_decrypt(out.getvalue(), AES) == data
+
+
+def test_sdk_body_loop_is_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from signing import encrypt as enc
+
+    monkeypatch.setattr(enc, "_write_frames", lambda *a: False)
+    src, ctx = _plain(tmp_path, FRAME_LENGTH + 3)
+    res = encrypt_file(src, tmp_path / "a.enc", AES, ctx)
+    assert res.ciphertext_sha256 == hashlib.sha256((tmp_path / "a.enc").read_bytes()).hexdigest()
+    assert _sdk_decrypt((tmp_path / "a.enc").read_bytes(), AES) == src.read_bytes()
