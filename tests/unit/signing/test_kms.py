@@ -5,6 +5,7 @@ through moto; Stubber gives the exact KMS answers instead)."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from signing import (
     sign_target,
     verify_target,
 )
+from signing.keys import public_key_pem
 from signing.signer import KmsVerifier, parse_kms_uri
 from tests.helpers.project_builder import BuiltProject
 
@@ -242,3 +244,24 @@ def test_cli_sign_and_verify_with_kms_needs_no_password(
         == 0
     )
     assert main(["verify", str(project.root), "--key", kms_alias, "--signatures", str(out)]) == 0
+
+
+@pytest.mark.aws
+@pytest.mark.online
+def test_real_kms_signatures_verify_with_the_exported_public_key(
+    project: BuiltProject, report_path: Path, tmp_path: Path
+) -> None:
+    """Real AWS KMS (off by default): set PANORAMA_GATE_TEST_KMS_KEY=awskms:///alias/... .
+
+    moto cannot show this: real KMS signs the digest itself, so the signatures verify offline
+    with the exported public key (what the deploy side and openssl use).
+    """
+    ref = os.environ.get("PANORAMA_GATE_TEST_KMS_KEY")
+    if not ref:
+        pytest.skip("set PANORAMA_GATE_TEST_KMS_KEY to an ECC_NIST_P256 awskms:// key")
+    signer = load_signer(ref)
+    out = tmp_path / "sigs"
+    sign_target(project.root, report_path, signer, out)
+    pub = tmp_path / "kms.pub"
+    pub.write_bytes(public_key_pem(signer.public_key()))
+    verify_target(project.root, out, load_verifier(pub))
