@@ -178,7 +178,7 @@ class BwrapSandbox:
         if self._cgroups_usable():
             mounts = cgroup_mounts()
             version = 1 if "memory" in mounts else 2
-            cg = RunCgroup(secrets.token_hex(8), version=version, mounts=mounts)
+            cg = RunCgroup(f"p{os.getpid()}x{secrets.token_hex(6)}", version=version, mounts=mounts)
             self.created["cgroups"].append(cg.parent)
         extra.update(
             {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -120,7 +121,7 @@ class DockerSandbox:
                     str(source),
                     repository=REPOSITORY,
                     tag=tag,
-                    changes=[f"LABEL {LABEL}=1"],
+                    changes=[f"LABEL {LABEL}={os.getpid()}"],
                 )
                 image = self.client.images.get(f"{REPOSITORY}:{tag}")
             except Exception as exc:
@@ -212,7 +213,12 @@ class DockerSandbox:
             request.seconds * (slowdown if check.emulated else 1.0)
             + limits.grace_seconds * slowdown
         )
-        cg = RunCgroup(secrets.token_hex(8), version=version, driver=driver, mounts=cgroup_mounts())
+        cg = RunCgroup(
+            f"p{os.getpid()}x{secrets.token_hex(6)}",
+            version=version,
+            driver=driver,
+            mounts=cgroup_mounts(),
+        )
         self.created["cgroups"].append(cg.parent)
         if not cg.available():
             return not_run(f"cgroup v{version} controllers not mounted: cannot measure", self.name)
@@ -283,7 +289,8 @@ class DockerSandbox:
             "memswap_limit": limits.memory_bytes + 64 * MB,  # no swap: memory figures stay honest
             "environment": self._environment(image_id, staged),
             "working_dir": "/",
-            "labels": {LABEL: "1"},
+            # The owner's pid: leftovers of one process can be told from another's.
+            "labels": {LABEL: str(os.getpid())},
             "log_config": LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"}),
             "shm_size": 64 * MB,
             "ulimits": [Ulimit(name="core", soft=0, hard=0)],
@@ -354,10 +361,11 @@ class DockerSandbox:
         return env
 
 
-def leftover_resources(client: Any) -> dict[str, list[str]]:
-    """Containers and images carrying the sandbox label (for tests and ``--cleanup``)."""
-    containers = [c.id for c in client.containers.list(all=True, filters={"label": LABEL})]
-    images = [i.id for i in client.images.list(all=True, filters={"label": LABEL})]
+def leftover_resources(client: Any, pid: int | None = None) -> dict[str, list[str]]:
+    """Containers and images carrying the sandbox label (of process ``pid``, or of any)."""
+    label = LABEL if pid is None else f"{LABEL}={pid}"
+    containers = [c.id for c in client.containers.list(all=True, filters={"label": label})]
+    images = [i.id for i in client.images.list(all=True, filters={"label": label})]
     return {"containers": containers, "images": images}
 
 

@@ -1,0 +1,222 @@
+"""Issue 6 end to end: ``profile`` and ``scan`` on a Panorama project, through the CLI.
+
+The project comes from the shared project builder; its container asset is replaced by a rootfs
+with a real Python (so the entry point can run) and re-addressed by its digest, as
+``panorama-cli build-container`` would leave it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scanner.sandbox._cgroups import cgroup_mounts
+from scanner.sandbox._docker import LABEL, leftover_resources
+from tests.helpers.project_builder import ProjectSpec, build_project, sha256_hex
+from tests.unit.sandbox.rootfs_builder import app_rootfs
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Checks what the graph says reaches the app: the threshold parameter's value and strict ports.
+GRAPH_APP = """\
+import panoramasdk
+
+
+class App(panoramasdk.node):
+    def __init__(self):
+        super().__init__()
+        self.threshold = self.inputs.threshold.get()
+        assert self.threshold == 0.5, self.threshold
+        try:
+            self.inputs.not_in_the_graph
+        except AttributeError:
+            pass
+        else:
+            raise SystemExit("ports not taken from the graph")
+
+    def step(self):
+        media = self.inputs.video_in.get()
+        for m in media:
+            m.add_label("t=%s" % self.threshold, 0.1, 0.1)
+        self.outputs.video_out.put(media)
+
+
+app = App()
+while True:
+    app.step()
+"""
+
+HANGING_APP = """\
+import time
+import panoramasdk
+
+
+class App(panoramasdk.node):
+    pass
+
+
+App().inputs.video_in.get()
+time.sleep(600)
+"""
+
+
+def _project(root: Path, apps: dict[str, str]) -> Path:
+    """A project whose container asset holds ``apps`` (``app`` is the entry point)."""
+    proj = build_project(root, ProjectSpec(with_model=False))
+    assert proj.container_asset is not None
+    rootfs = app_rootfs(root / "rootfs.tar.gz", apps, compress=True)
+    data = rootfs.read_bytes()
+    rootfs.unlink()
+    new_asset = proj.container_asset.with_name(f"{sha256_hex(data)}.tar.gz")
+    new_asset.write_bytes(data)
+    proj.container_asset.unlink()
+    pkg_json = proj.code_dir / "package.json"
+    pkg_json.write_text(pkg_json.read_text().replace(proj.container_asset.name, new_asset.name))
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _project(tmp_path_factory.mktemp("proj") / "app", {"app": GRAPH_APP})
+
+
+def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "scanner", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("sandbox", ["docker", "bwrap"])
+def test_profile_runs_the_entry_point_with_the_graph_interface(
+    project: Path, tmp_path: Path, sandbox: str, request: pytest.FixtureRequest
+) -> None:
+    if sandbox == "docker":
+        request.getfixturevalue("docker_engine")
+    out = tmp_path / "profile.json"
+    r = cli(
+        "profile",
+        str(project),
+        "--sandbox",
+        sandbox,
+        "--max-frames",
+        "6",
+        "--fps",
+        "30",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    report = json.loads(out.read_text())
+    res = report["resources"]
+    assert res["ran"] is True
+    assert res["sandbox"] == sandbox
+    assert res["exit_code"] == 0
+    assert res["frames_processed"] == 6
+    assert res["network_attempts"] == 0
+    assert report["verdict"]["decision"] == "approved"
+    assert report["findings"] == []
+
+
+def test_profile_prints_a_summary_and_rejects_over_budget(
+    project: Path, tmp_path: Path, docker_engine: None
+) -> None:
+    policy = tmp_path / "tight.yaml"
+    policy.write_text(
+        "name: tight\nseverity_threshold: high\nresources: {max_memory_mb: 1, max_processes: 64}\n"
+    )
+    r = cli("profile", str(project), "--max-frames", "3", "--policy", str(policy))
+    assert r.returncode == 1, r.stderr
+    assert "frames processed  3" in r.stdout
+    assert "sandbox.memory-over-budget" in r.stdout
+    assert r.stdout.strip().endswith("verdict: rejected")
+
+
+def test_scan_puts_the_profile_in_the_report(
+    project: Path, tmp_path: Path, docker_engine: None
+) -> None:
+    out = tmp_path / "scan.json"
+    r = cli("scan", str(project), "--analyzers", "sandbox", "--format", "json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(out.read_text())
+    assert report["resources"]["ran"] is True
+    assert report["resources"]["frames_processed"] == 30  # the default frame budget
+    assert report["resources"]["sandbox"] == "docker"
+
+    r = cli(
+        "scan",
+        str(project),
+        "--analyzers",
+        "sandbox",
+        "--no-profile",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["resources"]["ran"] is False
+
+
+def test_ctrl_c_removes_containers_images_and_cgroups(tmp_path: Path, docker_engine: None) -> None:
+    import docker
+
+    project = _project(tmp_path / "hang", {"app": HANGING_APP})
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scanner",
+            "profile",
+            str(project),
+            "--seconds",
+            "60",
+            "--no-warmup",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = docker.from_env()
+    label = f"{LABEL}={proc.pid}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until its sandbox container runs
+        running = client.containers.list(filters={"label": label, "status": "running"})
+        if running or proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+    assert running, "the sandbox container never started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert leftover_resources(client, proc.pid) == {"containers": [], "images": []}
+    left = [
+        p
+        for m in cgroup_mounts().values()
+        if (m / "panorama-gate").is_dir()
+        for p in (m / "panorama-gate").iterdir()
+        if p.name.startswith(f"p{proc.pid}x")
+    ]
+    assert left == []
