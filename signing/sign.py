@@ -144,7 +144,23 @@ def _check_artifacts(target: Path, report: ReportFacts, out_dir: Path) -> list[_
         items.append(
             _Item(name, path, a.kind.value, d, detached=True, model=model, model_root=name)
         )
-    return items
+    return _dedupe(items)
+
+
+def _dedupe(items: list[_Item]) -> list[_Item]:
+    """One item per subject name (a report may list a file and the folder holding it)."""
+    by_name: dict[str, _Item] = {}
+    for i in items:
+        seen = by_name.get(i.name)
+        if seen is None:
+            by_name[i.name] = i
+            continue
+        if seen.digest != i.digest:
+            raise SigningError(f"{i.name}: changed while being signed; sign again")
+        seen.detached = seen.detached or i.detached
+        if seen.model is None and i.model is not None:
+            seen.model, seen.model_root = i.model, i.model_root
+    return list(by_name.values())
 
 
 def sign_target(

@@ -443,3 +443,20 @@ def test_failed_resign_leaves_no_stale_attestation(
     with pytest.raises(OSError, match="disk full"):
         _sign(project, report_path, ec_keys, signed)
     _fails(Reason.MISSING_SIGNATURE, project.root, signed, ec_keys)
+
+
+def test_report_listing_a_file_twice_or_inside_a_listed_folder(
+    tmp_path: Path, ec_keys: Keys
+) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "app.py").write_text("x = 1\n")
+    doc = report_for(pkg, [("app.py", "code"), ("app.py", "code")])
+    doc["artifacts"].append({"name": "pkg", "kind": "code", "path": ".", "sha256": None, "size": 0})
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    r = sign_target(
+        pkg, tmp_path / "r.json", load_signer(ec_keys.private, PASSWORD), tmp_path / "s"
+    )
+    assert [s.name for s in r.statement.subjects] == ["app.py"]
+    assert [a.signature for a in r.statement.predicate.artifacts] == ["app.py.sig"]
+    verify_target(pkg, tmp_path / "s", load_verifier(ec_keys.public))
