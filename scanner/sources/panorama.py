@@ -134,6 +134,14 @@ def one_line(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+def _is_dir(path: Path) -> bool:
+    """``Path.is_dir`` that treats every error (EACCES, ELOOP...) as "not a usable folder"."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _clip(text: str, limit: int = 120) -> str:
     """Shorten attacker-controlled names before they go into a message."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -159,7 +167,7 @@ class ProjectReader:
             self.root = root.resolve(strict=True)
         except (OSError, RuntimeError) as exc:
             raise SourceError(f"{root}: cannot open the project folder") from exc
-        if not self.root.is_dir():
+        if not _is_dir(self.root):
             raise SourceError(f"{root}: not a folder")
         self.findings: list[Finding] = []
         self.manifests: list[ManifestDoc] = []
@@ -204,7 +212,7 @@ class ProjectReader:
                 cwe=59,
             )
             return None
-        return real if real is not None and real.is_dir() else None
+        return real if real is not None and _is_dir(real) else None
 
     def check_file(self, path: Path, *, rule_loc: Location, what: str) -> _Checked | None:
         """Resolve ``path``; report and return ``None`` when it is missing, escapes or is odd."""
@@ -688,7 +696,7 @@ def load_project(root: Path) -> ScanTarget:
     project = Project(root=top)
 
     graph_dirs = [
-        p for p in _sorted_children(graphs, MAX_GRAPH_DIRS, "graph folders") if p.is_dir()
+        p for p in _sorted_children(graphs, MAX_GRAPH_DIRS, "graph folders") if _is_dir(p)
     ]
     if not graph_dirs:
         reader._add(
@@ -707,7 +715,7 @@ def load_project(root: Path) -> ScanTarget:
             if project.graph_data is not None:
                 gdoc, _ = parse_document(ManifestKind.GRAPH, project.graph_data)
                 project.graph = gdoc.nodeGraph if isinstance(gdoc, NodeGraphDoc) else None
-            siblings = _sorted_children(graph_dirs[0], MAX_GRAPH_DIRS, "files beside graph.json")
+            siblings = _sorted_children(graph_dirs[0], MAX_ASSET_FILES, "files beside graph.json")
             for opath in (p for p in siblings if p.name.endswith(".json") and "override" in p.name):
                 odata = reader.read_manifest(opath, ManifestKind.OVERRIDE)
                 odoc = None
@@ -719,7 +727,7 @@ def load_project(root: Path) -> ScanTarget:
 
     resolver = _AssetResolver(reader, assets)
     for pkg_dir in _sorted_children(packages, MAX_PACKAGES, "package folders"):
-        if not pkg_dir.is_dir():
+        if not _is_dir(pkg_dir):
             continue
         real = reader.check_dir(pkg_dir, "package folder", fatal=False)
         if real is None:
