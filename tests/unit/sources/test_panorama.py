@@ -555,3 +555,12 @@ def test_control_characters_never_reach_messages(tmp_path: Path) -> None:
     st = load_project(tmp_path)
     assert "integrity.asset-missing" in rules(st)
     assert all("\n" not in f.message for f in st.findings)
+
+
+def test_absurd_number_of_package_folders(tmp_path: Path) -> None:
+    build_project(tmp_path, ProjectSpec(with_model=False))
+    for i in range(600):
+        (tmp_path / "packages" / f"123456789012-p{i}-1.0").mkdir()
+    with pytest.raises(SourceError, match="more than 512 package folders") as info:
+        load_project(tmp_path)
+    assert "\n" not in info.value.message
