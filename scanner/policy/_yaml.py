@@ -63,6 +63,7 @@ class _CountingLoader(yaml.SafeLoader):
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self.alias_count = 0
+        self.depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
@@ -73,7 +74,17 @@ class _CountingLoader(yaml.SafeLoader):
                     f"{self.name}:{mark.line + 1}: more than {MAX_ALIASES} YAML aliases "
                     "(refusing a possible alias bomb)"
                 )
-        node: Node | None = super().compose_node(parent, index)
+        # The composer recurses per nesting level: stop long before Python's recursion limit.
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise PolicyError(
+                    f"{self.name}:{mark.line + 1}: nested deeper than {MAX_DEPTH} levels"
+                )
+            node: Node | None = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
         return node
 
 
@@ -166,7 +177,11 @@ def load_yaml(raw: bytes, source: str) -> YamlDocument:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyError(f"{source}: not UTF-8 text (byte {exc.start})") from exc
-    loader = _CountingLoader(text)
+    try:
+        # The reader checks characters as soon as it is built: that is inside the try too.
+        loader = _CountingLoader(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     loader.name = source
     try:
         root = loader.get_single_node()

@@ -233,7 +233,7 @@ def load_baseline(path: Path) -> frozenset[str]:
         data = json.loads(path.read_bytes())
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read baseline report: {exc.strerror or exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PolicyError(f"{path}: baseline is not a JSON report") from exc
     findings = data.get("findings") if isinstance(data, dict) else None
     if not isinstance(data, dict) or "schema_version" not in data or not isinstance(findings, list):

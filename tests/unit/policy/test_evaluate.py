@@ -232,6 +232,7 @@ def test_baseline_accepts_only_known_findings(tmp_path: Path) -> None:
         ("not json", r"baseline is not a JSON report"),
         ('{"findings": []}', r"not a panorama-gate JSON report"),
         ('{"schema_version": 1, "findings": [{}]}', r"findings\[0\] has no fingerprint"),
+        ("[" * 100000 + "]" * 100000, r"baseline is not a JSON report"),
     ],
 )
 def test_bad_baseline_files(tmp_path: Path, content: str, match: str) -> None:

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.errors import PolicyError
 from scanner.models import Category, Severity
@@ -265,3 +267,40 @@ def test_explicit_policy_wins_over_pyproject_and_default_is_last(tmp_path: Path)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "pyproject.toml").write_text('[project]\nname = "x"\n')
     assert resolve_policy(None, tmp_path / "other").name == "default"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "severity_threshold: high\nmodels:\n  x: " + "[" * 40 + "]" * 40 + "\n",
+        "a: " + "[" * 5000 + "]" * 5000 + "\n",
+        "a: " + "{x: " * 3000 + "1" + "}" * 3000 + "\n",
+        "- " * 3000 + "x\n",
+    ],
+    ids=["40", "5000-flow-seq", "3000-flow-map", "3000-block-seq"],
+)
+def test_deep_nesting_is_refused_before_python_recursion_limit(text: str) -> None:
+    with pytest.raises(PolicyError, match=r"nested deeper than 32 levels"):
+        _parse(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(alphabet=st.sampled_from(list("ab: -[]{}&*!|>'\"\n#1.%@`,?")), max_size=120).map(
+            str.encode
+        ),
+        st.text(max_size=80).map(lambda t: ("severity_threshold: high\n" + t).encode()),
+    )
+)
+def test_any_input_is_a_policy_or_a_policy_error(raw: bytes) -> None:
+    """Fail closed with a message, never with another exception (which would be a traceback)."""
+    message = ""
+    try:
+        policy = parse_policy(raw, "fuzz.yaml")
+    except PolicyError as exc:
+        message = exc.message
+    else:
+        assert policy.severity_threshold in Severity
+    assert not message or message.startswith("fuzz.yaml")
