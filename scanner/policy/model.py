@@ -234,7 +234,7 @@ def find_project_config(*folders: Path) -> ProjectConfig | None:
         try:
             text = candidate.read_text(encoding="utf-8")
             data = tomllib.loads(text)
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
             raise PolicyError(f"{candidate}: cannot read pyproject.toml: {exc}") from exc
         table = data.get("tool", {}).get(PYPROJECT_TABLE)
         if table is None:
