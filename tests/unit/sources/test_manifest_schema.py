@@ -593,3 +593,15 @@ def test_mutations_agree_with_official_schema(
     kind, doc = case
     issues = validate_document(kind, doc)
     assert oracle(kind, doc) is (not issues), (kind, doc, issues)
+    for issue in issues:  # every path leads into the document (the last key may be missing)
+        cur: Any = doc
+        for i, part in enumerate(issue.parts):
+            last = i == len(issue.parts) - 1
+            if isinstance(part, int):
+                assert isinstance(cur, list)
+                assert 0 <= part < len(cur)
+            else:
+                assert isinstance(cur, dict)
+                assert part in cur or last, issue
+            cur = cur[part] if (isinstance(cur, list) or part in cur) else None
+        assert format_path(issue.parts) == issue.path
