@@ -34,6 +34,13 @@ Quick use::
 bytes of a gzip'd rootfs tar / model archive, usable on their own; ``make_torch_zip()`` is the
 benign default ``model.pth`` (a PyTorch-style zip). ``sha256_hex(data)``.
 
+The graph has nodes ``front_door_camera`` (the built-in abstract RTSP camera), ``code_node``
+(interface ``<code_asset>_interface``: inputs ``video_in`` media and ``threshold`` float32,
+output ``video_out``, inbound port 8080), ``output_node`` (HDMI), ``threshold_param`` (float32
+parameter) and, with ``with_model``, a model node named after ``model_asset``; edges camera ->
+code -> HDMI and threshold_param -> code_node.threshold; one routing rule code_node 8080 -> 8085.
+``with_override=True`` adds ``graphs/<app>/override.json`` swapping the camera for ``dock_cam``.
+
 Named breakages (``ProjectSpec.breaks``, each a string in ``BREAKS``):
 
 - ``container-digest`` / ``model-digest`` / ``descriptor-digest``: the asset file (container,
