@@ -244,6 +244,7 @@ def sign_target(
     written: list[Path] = []
     model_written: list[Path] = []
     model_names: dict[str, str] = {}
+    model_shas: dict[str, str] = {}
     if signer is None:
         notes.append("keyless: only the attestation is signed (no detached or model signatures)")
     for i in items:
@@ -262,8 +263,12 @@ def sign_target(
                 continue
             out = out_dir / (i.model.name + MODEL_SIGNATURE_SUFFIX)
             sign_model(i.model, signer, out)
+            os.chmod(out, 0o644)
             model_written.append(out)
             model_names[i.name] = out.name
+            # Pin the bundle's bytes in the attestation: model-signing itself would accept
+            # edits to its unsigned JSON wrapper.
+            model_shas[i.name] = sha256_file(out).hex
 
     sbom_sha = sha256_file(sbom).hex if sbom is not None else None
     entries = tuple(
@@ -274,6 +279,7 @@ def sign_target(
             sig_names.get(i.name),
             model_names.get(i.name),
             i.model_root if i.name in model_names else None,
+            model_shas.get(i.name),
         )
         for i in sorted(items, key=lambda x: x.name)
     )

@@ -16,7 +16,8 @@ and its predicate holds::
     artifacts  [{name, kind, sha256, signature, model_signature}]
                the detached ``.sig`` / model-signing bundle file written for each subject
                (``null`` when none), so a verifier knows which files must exist;
-               ``model_root`` is the file or folder model-signing signed
+               ``model_root`` is the file or folder model-signing signed and
+               ``model_signature_sha256`` pins the model bundle's bytes
     signedAt   RFC 3339 UTC time of signing
 
 Example::
@@ -69,6 +70,7 @@ class ArtifactEntry:
     signature: str | None = None
     model_signature: str | None = None
     model_root: str | None = None
+    model_signature_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class GatePredicate:
                     "signature": a.signature,
                     "model_signature": a.model_signature,
                     "model_root": a.model_root,
+                    "model_signature_sha256": a.model_signature_sha256,
                 }
                 for a in self.artifacts
             ],
@@ -215,7 +218,8 @@ def parse_statement(payload: bytes) -> Statement:
         sig = a.get("signature")
         msig = a.get("model_signature")
         mroot = a.get("model_root")
-        if any(x is not None and not isinstance(x, str) for x in (sig, msig, mroot)):
+        msha = a.get("model_signature_sha256")
+        if any(x is not None and not isinstance(x, str) for x in (sig, msig, mroot, msha)):
             raise _fail(f"artifacts[{i}] signature names are not strings")
         entries.append(
             ArtifactEntry(
@@ -225,6 +229,7 @@ def parse_statement(payload: bytes) -> Statement:
                 sig,
                 msig,
                 mroot,
+                msha,
             )
         )
     reasons = tuple(

@@ -234,6 +234,12 @@ def verify_target(
                 raise VerificationError(
                     Reason.MISSING_SIGNATURE, f"{msig}: model-signing bundle is missing"
                 )
+            pinned = entry.model_signature_sha256
+            if pinned is not None and sha256_file(msig).hex != pinned.lower():
+                raise VerificationError(
+                    Reason.BAD_MODEL_SIGNATURE,
+                    f"{msig}: the model-signing bundle changed after signing",
+                )
             if not isinstance(verifier, PublicKeyVerifier):
                 raise VerificationError(
                     Reason.BAD_MODEL_SIGNATURE,

@@ -1,5 +1,6 @@
-"""Property: flipping any single byte of an artifact, the attestation bundle or a detached
-signature makes ``verify`` fail (the model-transparency fuzz property)."""
+"""Property: flipping any single byte of an artifact, the attestation bundle, a detached
+signature or a model-signing bundle makes ``verify`` fail (the model-transparency fuzz
+property)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from signing import VerificationError, load_signer, load_verifier, sign_target, verify_target
@@ -27,7 +28,7 @@ def signed_project(
     report.write_text(json.dumps(report_for(proj.root, project_files(proj))))
     priv, pub = write_keypair(base / "k", request.param, PASSWORD)
     out = base / "sigs"
-    sign_target(proj.root, report, load_signer(priv, PASSWORD), out, model_signatures=False)
+    result = sign_target(proj.root, report, load_signer(priv, PASSWORD), out)
     verifier = load_verifier(pub)
     verify_target(proj.root, out, verifier)  # sanity: untouched verifies
     assert proj.container_asset is not None
@@ -39,6 +40,8 @@ def signed_project(
         "bundle": out / "attestation.sigstore.json",
         "signature": out / (proj.container_asset.name + ".sig"),
     }
+    if result.model_signatures:  # ECDSA only: model-signing has no Ed25519 key method
+        files["model-bundle"] = result.model_signatures[0]
     return {"root": proj.root, "out": out, "verifier": verifier, "files": files}
 
 
@@ -46,14 +49,16 @@ def signed_project(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    which=st.sampled_from(["container", "model", "graph", "bundle", "signature"]),
+    which=st.sampled_from(["container", "model", "graph", "bundle", "signature", "model-bundle"]),
     position=st.floats(min_value=0, max_value=1, exclude_max=True),
     mask=st.integers(min_value=1, max_value=255),
 )
 def test_any_single_byte_flip_fails_verification(
     signed_project: dict[str, object], which: str, position: float, mask: int
 ) -> None:
-    path: Path = signed_project["files"][which]  # type: ignore[index]
+    files: dict[str, Path] = signed_project["files"]  # type: ignore[assignment]
+    assume(which in files)
+    path = files[which]
     original = path.read_bytes()
     index = int(position * len(original))
     flipped = bytearray(original)
