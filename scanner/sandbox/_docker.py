@@ -75,6 +75,7 @@ class DockerSandbox:
         self._images: dict[str, tuple[str, bool, str | None]] = {}  # key -> (id, ours, arch)
         self._info: dict[str, Any] | None = None
         self._warmed: set[str] = set()
+        self._image_env: dict[str, list[str]] = {}
         self.created: dict[str, list[str]] = {"images": [], "containers": [], "cgroups": []}
 
     # -- engine ----------------------------------------------------------------------------
@@ -93,6 +94,8 @@ class DockerSandbox:
             import docker
         except ImportError:
             return "the docker Python SDK is not installed"
+        if self._info is not None:
+            return None  # answered before: asking again costs every profile a round trip
         try:
             self.client.ping()
             self._info = self.client.info()
@@ -353,7 +356,10 @@ class DockerSandbox:
 
     def _environment(self, image_id: str, staged: Staged) -> dict[str, str]:
         env = staged.env()
-        image_env = self.client.images.get(image_id).attrs.get("Config", {}).get("Env") or []
+        if image_id not in self._image_env:
+            attrs = self.client.images.get(image_id).attrs
+            self._image_env[image_id] = list((attrs.get("Config") or {}).get("Env") or [])
+        image_env = self._image_env[image_id]
         for item in image_env:
             key, _, value = str(item).partition("=")
             if key == "PYTHONPATH" and value:
