@@ -237,9 +237,12 @@ def _pull_into(
     expected_policy_sha256: str | None,
 ) -> tuple[str, str, tuple[str, ...], str]:
     tree = staging / "tree"
-    meta = tree / META_DIR
+    # Kept outside the tree while verifying: a folder target (not a project) must hold only
+    # its signed files, and this folder is not one of them.
+    meta = staging / "meta"
     blobs = staging / "objects"
-    meta.mkdir(parents=True)
+    tree.mkdir()
+    meta.mkdir()
     blobs.mkdir()
 
     index = _read_index(store)
@@ -308,6 +311,7 @@ def _pull_into(
         verify_target(
             tree, meta, verifier, identity=identity, expected_policy_sha256=expected_policy_sha256
         )
+    os.rename(meta, tree / META_DIR)
     return app, version, tuple(written), who
 
 

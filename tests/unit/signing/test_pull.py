@@ -352,3 +352,48 @@ def test_output_folder_rules(tmp_path: Path, ec_keys: Keys, published: Path) -> 
     (tmp_path / "empty").mkdir()
     out = _pull(tmp_path, published, ec_keys, out="empty")
     assert (out / "assets").is_dir()
+
+
+def _plain_report(root: Path, rels: list[str], kind: TargetKind) -> Report:
+    arts = []
+    for rel in rels:
+        p = root / rel if root.is_dir() else root
+        data = p.read_bytes()
+        arts.append(
+            Artifact(ArtifactKind.MODEL, Path(rel).name, rel, Digest.sha256_of(data), len(data))
+        )
+    return Report(
+        tool_name="panorama-gate",
+        tool_version=__version__,
+        created_at="2026-11-29T16:00:00Z",
+        target=Target(str(root), kind, "detector", "0.3.0"),
+        artifacts=tuple(arts),
+        verdict=Verdict(Decision.APPROVED, (), "default", "ab" * 32),
+    )
+
+
+def test_single_file_and_plain_folder_targets(tmp_path: Path, ec_keys: Keys) -> None:
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"\x08\x07" + bytes(range(256)) * 50)
+    opts = options(tmp_path, ec_keys)
+    publish_release(model, _plain_report(model, ["model.onnx"], TargetKind.MODEL), opts)
+    rel = tmp_path / "releases" / "detector" / "0.3.0"
+    assert json.loads((rel / "index.json").read_text())["target"]["layout"] == "file"
+    out = _pull(tmp_path, rel, ec_keys)
+    assert (out / "model.onnx").read_bytes() == model.read_bytes()
+
+    folder = tmp_path / "saved_model"
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"pb" * 100)
+    (folder / "variables" / "v.index").write_bytes(b"ix" * 100)
+    report = _plain_report(folder, ["saved_model.pb", "variables/v.index"], TargetKind.MODEL)
+    report = Report(
+        **{
+            **{f: getattr(report, f) for f in report.__slots__},  # type: ignore[arg-type]
+            "target": Target(str(folder), TargetKind.MODEL, "detector", "0.4.0"),
+        }
+    )
+    publish_release(folder, report, opts)
+    out2 = _pull(tmp_path, tmp_path / "releases" / "detector" / "0.4.0", ec_keys, out="out2")
+    assert (out2 / "variables" / "v.index").read_bytes() == b"ix" * 100
+    assert (out2 / META_DIR / "index.json").is_file()
