@@ -186,3 +186,36 @@ def test_sdk_source_stays_python37_compatible():
 
     for path in [data_dir() / "pg_init.py", *(data_dir() / "site").rglob("*.py")]:
         ast.parse(path.read_text(), feature_version=(3, 7))
+
+
+def test_onnx_model_runs_with_onnxruntime_when_present(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from tests.unit.sandbox.test_graph import _onnx_bytes
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(_onnx_bytes())
+    run = {
+        **RUN,
+        "models": [
+            {
+                "name": "detector",
+                "onnx": str(model),
+                "inputs": [{"name": "data", "shape": [1, 3, 8, 8]}],
+            }
+        ],
+    }
+    r = run_app(
+        tmp_path,
+        """
+        import numpy as np
+        from panoramasdk import _models
+        class App(panoramasdk.node):
+            pass
+        app = App()
+        out = app.call({"data": np.ones((1, 3, 8, 8), np.float32)}, "detector")
+        print(_models["detector"].mode, out[0].shape, round(float(out[0][0, 0]), 3))
+    """,
+        run,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["onnxruntime", "(1,", "10)", "0.3"]

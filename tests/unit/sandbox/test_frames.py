@@ -1,0 +1,130 @@
+"""Frames for the emulated camera: image folders, .npy stacks, PNG/PPM decoding."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from scanner.errors import UsageError
+from scanner.sandbox._frames import decode_png, load_frames, write_frames
+
+
+def png(rgb: np.ndarray, filters: list[int]) -> bytes:
+    """A minimal PNG encoder (8-bit RGB) using the given filter type per row."""
+    h, w, _ = rgb.shape
+    raw = bytearray()
+    prev = np.zeros(w * 3, dtype=np.int32)
+    for y in range(h):
+        row = rgb[y].reshape(-1).astype(np.int32)
+        ftype = filters[y % len(filters)]
+        if ftype == 0:
+            enc = row
+        elif ftype == 1:
+            left = np.concatenate([np.zeros(3, np.int32), row[:-3]])
+            enc = row - left
+        elif ftype == 2:
+            enc = row - prev
+        elif ftype == 3:
+            left = np.concatenate([np.zeros(3, np.int32), row[:-3]])
+            enc = row - (left + prev) // 2
+        else:
+            left = np.concatenate([np.zeros(3, np.int32), row[:-3]])
+            upleft = np.concatenate([np.zeros(3, np.int32), prev[:-3]])
+            pred = np.empty_like(row)
+            for i in range(len(row)):
+                a, b, c = int(left[i]), int(prev[i]), int(upleft[i])
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred[i] = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            enc = row - pred
+        raw.append(ftype)
+        raw += (enc & 0xFF).astype(np.uint8).tobytes()
+        prev = row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(bytes(raw)))
+        + chunk(b"IEND", b"")
+    )
+
+
+def image(h: int = 6, w: int = 5, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [[0], [1], [2], [3], [4], [0, 1, 2, 3, 4]],
+    ids=["none", "sub", "up", "average", "paeth", "mixed"],
+)
+def test_png_decodes_to_bgr(filters):
+    rgb = image()
+    assert np.array_equal(decode_png(png(rgb, filters)), rgb[:, :, ::-1])
+
+
+def test_image_folder_in_name_order(tmp_path):
+    a, b = image(seed=1), image(seed=2)
+    (tmp_path / "b.png").write_bytes(png(b, [0]))
+    (tmp_path / "a.png").write_bytes(png(a, [0]))
+    np.save(tmp_path / "c.npy", a[:, :, ::-1].copy())
+    (tmp_path / "notes.txt").write_text("ignored")
+    stack = load_frames(tmp_path, 10)
+    assert stack.shape == (3, 6, 5, 3)
+    assert np.array_equal(stack[0], a[:, :, ::-1])
+    assert np.array_equal(stack[1], b[:, :, ::-1])
+
+
+def test_ppm_and_limit(tmp_path):
+    rgb = image(4, 3)
+    (tmp_path / "f.ppm").write_bytes(b"P6\n# c\n3 4\n255\n" + rgb.tobytes())
+    stack = load_frames(tmp_path / "f.ppm", 1)
+    assert np.array_equal(stack[0], rgb[:, :, ::-1])
+
+
+def test_npy_stack_written_for_the_sandbox(tmp_path):
+    src = np.stack([image(seed=i) for i in range(4)])
+    np.save(tmp_path / "clip.npy", src)
+    assert write_frames(tmp_path / "clip.npy", 2, tmp_path / "frames.npy") == (2, 6, 5)
+    assert np.array_equal(np.load(tmp_path / "frames.npy"), src[:2])
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda d: d, "no images"),
+        (lambda d: (d / "x.png").write_bytes(b"not a png") and d, "not a readable frame"),
+        (lambda d: np.save(d / "x.npy", np.zeros((4, 4), np.uint8)) or d, "H x W x 3"),
+        (lambda d: d / "missing", "no such"),
+    ],
+    ids=["empty-folder", "bad-png", "wrong-shape", "missing"],
+)
+def test_bad_frame_sources_are_usage_errors(tmp_path, setup, message):
+    d = tmp_path / "frames"
+    d.mkdir()
+    with pytest.raises(UsageError, match=message):
+        load_frames(setup(d), 5)
+
+
+def test_frames_of_different_sizes_are_refused(tmp_path):
+    (tmp_path / "a.png").write_bytes(png(image(6, 5), [0]))
+    (tmp_path / "b.png").write_bytes(png(image(7, 5), [0]))
+    with pytest.raises(UsageError, match="differ in size"):
+        load_frames(tmp_path, 5)
+
+
+def test_video_without_a_decoder_says_what_to_install(tmp_path, monkeypatch):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.setitem(__import__("sys").modules, "cv2", None)
+    with pytest.raises(UsageError, match="OpenCV|ffmpeg"):
+        load_frames(video, 5)
