@@ -62,6 +62,8 @@ _ALLOWED_EXACT: frozenset[str] = frozenset(
         "__builtin__.object",
         "__builtin__.long",
         "__builtin__.unicode",
+        "__builtin__.xrange",
+        "builtins.xrange",
         "copyreg._reconstructor",
         "copy_reg._reconstructor",
         "_codecs.encode",  # protocol 2 writes bytes as _codecs.encode(str, "latin1")
@@ -121,6 +123,7 @@ _ALLOWED_EXACT: frozenset[str] = frozenset(
         "numpy.ndarray",
         "numpy.dtype",
         "numpy.core.numeric._frombuffer",
+        "numpy.core._internal._reconstruct",
         "numpy._core.numeric._frombuffer",
         "numpy.core.multiarray._reconstruct",
         "numpy.core.multiarray.scalar",

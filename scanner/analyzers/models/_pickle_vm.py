@@ -37,11 +37,18 @@ __all__ = [
 # Largest string/bytes constant kept in memory; longer ones become a BlobRef (offset, length).
 _INLINE_LIMIT = 64 * 1024
 # Hard cap on one pickle's opcode count: a legitimate checkpoint pickle is far below this.
-DEFAULT_MAX_OPS = 20_000_000
+DEFAULT_MAX_OPS = 10_000_000
+# No real constant is larger than this (256 TiB); bigger claims would overflow seek().
+_MAX_LENGTH = 1 << 48
 
 
 class PickleError(Exception):
-    """The byte stream is not a well-formed pickle (truncated, unknown opcode, bad stack)."""
+    """The byte stream is not a well-formed pickle (truncated, unknown opcode, bad stack).
+
+    ``partial`` holds what the walk saw before it failed (globals named so far).
+    """
+
+    partial: PickleScan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +199,15 @@ def scan_pickle(
     the caps (long constants are referenced, not copied).
     """
     out = PickleScan(start=f.tell())
+    try:
+        return _walk(f, out, max_ops, build_hook)
+    except PickleError as exc:
+        if exc.partial is None:
+            exc.partial = out
+        raise
+
+
+def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | None) -> PickleScan:
     stack: list[object] = []
     metastack: list[list[object]] = []
     memo: dict[int, object] = {}
@@ -233,8 +249,8 @@ def scan_pickle(
 
     def blob(length: int, what: str, as_text: bool) -> object:
         start = f.tell()
-        if length < 0:
-            raise PickleError(f"negative length for {what}")
+        if length < 0 or length > _MAX_LENGTH:
+            raise PickleError(f"{what} claims {length} bytes")
         if length <= _INLINE_LIMIT:
             data = _read_exact(f, length, what)
             if not as_text:
@@ -544,6 +560,18 @@ def _describe(value: object) -> str:
     if isinstance(value, GlobalRef):
         return value.dotted
     return type(value).__name__
+
+
+_VALID_OPCODES = frozenset(b"()0125FGIJKLMNPQRSTUVXabcdeghijlopqrstu}]" + bytes(range(0x80, 0x99)))
+
+
+def may_be_pickle(prefix: bytes) -> bool:
+    """A broad sniff: any opcode start that walks cleanly until the prefix runs out.
+
+    Used for files that a loader could read as a pickle whatever they start with (a
+    ``pytorch_model.bin`` opening with ``N0`` is still unpickled by ``torch.load``).
+    """
+    return bool(prefix) and prefix[0] in _VALID_OPCODES and _parses(prefix)
 
 
 def looks_like_pickle(prefix: bytes) -> bool:

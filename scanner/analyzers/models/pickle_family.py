@@ -54,6 +54,7 @@ from scanner.analyzers.models._pickle_vm import (
     PickleScan,
     SymDict,
     looks_like_pickle,
+    may_be_pickle,
     scan_pickle,
 )
 from scanner.models import AnalyzerFailure, Location, Severity, Skipped
@@ -67,9 +68,10 @@ _MAX_NESTING = 4
 _MAX_ZIP_MEMBERS = 200_000
 _MAX_CODE_BYTES = 16 * 1024**2
 _IN_MEMORY = 256 * 1024**2
+_MAX_BLOB = 1 << 48  # larger sizes are hostile and would overflow seek()
 # Extensions whose files must be a pickle-family format: anything else there fails closed.
 _STRICT_SUFFIXES = (
-    ".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".sav",
+    ".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".ckpt", ".npy", ".npz",
     ".pth.tar", ".pkl.gz", ".pkl.z", ".ptl", ".pt2", ".torchscript",
 )  # fmt: skip
 _STORAGE_ELEM = {
@@ -88,6 +90,10 @@ _TS_OPS = re.compile(r"\bops\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)
 
 class PickleFormatError(Exception):
     """A file that must be pickle-family data cannot be walked: recorded as a failure."""
+
+
+class _DecompressError(PickleFormatError):
+    """Compressed data that does not decompress."""
 
 
 @dataclass(slots=True)
@@ -179,12 +185,21 @@ class PickleAnalyzer(FileAnalyzer):
         if len(head) >= 262 and head[257:262] == b"ustar":
             self._scan_legacy_tar(f, ctx, member=member)
             return True
+        if _looks_like_text(head) and head[:1] not in (b"c", b"(", b"]", b"}", b")"):
+            strict = False  # a text file under a model name (.pth path files, docs): not ours
         decompressor = _decompressor_for(head)
         if decompressor is not None:
-            with decompressor(f, ctx.max_decompressed) as inner:
-                return self._scan_any(inner, ctx, member=member, depth=depth + 1, strict=strict)
-        if looks_like_pickle(head[:64]):
-            self._scan_pickle_stream(f, ctx, member=member, depth=depth)
+            try:
+                with decompressor(f, ctx.max_decompressed) as inner:
+                    return self._scan_any(inner, ctx, member=member, depth=depth + 1, strict=strict)
+            except _DecompressError:
+                if strict:
+                    raise
+                return False  # bytes that only start like a compression header
+        proto_header = len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
+        if proto_header or may_be_pickle(head[:64]):
+            if not self._scan_lenient(f, ctx, member=member, depth=depth, strict=strict):
+                return False
             if _is_zip(f):
                 # A pickle in front of a zip: torch.load reads the zip, pickle.load the prefix.
                 self._emit_polyglot(ctx, member)
@@ -201,6 +216,28 @@ class PickleAnalyzer(FileAnalyzer):
         return False
 
     # --- raw pickle streams --------------------------------------------------------------
+
+    def _scan_lenient(
+        self, f: BinaryIO, ctx: _Ctx, *, member: str, depth: int, strict: bool
+    ) -> bool:
+        """A file that opens with an unusual but valid opcode: a pickle only if it walks.
+
+        When the walk fails, the globals it named before failing still count if they look like
+        real dotted names (random bytes do not form identifiers up to a newline); otherwise the
+        file is just not a pickle, unless its name says it must be one.
+        """
+        try:
+            self._scan_pickle_stream(f, ctx, member=member, depth=depth)
+        except PickleError as exc:
+            partial = exc.partial
+            named = [g for g in (partial.globals if partial else []) if _identifier_like(g)]
+            if not named and not strict:
+                return False
+            if partial is not None:
+                partial.globals = named
+                self._report_globals(partial, ctx, member)
+            raise
+        return True
 
     def _scan_pickle_stream(self, f: BinaryIO, ctx: _Ctx, *, member: str, depth: int) -> None:
         """One or more pickles in a row (legacy torch writes five, then raw storage bytes)."""
@@ -340,6 +377,8 @@ class PickleAnalyzer(FileAnalyzer):
         count = 1
         for d in shape:
             count *= d
+        if count * itemsize > _MAX_BLOB:
+            raise PickleError(f"joblib array of {count * itemsize} bytes")
         end = f.tell() + count * itemsize
         if count * itemsize:
             f.seek(end - 1)
@@ -475,8 +514,11 @@ class PickleAnalyzer(FileAnalyzer):
             raise PickleFormatError(f"{_label(member)}: .npy header of {hlen} bytes")
         f.seek(hstart)
         raw = f.read(hlen)
+        text = raw.decode("latin-1").strip()
+        # Python 2 wrote long integers as "2L" in headers; numpy reads those files too.
+        text = re.sub(r"\b(\d+)L\b", r"\1", text)
         try:
-            header = ast.literal_eval(raw.decode("latin-1").strip())
+            header = ast.literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
             raise PickleFormatError(f"{_label(member)}: .npy header is not a literal") from exc
         if not isinstance(header, dict) or "descr" not in header:
@@ -536,8 +578,8 @@ class PickleAnalyzer(FileAnalyzer):
             if len(numel_raw) != 8:
                 raise PickleError(f"{member}: truncated storage size")
             numel = struct.unpack("<q", numel_raw)[0]
-            if numel < 0:
-                raise PickleError(f"{member}: negative storage size")
+            if numel < 0 or numel > _MAX_BLOB:
+                raise PickleError(f"{member}: storage of {numel} elements")
             f.seek(numel * _STORAGE_ELEM[stype.name], io.SEEK_CUR)
 
     def _scan_legacy_tensors(self, f: BinaryIO, ctx: _Ctx, member: str) -> None:
@@ -587,6 +629,22 @@ class PickleAnalyzer(FileAnalyzer):
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n\f" + bytes(range(0x80, 0x100))
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """No control bytes other than whitespace: a text file (any 8-bit encoding), not a model."""
+    return bool(head) and not head.translate(None, _TEXT_BYTES)
+
+
+def _identifier_like(g: object) -> bool:
+    module, name = getattr(g, "module", ""), getattr(g, "name", "")
+    return bool(_IDENTIFIER.match(module)) and bool(_IDENTIFIER.match(name))
 
 
 def _is_zip(f: BinaryIO) -> bool:
@@ -747,7 +805,10 @@ class _ForwardDecompressor(io.RawIOBase):
             if not chunk:
                 self._eof = True
                 break
-            self._buf += self._d.decompress(chunk)
+            try:
+                self._buf += self._d.decompress(chunk)
+            except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
+                raise _DecompressError(f"{self._kind} data does not decompress: {exc}") from exc
             if self._pos + len(self._buf) > self._limit:
                 raise PickleFormatError(
                     f"decompressed data exceeds the {self._limit}-byte limit (zip bomb?)"
