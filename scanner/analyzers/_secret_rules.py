@@ -185,7 +185,7 @@ def _text(b: bytes) -> str:
 
 # --- rules -----------------------------------------------------------------------------------
 
-_AWS_KEY_ID = re.compile(rb"(A(?:KIA|SIA)[A-Z2-7]{16})(?![A-Za-z0-9])")
+_AWS_KEY_ID = re.compile(rb"(A[KS]IA[A-Z2-7]{16})(?![A-Za-z0-9])")
 _AWS_SECRET = re.compile(
     rb"(?i)(?:aws_?secret_?(?:access_?)?key(?:_?id)?|secret_?access_?key|aws_?secret)"
     rb"[\"']?\s*(?:[:=]|=>|:=)\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
@@ -279,10 +279,10 @@ _NOT_SECRET_VALUE = re.compile(
     rb"|[A-Z][A-Z0-9_]+"
 )
 
-_URL_CRED = re.compile(
-    rb"([A-Za-z][A-Za-z0-9+.\-]{1,20})://([^\s:/?#@'\"<>\[\]{}\\]{1,128}):"
-    rb"([^\s/?#@'\"<>\\]{1,256})@([^\s/?#'\"<>\\:]{1,253})"
+_URL_TAIL = re.compile(
+    rb"://([^\s:/?#@'\"<>\[\]{}\\]{1,128}):([^\s/?#@'\"<>\\]{1,256})@([^\s/?#'\"<>\\:]{1,253})"
 )
+_SCHEME = re.compile(rb"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]{1,20})\Z")
 
 
 def _mk(
@@ -330,28 +330,26 @@ def _line_bounds(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def _aws_key_ids(data: bytes) -> Iterator[SecretMatch]:
-    for prefix in (b"AKIA", b"ASIA"):
-        for pos in _find_all(data, prefix):
-            if pos and (data[pos - 1 : pos].isalnum()):
-                continue
-            m = _AWS_KEY_ID.match(data, pos)
-            if not m:
-                continue
-            value = m.group(1).decode()
-            sample = value in KNOWN_SAMPLES or value.endswith("EXAMPLE")
-            temporary = prefix == b"ASIA"
-            yield _mk(
-                "aws-access-key-id",
-                "AWS temporary access key id" if temporary else "AWS access key id",
-                Severity.INFO if sample else (Severity.HIGH if temporary else Severity.CRITICAL),
-                data,
-                m.start(1),
-                m.end(1),
-                m.group(1),
-                sample=sample,
-                reason=SAMPLE_REASON if sample else "",
-                properties={"key_type": "temporary" if temporary else "long-term"},
-            )
+    # One regex pass: its literal "A" prefix makes it faster than two substring searches.
+    for m in _AWS_KEY_ID.finditer(data):
+        pos = m.start(1)
+        if pos and data[pos - 1 : pos].isalnum():
+            continue
+        value = m.group(1).decode()
+        sample = value in KNOWN_SAMPLES or value.endswith("EXAMPLE")
+        temporary = value.startswith("ASIA")
+        yield _mk(
+            "aws-access-key-id",
+            "AWS temporary access key id" if temporary else "AWS access key id",
+            Severity.INFO if sample else (Severity.HIGH if temporary else Severity.CRITICAL),
+            data,
+            m.start(1),
+            m.end(1),
+            m.group(1),
+            sample=sample,
+            reason=SAMPLE_REASON if sample else "",
+            properties={"key_type": "temporary" if temporary else "long-term"},
+        )
 
 
 def _context_rule(
@@ -525,54 +523,61 @@ def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
 
 
 def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
-    for pos in _find_all(data, b"://"):
-        s = max(0, pos - 21)
-        window = data[s : pos + 700]
-        for m in _URL_CRED.finditer(window):
-            if s + m.start(1) > pos or s + m.end(1) < pos:
-                continue
-            scheme = m.group(1).decode("latin-1").lower()
-            user = m.group(2).decode("utf-8", "replace")
-            password = m.group(3).decode("utf-8", "replace")
-            host = m.group(4).decode("utf-8", "replace")
-            if is_placeholder(password) or user.startswith("%") or password.startswith("%"):
-                continue
-            camera = scheme in ("rtsp", "rtsps", "rtmp", "rtmps", "rtp", "srt")
-            start = s + m.start()
-            yield SecretMatch(
-                rule="credential-url",
-                title=f"Credentials inside a {scheme}:// URL",
-                severity=Severity.CRITICAL if camera else Severity.HIGH,
-                line=0,  # filled in by _with_lines, in one pass over the data
-                start=start,
-                end=s + m.end(),
-                redacted=redact(password),
-                kind="url",
-                cwe=CWE_CLEARTEXT_CREDENTIALS,
-                properties={
-                    "scheme": scheme,
-                    "host": host[:128],
-                    "user": redact(user),
-                    "camera": str(camera).lower(),
-                },
-            )
-            break
+    # Anchored on the literal "://", so the regex engine skips ahead with a fast search; the
+    # scheme is read backwards from there.
+    for m in _URL_TAIL.finditer(data):
+        pos = m.start()
+        head = _SCHEME.search(data, max(0, pos - 21), pos)
+        if head is None:
+            continue
+        scheme = head.group(1).decode("latin-1").lower()
+        user = m.group(1).decode("utf-8", "replace")
+        password = m.group(2).decode("utf-8", "replace")
+        host = m.group(3).decode("utf-8", "replace")
+        if is_placeholder(password) or user.startswith("%") or password.startswith("%"):
+            continue
+        camera = scheme in ("rtsp", "rtsps", "rtmp", "rtmps", "rtp", "srt")
+        yield SecretMatch(
+            rule="credential-url",
+            title=f"Credentials inside a {scheme}:// URL",
+            severity=Severity.CRITICAL if camera else Severity.HIGH,
+            line=0,  # filled in by _with_lines, in one pass over the data
+            start=head.start(1),
+            end=m.end(),
+            redacted=redact(password),
+            kind="url",
+            cwe=CWE_CLEARTEXT_CREDENTIALS,
+            properties={
+                "scheme": scheme,
+                "host": host[:128],
+                "user": redact(user),
+                "camera": str(camera).lower(),
+            },
+        )
 
 
-def scan_bytes(data: bytes, *, binary: bool | None = None) -> list[SecretMatch]:
-    """Every secret in ``data``; binary content is only searched for key material.
+def scan_bytes(
+    data: bytes, *, binary: bool | None = None, heuristics: bool = True
+) -> list[SecretMatch]:
+    """Every secret in ``data``, sorted by position, de-duplicated, with line numbers.
 
-    Results are sorted by position and de-duplicated (a credential URL inside an assignment is
-    reported once, as a URL).
+    Key material (private keys, AWS access key ids) is searched in every file; credential URLs
+    in every text file; the context and entropy rules (AWS secret keys and session tokens by
+    name, service tokens, passwords, generic secrets) only in text files and only with
+    ``heuristics`` (the caller turns it off for installed third-party/OS files, where these
+    rules find documentation and test values, and says so). A credential URL inside an
+    assignment is reported once, as a URL.
     """
     if binary is None:
         binary = looks_binary(data)
-    out: list[SecretMatch] = []
-    if b"AKIA" in data or b"ASIA" in data:
-        out.extend(_aws_key_ids(data))
+    out: list[SecretMatch] = list(_aws_key_ids(data))
     if b"-----BEGIN " in data:
         out.extend(_private_keys(data))
-    if not binary:
+    if binary:
+        return _with_lines(data, _dedupe(out))
+    if b"://" in data:
+        out.extend(_url_credentials(data))
+    if heuristics:
         lower = data.lower()
         if b"secret" in lower:
             out.extend(
@@ -601,8 +606,6 @@ def scan_bytes(data: bytes, *, binary: bool | None = None) -> list[SecretMatch]:
                 )
             )
         out.extend(_token_formats(data))
-        if b"://" in data:
-            out.extend(_url_credentials(data))
         out.extend(_generic(data, lower))
     return _with_lines(data, _dedupe(out))
 

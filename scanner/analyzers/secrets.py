@@ -6,10 +6,12 @@ alone cannot say: the Panorama appliance's provisioning archive (``certificates-
 and device certificates, ``.aws/credentials``, ``.netrc``, ``.env``, docker ``config.json``
 auths, PKCS#12 bundles and keystores.
 
-Third-party code is full of test keys and documentation values. Those are never dropped:
-documented AWS sample keys become ``info`` findings, and heuristic or test-fixture matches in
-third-party packages are lowered to ``low``; each such finding says why in
-``properties["reason"]``.
+Third-party code is full of test keys and documentation values. Those are never dropped
+silently: documented AWS sample keys become ``info`` findings, key material in third-party
+tests and credential URLs in third-party files are lowered to ``low`` (each such finding says
+why in ``properties["reason"]``), and the context/entropy rules, which there find only
+documentation values, are not run on installed third-party/OS files: one ``Skipped`` entry per
+artifact says so and how many files it concerns.
 
 Only redacted values (first 4 characters and the length) leave this module.
 
@@ -27,6 +29,7 @@ import binascii
 import io
 import json
 import re
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -40,8 +43,9 @@ from scanner.analyzers._secret_rules import (
     scan_bytes,
 )
 from scanner.analyzers.interface import FileAnalyzer, Output
-from scanner.models import AnalyzerFailure, Category, Finding, Severity, Skipped
+from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
 from scanner.redact import redact
+from scanner.sources.interface import SourceArtifact
 from scanner.walk.entry import FileEntry
 
 __all__ = ["SecretsAnalyzer", "is_test_path", "is_third_party"]
@@ -113,6 +117,11 @@ class SecretsAnalyzer(FileAnalyzer):
     patterns: ClassVar[tuple[str, ...]] = ("**",)
     max_size: ClassVar[int] = 64 * 1024**2
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._not_heuristic: dict[str, int] = {}
+
     def wants(self, path: str, size: int, mode: int = 0o644) -> bool:
         """Every regular file up to ``max_size``, except media and compressed streams."""
         if size > self.max_size or size == 0:
@@ -129,8 +138,33 @@ class SecretsAnalyzer(FileAnalyzer):
         binary = looks_binary(data)
         if data[:4] == b"PK\x03\x04" and entry.path.lower().endswith(".zip"):
             out.extend(self._zip_members(entry, data))
-        out.extend(self._finding(entry, m) for m in scan_bytes(data, binary=binary))
+        # Context and entropy rules only find documentation and test values inside installed
+        # packages and the OS tree; they run on the app and its configuration. Key material,
+        # AWS key ids and credential URLs are searched everywhere.
+        heuristics = not is_third_party(entry.path)
+        if not heuristics and not binary:
+            with self._lock:
+                self._not_heuristic[entry.artifact] = self._not_heuristic.get(entry.artifact, 0) + 1
+        matches = scan_bytes(data, binary=binary, heuristics=heuristics)
+        out.extend(self._finding(entry, m) for m in matches)
         return out
+
+    def finish(self, artifact: SourceArtifact) -> Iterable[Output]:
+        """Say, once per artifact, which files the context and entropy rules left out."""
+        with self._lock:
+            count = self._not_heuristic.pop(artifact.artifact.name, 0)
+        if not count:
+            return ()
+        return (
+            Skipped(
+                self.name,
+                f"context and entropy rules (passwords, generic secrets, AWS secret keys by "
+                f"name, service tokens) not applied to {count} text file(s) of installed "
+                "third-party/OS packages; key material, AWS access key ids and credential URLs "
+                "were searched in every file",
+                Location(artifact.artifact.name, ""),
+            ),
+        )
 
     # --- building findings ------------------------------------------------------------------
 

@@ -13,7 +13,16 @@ import pytest
 
 from scanner.analyzers._secret_rules import entropy, find_secrets, is_placeholder, scan_bytes
 from scanner.analyzers.secrets import SecretsAnalyzer
-from scanner.models import AnalyzerFailure, Category, Finding, Severity, Skipped
+from scanner.models import (
+    AnalyzerFailure,
+    Artifact,
+    ArtifactKind,
+    Category,
+    Finding,
+    Severity,
+    Skipped,
+)
+from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from tests.helpers.entries import make_entry
 
 # Made-up values with the right shapes; none of them was ever a real credential.
@@ -137,26 +146,44 @@ def test_no_false_positive(text: str) -> None:
 
 
 def test_documented_sample_key_is_info_with_reason() -> None:
-    findings = _run(
-        "usr/lib/python3/dist-packages/botocore/docs/example.py",
-        b"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
-        b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+    sample = b"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+    sample += b"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    # In the app both rules see it; inside a package only the key id rule runs (see below).
+    for path, rules in (
+        ("panorama/example.py", {"secrets.aws-access-key-id", "secrets.aws-secret-access-key"}),
+        ("usr/lib/python3/dist-packages/botocore/docs/example.py", {"secrets.aws-access-key-id"}),
+    ):
+        findings = _run(path, sample)
+        assert {f.rule_id for f in findings} == rules
+        for f in findings:
+            assert f.severity is Severity.INFO
+            assert f.properties["sample"] is True
+            assert "documented example" in f.properties["reason"]
+
+
+def test_third_party_files_skip_heuristics_and_say_so() -> None:
+    a = SecretsAnalyzer()
+    lib = "usr/lib/python3/site-packages/somelib/client.py"
+    text = b'password = "Correct-Horse-9"\nurl = "https://bob:Zq81mW-77aa@db.example.org/x"\n'
+    out = list(a.analyze(make_entry(lib, text, artifact="c.tar.gz")))
+    # The credential URL is still found, lowered with its reason; the password rule did not run.
+    assert [(o.rule_id, o.severity) for o in out if isinstance(o, Finding)] == [
+        ("secrets.credential-url", Severity.LOW)
+    ]
+    assert "third-party" in out[0].properties["reason"]  # type: ignore[union-attr]
+    # The same text in the app is reported in full.
+    app = _run("panorama/client.py", text)
+    assert {f.rule_id for f in app} == {"secrets.hardcoded-password", "secrets.credential-url"}
+    # finish() records, once per artifact, that the rules were left out and for how many files.
+    art = SourceArtifact(
+        Artifact(ArtifactKind.CONTAINER, "c.tar.gz", "assets/c.tar.gz", None, 0),
+        None,
+        ArtifactFormat.ROOTFS,
     )
-    assert {f.rule_id for f in findings} == {
-        "secrets.aws-access-key-id",
-        "secrets.aws-secret-access-key",
-    }
-    for f in findings:
-        assert f.severity is Severity.INFO
-        assert f.properties["sample"] is True
-        assert "documented example" in f.properties["reason"]
-
-
-def test_heuristic_match_in_third_party_is_low_with_reason() -> None:
-    path = "usr/lib/python3/site-packages/somelib/client.py"
-    findings = _run(path, b'password = "Correct-Horse-9"\n')
-    assert _rules(findings) == [("secrets.hardcoded-password", Severity.LOW, 1)]
-    assert "third-party" in findings[0].properties["reason"]
+    [skip] = list(a.finish(art))
+    assert isinstance(skip, Skipped)
+    assert "1 text file(s)" in skip.reason
+    assert list(a.finish(art)) == []
 
 
 def test_private_keys(rsa_pem: bytes, rsa_pem_encrypted: bytes) -> None:
