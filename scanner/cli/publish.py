@@ -164,7 +164,8 @@ def register(sub: Any) -> None:
     )
     add_scan_flags(p)
     add_output_flags(p)
-    p.add_argument("--to", required=True, metavar="URL", help="s3://BUCKET/PREFIX or file://DIR")
+    # Not required=True: argparse would refuse before PANORAMA_GATE_TO is applied.
+    p.add_argument("--to", metavar="URL", help="s3://BUCKET/PREFIX or file://DIR (required)")
     p.add_argument("--key", help="signing key: private key PEM file or awskms://[ENDPOINT]/KEY")
     p.add_argument(
         "--encrypt-to",
@@ -202,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
     from signing.publish import PublishOptions, publish_release
     from signing.upload import RetryPolicy, check_endpoint, split_url
 
+    if not args.to:
+        raise UsageError("publish needs --to s3://BUCKET/PREFIX or file://DIR")
     split_url(args.to)
     check_endpoint(args.endpoint_url)
     pairs = output_pairs(args)

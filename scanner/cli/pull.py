@@ -48,10 +48,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
-        required=True,
         type=Path,
         metavar="DIR",
-        help="new or empty folder to write the release into",
+        help="new or empty folder to write the release into (required)",
     )
     p.add_argument("--key", help="the signer's public key PEM or awskms://[ENDPOINT]/KEY")
     p.add_argument("--certificate-identity", help="keyless: the signer's identity, exactly")
@@ -75,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from signing.signer import load_verifier
     from signing.upload import RetryPolicy, check_endpoint, split_url
 
+    if args.output is None:
+        raise UsageError("pull needs -o DIR (a new or empty folder)")
     split_url(args.url)
     check_endpoint(args.endpoint_url)
     keyless = args.certificate_identity or args.certificate_oidc_issuer

@@ -292,17 +292,17 @@ def test_dry_run_uploads_nothing(
     tmp_path: Path,
     env: None,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     moto.client("s3").create_bucket(Bucket="dry")
+    # Flags also come from PANORAMA_GATE_<FLAG>, the required --to included.
+    monkeypatch.setenv("PANORAMA_GATE_TO", "s3://dry/p")
+    monkeypatch.setenv("PANORAMA_GATE_ENDPOINT_URL", moto.url)
     code = main(
         [
             "publish",
             str(big_project.root),
-            "--to",
-            "s3://dry/p",
             "--dry-run",
-            "--endpoint-url",
-            moto.url,
             "--no-profile",
             "--offline",
             "--no-cache",
