@@ -336,3 +336,22 @@ def test_fips_selects_fips_endpoints() -> None:
     assert "s3-fips" in store.client.meta.endpoint_url
     plain = S3Store("bkt", region="us-east-1")
     assert "fips" not in plain.client.meta.endpoint_url
+
+
+def test_cli_progress_bar_counts_bytes_from_threads() -> None:
+    import threading
+
+    from scanner.cli.publish import RichProgress
+
+    with RichProgress() as progress:
+        progress.begin("objects/sha256/ab.enc", 4 * MiB)
+        workers = [threading.Thread(target=progress.advance, args=(MiB,)) for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        progress.end()
+        progress.advance(1)  # after end(): ignored, never an error
+        task = progress._progress.tasks[0]
+        assert task.completed == 4 * MiB
+        assert task.total == 4 * MiB
