@@ -6,6 +6,7 @@ behind ``reject`` reasons), not recomputed from thresholds.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,11 +15,50 @@ from scanner.models import Category, Decision, Finding, Report, Severity
 
 __all__ = [
     "DECISION_TEXT",
+    "no_surrogates",
+    "one_line",
+    "printable",
+    "xml_safe",
     "SEVERITIES",
     "Summary",
     "by_artifact",
     "summarize",
 ]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN``.
+
+    Paths and messages come from the scanned artifact; an escape sequence in a file name must
+    not reach a terminal (it could rewrite the screen, e.g. hide a finding).
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def no_surrogates(text: str) -> str:
+    """Lone surrogates (undecodable bytes in a file name) as ``\\udcXX`` text.
+
+    A UTF-8 file or terminal cannot hold them; in a JSON string the replacement is the very
+    escape ``ensure_ascii`` would write, so JSON output still decodes to the same value.
+    """
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def one_line(text: str) -> str:
+    """Untrusted text for a single line of terminal output: controls and newlines escaped."""
+    return printable(text).replace("\n", "\\n").replace("\t", " ")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (shown as ``\\xNN`` instead)."""
+    return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
 
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, reverse=True))
 

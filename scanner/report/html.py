@@ -20,6 +20,8 @@ from scanner.report._common import (
     SEVERITIES,
     by_artifact,
     finding_status,
+    no_surrogates,
+    printable,
     summarize,
 )
 
@@ -83,7 +85,7 @@ def _csp_hash(text: str) -> str:
 
 
 def _e(text: object) -> str:
-    return escape(str(text), quote=True)
+    return escape(printable(str(text)), quote=True)
 
 
 class HtmlWriter:
@@ -217,5 +219,5 @@ class HtmlWriter:
             )
             out.append("</tbody></table>")
         out.append(f"</main><script>{_JS}</script></body></html>")
-        fp.write("\n".join(out))
+        fp.write(no_surrogates("\n".join(out)))
         fp.write("\n")

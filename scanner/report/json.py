@@ -16,6 +16,7 @@ from scanner.models import (
     ResourceProfile,
     Verdict,
 )
+from scanner.report._common import no_surrogates
 
 __all__ = ["JsonWriter", "jsonable", "report_to_dict", "verdict_to_dict"]
 
@@ -194,5 +195,5 @@ class JsonWriter:
 
     def write(self, report: Report, fp: TextIO) -> None:
         """Write the report as indented JSON with a trailing newline."""
-        json.dump(report_to_dict(report), fp, indent=2, ensure_ascii=False)
-        fp.write("\n")
+        text = json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
+        fp.write(no_surrogates(text) + "\n")

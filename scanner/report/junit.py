@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from typing import TextIO
 
 from scanner.models import Decision, Finding, Report
-from scanner.report._common import Summary, finding_status, summarize
+from scanner.report._common import Summary, finding_status, no_surrogates, summarize, xml_safe
 
 __all__ = ["JunitWriter", "report_to_junit"]
 
@@ -147,5 +147,6 @@ class JunitWriter:
         root = report_to_junit(report)
         ET.indent(root)
         fp.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-        fp.write(ET.tostring(root, encoding="unicode"))
+        # ElementTree escapes markup but not control characters, which XML cannot hold.
+        fp.write(xml_safe(no_surrogates(ET.tostring(root, encoding="unicode"))))
         fp.write("\n")

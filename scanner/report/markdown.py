@@ -16,6 +16,8 @@ from scanner.report._common import (
     SEVERITIES,
     by_artifact,
     finding_status,
+    no_surrogates,
+    printable,
     summarize,
 )
 
@@ -28,7 +30,7 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
 def escape_md(text: str) -> str:
     """Escape Markdown and HTML specials and flatten newlines (safe inside a table cell)."""
-    flat = " ".join(str(text).split())
+    flat = " ".join(printable(str(text)).split())
     return _SPECIAL.sub(r"\\\1", flat)
 
 
@@ -36,7 +38,7 @@ def _code(text: str) -> str:
     # Inline code cannot hold a backtick or a pipe inside a table; fall back to escaped text.
     if "`" in text or "|" in text or not text:
         return escape_md(text)
-    return f"`{text}`"
+    return f"`{' '.join(printable(text).split())}`"
 
 
 class MarkdownWriter:
@@ -52,7 +54,10 @@ class MarkdownWriter:
         """Write the summary."""
         s = summarize(report)
         v = report.verdict
-        w = fp.write
+
+        def w(text: str) -> None:
+            fp.write(no_surrogates(text))
+
         t = report.target
         if v is not None:
             w(f"## {_ICON[v.decision]} panorama-gate: {DECISION_TEXT[v.decision]}\n\n")

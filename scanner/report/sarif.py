@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from scanner.models import AnalyzerFailure, Finding, Location, Report, Severity
-from scanner.report._common import finding_status, summarize
+from scanner.report._common import finding_status, no_surrogates, summarize
 from scanner.report.json import jsonable, verdict_to_dict
 
 __all__ = ["SarifWriter", "report_to_sarif"]
@@ -50,7 +50,12 @@ def _uri(loc: Location) -> str:
         else loc.path
     )
     # Keep the characters a relative URI reference may hold; escape spaces and the rest.
-    return quote(text or "target", safe="/!:@-._~+=,;&$'()*")
+    try:
+        # Undecodable bytes of a file name come back as the bytes they were (%80, ...).
+        raw = (text or "target").encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = (text or "target").encode("utf-8", "surrogatepass")
+    return quote(raw, safe="/!:@-._~+=,;&$'()*")
 
 
 def _location(loc: Location) -> dict[str, Any]:
@@ -208,5 +213,5 @@ class SarifWriter:
 
     def write(self, report: Report, fp: TextIO) -> None:
         """Write the SARIF log as indented JSON."""
-        json.dump(report_to_sarif(report), fp, indent=2, ensure_ascii=False)
-        fp.write("\n")
+        text = json.dumps(report_to_sarif(report), indent=2, ensure_ascii=False)
+        fp.write(no_surrogates(text) + "\n")

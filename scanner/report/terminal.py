@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TextIO
 
 from scanner.models import Category, Decision, Report, Severity
-from scanner.report._common import SEVERITIES, by_artifact, finding_status, summarize
+from scanner.report._common import (
+    SEVERITIES,
+    by_artifact,
+    finding_status,
+    no_surrogates,
+    one_line,
+    summarize,
+)
 
 __all__ = ["TerminalWriter"]
 
@@ -52,12 +59,14 @@ class TerminalWriter:
         def paint(text: str, code: str) -> str:
             return f"{code}{text}{_RESET}" if colour else text
 
-        w = fp.write
+        def w(text: str) -> None:
+            fp.write(no_surrogates(text))
+
         s = summarize(report)
         t = report.target
-        w(f"{report.tool_name} {report.tool_version}: {t.kind.value} {t.path}\n")
+        w(f"{report.tool_name} {report.tool_version}: {t.kind.value} {one_line(t.path)}\n")
         if t.name:
-            w(f"  application {t.name} {t.version}".rstrip() + "\n")
+            w(f"  application {one_line(t.name)} {one_line(t.version)}".rstrip() + "\n")
         w(
             f"  {len(report.artifacts)} artifact(s), {len(report.components)} component(s), "
             f"{s.total} finding(s) ({s.waived} waived), {len(report.failures)} failure(s)\n"
@@ -69,31 +78,33 @@ class TerminalWriter:
             for artifact, group in by_artifact(active):
                 if shown >= self.max_details:
                     break
-                w(f"{artifact or '(target)'}\n")
+                w(f"{one_line(artifact) or '(target)'}\n")
                 for f in group:
                     if shown >= self.max_details:
                         break
-                    where = f.location.path + (f":{f.location.line}" if f.location.line else "")
+                    where = one_line(f.location.path)
+                    where += f":{f.location.line}" if f.location.line else ""
                     sev = paint(f"{f.severity.label:<8}", _COLOURS[f.severity])
                     mark = "BLOCKS " if finding_status(f, s) == "blocking" else ""
-                    head = f"  {sev} {mark}{f.rule_id}  {where}".rstrip()
-                    w(f"{head}\n           {f.message}\n")
+                    head = f"  {sev} {mark}{one_line(f.rule_id)}  {where}".rstrip()
+                    w(f"{head}\n           {one_line(f.message)}\n")
                     shown += 1
             if shown < len(active):
                 w(f"  ... {len(active) - shown} more (see the JSON report)\n")
         if report.failures:
             w("\nfailures:\n")
             for fail in report.failures:
-                where = str(fail.location) if fail.location else "-"
-                w(f"  {paint('FAILED', _COLOURS[Severity.HIGH])}  {fail.analyzer}  {where}\n")
-                w(f"          {fail.reason}\n")
+                where = one_line(str(fail.location)) if fail.location else "-"
+                failed = paint("FAILED", _COLOURS[Severity.HIGH])
+                w(f"  {failed}  {one_line(fail.analyzer)}  {where}\n")
+                w(f"          {one_line(fail.reason)}\n")
         v = report.verdict
         if v is not None and v.waivers:
             w("\nwaivers:\n")
             for u in v.waivers:
                 w(
-                    f"  {u.status:<8} {u.id}  owner {u.owner}, expires {u.expires}, "
-                    f"{len(u.fingerprints)} finding(s)\n"
+                    f"  {u.status:<8} {one_line(u.id)}  owner {one_line(u.owner)}, "
+                    f"expires {u.expires}, {len(u.fingerprints)} finding(s)\n"
                 )
         if active:
             w("\n")
@@ -118,7 +129,7 @@ class TerminalWriter:
             w(
                 "verdict: "
                 + paint(v.decision.value.upper(), _DECISION_COLOURS[v.decision])
-                + f"  (policy {v.policy_name}, sha256 {v.policy_sha256[:12]})\n"
+                + f"  (policy {one_line(v.policy_name)}, sha256 {v.policy_sha256[:12]})\n"
             )
             for r in v.reasons:
-                w(f"  {_LEVEL_MARK.get(r.level, '-')} {r.message}\n")
+                w(f"  {_LEVEL_MARK.get(r.level, '-')} {one_line(r.message)}\n")
