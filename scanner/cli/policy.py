@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ examples:
   panorama-gate policy validate policies/strict.yaml
   panorama-gate policy validate my-policy.yaml --waivers waivers.yaml
   panorama-gate policy show --policy policies/strict.yaml --format json
+  panorama-gate policy show path/to/project      # what scan would use for that project
 """
 
 
@@ -53,6 +55,13 @@ def register(sub: Any) -> None:
         ),
     )
     s.add_argument("--format", dest="show_format", choices=("yaml", "json"), default="yaml")
+    s.add_argument(
+        "target",
+        nargs="?",
+        type=Path,
+        metavar="TARGET",
+        help="a project folder whose pyproject.toml may hold [tool.panorama-gate]",
+    )
     s.set_defaults(func=_show)
     p.set_defaults(func=_usage(p))
 
@@ -102,7 +111,12 @@ def _effective(policy: Policy) -> dict[str, Any]:
 
 
 def _show(args: argparse.Namespace) -> int:
-    policy = resolve_policy(args.policy, Path.cwd())
+    # Nested subcommands are beyond the generic PANORAMA_GATE_<FLAG> handling in main().
+    explicit = args.policy
+    if explicit is None and os.environ.get("PANORAMA_GATE_POLICY"):
+        explicit = Path(os.environ["PANORAMA_GATE_POLICY"])
+    search = [args.target] if args.target is not None and args.target.is_dir() else []
+    policy = resolve_policy(explicit, *search, Path.cwd())
     data = _effective(policy)
     if args.show_format == "json":
         json.dump(data, sys.stdout, indent=2, sort_keys=False)

@@ -296,3 +296,11 @@ def test_policy_validate_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[
     text = capsys.readouterr().out
     assert text.startswith("# effective policy 'default'")
     assert "severity_threshold: high" in text
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[tool.panorama-gate]\nname = "team"\nseverity_threshold = "low"\n'
+    )
+    assert main(["policy", "show", str(project), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "team"
