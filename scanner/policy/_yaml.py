@@ -66,6 +66,7 @@ class _CountingLoader(yaml.SafeLoader):
         self.depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        """Compose one node, refusing alias floods and deep nesting."""
         if self.check_event(yaml.AliasEvent):
             self.alias_count += 1
             if self.alias_count > MAX_ALIASES:
@@ -106,6 +107,7 @@ class _Builder:
             )
 
     def build(self, node: Node, path: Path_, depth: int) -> Any:
+        """Plain data for ``node``, recording the line of every key under ``path``."""
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise PolicyError(
