@@ -26,7 +26,7 @@ from scanner.errors import AnalyzerError
 from scanner.models import ResourceProfile
 from scanner.sandbox._arch import check_arch, rootfs_machine
 from scanner.sandbox._cgroups import CgroupFigures, RunCgroup, cgroup_mounts
-from scanner.sandbox._docker import shielded
+from scanner.sandbox._docker import _NotRunnableError, shielded
 from scanner.sandbox._result import build_profile, not_run
 from scanner.sandbox._spec import MB, SandboxRequest
 from scanner.sandbox._stage import MOUNT, WRITABLE, Staged, stage
@@ -114,6 +114,11 @@ class BwrapSandbox:
         if key in self._roots:
             return self._roots[key]
         arch = rootfs_machine(request.asset, request.init_python())
+        if arch is None:  # found out before paying for the extraction
+            raise _NotRunnableError(
+                f"{request.init_python()} is not in the image, so the entry point "
+                f"{request.entry_path} {request.entry_name} cannot be run"
+            )
         dest = self._tmp / secrets.token_hex(6)
         extract_rootfs(request.asset, dest)
         for path in (*WRITABLE, MOUNT, "/proc", "/dev"):
@@ -144,17 +149,13 @@ class BwrapSandbox:
         work = Path(tempfile.mkdtemp(prefix="sandbox-", dir=work_dir))
         try:
             return self._profile(request, work)
+        except _NotRunnableError as exc:
+            return not_run(str(exc), self.name)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
     def _profile(self, request: SandboxRequest, work: Path) -> ResourceProfile:
         root, arch = self._rootfs(request)
-        if arch is None and request.asset_format == "rootfs":
-            return not_run(
-                f"{request.init_python()} is not in the image, so the entry point "
-                f"{request.entry_path} {request.entry_name} cannot be run",
-                self.name,
-            )
         check = check_arch(arch)
         if not check.runnable:
             return not_run(check.reason, self.name, architecture=check.machine)

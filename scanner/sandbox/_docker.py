@@ -117,6 +117,11 @@ class DockerSandbox:
             return cached[0], cached[2]
         if request.asset_format == "rootfs":
             arch = rootfs_machine(request.asset, request.init_python())
+            if arch is None:  # found out before paying for the import
+                raise _NotRunnableError(
+                    f"{request.init_python()} is not in the image, so the entry point "
+                    f"{request.entry_path} {request.entry_name} cannot be run"
+                )
             tag = secrets.token_hex(6)
             source = plain_or_gzip(request.asset, work)
             try:
@@ -185,12 +190,6 @@ class DockerSandbox:
 
     def _profile(self, request: SandboxRequest, work: Path) -> ResourceProfile:
         image_id, arch = self._image(request, work)
-        if arch is None and request.asset_format == "rootfs":
-            return not_run(
-                f"{request.init_python()} is not in the image, so the entry point "
-                f"{request.entry_path} {request.entry_name} cannot be run",
-                self.name,
-            )
         check = check_arch(arch)
         if not check.runnable:
             return not_run(check.reason, self.name, architecture=check.machine)
@@ -208,7 +207,8 @@ class DockerSandbox:
             warm = stage(
                 request, work / "warmup", max_frames=1, seconds=min(request.seconds, 3.0 * slowdown)
             )
-            self._run(request, image_id, warm, None, min(request.seconds, 3.0) * slowdown + 2.0)
+            warm_deadline = min(request.seconds, 3.0) * slowdown + 2.0
+            self._run(request, image_id, warm, None, warm_deadline, measured=False)
             extra["warmup_seconds"] = round(time.monotonic() - t0, 3)
         staged = stage(request, work / "run")
         limits = request.effective_limits()
@@ -216,15 +216,23 @@ class DockerSandbox:
             request.seconds * (slowdown if check.emulated else 1.0)
             + limits.grace_seconds * slowdown
         )
-        cg = RunCgroup(
+        cg: RunCgroup | None = RunCgroup(
             f"p{os.getpid()}x{secrets.token_hex(6)}",
             version=version,
             driver=driver,
             mounts=cgroup_mounts(),
         )
+        assert cg is not None
         self.created["cgroups"].append(cg.parent)
         if not cg.available():
-            return not_run(f"cgroup v{version} controllers not mounted: cannot measure", self.name)
+            cg = None
+            extra["cgroup_note"] = f"cgroup v{version} controllers not mounted here"
+        elif driver == "cgroupfs" and not os.access(
+            cg.mounts.get("memory") or cg.mounts.get("unified") or "/", os.W_OK
+        ):
+            # A docker-group user without root: Docker enforces, init's wait4 measures.
+            cg = None
+            extra["cgroup_note"] = "cgroups not writable: figures from the sandbox init (wait4)"
         extra.update(
             {
                 "frames_source": staged.frames_note,
@@ -237,17 +245,23 @@ class DockerSandbox:
                 "cgroup_driver": driver,
             }
         )
+        figures = None
         try:
-            cg.create()
-            # The limits sit on our parent cgroup, so the kernel counts refused forks and OOM
-            # kills there, where they outlive the container; Docker's own limits, a little
-            # higher, are the backstop.
-            cg.set_limits(limits.memory_bytes, limits.pids)
-            outcome = self._run(request, image_id, staged, cg.parent, deadline)
-            figures = cg.read()
+            if cg is not None:
+                cg.create()
+                # The limits sit on our parent cgroup, so the kernel counts refused forks and
+                # OOM kills there, where they outlive the container; Docker's own limits, a
+                # little higher, are the backstop.
+                cg.set_limits(limits.memory_bytes, limits.pids)
+            outcome = self._run(
+                request, image_id, staged, cg.parent if cg else None, deadline, measured=True
+            )
+            if cg is not None:
+                figures = cg.read()
         finally:
-            with shielded():
-                cg.remove()
+            if cg is not None:
+                with shielded():
+                    cg.remove()
         status, state, wall, tail = outcome
         return build_profile(
             sandbox=self.name,
@@ -268,12 +282,19 @@ class DockerSandbox:
         staged: Staged,
         cgroup_parent: str | None,
         deadline: float,
+        *,
+        measured: bool,
     ) -> tuple[dict[str, Any] | None, dict[str, Any], float, str]:
-        """One container run: (init status, Docker's State, wall seconds, stderr tail)."""
+        """One container run: (init status, Docker's State, wall seconds, stderr tail).
+
+        With a parent cgroup of ours the limits sit there and Docker's are a little higher
+        (a backstop); without one Docker's are the limits and init samples the process count.
+        """
         from docker.types import LogConfig, Ulimit
 
         limits = request.effective_limits()
-        args = staged.init_args(request, deadline, count_procs=False)
+        slack = (16, 64 * MB) if cgroup_parent else (0, 0)
+        args = staged.init_args(request, deadline, count_procs=measured and not cgroup_parent)
         kwargs: dict[str, Any] = {
             "image": image_id,
             "entrypoint": args[:1],
@@ -287,9 +308,9 @@ class DockerSandbox:
             "volumes": {str(staged.root): {"bind": MOUNT, "mode": "ro"}},
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
-            "pids_limit": limits.pids + 16,
-            "mem_limit": limits.memory_bytes + 64 * MB,
-            "memswap_limit": limits.memory_bytes + 64 * MB,  # no swap: memory figures stay honest
+            "pids_limit": limits.pids + slack[0],
+            "mem_limit": limits.memory_bytes + slack[1],
+            "memswap_limit": limits.memory_bytes + slack[1],  # no swap: memory stays honest
             "environment": self._environment(image_id, staged),
             "working_dir": "/",
             # The owner's pid: leftovers of one process can be told from another's.

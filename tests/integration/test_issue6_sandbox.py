@@ -222,3 +222,30 @@ def test_hang_is_killed_at_the_deadline(sandbox, apps_rootfs, tmp_path):
     assert p.wall_seconds is not None
     assert 2.0 <= p.wall_seconds < 2.0 + LIMITS.grace_seconds + 3
     assert rules(p) == {"sandbox.hang"}
+
+
+def test_docker_without_writable_cgroups_falls_back_to_wait4(
+    docker_sandbox, apps_rootfs, tmp_path, monkeypatch
+):
+    """A docker-group user who is not root cannot make cgroups: init's wait4 figures stand."""
+    monkeypatch.setattr("scanner.sandbox._docker.os.access", lambda path, mode: False)
+    p = profile(docker_sandbox, apps_rootfs, "memory_hog", tmp_path, frames=5)
+    assert p.exit_code == 0
+    assert p.properties["peak_memory_source"].startswith("largest process")
+    allocated = apps.ALLOC_MIB * MB
+    assert abs(p.peak_memory_bytes - allocated) <= 0.10 * allocated
+    assert p.properties["max_processes_source"].startswith("sampled")
+    assert "cgroup_version" not in p.properties
+    assert "wait4" in p.properties["cgroup_note"]
+
+
+def test_image_without_the_interpreter_is_skipped_not_failed(sandbox, tmp_path):
+    from tests.unit.sandbox.rootfs_builder import build_rootfs
+
+    bare = build_rootfs(
+        tmp_path / "bare.tar", {"panorama/app.py": b"print(1)\n"}, base={}, compress=False
+    )
+    request = SandboxRequest(asset=bare, asset_format="rootfs", name="bare.tar")
+    p = sandbox.profile(request, tmp_path)
+    assert p.ran is False
+    assert "python3 is not in the image" in p.reason
