@@ -56,6 +56,7 @@ from signing.sign import ATTESTATION_FILE, sign_target
 from signing.signer import Signer
 from signing.statement import Statement
 from signing.upload import (
+    ObjectExistsError,
     ObjectStore,
     RetryPolicy,
     TransferProgress,
@@ -415,14 +416,23 @@ def _upload(
         "files": sorted(files, key=lambda f: f["name"]),
     }
     data = _canonical(index)
-    # Last: a reader that sees the index sees a complete release.
-    store.put_bytes(
-        INDEX_FILE,
-        data,
-        metadata={"pg-sha256": hashlib.sha256(data).hexdigest(), "pg-verdict": predicate.decision},
-        tags={"panorama-gate:verdict": predicate.decision},
-        content_type="application/json",
-    )
+    # Last: a reader that sees the index sees a complete release. Written only if absent, so
+    # of two publishers racing for one version exactly one index wins (pull then rejects any
+    # file the loser overwrote: the index pins every digest).
+    try:
+        store.put_bytes(
+            INDEX_FILE,
+            data,
+            metadata={
+                "pg-sha256": hashlib.sha256(data).hexdigest(),
+                "pg-verdict": predicate.decision,
+            },
+            tags={"panorama-gate:verdict": predicate.decision},
+            content_type="application/json",
+            if_absent=True,
+        )
+    except ObjectExistsError:
+        return _lost_race(store, statement, url, app, version, meta_files, files)
     done.append(PlannedObject(INDEX_FILE, len(data), "index", "uploaded"))
     with contextlib.suppress(OSError):
         shutil.rmtree(state_dir)
@@ -529,6 +539,51 @@ def _already_published(
     return PublishResult(
         url=url, application=app, version=version, objects=(), already_published=True, index=index
     )
+
+
+def _lost_race(
+    store: ObjectStore,
+    statement: Statement,
+    url: str,
+    app: str,
+    version: str,
+    meta_files: Mapping[str, Any],
+    files: list[dict[str, Any]],
+) -> PublishResult:
+    """Another publisher wrote the index first. Same release and nothing of its overwritten:
+    already published. Otherwise say so: pull will (rightly) reject the damaged files."""
+    result = _already_published(store, statement, url, app, version)
+    theirs = result.index or {}
+    ours: dict[str, str] = {}
+    for entry in meta_files.values():
+        if entry is not None:
+            ours[entry["key"]] = entry["sha256"]
+    for f in files:
+        ours[f["object"]["key"]] = f["object"]["sha256"]
+        for sig in (f.get("signature"), f.get("model_signature")):
+            if sig is not None:
+                ours[sig["key"]] = sig["sha256"]
+    recorded: dict[str, str] = {}
+    for role in ("attestation", "report", "sbom", "licenses"):
+        entry = theirs.get(role)
+        if isinstance(entry, dict):
+            recorded[str(entry.get("key"))] = str(entry.get("sha256"))
+    for f in theirs.get("files", []):
+        recorded[str(f["object"]["key"])] = str(f["object"]["sha256"])
+        for sig in (f.get("signature"), f.get("model_signature")):
+            if isinstance(sig, dict):
+                recorded[str(sig.get("key"))] = str(sig.get("sha256"))
+    clobbered = sorted(k for k, sha in ours.items() if k in recorded and recorded[k] != sha)
+    if clobbered:
+        raise PublishRefusedError(
+            Reason.DIGEST_MISMATCH,
+            f"another publisher completed {url} while this run was uploading; this run "
+            f"overwrote {len(clobbered)} of its files ({', '.join(clobbered[:3])}), so pull "
+            "will reject that release",
+            exit_code=3,
+            hint="publish the release again under a new version; run one publisher per version",
+        )
+    return result
 
 
 def _plan(

@@ -51,6 +51,7 @@ from signing.errors import SigningError
 __all__ = [
     "DEFAULT_PART_SIZE",
     "ChecksumError",
+    "ObjectExistsError",
     "FileStore",
     "NullProgress",
     "ObjectInfo",
@@ -99,6 +100,10 @@ class StorageError(SigningError):
 
 class ChecksumError(StorageError):
     """The store received or holds bytes other than those sent."""
+
+
+class ObjectExistsError(StorageError):
+    """A write that must create a new object found one already there."""
 
 
 class TransferProgress(Protocol):
@@ -251,8 +256,10 @@ class ObjectStore(ABC):
         metadata: Mapping[str, str],
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
+        if_absent: bool = False,
     ) -> PutResult:
-        """Upload a small in-memory object."""
+        """Upload a small in-memory object; with ``if_absent``, only if the key is free
+        (:class:`ObjectExistsError` otherwise), atomically on the store's side."""
 
     @abstractmethod
     def download(self, key: str, dst: Path, *, max_size: int) -> ObjectInfo:
@@ -445,23 +452,35 @@ class S3Store(ObjectStore):
         metadata: Mapping[str, str],
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
+        if_absent: bool = False,
     ) -> PutResult:
-        """Single PUT with a SHA-256 checksum."""
+        """Single PUT with a SHA-256 checksum (``If-None-Match: *`` with ``if_absent``)."""
         full = self._key(key)
         checksum = b64_sha256(hashlib.sha256(data).digest())
-        resp = self._call(
-            f"PUT s3://{self.bucket}/{full}",
-            lambda: self.client.put_object(
-                Bucket=self.bucket,
-                Key=full,
-                Body=data,
-                ChecksumSHA256=checksum,
-                Metadata=dict(metadata),
-                ContentType=content_type,
-                **self._sse_args(),
-                **self._tagging(tags),
-            ),
-        )
+        # S3 conditional write: two publishers racing for one release cannot both win.
+        condition = {"IfNoneMatch": "*"} if if_absent else {}
+        try:
+            resp = self._call(
+                f"PUT s3://{self.bucket}/{full}",
+                lambda: self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=full,
+                    Body=data,
+                    ChecksumSHA256=checksum,
+                    Metadata=dict(metadata),
+                    ContentType=content_type,
+                    **condition,
+                    **self._sse_args(),
+                    **self._tagging(tags),
+                ),
+            )
+        except StorageError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, botocore.exceptions.ClientError) and (
+                _client_error_code(cause) in ("PreconditionFailed", "ConditionalRequestConflict")
+            ):
+                raise ObjectExistsError(f"s3://{self.bucket}/{full} already exists") from cause
+            raise
         reported = resp.get("ChecksumSHA256")
         if reported is not None and reported != checksum:
             raise ChecksumError(
@@ -834,14 +853,18 @@ class FileStore(ObjectStore):
         metadata: Mapping[str, str],
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
+        if_absent: bool = False,
     ) -> PutResult:
-        """Write atomically, then the sidecar."""
+        """Write atomically (never replacing an existing file with ``if_absent``), then the
+        sidecar."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         checksum = b64_sha256(hashlib.sha256(data).digest())
         try:
-            _atomic_write(path, data)
+            _atomic_write(path, data, exclusive=if_absent)
             self._write_meta(key, metadata, tags, checksum, content_type)
+        except FileExistsError as exc:
+            raise ObjectExistsError(f"{path} already exists") from exc
         except OSError as exc:
             raise StorageError(f"{path}: cannot write: {exc.strerror or exc}") from exc
         return PutResult(key=key, parts_sent=1, checksum_sha256=checksum)
@@ -906,14 +929,19 @@ class FileStore(ObjectStore):
         return info
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp_name, path)
+        if exclusive:
+            # link() fails if the name exists: the file-system form of If-None-Match.
+            os.link(tmp_name, path)
+            os.unlink(tmp_name)
+        else:
+            os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)

@@ -397,3 +397,33 @@ def test_single_file_and_plain_folder_targets(tmp_path: Path, ec_keys: Keys) -> 
     out2 = _pull(tmp_path, tmp_path / "releases" / "detector" / "0.4.0", ec_keys, out="out2")
     assert (out2 / "variables" / "v.index").read_bytes() == b"ix" * 100
     assert (out2 / META_DIR / "index.json").is_file()
+
+
+def test_racing_publisher_loses_at_the_index(
+    tmp_path: Path, proj: BuiltProject, ec_keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another publisher completes the same version between our check and our index write.
+    import signing.publish as pub
+
+    real_upload = pub._upload
+    other = tmp_path / "other"
+    shutil.copytree(proj.root, other)
+
+    def racing(store: object, *a: object, **kw: object) -> object:
+        monkeypatch.setattr(pub, "_upload", real_upload)
+        publish_release(
+            other,
+            make_report(BuiltProject(**{**proj.__dict__, "root": other})),
+            options(tmp_path, ec_keys, state_dir=tmp_path / "state2"),
+        )
+        return real_upload(store, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pub, "_upload", racing)
+    # Exactly one index wins; the loser says what it damaged instead of reporting success,
+    # and pull rejects the damaged release (fails closed).
+    with pytest.raises(PublishRefusedError, match="another publisher completed") as err:
+        publish_release(proj.root, make_report(proj), options(tmp_path, ec_keys))
+    assert err.value.exit_code == 3
+    with pytest.raises(PullError):
+        _pull(tmp_path, tmp_path / "releases" / "shelf_app" / "1.0.0", ec_keys)
+    assert _leftovers(tmp_path) == []

@@ -355,3 +355,17 @@ def test_cli_progress_bar_counts_bytes_from_threads() -> None:
         task = progress._progress.tasks[0]
         assert task.completed == 4 * MiB
         assert task.total == 4 * MiB
+
+
+def test_if_absent_writes_never_replace(moto: MotoServer, bucket: str, tmp_path: Path) -> None:
+    from signing.upload import ObjectExistsError
+
+    s3store = S3Store(bucket, endpoint_url=moto.url, retry=NO_WAIT)
+    fstore = FileStore(tmp_path / "rel")
+    for store in (s3store, fstore):
+        store.put_bytes("index.json", b"first", metadata={}, if_absent=True)
+        with pytest.raises(ObjectExistsError, match="already exists"):
+            store.put_bytes("index.json", b"second", metadata={}, if_absent=True)
+        assert store.get_bytes("index.json", max_size=100) == b"first"
+        store.put_bytes("index.json", b"third", metadata={})
+        assert store.get_bytes("index.json", max_size=100) == b"third"
