@@ -41,28 +41,65 @@ _SECURITY_SEVERITY = {
 }
 
 
-def _uri(loc: Location) -> str:
-    text = (
-        loc.artifact
-        if not loc.path
-        else f"{loc.artifact}!/{loc.path}"
-        if loc.artifact
-        else loc.path
-    )
-    # Keep the characters a relative URI reference may hold; escape spaces and the rest.
+_ARCHIVE_SUFFIXES = (
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.zst",
+    ".tzst",
+    ".tar.xz",
+    ".txz",
+    ".tar.bz2",
+    ".zip",
+    ".whl",
+    ".oci",
+)
+# Files whose findings are located by a key path inside them (graph.json, package.json).
+_STRUCTURED_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
+
+
+def _quote(text: str) -> str:
     try:
         # Undecodable bytes of a file name come back as the bytes they were (%80, ...).
         raw = (text or "target").encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         raw = (text or "target").encode("utf-8", "surrogatepass")
+    # Keep the characters a relative URI reference may hold; escape spaces and the rest.
     return quote(raw, safe="/!:@-._~+=,;&$'()*")
 
 
+def _split(loc: Location) -> tuple[str, str | None]:
+    """The artifact URI of a location and, for structured files, the key path inside it.
+
+    Inside an archive (a container asset, a model archive) a file is ``<archive>!/<path>``,
+    the jar-URI convention; inside a folder (a code package) it is ``<folder>/<path>``, a real
+    repository path; in a JSON or YAML file the "path" is a key path, kept as a logical location.
+    """
+    artifact, path = loc.artifact, loc.path
+    if not path:
+        return _quote(artifact), None
+    if not artifact:
+        return _quote(path), None
+    lower = artifact.lower()
+    if lower.endswith(_ARCHIVE_SUFFIXES):
+        return _quote(f"{artifact}!/{path}"), None
+    if lower.endswith(_STRUCTURED_SUFFIXES):
+        return _quote(artifact), path
+    return _quote(f"{artifact.rstrip('/')}/{path}"), None
+
+
+def _uri(loc: Location) -> str:
+    return _split(loc)[0]
+
+
 def _location(loc: Location) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(loc)}}
+    uri, logical = _split(loc)
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
     if loc.line is not None and loc.line > 0:
         physical["region"] = {"startLine": loc.line}
     out: dict[str, Any] = {"physicalLocation": physical}
+    if logical is not None:
+        out["logicalLocations"] = [{"fullyQualifiedName": logical, "kind": "member"}]
     props: dict[str, Any] = {"artifact": loc.artifact, "path": loc.path}
     if loc.layer is not None:
         props["layer"] = loc.layer

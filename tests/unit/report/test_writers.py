@@ -294,3 +294,30 @@ def test_every_registered_writer_is_pure(tmp_path: Path) -> None:
         second = io.StringIO()
         writer.write(report, second)
         assert first.getvalue() == second.getvalue(), name
+
+
+@pytest.mark.parametrize(
+    ("artifact", "path", "uri", "logical"),
+    [
+        ("assets/ab.tar.gz", "panorama/app.py", "assets/ab.tar.gz!/panorama/app.py", None),
+        ("m.zip", "w b.bin", "m.zip!/w%20b.bin", None),
+        ("packages/1-code-1.0", "Dockerfile", "packages/1-code-1.0/Dockerfile", None),
+        (
+            "graphs/app/graph.json",
+            "nodeGraph.nodes[2]",
+            "graphs/app/graph.json",
+            "nodeGraph.nodes[2]",
+        ),
+        ("packages/1-code-1.0/Dockerfile", "", "packages/1-code-1.0/Dockerfile", None),
+        ("x.tar", "caf\udce9.py", "x.tar!/caf%E9.py", None),
+    ],
+    ids=["archive", "zip-space", "folder", "json-key-path", "file", "undecodable-byte"],
+)
+def test_sarif_locations(artifact: str, path: str, uri: str, logical: str | None) -> None:
+    from scanner.models import Location
+    from scanner.report.sarif import _location
+
+    loc = _location(Location(artifact, path, 3))
+    assert loc["physicalLocation"]["artifactLocation"]["uri"] == uri
+    assert loc["physicalLocation"]["region"] == {"startLine": 3}
+    assert loc.get("logicalLocations", [{}])[0].get("fullyQualifiedName") == logical
