@@ -224,7 +224,21 @@ class PolicySpec(_Closed):
     description: str = ""
     severity_threshold: SeverityName
     categories: dict[Category, SeverityName] = Field(default_factory=dict)
-    required_analyzers: Literal["all"] | tuple[Annotated[str, Field(min_length=1)], ...] = "all"
+    required_analyzers: Literal["all"] | tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        default="all",
+        description="'all' or analyzer names whose failure makes the verdict incomplete",
+    )
+
+    @field_validator("required_analyzers")
+    @classmethod
+    def _some_required(cls, value: Any) -> Any:
+        # An empty list would approve straight through any analyzer crash: fail closed.
+        if isinstance(value, tuple) and not value:
+            raise ValueError(
+                "an empty list would approve through any analyzer crash; name some or say 'all'"
+            )
+        return value
+
     licenses: LicenseSection = Field(default_factory=LicenseSection)
     resources: ResourceSection = Field(default_factory=ResourceSection)
     archive: ArchiveSection = Field(default_factory=ArchiveSection)

@@ -117,6 +117,10 @@ def test_thresholds_default_and_per_category() -> None:
         ("base: &b {severity_threshold: high}\n<<: *b\n", r"merge keys"),
         ("severity_threshold: high\nwaivers: 3\n", r"p\.yaml:2: waivers: a file name or a list"),
         (
+            "severity_threshold: high\nrequired_analyzers: []\n",
+            r"p\.yaml:2: required_analyzers: an empty list",
+        ),
+        (
             "severity_threshold: high\nwaivers:\n  - rule: secrets.x\n    owner: me\n    "
             "expires: 2026-01-01\n",
             r"p\.yaml:3: waivers\[0\]\.reason: required key is missing",
