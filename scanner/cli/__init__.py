@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "scanner.cli.licenses",
     "scanner.cli.sbom",
     "scanner.cli.vulndb",
+    "scanner.cli.hook",
 )
 
 EXIT_CODES_HELP = """\

@@ -1,0 +1,282 @@
+"""Issue 10 acceptance: the pre-push hook in a real git repository pushing to a local bare repo.
+
+A push that adds a hard-coded AWS key is blocked with the finding shown (redacted); a harmless
+change passes; an existing hook is kept and chained; only what the push touches is scanned.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scanner.cli.hook import (
+    CHAINED_NAME,
+    HookError,
+    HookTarget,
+    RefUpdate,
+    parse_push_lines,
+    plan_targets,
+)
+from tests.helpers.project_builder import build_project
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KEY = "AKIAQ7HJ3KZ5TRXMW4PB"  # shaped like an access key id; not a real credential
+
+Git = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def git_env(tmp_path: Path) -> dict[str, str]:
+    """An isolated git and cache environment (no user config, no global hooksPath)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        GIT_AUTHOR_NAME="Dev",
+        GIT_AUTHOR_EMAIL="dev@example.com",
+        GIT_COMMITTER_NAME="Dev",
+        GIT_COMMITTER_EMAIL="dev@example.com",
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    env.pop("GIT_DIR", None)
+    return env
+
+
+@pytest.fixture
+def repo(tmp_path: Path, git_env: dict[str, str]) -> tuple[Path, Git]:
+    """A repository holding a realistic Panorama project, pushed once to a bare ``origin``."""
+    work = tmp_path / "app"
+    build_project(work)
+    remote = tmp_path / "remote.git"
+
+    def git(*args: str, cwd: Path = work, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, env=git_env, capture_output=True, text=True, check=check
+        )
+
+    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    git("init", "-q", "-b", "main")
+    git("remote", "add", "origin", str(remote))
+    git("add", "-A")
+    git("commit", "-qm", "Panorama application")
+    return work, git
+
+
+def install(work: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scanner", "hook", "install", *extra],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def remote_head(work: Path, git: Git) -> str:
+    out = git("ls-remote", "origin", "refs/heads/main").stdout.split()
+    return out[0] if out else ""
+
+
+def app_py(work: Path) -> Path:
+    return next(work.glob("packages/*-shelf_code-*/src/app.py"))
+
+
+@pytest.mark.slow
+def test_push_with_aws_key_is_blocked_and_harmless_change_passes(
+    repo: tuple[Path, Git], git_env: dict[str, str]
+) -> None:
+    work, git = repo
+    install(work, git_env)
+    first = git("push", "origin", "main", check=False)
+    assert first.returncode == 0, first.stderr
+    # The first push carries the whole project: it is scanned as one and approved.
+    assert "(project): APPROVED" in first.stderr
+
+    source = app_py(work)
+    source.write_text(source.read_text() + f'\nAWS_ACCESS_KEY_ID = "{KEY}"\n')
+    git("commit", "-qam", "hard-code a key")
+    before = remote_head(work, git)
+    blocked = git("push", "origin", "main", check=False)
+    assert blocked.returncode != 0
+    assert "REJECTED" in blocked.stderr
+    assert "secrets.aws-access-key-id" in blocked.stderr
+    rel = source.relative_to(work).as_posix()
+    assert rel in blocked.stderr  # the finding points at the file the developer edited
+    assert "AKIA…(20)" in blocked.stderr
+    assert KEY not in blocked.stderr  # never the secret itself
+    assert "push blocked" in blocked.stderr
+    assert remote_head(work, git) == before
+
+    # Take the key out again and make a harmless change: the push goes through.
+    source.write_text(source.read_text().replace(f'AWS_ACCESS_KEY_ID = "{KEY}"', "# no keys"))
+    git("commit", "-qam", "remove the key")
+    ok = git("push", "origin", "main", check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "(code-package): APPROVED" in ok.stderr
+    assert remote_head(work, git) == git("rev-parse", "HEAD").stdout.strip()
+
+
+@pytest.mark.slow
+def test_irrelevant_push_scans_nothing_and_no_verify_skips(
+    repo: tuple[Path, Git], git_env: dict[str, str]
+) -> None:
+    work, git = repo
+    git("push", "-q", "origin", "main")  # before the hook: the remote has the project
+    install(work, git_env)
+    (work / "NOTES.md").write_text("meeting notes\n")
+    git("add", "NOTES.md")
+    git("commit", "-qm", "notes")
+    out = git("push", "origin", "main", check=False)
+    assert out.returncode == 0, out.stderr
+    assert "target(s)" not in out.stderr  # nothing relevant: no scan at all
+
+    source = app_py(work)
+    source.write_text(source.read_text() + f'\nKEY = "{KEY}"\n')
+    git("commit", "-qam", "key")
+    skipped = git("push", "--no-verify", "origin", "main", check=False)
+    assert skipped.returncode == 0  # git's own way out stays available
+
+
+@pytest.mark.slow
+def test_existing_hook_is_kept_chained_and_restored(
+    repo: tuple[Path, Git], git_env: dict[str, str], tmp_path: Path
+) -> None:
+    work, git = repo
+    hooks = work / ".git" / "hooks"
+    seen = tmp_path / "seen.txt"
+    original = f'#!/bin/sh\necho "$1" > {seen}\ncat >> {seen}\nexit "${{DENY:-0}}"\n'
+    (hooks / "pre-push").write_text(original)
+    (hooks / "pre-push").chmod(0o755)
+    result = install(work, git_env)
+    assert "existing hook runs first" in result.stdout
+    assert (hooks / CHAINED_NAME).read_text() == original
+    install(work, git_env)  # idempotent: reinstalling does not chain ourselves
+    assert (hooks / CHAINED_NAME).read_text() == original
+
+    out = git("push", "origin", "main", check=False)
+    assert out.returncode == 0, out.stderr
+    lines = seen.read_text().splitlines()
+    assert lines[0] == "origin"
+    head = git("rev-parse", "HEAD").stdout.strip()
+    assert lines[1].split() == ["refs/heads/main", head, "refs/heads/main", "0" * 40]
+
+    # A chained hook that refuses decides, before any scan.
+    (work / "x.txt").write_text("x\n")
+    git("add", "x.txt")
+    git("commit", "-qm", "x")
+    env = dict(git_env, DENY="1")
+    denied = subprocess.run(
+        ["git", "push", "origin", "main"], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert denied.returncode != 0
+
+    subprocess.run(
+        [sys.executable, "-m", "scanner", "hook", "uninstall"],
+        cwd=work,
+        env=git_env,
+        check=True,
+        capture_output=True,
+    )
+    assert (hooks / "pre-push").read_text() == original
+    assert not (hooks / CHAINED_NAME).exists()
+
+
+def test_core_hooks_path_is_honoured(repo: tuple[Path, Git], git_env: dict[str, str]) -> None:
+    work, git = repo
+    git("config", "core.hooksPath", ".githooks")
+    install(work, git_env)
+    assert (work / ".githooks" / "pre-push").is_file()
+    assert os.access(work / ".githooks" / "pre-push", os.X_OK)
+
+
+# -- the pure parts ----------------------------------------------------------------------------
+
+PROJECT_FILES = [
+    "app/graphs/shelf/graph.json",
+    "app/packages/1-code-1.0/package.json",
+    "app/packages/1-code-1.0/descriptor.json",
+    "app/packages/1-code-1.0/Dockerfile",
+    "app/packages/1-code-1.0/src/app.py",
+    "app/packages/1-model-1.0/package.json",
+    "app/packages/1-model-1.0/descriptor.json",
+    "app/assets/aa.tar.gz",
+    "app/assets/aa.json",
+    "app/README.md",
+    "tools/standalone/package.json",
+    "tools/standalone/Dockerfile",
+    "tools/standalone/src/main.py",
+    "models/detector.onnx",
+    "models/export/saved_model.pb",
+    "data/sample.zip",
+    "docs/index.md",
+    "scripts/build.py",
+]
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["docs/index.md", "scripts/build.py"], []),
+        (["app/README.md"], []),
+        (
+            ["app/packages/1-code-1.0/src/app.py"],
+            [HookTarget("app/packages/1-code-1.0", "code-package")],
+        ),
+        (["app/packages/1-code-1.0/package.json"], [HookTarget("app", "project")]),
+        (["app/packages/1-model-1.0/descriptor.json"], [HookTarget("app", "project")]),
+        (["app/graphs/shelf/graph.json"], [HookTarget("app", "project")]),
+        (
+            ["app/assets/aa.tar.gz", "app/packages/1-code-1.0/src/app.py"],
+            [HookTarget("app", "project")],
+        ),
+        (["tools/standalone/src/main.py"], [HookTarget("tools/standalone", "code-package")]),
+        (["models/detector.onnx"], [HookTarget("models/detector.onnx", "model")]),
+        (["models/export/saved_model.pb"], [HookTarget("models/export", "model")]),
+        (["data/sample.zip"], [HookTarget("data/sample.zip", "archive")]),
+        (["gone/deleted.onnx"], []),
+    ],
+    ids=[
+        "irrelevant",
+        "project-readme",
+        "code-source",
+        "package-manifest",
+        "model-descriptor",
+        "graph",
+        "asset-covers-package",
+        "standalone-code-package",
+        "loose-model",
+        "savedmodel-folder",
+        "archive",
+        "deleted",
+    ],
+)
+def test_plan_targets(changed: list[str], expected: list[HookTarget]) -> None:
+    assert plan_targets(changed, PROJECT_FILES) == expected
+
+
+def test_project_at_repository_root() -> None:
+    files = [f.removeprefix("app/") for f in PROJECT_FILES if f.startswith("app/")]
+    assert plan_targets(["graphs/shelf/graph.json"], files) == [HookTarget("", "project")]
+    assert plan_targets(["packages/1-code-1.0/Dockerfile"], files) == [
+        HookTarget("packages/1-code-1.0", "code-package")
+    ]
+
+
+def test_parse_push_lines() -> None:
+    a, b = "a" * 40, "0" * 40
+    updates = parse_push_lines(f"refs/heads/main {a} refs/heads/main {b}\n\n")
+    assert updates == [RefUpdate("refs/heads/main", a, "refs/heads/main", b)]
+    assert updates[0].creates
+    assert not updates[0].deletes
+    with pytest.raises(HookError, match="line 1"):
+        parse_push_lines("refs/heads/main nonsense\n")
