@@ -57,6 +57,7 @@ from aws_encryption_sdk.identifiers import (
     Algorithm,
     CommitmentPolicy,
     ContentAADString,
+    ContentType,
     EncryptionKeyType,
     SequenceIdentifier,
     WrappingAlgorithm,
@@ -742,15 +743,16 @@ def decrypt_file(
             context = dict(header.encryption_context)
             _check_header(src, header.algorithm, context, expected_context)
             checked = True
-            while True:
-                chunk = decryptor.read(READ_SIZE)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-            decryptor.close()
+            if not _read_frames(decryptor, header, out, digest, progress):
+                while True:
+                    chunk = decryptor.read(READ_SIZE)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    digest.update(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+                decryptor.close()
             os.fsync(out.fileno())
         actual = digest.hexdigest()
         if expected_sha is not None and actual != expected_sha:
@@ -770,6 +772,73 @@ def decrypt_file(
     finally:
         digest.abandon()
     return DecryptResult(path=tmp, sha256=actual, size=digest.size, context=context)
+
+
+MAX_FRAME_LENGTH = 64 * 1024 * 1024
+"""Frames larger than this are left to the SDK's own loop (a bound on what is held at once)."""
+
+
+def _read_frames(
+    decryptor: Any,
+    header: Any,
+    out: Any,
+    digest: _BackgroundHasher,
+    progress: ProgressCallback | None,
+) -> bool:
+    """Decrypt the framed body after the SDK has parsed and authenticated the header.
+
+    The mirror of :func:`_write_frames`, with the checks of the SDK's ``deserialize_frame``
+    and body loop (frames in order, final frame shorter than a frame) plus two stricter ones:
+    each IV must be the one the format prescribes for its frame, and nothing may follow the
+    final frame. Every frame's tag is checked before its plaintext is written. Returns False,
+    having read nothing, when the message or the SDK is not what this loop handles.
+    """
+    key = getattr(decryptor, "_derived_data_key", None)
+    source = getattr(decryptor, "source_stream", None)
+    frame_length = header.frame_length
+    if (
+        not isinstance(key, bytes)
+        or source is None
+        or getattr(decryptor, "verifier", None) is not None
+        or header.algorithm is not ALGORITHM
+        or header.content_type is not ContentType.FRAMED_DATA
+        or not 0 < frame_length <= MAX_FRAME_LENGTH
+    ):
+        return False
+    aead = AESGCM(key)
+    message_id = header.message_id
+
+    def take(n: int) -> bytes:
+        data = source.read(n)
+        if len(data) != n:
+            raise SerializationError("truncated message body")
+        return bytes(data)
+
+    sequence = 1
+    while True:
+        (first,) = struct.unpack(">I", take(4))
+        final = first == SequenceIdentifier.SEQUENCE_NUMBER_END.value
+        number = struct.unpack(">I", take(4))[0] if final else first
+        if number != sequence:
+            raise SerializationError("malformed message: frames out of order")
+        iv = take(12)
+        if iv != struct.pack(">8xI", sequence):
+            raise SerializationError("malformed message: unexpected frame IV")
+        length = struct.unpack(">I", take(4))[0] if final else frame_length
+        if final and length >= frame_length:
+            raise SerializationError("malformed message: final frame too long")
+        sealed = take(length + 16)
+        aad = message_id + (_FINAL_FRAME_AAD if final else _FRAME_AAD)
+        plaintext = aead.decrypt(iv, sealed, aad + struct.pack(">IQ", sequence, length))
+        out.write(plaintext)
+        digest.update(plaintext)
+        if progress is not None:
+            progress(len(plaintext))
+        if final:
+            if source.read(1):
+                raise SerializationError("malformed message: data after the final frame")
+            return True
+        sequence += 1
 
 
 def _check_header(

@@ -341,3 +341,36 @@ def test_sdk_body_loop_is_the_fallback(tmp_path: Path, monkeypatch: pytest.Monke
     res = encrypt_file(src, tmp_path / "a.enc", AES, ctx)
     assert res.ciphertext_sha256 == hashlib.sha256((tmp_path / "a.enc").read_bytes()).hexdigest()
     assert _sdk_decrypt((tmp_path / "a.enc").read_bytes(), AES) == src.read_bytes()
+
+
+def test_own_frame_reader_rejects_reordered_frames_and_trailing_data(
+    sealed: tuple[Path, dict[str, str], Path],
+) -> None:
+    enc, ctx, out = sealed
+    data = enc.read_bytes()
+    # The body is 2 full frames and a final one; each full frame is 4 + 12 + 1 MiB + 16 bytes.
+    full = 4 + 12 + FRAME_LENGTH + 16
+    final_len = 4 + 4 + 12 + 4 + 100 + 16
+    head = len(data) - 2 * full - final_len
+    frame1, frame2 = data[head : head + full], data[head + full : head + 2 * full]
+    enc.write_bytes(data[:head] + frame2 + frame1 + data[head + 2 * full :])
+    with pytest.raises(DecryptionError, match="out of order"):
+        decrypt_file(enc, out, AES, ctx)
+    enc.write_bytes(data + b"x")
+    with pytest.raises(DecryptionError, match="after the final frame"):
+        decrypt_file(enc, out, AES, ctx)
+    assert _only(out) == []
+
+
+def test_sdk_body_reader_is_the_fallback(
+    sealed: tuple[Path, dict[str, str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signing import encrypt as enc_mod
+
+    monkeypatch.setattr(enc_mod, "_read_frames", lambda *a: False)
+    enc, ctx, out = sealed
+    dec = decrypt_file(enc, out, AES, ctx)
+    assert dec.sha256 == ctx[CONTEXT_SHA256]
+    _flip(enc, enc.stat().st_size - 10)
+    with pytest.raises(DecryptionError, match=r"\(tampered\)"):
+        decrypt_file(enc, out, AES, ctx)
