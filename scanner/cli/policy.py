@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
+from scanner.errors import PolicyError
 from scanner.policy import Policy, load_policy, load_waivers, resolve_policy
+from scanner.policy._yaml import load_yaml
 from scanner.policy.waivers import Waiver
 
 __all__ = ["register"]
@@ -41,8 +43,10 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inner = p.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", parser_class=type(p))
-    v = inner.add_parser("validate", help="check a policy file (exit 0 valid, 2 invalid)")
-    v.add_argument("file", type=Path, metavar="FILE", help="policy YAML file")
+    v = inner.add_parser(
+        "validate", help="check a policy (or waivers) file (exit 0 valid, 2 invalid)"
+    )
+    v.add_argument("file", type=Path, metavar="FILE", help="policy YAML file, or a waivers file")
     v.add_argument("--waivers", type=Path, help="also check this waivers file")
     v.set_defaults(func=_validate)
     s = inner.add_parser("show", help="print the effective policy")
@@ -82,9 +86,24 @@ def _waiver_notes(waivers: tuple[Waiver, ...], today: dt.date) -> list[str]:
     ]
 
 
+def _is_waivers_file(path: Path) -> bool:
+    """A bare list, or a mapping with only ``waivers:``: a waivers file, not a policy."""
+    try:
+        data = load_yaml(path.read_bytes(), str(path)).data
+    except (OSError, PolicyError):
+        return False  # load_policy reports the problem properly
+    return isinstance(data, list) or (isinstance(data, dict) and set(data) == {"waivers"})
+
+
 def _validate(args: argparse.Namespace) -> int:
-    policy = load_policy(args.file)
     today = dt.datetime.now(dt.UTC).date()
+    if _is_waivers_file(args.file):
+        waivers = load_waivers(args.file)
+        print(f"{args.file}: {len(waivers)} valid waiver(s)")
+        for note in _waiver_notes(waivers, today):
+            print(note)
+        return 0
+    policy = load_policy(args.file)
     print(
         f"{args.file}: valid policy {policy.name!r} (sha256 {policy.sha256}, "
         f"{len(policy.waivers)} inline or referenced waiver(s))"

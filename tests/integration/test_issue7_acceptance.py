@@ -273,6 +273,12 @@ def test_policy_validate_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[
         == 0
     )
     assert "expired on 2001-01-01" in capsys.readouterr().out
+    # A waivers file on its own is recognised and checked as one.
+    assert main(["policy", "validate", str(waivers)]) == 0
+    assert "1 valid waiver(s)" in capsys.readouterr().out
+    waivers.write_text("waivers:\n  - rule: a.b\n    owner: o\n    expires: 2001-01-01\n")
+    assert main(["policy", "validate", str(waivers)]) == 2
+    assert f"{waivers}:2: waivers[0].reason: required key is missing" in capsys.readouterr().err
 
     assert (
         main(
