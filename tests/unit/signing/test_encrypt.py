@@ -374,3 +374,22 @@ def test_sdk_body_reader_is_the_fallback(
     _flip(enc, enc.stat().st_size - 10)
     with pytest.raises(DecryptionError, match=r"\(tampered\)"):
         decrypt_file(enc, out, AES, ctx)
+
+
+@pytest.mark.parametrize("frame_length", [4096, 65536], ids=["sdk-default-frames", "64k-frames"])
+def test_messages_from_the_sdk_with_other_frame_lengths(tmp_path: Path, frame_length: int) -> None:
+    # What another AWS Encryption SDK writes (same suite, other frame size) decrypts too.
+    src, ctx = _plain(tmp_path, 3 * frame_length)
+    client = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    )
+    ct, _ = client.encrypt(
+        source=src.read_bytes(),
+        key_provider=AES.provider(),
+        encryption_context=ctx,
+        algorithm=ALGORITHM,
+        frame_length=frame_length,
+    )
+    (tmp_path / "o.enc").write_bytes(ct)
+    dec = decrypt_file(tmp_path / "o.enc", tmp_path, AES, ctx)
+    assert dec.path.read_bytes() == src.read_bytes()
