@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scanner.report.codequality import CodeQualityWriter
 from scanner.report.cyclonedx import CycloneDxWriter
 from scanner.report.html import HtmlWriter
 from scanner.report.interface import ReportWriter
@@ -26,6 +27,7 @@ FORMATS: dict[str, type[ReportWriter]] = {
     "terminal": TerminalWriter,
     "sarif": SarifWriter,
     "junit": JunitWriter,
+    "codequality": CodeQualityWriter,
     "markdown": MarkdownWriter,
     "html": HtmlWriter,
     "cyclonedx": CycloneDxWriter,

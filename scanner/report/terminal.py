@@ -45,11 +45,18 @@ class TerminalWriter:
     media_type = "text/plain"
 
     def __init__(
-        self, *, colour: bool | None = None, details: bool = True, max_details: int = 50
+        self,
+        *,
+        colour: bool | None = None,
+        details: bool = True,
+        max_details: int = 50,
+        max_reasons: int = 15,
     ) -> None:
         self.colour = colour
         self.details = details
         self.max_details = max_details
+        # Reasons are ordered most decisive first, so a cap keeps what decided the verdict.
+        self.max_reasons = max_reasons
 
     def write(self, report: Report, fp: TextIO) -> None:
         """Write the summary to ``fp``."""
@@ -131,5 +138,7 @@ class TerminalWriter:
                 + paint(v.decision.value.upper(), _DECISION_COLOURS[v.decision])
                 + f"  (policy {one_line(v.policy_name)}, sha256 {v.policy_sha256[:12]})\n"
             )
-            for r in v.reasons:
+            for r in v.reasons[: self.max_reasons]:
                 w(f"  {_LEVEL_MARK.get(r.level, '-')} {one_line(r.message)}\n")
+            if len(v.reasons) > self.max_reasons:
+                w(f"  ... {len(v.reasons) - self.max_reasons} more reason(s) in the JSON report\n")

@@ -321,3 +321,12 @@ def test_sarif_locations(artifact: str, path: str, uri: str, logical: str | None
     assert loc["physicalLocation"]["artifactLocation"]["uri"] == uri
     assert loc["physicalLocation"]["region"] == {"startLine": 3}
     assert loc.get("logicalLocations", [{}])[0].get("fullyQualifiedName") == logical
+
+
+def test_terminal_caps_reasons_keeping_the_decisive_ones() -> None:
+    out = io.StringIO()
+    TerminalWriter(max_reasons=2).write(sample.decided(failure=True), out)
+    tail = out.getvalue().split("verdict: ", 1)[1].splitlines()
+    assert tail[1].startswith("  ! code failed")
+    assert tail[-1].startswith("  ... ") and tail[-1].endswith("more reason(s) in the JSON report")
+    assert len(tail) == 4
