@@ -435,3 +435,41 @@ def test_kms_keyring_and_file_destination_and_tampered_pull(
     assert "replaced or damaged in storage" in err
     assert not (tmp_path / "deploy2").exists()
     assert not [p for p in tmp_path.iterdir() if ".pull-" in p.name]
+
+
+def test_incomplete_verdict_uploads_nothing_and_exits_3(
+    moto: MotoServer,
+    keys: dict[str, Path],
+    big_project: BuiltProject,
+    tmp_path: Path,
+    env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The real gate, with one analyzer failure injected into its report: incomplete.
+    import dataclasses
+
+    import scanner.gate
+    from scanner.models import AnalyzerFailure, Decision, Reason
+
+    real = scanner.gate.run_gate
+
+    def failing_gate(*a: object, **kw: object) -> object:
+        report = real(*a, **kw)  # type: ignore[arg-type]
+        assert report.verdict is not None
+        verdict = dataclasses.replace(
+            report.verdict,
+            decision=Decision.INCOMPLETE,
+            reasons=(Reason("analyzer-failed", "vulns failed: database unreadable"),),
+        )
+        return dataclasses.replace(
+            report,
+            verdict=verdict,
+            failures=(*report.failures, AnalyzerFailure("vulns", "database unreadable")),
+        )
+
+    monkeypatch.setattr(scanner.gate, "run_gate", failing_gate)
+    moto.client("s3").create_bucket(Bucket="incomplete")
+    assert _publish(moto, keys, big_project.root, "s3://incomplete/p", tmp_path) == 3
+    assert "verdict: incomplete; nothing was uploaded" in capsys.readouterr().err
+    assert moto.client("s3").list_objects_v2(Bucket="incomplete").get("KeyCount", 0) == 0
