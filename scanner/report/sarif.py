@@ -4,9 +4,9 @@ One run; one rule per ``rule_id`` with help text, CWE tags (``external/cwe/cwe-N
 reads them) and a ``security-severity``; one result per finding. A file inside an archive is
 written ``<archive>!/<path>`` (the jar-URI convention), so a secret in a container layer and a
 file in the repository are never confused; a file in a code-package folder is its repository
-path; a key path in a JSON/YAML manifest is a logical location. Waived findings carry a SARIF suppression
-(GitHub hides them); analyzer failures are tool execution notifications. The verdict is in
-the run's ``properties``.
+path; a key path in a JSON/YAML manifest is a logical location. Waived findings carry a SARIF
+suppression (GitHub hides them); analyzer failures are tool execution notifications. The
+verdict is in the run's ``properties``.
 """
 
 from __future__ import annotations

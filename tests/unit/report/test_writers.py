@@ -328,5 +328,6 @@ def test_terminal_caps_reasons_keeping_the_decisive_ones() -> None:
     TerminalWriter(max_reasons=2).write(sample.decided(failure=True), out)
     tail = out.getvalue().split("verdict: ", 1)[1].splitlines()
     assert tail[1].startswith("  ! code failed")
-    assert tail[-1].startswith("  ... ") and tail[-1].endswith("more reason(s) in the JSON report")
+    assert tail[-1].startswith("  ... ")
+    assert tail[-1].endswith("more reason(s) in the JSON report")
     assert len(tail) == 4
