@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -103,7 +104,20 @@ class KerasAnalyzer(FileAnalyzer):
         loc = entry.location()
         try:
             configs = list(iter_keras_configs(entry))
-        except (OSError, ValueError, zipfile.BadZipFile, WireError, RecursionError) as exc:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            RuntimeError,
+            OverflowError,
+            TypeError,
+            EOFError,
+            IndexError,
+            NotImplementedError,
+            zlib.error,
+            zipfile.BadZipFile,
+            WireError,
+        ) as exc:  # h5py and zipfile report corrupt files through all of these
             if entry.path.lower().endswith((".keras", ".h5", ".hdf5")):
                 yield model_finding(
                     self.name,

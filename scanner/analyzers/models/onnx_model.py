@@ -178,7 +178,21 @@ class OnnxAnalyzer(FileAnalyzer):
                 return
         finally:
             f.close()
-        yield from self._check(sk, entry, loc)
+        try:
+            results = list(self._check(sk, entry, loc))
+        except (TypeError, UnicodeError, ValueError) as exc:
+            # Hostile protobufs put invalid UTF-8 or wrong types where onnx expects strings.
+            yield model_finding(
+                self.name,
+                "malformed",
+                Severity.HIGH,
+                f"{entry.path} has invalid fields for an ONNX model ({type(exc).__name__}); "
+                "runtimes may crash or misread it.",
+                loc,
+                "malformed",
+            )
+            return
+        yield from results
 
     def _check(self, sk: OnnxSkeleton, entry: FileEntry, loc: Location) -> Iterator[Output]:
         import onnx

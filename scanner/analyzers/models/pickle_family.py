@@ -152,7 +152,23 @@ class PickleAnalyzer(FileAnalyzer):
             f = io.BufferedReader(f, 1 << 16)
         try:
             handled = self._scan_any(f, ctx, member="", depth=0, strict=strict)
-        except (PickleError, PickleFormatError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        except (
+            PickleError,
+            PickleFormatError,
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            tarfile.TarError,
+            EOFError,  # zipfile's reader on a truncated member
+            zlib.error,
+            lzma.LZMAError,
+            NotImplementedError,  # zip compression methods Python cannot read
+            struct.error,
+            OverflowError,
+            # zipfile/tarfile internals on corrupt indexes (empty names, bad offsets, encodings)
+            IndexError,
+            KeyError,
+            ValueError,
+        ) as exc:
             ctx.out.append(
                 AnalyzerFailure(self.name, f"cannot walk {entry.path}: {exc}", entry.location())
             )
@@ -669,6 +685,8 @@ def _member_head(zf: zipfile.ZipFile, info: zipfile.ZipInfo, n: int) -> bytes:
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1 or fp is None:
         with _open_member(zf, info) as mf:
             return mf.read(n)
+    if info.header_offset < 0:
+        raise zipfile.BadZipFile(f"negative header offset for {info.filename!r}")
     fp.seek(info.header_offset)
     local = fp.read(30)
     if len(local) != 30 or local[:4] != b"PK\x03\x04":
