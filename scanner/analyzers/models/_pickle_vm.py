@@ -282,19 +282,9 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
             raise PickleError(f"more than {max_ops} opcodes: refusing to continue")
         op = code[0]
 
-        # --- memo first: the most frequent opcodes in real checkpoints
-        if op == 0x70:  # PUT
-            raw = _readline(f)
-            try:
-                memo[int(raw)] = _top(stack, pos)
-            except ValueError as exc:
-                raise PickleError(f"bad PUT argument at offset {pos}") from exc
-        elif op == 0x71:  # BINPUT
-            memo[_read_exact(f, 1, "BINPUT")[0]] = _top(stack, pos)
-        elif op == 0x72:  # LONG_BINPUT
+        # Ordered by how often real checkpoints use each opcode (state_dict pickles).
+        if op == 0x72:  # LONG_BINPUT
             memo[struct.unpack("<I", _read_exact(f, 4, "LONG_BINPUT"))[0]] = _top(stack, pos)
-        elif op == 0x94:  # MEMOIZE
-            memo[len(memo)] = _top(stack, pos)
         elif op in (0x67, 0x68, 0x6A):  # GET, BINGET, LONG_BINGET
             if op == 0x67:
                 try:
@@ -307,7 +297,47 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
                 idx = struct.unpack("<I", _read_exact(f, 4, "LONG_BINGET"))[0]
             if idx not in memo:
                 raise PickleError(f"memo key {idx} not found at offset {pos}")
-            push(memo[idx])
+            stack.append(memo[idx])
+        elif op == 0x28:  # MARK
+            metastack.append(stack)
+            stack = []
+        elif op == 0x58:  # BINUNICODE
+            n = struct.unpack("<I", _read_exact(f, 4, "BINUNICODE"))[0]
+            stack.append(blob(n, "BINUNICODE", as_text=True))
+        elif op == 0x4D:  # BININT2
+            stack.append(struct.unpack("<H", _read_exact(f, 2, "BININT2"))[0])
+        elif op == 0x74:  # TUPLE
+            push(tuple(pop_mark()))
+        elif op == 0x4B:  # BININT1
+            stack.append(_read_exact(f, 1, "BININT1")[0])
+        elif op == 0x85:  # TUPLE1
+            stack.append((pop(),))
+        elif op == 0x52:  # REDUCE
+            args = pop()
+            func = pop()
+            stack.append(Call(func, args))
+        elif op == 0x51:  # BINPERSID
+            pid = pop()
+            out.persistent_ids += 1
+            stack.append(Call(Unknown("persistent_load"), pid))
+
+        elif op == 0x89:
+            stack.append(False)
+        elif op == 0x29:  # EMPTY_TUPLE
+            stack.append(())
+        elif op == 0x71:  # BINPUT
+            memo[_read_exact(f, 1, "BINPUT")[0]] = _top(stack, pos)
+        elif op == 0x8C:  # SHORT_BINUNICODE
+            n = _read_exact(f, 1, "SHORT_BINUNICODE")[0]
+            stack.append(blob(n, "SHORT_BINUNICODE", as_text=True))
+        elif op == 0x94:  # MEMOIZE
+            memo[len(memo)] = _top(stack, pos)
+        elif op == 0x70:  # PUT
+            raw = _readline(f)
+            try:
+                memo[int(raw)] = _top(stack, pos)
+            except ValueError as exc:
+                raise PickleError(f"bad PUT argument at offset {pos}") from exc
         elif op == 0x80:  # PROTO
             out.protocol = _read_exact(f, 1, "PROTO")[0]
             if out.protocol > 5:
@@ -319,9 +349,6 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
             out.end = f.tell()
             out.opcodes = ops
             return out
-        elif op == 0x28:  # MARK
-            metastack.append(stack)
-            stack = []
         elif op == 0x30:  # POP
             if stack:
                 stack.pop()
@@ -332,107 +359,87 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
         elif op == 0x32:  # DUP
             if not stack:
                 raise PickleError(f"DUP on empty stack at offset {pos}")
-            push(stack[-1])
-        # --- constants
+            stack.append(stack[-1])
         elif op == 0x4E:  # NONE
-            push(None)
+            stack.append(None)
         elif op == 0x88:
-            push(True)
-        elif op == 0x89:
-            push(False)
+            stack.append(True)
         elif op == 0x49:  # INT
             raw = _readline(f)
             if raw == b"00":
-                push(False)
+                stack.append(False)
             elif raw == b"01":
-                push(True)
+                stack.append(True)
             else:
                 try:
-                    push(int(raw, 0) if raw[:2] in (b"0x", b"0o") else int(raw))
+                    stack.append(int(raw, 0) if raw[:2] in (b"0x", b"0o") else int(raw))
                 except ValueError as exc:
                     raise PickleError(f"bad INT argument at offset {pos}") from exc
         elif op == 0x4A:  # BININT
-            push(struct.unpack("<i", _read_exact(f, 4, "BININT"))[0])
-        elif op == 0x4B:  # BININT1
-            push(_read_exact(f, 1, "BININT1")[0])
-        elif op == 0x4D:  # BININT2
-            push(struct.unpack("<H", _read_exact(f, 2, "BININT2"))[0])
+            stack.append(struct.unpack("<i", _read_exact(f, 4, "BININT"))[0])
         elif op == 0x4C:  # LONG
             raw = _readline(f).rstrip(b"L")
             try:
-                push(int(raw))
+                stack.append(int(raw))
             except ValueError as exc:
                 raise PickleError(f"bad LONG argument at offset {pos}") from exc
         elif op == 0x8A:  # LONG1
             n = _read_exact(f, 1, "LONG1")[0]
-            push(int.from_bytes(_read_exact(f, n, "LONG1"), "little", signed=True))
+            stack.append(int.from_bytes(_read_exact(f, n, "LONG1"), "little", signed=True))
         elif op == 0x8B:  # LONG4
             n = struct.unpack("<i", _read_exact(f, 4, "LONG4"))[0]
             if n < 0 or n > (1 << 20):
                 raise PickleError(f"LONG4 length {n} out of range")
-            push(int.from_bytes(_read_exact(f, n, "LONG4"), "little", signed=True))
+            stack.append(int.from_bytes(_read_exact(f, n, "LONG4"), "little", signed=True))
         elif op == 0x46:  # FLOAT
             raw = _readline(f)
             try:
-                push(float(raw))
+                stack.append(float(raw))
             except ValueError as exc:
                 raise PickleError(f"bad FLOAT argument at offset {pos}") from exc
         elif op == 0x47:  # BINFLOAT
-            push(struct.unpack(">d", _read_exact(f, 8, "BINFLOAT"))[0])
+            stack.append(struct.unpack(">d", _read_exact(f, 8, "BINFLOAT"))[0])
         elif op == 0x53:  # STRING
-            push(_decode_string_arg(_readline(f)))
+            stack.append(_decode_string_arg(_readline(f)))
         elif op == 0x54:  # BINSTRING
             n = struct.unpack("<i", _read_exact(f, 4, "BINSTRING"))[0]
-            push(_latin(blob(n, "BINSTRING", as_text=False)))
+            stack.append(_latin(blob(n, "BINSTRING", as_text=False)))
         elif op == 0x55:  # SHORT_BINSTRING
             n = _read_exact(f, 1, "SHORT_BINSTRING")[0]
-            push(_latin(blob(n, "SHORT_BINSTRING", as_text=False)))
+            stack.append(_latin(blob(n, "SHORT_BINSTRING", as_text=False)))
         elif op == 0x56:  # UNICODE
-            push(_readline(f).decode("raw_unicode_escape", "replace"))
-        elif op == 0x58:  # BINUNICODE
-            n = struct.unpack("<I", _read_exact(f, 4, "BINUNICODE"))[0]
-            push(blob(n, "BINUNICODE", as_text=True))
-        elif op == 0x8C:  # SHORT_BINUNICODE
-            n = _read_exact(f, 1, "SHORT_BINUNICODE")[0]
-            push(blob(n, "SHORT_BINUNICODE", as_text=True))
+            stack.append(_readline(f).decode("raw_unicode_escape", "replace"))
         elif op == 0x8D:  # BINUNICODE8
             n = struct.unpack("<Q", _read_exact(f, 8, "BINUNICODE8"))[0]
-            push(blob(n, "BINUNICODE8", as_text=True))
+            stack.append(blob(n, "BINUNICODE8", as_text=True))
         elif op == 0x42:  # BINBYTES
             n = struct.unpack("<I", _read_exact(f, 4, "BINBYTES"))[0]
-            push(blob(n, "BINBYTES", as_text=False))
+            stack.append(blob(n, "BINBYTES", as_text=False))
         elif op == 0x43:  # SHORT_BINBYTES
             n = _read_exact(f, 1, "SHORT_BINBYTES")[0]
-            push(blob(n, "SHORT_BINBYTES", as_text=False))
+            stack.append(blob(n, "SHORT_BINBYTES", as_text=False))
         elif op == 0x8E:  # BINBYTES8
             n = struct.unpack("<Q", _read_exact(f, 8, "BINBYTES8"))[0]
-            push(blob(n, "BINBYTES8", as_text=False))
+            stack.append(blob(n, "BINBYTES8", as_text=False))
         elif op == 0x96:  # BYTEARRAY8
             n = struct.unpack("<Q", _read_exact(f, 8, "BYTEARRAY8"))[0]
-            push(blob(n, "BYTEARRAY8", as_text=False))
+            stack.append(blob(n, "BYTEARRAY8", as_text=False))
         elif op == 0x97:  # NEXT_BUFFER (out-of-band buffer supplied by the loader)
-            push(Unknown("out-of-band buffer"))
+            stack.append(Unknown("out-of-band buffer"))
         elif op == 0x98:  # READONLY_BUFFER
             if not stack:
                 raise PickleError(f"READONLY_BUFFER on empty stack at offset {pos}")
-        # --- containers
-        elif op == 0x29:  # EMPTY_TUPLE
-            push(())
-        elif op == 0x74:  # TUPLE
-            push(tuple(pop_mark()))
-        elif op == 0x85:  # TUPLE1
-            push((pop(),))
         elif op == 0x86:  # TUPLE2
             b = pop()
             a = pop()
-            push((a, b))
+            stack.append((a, b))
         elif op == 0x87:  # TUPLE3
             c = pop()
             b = pop()
             a = pop()
-            push((a, b, c))
+            stack.append((a, b, c))
         elif op == 0x5D:  # EMPTY_LIST
-            push([])
+            stack.append([])
         elif op == 0x6C:  # LIST
             push(list(pop_mark()))
         elif op == 0x61:  # APPEND
@@ -440,52 +447,51 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
             target = pop()
             if isinstance(target, list):
                 target.append(item)
-            push(target)
+            stack.append(target)
         elif op == 0x65:  # APPENDS
             items = pop_mark()
             target = pop()
             if isinstance(target, list):
                 target.extend(items)
-            push(target)
+            stack.append(target)
         elif op == 0x7D:  # EMPTY_DICT
-            push(SymDict())
+            stack.append(SymDict())
         elif op == 0x64:  # DICT
             items = pop_mark()
             d = SymDict()
             d.pairs.extend(zip(items[0::2], items[1::2], strict=False))
-            push(d)
+            stack.append(d)
         elif op == 0x73:  # SETITEM
             value = pop()
             key = pop()
             target = pop()
             if isinstance(target, SymDict):
                 target.pairs.append((key, value))
-            push(target)
+            stack.append(target)
         elif op == 0x75:  # SETITEMS
             items = pop_mark()
             target = pop()
             if isinstance(target, SymDict):
                 target.pairs.extend(zip(items[0::2], items[1::2], strict=False))
-            push(target)
+            stack.append(target)
         elif op == 0x8F:  # EMPTY_SET
-            push([])
+            stack.append([])
         elif op == 0x90:  # ADDITEMS
             items = pop_mark()
             target = pop()
             if isinstance(target, list):
                 target.extend(items)
-            push(target)
+            stack.append(target)
         elif op == 0x91:  # FROZENSET
             push(tuple(pop_mark()))
-        # --- globals and calls
         elif op == 0x63:  # GLOBAL
             module = _readline(f).decode("utf-8", "replace")
             name = _readline(f).decode("utf-8", "replace")
-            push(add_global(module, name, "GLOBAL"))
+            stack.append(add_global(module, name, "GLOBAL"))
         elif op == 0x93:  # STACK_GLOBAL
             name_v = pop()
             module_v = pop()
-            push(add_global(module_v, name_v, "STACK_GLOBAL"))
+            stack.append(add_global(module_v, name_v, "STACK_GLOBAL"))
         elif op == 0x69:  # INST
             module = _readline(f).decode("utf-8", "replace")
             name = _readline(f).decode("utf-8", "replace")
@@ -495,20 +501,16 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
             items = pop_mark()
             if not items:
                 raise PickleError(f"OBJ without a class at offset {pos}")
-            push(Call(items[0], tuple(items[1:])))
-        elif op == 0x52:  # REDUCE
-            args = pop()
-            func = pop()
-            push(Call(func, args))
+            stack.append(Call(items[0], tuple(items[1:])))
         elif op == 0x81:  # NEWOBJ
             args = pop()
             cls_v = pop()
-            push(Call(cls_v, args))
+            stack.append(Call(cls_v, args))
         elif op == 0x92:  # NEWOBJ_EX
             kwargs = pop()
             args = pop()
             cls_v = pop()
-            push(Call(cls_v, (args, kwargs)))
+            stack.append(Call(cls_v, (args, kwargs)))
         elif op == 0x62:  # BUILD
             state = pop()
             obj = pop()
@@ -516,21 +518,17 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
                 obj.state = state
                 if build_hook is not None:
                     build_hook(obj, state, f, out)
-            push(obj)
+            stack.append(obj)
         elif op in (0x82, 0x83, 0x84):  # EXT1, EXT2, EXT4
             width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
             ext = int.from_bytes(_read_exact(f, width, "EXT"), "little")
             out.extensions.append((pos, ext))
             out.globals.append(PickleGlobal("<copyreg extension>", str(ext), pos, "EXT", False))
-            push(Unknown("extension"))
+            stack.append(Unknown("extension"))
         elif op == 0x50:  # PERSID
             _readline(f)
             out.persistent_ids += 1
-            push(Unknown("persistent id"))
-        elif op == 0x51:  # BINPERSID
-            pid = pop()
-            out.persistent_ids += 1
-            push(Call(Unknown("persistent_load"), pid))
+            stack.append(Unknown("persistent id"))
         else:
             raise PickleError(f"unknown opcode 0x{op:02x} at offset {pos}")
 
