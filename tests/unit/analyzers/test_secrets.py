@@ -10,6 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from scanner.analyzers._secret_rules import entropy, find_secrets, is_placeholder, scan_bytes
 from scanner.analyzers.secrets import SecretsAnalyzer
@@ -316,3 +318,24 @@ def test_wants_skips_media_but_not_provisioning_archives() -> None:
     assert not a.wants("panorama/empty", 0)
     assert a.wants("panorama/certificates-omni_dev.zip", 10)
     assert not a.wants("panorama/huge.bin", a.max_size + 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    password=st.text(
+        alphabet=st.sampled_from("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_.!~"),
+        min_size=9,
+        max_size=40,
+    )
+)
+def test_property_camera_password_found_and_never_leaked(password: str) -> None:
+    """Any camera password in an RTSP URL is found, and only its redacted form comes out."""
+    assume(not is_placeholder(password))
+    text = f'CAMERA = "rtsp://admin:{password}@10.0.0.7:554/live"\n'.encode()
+    findings = _run("panorama/app.py", text)
+    urls = [f for f in findings if f.rule_id == "secrets.credential-url"]
+    assert len(urls) == 1
+    assert urls[0].severity is Severity.CRITICAL
+    for f in findings:
+        blob = json.dumps([f.message, f.title, f.fingerprint, dict(f.properties)], default=str)
+        assert password not in blob
