@@ -255,7 +255,7 @@ _CACHES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(?:root|home/[^/]+)/\.cache/(?:pypoetry|uv)/"), "~/.cache (poetry/uv)"),
     (re.compile(r"^opt/conda/pkgs/[^/]+\.(?:tar\.bz2|conda)$"), "opt/conda/pkgs"),
 )
-_APP_TREE = re.compile(r"^(?:panorama|src|opt/aws/panorama)/")
+_APP_TREE = re.compile(r"^(?:panorama|src)/")
 
 
 @dataclass(slots=True)
