@@ -3,7 +3,11 @@
 Order for a Python distribution (the first that gives an answer wins):
 
 1. PEP 639 ``License-Expression``;
-2. trove ``License ::`` classifiers (several are taken as a choice, ``A OR B``);
+2. trove ``License ::`` classifiers (several are taken as a choice, ``A OR B``), except that
+   a ``License`` field that already is a valid SPDX expression wins (it is the pre-PEP 639
+   way to declare one, and classifiers are coarser: ``BSD License`` names no clause count),
+   and a ``License`` field naming a license refines a classifier that only names a family
+   (``GPL`` + ``GPLv2+``);
 3. the ``License`` field, when it is a license name or expression rather than a text;
 4. the shipped license files' text, identified by pre-commit's ``identify`` library (SPDX
    license texts from choosealicense.com, matched within a 5 % edit distance); when it finds
@@ -194,6 +198,24 @@ _CLASSIFIERS: dict[str, str] = {
     "Other/Proprietary License": "LicenseRef-proprietary",
     "Freely Distributable": "LicenseRef-freely-distributable",
 }
+
+
+# Classifiers that name a license family but not which member (clauses, version).
+_GENERIC = frozenset(
+    {
+        "OSI Approved",
+        "OSI Approved :: BSD License",
+        "OSI Approved :: GNU General Public License (GPL)",
+        "OSI Approved :: GNU Library or Lesser General Public License (LGPL)",
+        "OSI Approved :: GNU Lesser General Public License v2 (LGPLv2)",
+        "OSI Approved :: Artistic License",
+        "OSI Approved :: Apache Software License",
+        "OSI Approved :: Zope Public License",
+        "OSI Approved :: Academic Free License (AFL)",
+        "Other/Proprietary License",
+        "Freely Distributable",
+    }
+)
 
 
 def _spdx(text: str) -> str | None:
@@ -430,15 +452,25 @@ def python_dist_licenses(
         spdx = normalize_expression(license_expression)
         if spdx:
             return LicenseResult((spdx,), "license-expression", license_expression)
-    spdx = classifier_to_spdx(classifiers)
-    if spdx:
-        return LicenseResult((spdx,), "classifier", spdx)
     field_text = license_field.strip()
-    if field_text and "\n" not in field_text and len(field_text) <= 200:
-        spdx = normalize_expression(field_text)
-        if spdx:
-            return LicenseResult((spdx,), "license-field", field_text)
-    elif field_text:
+    short = bool(field_text) and "\n" not in field_text and len(field_text) <= 200
+    field_exact = _spdx(field_text) if short else None
+    if field_exact:
+        # Already an SPDX expression (the pre-PEP 639 way to declare one): more precise than
+        # any classifier ("BSD License" names no clause count, "GPL" no version).
+        return LicenseResult((field_exact,), "license-field", field_text)
+    field_spdx = normalize_expression(field_text) if short else None
+    licence_classifiers = [c for c in classifiers if c.startswith("License ::")]
+    spdx = classifier_to_spdx(licence_classifiers)
+    if spdx:
+        generic = all(c[len("License ::") :].strip() in _GENERIC for c in licence_classifiers)
+        if generic and field_spdx:
+            # "License :: ... :: GPL" plus "License: GPLv2+": the field refines the family
+            return LicenseResult((field_spdx,), "license-field", field_text)
+        return LicenseResult((spdx,), "classifier", spdx)
+    if field_spdx:
+        return LicenseResult((field_spdx,), "license-field", field_text)
+    if field_text and not short:
         # Some projects paste the whole license text into the License field.
         found, method = identify_text(field_text.encode())
         if found:

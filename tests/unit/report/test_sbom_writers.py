@@ -100,7 +100,7 @@ def test_license_csv_json_markdown(report: Report) -> None:
     assert by_name["bash"]["status"] == "denied"
     assert by_name["tzdata"]["status"] == "unknown"
     assert by_name["urllib3"]["status"] == "ok"
-    assert by_name["urllib3"]["license_source"] == "classifier"
+    assert by_name["urllib3"]["license_source"] == "license-field"  # "MIT" is SPDX
     assert by_name["numpy"]["licenses"] == "UNKNOWN"
     assert by_name["numpy"]["status"] == "not installed"
     doc = json.loads(_write(report, "licenses-json"))
