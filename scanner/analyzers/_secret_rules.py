@@ -476,16 +476,25 @@ def _token_formats(data: bytes) -> Iterator[SecretMatch]:
 
 
 def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
-    lines: set[int] = set()
+    # The regex runs on a window around each keyword: the keyword's line, cut to 128 bytes
+    # before it and 600 after, so a one-line JSON config is searched as well as a source file.
+    hits: list[tuple[int, int]] = []
     for kw in _GENERIC_KEYWORDS:
         for pos in _find_all(lower, kw):
-            lines.add(_line_bounds(data, pos)[0])
-    for s in sorted(lines):
-        e = data.find(b"\n", s)
-        e = len(data) if e == -1 else e
-        if e - s > 4096:
-            continue  # minified blobs: no reliable "name = value" structure
+            ls, le = _line_bounds(data, pos)
+            hits.append((max(ls, pos - 128), min(le, pos + 600)))
+    windows: list[tuple[int, int]] = []
+    for s, e in sorted(hits):
+        if windows and s <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], e))
+        else:
+            windows.append((s, e))
+    seen: set[int] = set()
+    for s, e in windows:
         for m in _GENERIC.finditer(data, s, e):
+            if m.start() in seen:
+                continue
+            seen.add(m.start())
             name = m.group(1)
             raw = m.group(2) if m.group(2) is not None else m.group(3)
             quoted = m.group(2) is not None

@@ -339,3 +339,10 @@ def test_property_camera_password_found_and_never_leaked(password: str) -> None:
     for f in findings:
         blob = json.dumps([f.message, f.title, f.fingerprint, dict(f.properties)], default=str)
         assert password not in blob
+
+
+def test_one_line_json_config_is_searched() -> None:
+    """``json.dump`` writes one long line; a secret far into it is still found."""
+    cfg = {"labels": [f"class_{i}" for i in range(1500)], "db_password": "Tq7-xz9Lw2"}
+    findings = _run("panorama/config.json", json.dumps(cfg).encode())
+    assert _rules(findings) == [("secrets.hardcoded-password", Severity.HIGH, 1)]
