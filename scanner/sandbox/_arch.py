@@ -81,6 +81,13 @@ def rootfs_machine(asset: Path, program: str = "python3") -> str | None:
                 fp = tf.extractfile(member)
                 if fp is not None:
                     heads[name] = fp.read(20)
+            found = _resolve(wanted, links, heads)
+            if found is not None:
+                return found  # the rest of a large rootfs need not be decompressed
+    return None
+
+
+def _resolve(wanted: set[str], links: dict[str, str], heads: dict[str, bytes]) -> str | None:
     for start in sorted(wanted):
         path = start
         for _ in range(16):  # bounded: link loops end here

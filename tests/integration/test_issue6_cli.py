@@ -55,19 +55,6 @@ while True:
     app.step()
 """
 
-HANGING_APP = """\
-import time
-import panoramasdk
-
-
-class App(panoramasdk.node):
-    pass
-
-
-App().inputs.video_in.get()
-time.sleep(600)
-"""
-
 
 def _project(root: Path, apps: dict[str, str]) -> Path:
     """A project whose container asset holds ``apps`` (``app`` is the entry point)."""
@@ -118,6 +105,7 @@ def test_profile_runs_the_entry_point_with_the_graph_interface(
         "6",
         "--fps",
         "30",
+        "--no-warmup",
         "--format",
         "json",
         "-o",
@@ -142,7 +130,7 @@ def test_profile_prints_a_summary_and_rejects_over_budget(
     policy.write_text(
         "name: tight\nseverity_threshold: high\nresources: {max_memory_mb: 1, max_processes: 64}\n"
     )
-    r = cli("profile", str(project), "--max-frames", "3", "--policy", str(policy))
+    r = cli("profile", str(project), "--max-frames", "3", "--no-warmup", "--policy", str(policy))
     assert r.returncode == 1, r.stderr
     assert "frames processed  3" in r.stdout
     assert "sandbox.memory-over-budget" in r.stdout
@@ -175,11 +163,11 @@ def test_scan_puts_the_profile_in_the_report(
     assert json.loads(out.read_text())["resources"]["ran"] is False
 
 
-def test_ctrl_c_removes_containers_images_and_cgroups(tmp_path: Path, docker_engine: None) -> None:
+def test_ctrl_c_removes_containers_images_and_cgroups(project: Path, docker_engine: None) -> None:
     import docker
 
-    project = _project(tmp_path / "hang", {"app": HANGING_APP})
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # One frame every 20 s: the application waits in get() while we interrupt.
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -189,6 +177,8 @@ def test_ctrl_c_removes_containers_images_and_cgroups(tmp_path: Path, docker_eng
             str(project),
             "--seconds",
             "60",
+            "--fps",
+            "0.05",
             "--no-warmup",
         ],
         env=env,
