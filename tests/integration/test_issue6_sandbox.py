@@ -285,3 +285,44 @@ def test_docker_save_archive_is_loaded_run_and_removed(docker_engine, apps_rootf
 def _import(client, rootfs: Path) -> str:
     client.api.import_image_from_file(str(rootfs), repository="pg-issue6-save", tag="1")
     return "pg-issue6-save:1"
+
+
+@pytest.fixture(scope="session")
+def bwrap_rlimits_sandbox() -> Iterator[BwrapSandbox]:
+    """bubblewrap with rlimits only (no cgroup), as on a laptop without root."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    with BwrapSandbox(use_cgroups=False) as sandbox:
+        reason = sandbox.unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+        yield sandbox
+    assert sandbox.created["cgroups"] == []
+
+
+RLIMIT_CASES = [
+    ("well_behaved", set()),
+    ("memory_hog", {"sandbox.memory-over-budget"}),
+    ("oom", {"sandbox.oom-killed"}),
+    ("disk_writer", {"sandbox.disk-over-budget"}),
+    ("fork_bomb", {"sandbox.processes-over-budget"}),
+    ("network", {"sandbox.network-attempt"}),
+    ("crasher", {"sandbox.crashed"}),
+]
+
+
+@pytest.mark.parametrize(("app", "expected"), RLIMIT_CASES, ids=[a for a, _ in RLIMIT_CASES])
+def test_bwrap_with_rlimits_only(bwrap_rlimits_sandbox, apps_rootfs, tmp_path, app, expected):
+    p = profile(bwrap_rlimits_sandbox, apps_rootfs, app, tmp_path, frames=5)
+    assert p.properties["limits"]["enforced_by"] == "rlimits"
+    assert p.properties["peak_memory_source"].startswith("largest process")
+    assert rules(p) == expected
+    if app == "memory_hog":
+        allocated = apps.ALLOC_MIB * MB
+        assert abs(p.peak_memory_bytes - allocated) <= 0.10 * allocated
+    if app == "oom":  # the data rlimit refuses the allocation: MemoryError, not a kill
+        assert p.exit_code == 1
+        assert p.properties["exception"] == "MemoryError"
+    if app == "fork_bomb":
+        assert p.max_processes > BUDGETS.max_processes
+        assert p.properties["max_processes_source"].startswith("sampled")
