@@ -51,6 +51,7 @@ class _Tail:
             self.data = (self.data + chunk)[-self.keep :]
 
     def text(self) -> str:
+        """The kept tail, decoded (after the stream ended)."""
         self.thread.join(5.0)
         return self.data.decode("utf-8", "replace")
 
@@ -301,6 +302,7 @@ class BwrapSandbox:
         procs_files = cg.procs_files() if cg is not None else []
 
         def join_cgroup() -> None:
+            """Runs in the child before exec: the sandbox starts inside the run's cgroup."""
             for path in procs_files:
                 with open(path, "w") as fp:
                     fp.write("0")

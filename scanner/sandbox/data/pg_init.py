@@ -45,6 +45,7 @@ class State:
         self.timed_out = False
 
     def take(self, raw: bytes) -> None:
+        """Account for one datagram from the SDK or the audit hook (malformed ones counted)."""
         try:
             msg = json.loads(raw.decode("utf-8"))
             kind = msg["kind"]
@@ -202,6 +203,7 @@ def _kill_all() -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Run the command as our child, reap everything, write the status; returns 0."""
     opts, command = _parse(argv)
     if not command:
         raise SystemExit("pg_init: empty command")

@@ -80,6 +80,7 @@ class _Clock:
         self.ended = False
 
     def finished(self) -> bool:
+        """Whether the frame or time budget is used up."""
         if self.max_frames and self.delivered >= self.max_frames:
             return True
         return bool(self.seconds) and time.monotonic() - self.started >= self.seconds
@@ -141,6 +142,7 @@ class _FrameSource:
             self._base = base
 
     def frame(self, index: int, stream: int) -> Any:
+        """Frame ``index`` of camera ``stream`` as a fresh H x W x 3 uint8 array."""
         np = self._np
         if self._stack is not None:
             return np.array(self._stack[(index + stream) % self._stack.shape[0]])
@@ -305,6 +307,7 @@ class _Model:
         _report("model", name=self.name, mode=self.mode)
 
     def run(self, data: Any) -> tuple[Any, ...]:
+        """Outputs for one ``call()``: a tuple of arrays."""
         import numpy as np
 
         if isinstance(data, media):
