@@ -65,6 +65,7 @@ class Reason(StrEnum):
     SUBJECT_MISSING_FILE = "subject-missing-file"
     VERDICT_NOT_APPROVED = "verdict-not-approved"
     UNEXPECTED_POLICY = "unexpected-policy"
+    REPORT_MISMATCH = "report-mismatch"
     MISSING_SIGNATURE = "missing-signature"
     BAD_DETACHED_SIGNATURE = "bad-detached-signature"
     BAD_MODEL_SIGNATURE = "bad-model-signature"

@@ -8,7 +8,8 @@ own ``reason``):
 2. the DSSE signature verifies with the given key (``wrong-key`` when the bundle names another
    key, ``bad-signature`` otherwise) or, for keyless bundles, against Sigstore's trusted root
    with the expected identity and issuer, offline;
-3. the statement is ours; its verdict is ``approved``; its policy SHA-256 is the expected one;
+3. the statement is ours; its verdict is ``approved``; its policy SHA-256 is the expected one
+   (and, when given, the report file is the attested one);
 4. every subject's file exists in the target with the attested SHA-256, and every file of the
    target that must be signed is a subject (``missing-subject``);
 5. every detached ``.sig`` and model-signing bundle the statement lists exists and verifies.
@@ -132,8 +133,13 @@ def verify_target(
     *,
     identity: KeylessIdentity | None = None,
     expected_policy_sha256: str | None = None,
+    report: Path | None = None,
 ) -> VerifyResult:
-    """Verify ``target`` against the signatures in ``signatures_dir``; raise on any failure."""
+    """Verify ``target`` against the signatures in ``signatures_dir``; raise on any failure.
+
+    ``expected_policy_sha256`` pins the policy that must have decided; ``report`` is a JSON
+    report file that must be the very one the attested verdict came from.
+    """
     target = Path(target)
     if not target.exists():
         raise SigningError(f"{target}: target does not exist")
@@ -162,6 +168,15 @@ def verify_target(
                 Reason.UNEXPECTED_POLICY,
                 f"the attestation was decided by policy {pred.policy_name!r} with sha256 "
                 f"{pred.policy_sha256}, not the expected {expected}",
+            )
+
+    if report is not None:
+        got = sha256_file(Path(report)).hex
+        if got != pred.report_sha256.lower():
+            raise VerificationError(
+                Reason.REPORT_MISMATCH,
+                f"{report} has sha256 {got}; the attested verdict came from a report with "
+                f"sha256 {pred.report_sha256}",
             )
 
     # Subjects: every attested file is present with the attested bytes.

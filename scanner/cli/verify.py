@@ -17,6 +17,7 @@ EXAMPLES = """\
 examples:
   panorama-gate verify app/ --key cosign.pub
   panorama-gate verify app/ --key cosign.pub --signatures sigs/ --policy-sha256 3f2a...
+  panorama-gate verify app/ --key cosign.pub --report report.json
   panorama-gate verify app/ --key awskms:///alias/panorama-gate
   panorama-gate verify app/ --certificate-identity \\
       https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main \\
@@ -46,6 +47,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--policy-sha256", metavar="HEX", help="require the attested policy to have this SHA-256"
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="require this JSON report to be the one the attested verdict came from",
     )
     p.add_argument(
         "--certificate-identity",
@@ -86,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         verifier,
         identity=identity,
         expected_policy_sha256=args.policy_sha256,
+        report=args.report,
     )
     pred = result.statement.predicate
     print(

@@ -119,8 +119,9 @@ def test_sign_refuses_changed_bytes(
         ("extra-asset", [], "missing-subject"),
         ("none", ["--policy-sha256", "cd" * 32], "unexpected-policy"),
         ("changed-asset", [], "subject-mismatch"),
+        ("none", ["--report", "other-report.json"], "report-mismatch"),
     ],
-    ids=["wrong-key", "missing-subject", "unexpected-policy", "changed-asset"],
+    ids=["wrong-key", "missing-subject", "unexpected-policy", "changed-asset", "report-mismatch"],
 )
 def test_verify_failures_exit_1_with_reason(
     env: Path,
@@ -135,6 +136,7 @@ def test_verify_failures_exit_1_with_reason(
     report = _report(project, env / "report.json")
     assert main(["sign", str(project.root), "--key", "ci.key", "--report", str(report)]) == 0
     key = "other.pub" if setup == "other-key" else "ci.pub"
+    (env / "other-report.json").write_text("{}")
     if setup == "extra-asset":
         (project.root / "assets" / ("e" * 64 + ".tar.gz")).write_bytes(b"extra")
     if setup == "changed-asset":

@@ -460,3 +460,13 @@ def test_report_listing_a_file_twice_or_inside_a_listed_folder(
     assert [s.name for s in r.statement.subjects] == ["app.py"]
     assert [a.signature for a in r.statement.predicate.artifacts] == ["app.py.sig"]
     verify_target(pkg, tmp_path / "s", load_verifier(ec_keys.public))
+
+
+def test_report_pin(
+    project: BuiltProject, signed: Path, report_path: Path, ec_keys: Keys, tmp_path: Path
+) -> None:
+    verify_target(project.root, signed, load_verifier(ec_keys.public), report=report_path)
+    other = tmp_path / "other.json"
+    other.write_bytes(report_path.read_bytes() + b"\n")
+    err = _fails(Reason.REPORT_MISMATCH, project.root, signed, ec_keys, report=other)
+    assert "the attested verdict came from a report" in str(err)
