@@ -127,3 +127,22 @@ def test_model_inside_container_rootfs(tmp_path: Path) -> None:
     assert [f["location"]["path"] for f in hits] == ["panorama/models/detector.pt"]
     assert hits[0]["location"]["artifact"].endswith(".tar.gz")
     assert not [f for f in report["findings"] if f["location"]["path"].endswith(".onnx")]
+
+
+def test_policy_allow_list_reaches_the_analyzer(tmp_path: Path) -> None:
+    target = tmp_path / "custom.pkl"
+    target.write_bytes(CASES["unknown-global"].data)
+    code, report = scan(target, tmp_path)
+    assert (code, _rules(report)) == (1, {"pickle.unknown-global"})
+    default = (REPO / "scanner" / "policies" / "default.yaml").read_text()
+    assert "  allow_globals: []" in default
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(default.replace("  allow_globals: []", '  allow_globals: ["__main__.*"]'))
+    out = tmp_path / "allowed.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", "scan", str(target), "--policy", str(policy),
+         "--format", "json", "-o", str(out), "--no-profile", "--offline"],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["findings"] == []
