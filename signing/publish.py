@@ -119,6 +119,7 @@ class PublishOptions:
     client: Any = None
     part_size: int = 8 * 1024 * 1024
     workers: int = 4
+    identity_token: str | None = None  # keyless signing through Sigstore (instead of signer)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -247,9 +248,9 @@ def publish_release(target: Path, report: Report, options: PublishOptions) -> Pu
     existing = store.head(INDEX_FILE)
     if options.dry_run:
         return _plan(report, target, url, app, version, existing is not None)
-    if options.signer is None or options.keyring is None:
+    if (options.signer is None) == (options.identity_token is None) or options.keyring is None:
         raise UsageError(
-            "publish needs a signing key (--key) and an encryption key "
+            "publish needs one way to sign (--key, or --keyless) and an encryption key "
             "(--kms-key, --encrypt-to or --raw-aes-key-file)"
         )
     state_root = options.state_dir or Path(tempfile.gettempdir()) / "panorama-gate-publish"
@@ -259,7 +260,12 @@ def publish_release(target: Path, report: Report, options: PublishOptions) -> Pu
         work = Path(tmp)
         reports = _write_reports(report, work)
         signed = sign_target(
-            target, reports["report"], options.signer, work / "signatures", sbom=reports.get("sbom")
+            target,
+            reports["report"],
+            options.signer,
+            work / "signatures",
+            sbom=reports.get("sbom"),
+            identity_token=options.identity_token,
         )
         statement = signed.statement
         report_sha = hashlib.sha256(reports["report"].read_bytes()).hexdigest()

@@ -168,6 +168,11 @@ def register(sub: Any) -> None:
     p.add_argument("--to", metavar="URL", help="s3://BUCKET/PREFIX or file://DIR (required)")
     p.add_argument("--key", help="signing key: private key PEM file or awskms://[ENDPOINT]/KEY")
     p.add_argument(
+        "--keyless",
+        action="store_true",
+        help="sign with the CI's OIDC identity through Sigstore instead of a key (online)",
+    )
+    p.add_argument(
         "--encrypt-to",
         dest="encrypt_to",
         action="append",
@@ -210,10 +215,13 @@ def run(args: argparse.Namespace) -> int:
     pairs = output_pairs(args)
     policy = policy_from_args(args)
     config = config_from_args(args, policy)
-    keyring = signer = None
+    keyring = signer = token = None
     if not args.dry_run:
         keyring = keyring_from_args(args, rsa_paths=list(args.encrypt_to), decrypt=False)
-        signer = _signer(args)
+        if args.keyless:
+            token = _identity_token(args)
+        else:
+            signer = _signer(args)
     report = run_gate(args.target, config, policy, waivers=args.waivers)
     write_outputs(report, pairs, args.quiet)
     assert report.verdict is not None
@@ -240,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
         state_dir=state_dir,
         progress=progress,
         retry=RetryPolicy(attempts=max(1, args.retries)),
+        identity_token=token,
     )
     if progress is not None:
         with progress:
@@ -265,6 +274,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"{o.action:9} {result.url}/{o.key}  {o.what}", file=sys.stderr)
     print(f"{result.url}/index.json")
     return 0
+
+
+def _identity_token(args: argparse.Namespace) -> str:
+    if args.key:
+        raise UsageError("give one of --key KEY or --keyless, not both")
+    token = os.environ.get("SIGSTORE_ID_TOKEN")
+    if not token:
+        from signing.keyless import ambient_identity_token
+
+        token = ambient_identity_token()
+    if not token:
+        raise UsageError(
+            "--keyless needs an OIDC identity: run in CI with id-token permission, or set "
+            "SIGSTORE_ID_TOKEN"
+        )
+    return token
 
 
 def _signer(args: argparse.Namespace) -> Any:

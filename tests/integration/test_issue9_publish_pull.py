@@ -473,3 +473,30 @@ def test_incomplete_verdict_uploads_nothing_and_exits_3(
     assert _publish(moto, keys, big_project.root, "s3://incomplete/p", tmp_path) == 3
     assert "verdict: incomplete; nothing was uploaded" in capsys.readouterr().err
     assert moto.client("s3").list_objects_v2(Bucket="incomplete").get("KeyCount", 0) == 0
+
+
+def test_keyless_publish_needs_an_identity(
+    keys: dict[str, Path],
+    big_project: BuiltProject,
+    env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import signing.keyless
+
+    monkeypatch.delenv("SIGSTORE_ID_TOKEN", raising=False)
+    monkeypatch.setattr(signing.keyless, "ambient_identity_token", lambda: None)
+    code = main(
+        [
+            "publish",
+            str(big_project.root),
+            "--to",
+            "file:///nonexistent/never",
+            "--keyless",
+            "--encrypt-to",
+            str(keys["enc"]),
+        ]
+    )
+    assert code == 2
+    assert "--keyless needs an OIDC identity" in capsys.readouterr().err
+    assert not Path("/nonexistent/never").exists()
