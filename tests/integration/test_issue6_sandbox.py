@@ -326,3 +326,31 @@ def test_bwrap_with_rlimits_only(bwrap_rlimits_sandbox, apps_rootfs, tmp_path, a
     if app == "fork_bomb":
         assert p.max_processes > BUDGETS.max_processes
         assert p.properties["max_processes_source"].startswith("sampled")
+
+
+def test_frames_from_an_image_folder_reach_the_app(sandbox, apps_rootfs, tmp_path):
+    import numpy as np
+
+    from tests.unit.sandbox.test_frames import png
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        bgr = np.zeros((24, 32, 3), np.uint8)
+        bgr[0, 0] = (i, 10, 20)
+        (folder / f"{i:03d}.png").write_bytes(png(bgr[:, :, ::-1].copy(), [0, 1]))
+    request = SandboxRequest(
+        asset=apps_rootfs,
+        asset_format="rootfs",
+        entry_name="/panorama/frame_check.py",
+        name="apps.tar",
+        frames=FrameSpec(path=folder, fps=30),
+        max_frames=6,
+        budgets=BUDGETS,
+        limits=LIMITS,
+        digest="apps-test-rootfs",
+    )
+    p = sandbox.profile(request, tmp_path)
+    assert p.exit_code == 0
+    assert p.frames_processed == 6
+    assert p.properties["frames_source"] == "3 frame(s) 32x24 from frames at 30 fps"

@@ -171,6 +171,21 @@ HANGER = (
     + _LOOP
 )
 
+FRAME_CHECK = (
+    _HEAD
+    + """\
+    def step(self):
+        media = self.inputs.video_in.get()
+        img = media[0].image
+        # the test's images are 32x24 with pixel (0, 0) = BGR (frame, 10, 20)
+        if img.shape != (24, 32, 3) or list(img[0, 0]) != [self.frames % 3, 10, 20]:
+            raise SystemExit("unexpected frame %r %r" % (img.shape, list(img[0, 0])))
+        self.frames += 1
+        self.outputs.video_out.put(media)
+"""
+    + _LOOP
+)
+
 APPS = {
     "well_behaved": WELL_BEHAVED,
     "memory_hog": MEMORY_HOG,
@@ -181,4 +196,5 @@ APPS = {
     "network": NETWORK,
     "crasher": CRASHER,
     "hanger": HANGER,
+    "frame_check": FRAME_CHECK,
 }

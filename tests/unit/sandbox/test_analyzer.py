@@ -17,8 +17,10 @@ from tests.helpers.project_builder import ProjectSpec, build_project
 
 def run(tmp_path, options, monkeypatch, profile=True):
     proj = build_project(tmp_path / "p", ProjectSpec(with_model=False))
-    monkeypatch.setattr("scanner.analyzers.resources.open_sandbox",
-                        lambda kind: Unavailable("no Docker engine and no bubblewrap"))
+    monkeypatch.setattr(
+        "scanner.analyzers.resources.open_sandbox",
+        lambda kind: Unavailable("no Docker engine and no bubblewrap"),
+    )
     a = SandboxAnalyzer()
     a.configure(AnalyzerContext("sandbox", options, ScanConfig(profile=profile), tmp_path))
     return list(a.analyze_target(detect_target(proj.root)))

@@ -128,3 +128,22 @@ def test_video_without_a_decoder_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "cv2", None)
     with pytest.raises(UsageError, match="OpenCV|ffmpeg"):
         load_frames(video, 5)
+
+
+def test_video_through_ffmpeg(tmp_path, monkeypatch):
+    """The ffmpeg path, with stand-in programs that speak ffprobe's and ffmpeg's protocol."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ffprobe").write_text("#!/bin/sh\necho 4,2\n")
+    frames = bytes(range(72))  # three 4x2 BGR frames
+    (tmp_path / "raw").write_bytes(frames)
+    (bin_dir / "ffmpeg").write_text(f"#!/bin/sh\ncat {tmp_path / 'raw'}\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.setitem(__import__("sys").modules, "cv2", None)
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    stack = load_frames(video, 10)
+    assert stack.shape == (3, 2, 4, 3)
+    assert stack.reshape(-1).tolist() == list(frames)
