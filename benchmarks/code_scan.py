@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,7 @@ def bench_bandit(args: argparse.Namespace) -> dict[str, object]:
         print(f"tree: {len(files)} files, {size / 1e6:.1f} MB from {site}", flush=True)
 
         out = Path(tmp) / "bandit.json"
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "bandit", "-r", str(tree), "-f", "json", "-o", str(out), "-q"],
@@ -75,6 +77,8 @@ def bench_bandit(args: argparse.Namespace) -> dict[str, object]:
             capture_output=True,
         )
         t_bandit = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_bandit = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         data = json.loads(out.read_text())
         ref = {
             (os.path.relpath(r["filename"], tree), r["line_number"], r["test_id"])
@@ -90,9 +94,10 @@ def bench_bandit(args: argparse.Namespace) -> dict[str, object]:
         ours = {(i.path, i.line, i.test_id) for i in issues}
         ours_err = {p for p, _ in errors}
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         s_issues, s_errors = run_bandit(tree, files, jobs=1) if args.serial else (issues, errors)
         t_serial = time.perf_counter() - t0 if args.serial else float("nan")
+        cpu_serial = time.process_time() - c0 if args.serial else float("nan")
 
     result = {
         "files": len(files),
@@ -100,6 +105,10 @@ def bench_bandit(args: argparse.Namespace) -> dict[str, object]:
         "bandit_r_seconds": round(t_bandit, 2),
         "ours_seconds": round(t_ours, 2),
         "ours_serial_seconds": round(t_serial, 2),
+        "bandit_r_cpu_seconds": round(cpu_bandit, 2),
+        "ours_serial_cpu_seconds": round(cpu_serial, 2),
+        "cpu_ratio_bandit_over_ours": round(cpu_bandit / cpu_serial, 2) if args.serial else None,
+        "load_average": os.getloadavg()[0],
         "speedup": round(t_bandit / t_ours, 2),
         "jobs": args.jobs or os.cpu_count(),
         "findings_bandit": len(ref),

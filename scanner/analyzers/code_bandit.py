@@ -155,9 +155,15 @@ def _reset(manager: Any) -> None:
     manager.metrics = metrics.Metrics()
 
 
-def _scan_chunk(root: str, files: Sequence[str]) -> tuple[list[BanditIssue], list[tuple[str, str]]]:
-    """Run bandit on ``files`` (relative to ``root``): issues and (path, reason) errors."""
-    manager = _MANAGER if _MANAGER is not None else _new_manager()
+def _scan_chunk(
+    root: str, files: Sequence[str], manager: Any = None
+) -> tuple[list[BanditIssue], list[tuple[str, str]]]:
+    """Run bandit on ``files`` (relative to ``root``): issues and (path, reason) errors.
+
+    The manager (and its test set, costly to build) is made once per process and reused.
+    """
+    if manager is None:
+        manager = _MANAGER if _MANAGER is not None else _new_manager()
     _reset(manager)
     manager.files_list = [os.path.join(root, f) for f in files]
     manager.run_tests()
@@ -225,8 +231,9 @@ def run_bandit(
     errors: list[tuple[str, str]] = []
     if workers <= 1 or len(files) < PARALLEL_MIN_FILES:
         with _quiet_bandit():
+            manager = _new_manager()
             for part in chunks:
-                got, errs = _scan_chunk(str(root), part)
+                got, errs = _scan_chunk(str(root), part, manager)
                 issues.extend(got)
                 errors.extend(errs)
     else:
