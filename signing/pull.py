@@ -268,6 +268,26 @@ def _pull_into(
     (meta / INDEX_FILE).write_bytes(json.dumps(index, indent=2, sort_keys=True).encode())
     (meta / ATTESTATION_FILE).write_bytes(attestation)
     (meta / "report.json").write_bytes(report)
+    # The SBOM's digest is signed (when sign was given one); the license report's is pinned by
+    # the index. Both are checked and kept beside the release, never deployed unchecked.
+    sbom_signed = statement.predicate.sbom_sha256
+    if sbom_signed is not None and not isinstance(index.get("sbom"), dict):
+        raise PullError(
+            Reason.MISSING_SUBJECT,
+            "the attestation vouches for an SBOM the release index does not list",
+        )
+    for role in ("sbom", "licenses"):
+        entry = index.get(role)
+        if entry is None:
+            continue
+        data = _fetch_small(store, entry, role)
+        if role == "sbom" and sbom_signed is not None and _sha(data) != sbom_signed:
+            raise PullError(
+                Reason.SUBJECT_MISMATCH,
+                f"the SBOM's sha256 {_sha(data)} is not the one the attestation "
+                f"vouches for ({sbom_signed})",
+            )
+        (meta / PurePosixPath(str(entry["key"])).name).write_bytes(data)
 
     attested = statement.subject_map()
     written: list[str] = []

@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scanner import __version__
 from scanner.errors import UsageError
@@ -427,3 +429,61 @@ def test_racing_publisher_loses_at_the_index(
     with pytest.raises(PullError):
         _pull(tmp_path, tmp_path / "releases" / "shelf_app" / "1.0.0", ec_keys)
     assert _leftovers(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def sealed_release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from signing.keys import KeyType, write_keypair
+
+    root = tmp_path_factory.mktemp("sealed")
+    proj = build_project(root / "app")
+    priv, pub = write_keypair(root / "k", KeyType.ECDSA_P256, PASSWORD)
+    publish_release(
+        proj.root,
+        make_report(proj),
+        PublishOptions(
+            destination=f"file://{root / 'releases'}",
+            signer=load_signer(priv, PASSWORD),
+            keyring=KEY,
+            state_dir=root / "state",
+        ),
+    )
+    return root / "releases" / "shelf_app" / "1.0.0", pub
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pick=st.integers(min_value=0),
+    where=st.floats(min_value=0, max_value=1),
+    bit=st.integers(min_value=0, max_value=7),
+)
+def test_any_flipped_bit_in_a_signed_or_encrypted_file_fails_closed(
+    tmp_path_factory: pytest.TempPathFactory,
+    sealed_release: tuple[Path, Path],
+    pick: int,
+    where: float,
+    bit: int,
+) -> None:
+    from scanner.errors import ScannerError
+
+    rel, pub = sealed_release
+    work = tmp_path_factory.mktemp("flip")
+    copy = work / "shelf_app" / "1.0.0"
+    shutil.copytree(rel, copy)
+    # Every file pull checks byte for byte: objects, signatures, attestation, report. (The
+    # index is unsigned by design: its facts are all re-checked against the attestation.)
+    files = sorted(
+        p
+        for p in copy.rglob("*")
+        if p.is_file() and ".meta" not in p.parts and p.name != "index.json"
+    )
+    target = files[pick % len(files)]
+    data = bytearray(target.read_bytes())
+    data[min(len(data) - 1, int(where * len(data)))] ^= 1 << bit
+    target.write_bytes(bytes(data))
+    with pytest.raises(ScannerError):
+        pull_release(f"file://{copy}", work / "out", keyring=KEY, verifier=load_verifier(pub))
+    assert not (work / "out").exists()
+    assert not [p for p in work.iterdir() if ".pull-" in p.name]
