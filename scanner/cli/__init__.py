@@ -36,6 +36,8 @@ COMMANDS: tuple[str, ...] = (
     "scanner.cli.sbom",
     "scanner.cli.vulndb",
     "scanner.cli.hook",
+    "scanner.cli.doctor",
+    "scanner.cli.completion",
 )
 
 EXIT_CODES_HELP = """\

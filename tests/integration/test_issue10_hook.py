@@ -280,3 +280,40 @@ def test_parse_push_lines() -> None:
     assert not updates[0].deletes
     with pytest.raises(HookError, match="line 1"):
         parse_push_lines("refs/heads/main nonsense\n")
+
+
+def test_pre_commit_hook_definition() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
+    (hook,) = hooks
+    assert hook["id"] == "panorama-gate"
+    assert hook["stages"] == ["pre-push"]
+    assert hook["pass_filenames"] is False
+    assert hook["entry"].split()[:3] == ["panorama-gate", "hook", "run"]
+
+
+@pytest.mark.slow
+def test_pre_commit_style_run_reads_the_range_from_the_environment(
+    repo: tuple[Path, Git], git_env: dict[str, str]
+) -> None:
+    """pre-commit keeps stdin to itself and passes PRE_COMMIT_FROM_REF/TO_REF instead."""
+    work, git = repo
+    base = git("rev-parse", "HEAD").stdout.strip()
+    source = app_py(work)
+    source.write_text(source.read_text() + f'\nAWS_ACCESS_KEY_ID = "{KEY}"\n')
+    git("commit", "-qam", "key")
+    head = git("rev-parse", "HEAD").stdout.strip()
+    env = dict(git_env, PRE_COMMIT_FROM_REF=base, PRE_COMMIT_TO_REF=head)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", "hook", "run"],
+        cwd=work,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "secrets.aws-access-key-id" in proc.stderr
+    assert "(code-package): REJECTED" in proc.stderr
