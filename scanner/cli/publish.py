@@ -102,6 +102,11 @@ def add_transport_flags(p: argparse.ArgumentParser) -> None:
         "--endpoint-url",
         help="S3-compatible endpoint (and KMS endpoint); https only, http on loopback only",
     )
+    p.add_argument(
+        "--kms-endpoint-url",
+        help="KMS endpoint for --kms-key and awskms:// keys (default: --endpoint-url, as local "
+        "test servers serve both; set it when --endpoint-url is an S3-compatible store)",
+    )
     p.add_argument("--region", help="AWS Region (default: boto3's normal configuration chain)")
     p.add_argument("--fips", action="store_true", help="use FIPS endpoints for S3 and KMS")
     p.add_argument(
@@ -119,6 +124,15 @@ def add_transport_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--raw-aes-key-file", type=Path, help=RAW_AES_HELP)
 
 
+def kms_endpoint(args: argparse.Namespace) -> str | None:
+    """The KMS endpoint: ``--kms-endpoint-url``, else ``--endpoint-url`` (checked likewise)."""
+    from signing.upload import check_endpoint
+
+    url: str | None = args.kms_endpoint_url or args.endpoint_url
+    check_endpoint(url)
+    return url
+
+
 def keyring_from_args(args: argparse.Namespace, *, rsa_paths: list[Path], decrypt: bool) -> Any:
     """One keyring from the key flags; exactly one kind must be given."""
     from signing.encrypt import KmsKeyring, RawAesKeyring, RawRsaKeyring
@@ -131,7 +145,7 @@ def keyring_from_args(args: argparse.Namespace, *, rsa_paths: list[Path], decryp
         )
     if args.kms_keys:
         return KmsKeyring(
-            args.kms_keys, region=args.region, endpoint_url=args.endpoint_url, fips=args.fips
+            args.kms_keys, region=args.region, endpoint_url=kms_endpoint(args), fips=args.fips
         )
     if args.raw_aes_key_file:
         return RawAesKeyring(_read(args.raw_aes_key_file), key_name="panorama-gate")
@@ -299,4 +313,4 @@ def _signer(args: argparse.Namespace) -> Any:
     if not args.key:
         raise UsageError("publish needs --key (signing key: PEM file or awskms://...)")
     password = None if str(args.key).startswith(KMS_SCHEME) else read_password(confirm=False)
-    return load_signer(args.key, password, endpoint_url=args.endpoint_url)
+    return load_signer(args.key, password, endpoint_url=kms_endpoint(args))

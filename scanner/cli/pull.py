@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scanner.cli.publish import RichProgress, add_transport_flags, keyring_from_args
+from scanner.cli.publish import (
+    RichProgress,
+    add_transport_flags,
+    keyring_from_args,
+    kms_endpoint,
+)
 from scanner.errors import UsageError
 
 EXAMPLES = """\
@@ -85,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if bool(args.key) == bool(keyless):
         raise UsageError("give --key PUB, or --certificate-identity and --certificate-oidc-issuer")
-    verifier = load_verifier(args.key, endpoint_url=args.endpoint_url) if args.key else None
+    verifier = load_verifier(args.key, endpoint_url=kms_endpoint(args)) if args.key else None
     identity = (
         KeylessIdentity(args.certificate_identity, args.certificate_oidc_issuer)
         if keyless

@@ -417,7 +417,7 @@ def test_kms_keyring_and_file_destination_and_tampered_pull(
         str(keys["verify"]),
         "--kms-key",
         arns[1],
-        "--endpoint-url",
+        "--kms-endpoint-url",
         moto.url,
     ]
     assert main(["-q", *pull, "-o", str(out)]) == 0
