@@ -162,6 +162,7 @@ class PickleAnalyzer(FileAnalyzer):
             zlib.error,
             lzma.LZMAError,
             NotImplementedError,  # zip compression methods Python cannot read
+            RuntimeError,  # encrypted zip members: cannot be inspected, so not approved
             struct.error,
             OverflowError,
             # zipfile/tarfile internals on corrupt indexes (empty names, bad offsets, encodings)
