@@ -65,6 +65,12 @@ def main() -> int:
     ap.add_argument("--modules", type=int, default=20)
     ap.add_argument("--rootfs-mib", type=int, default=16)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument(
+        "--bytecode",
+        action="store_true",
+        help="let Python cache bytecode (unset PYTHONDONTWRITEBYTECODE), as a pip-installed "
+        "panorama-gate has it; without this every run compiles the sources",
+    )
     opts = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="hook-bench-") as tmp:
         base = Path(tmp)
@@ -80,6 +86,8 @@ def main() -> int:
             GIT_COMMITTER_EMAIL="b@example.com",
             PYTHONPATH=str(REPO),
         )
+        if opts.bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
         work = base / "app"
         src = {"app.py": ProjectSpec().src_files["app.py"]}
         src.update({f"lib/helper_{i}.py": module(i) for i in range(opts.modules)})
@@ -138,6 +146,10 @@ def main() -> int:
         print(json.dumps({"first_push_s": cold, "median_s": medians, "runs": figures}))
         return 0
     print(f"project: {opts.modules + 1} source modules, container asset {size / 2**20:.1f} MiB")
+    print(f"bytecode cache: {'on' if opts.bytecode else 'as the environment says'}")
+    print(
+        f"load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
+    )
     print(f"first push (whole project, cold cache): {cold:.2f} s")
     for kind, value in medians.items():
         runs = ", ".join(f"{x:.2f}" for x in figures[kind])

@@ -52,11 +52,14 @@ from scanner import TOOL_NAME, __version__
 from scanner.errors import ScannerError, UsageError
 
 if TYPE_CHECKING:  # the scanning machinery is imported only when something needs scanning
+    from scanner.config import ScanConfig
     from scanner.models import Finding, Report
+    from scanner.policy import Policy
 
 __all__ = [
     "HOOK_MARKER",
     "HookTarget",
+    "hook_config",
     "RefUpdate",
     "install_hook",
     "parse_push_lines",
@@ -460,14 +463,13 @@ def _scan_targets(
     repo: Path, commit: str, targets: Sequence[HookTarget], args: argparse.Namespace
 ) -> list[_Outcome]:
     # Imported here: a push that touches nothing relevant never pays for these imports.
-    from scanner.cli._options import config_from_args
     from scanner.gate import run_gate
     from scanner.models import TargetKind
     from scanner.policy import resolve_policy
     from scanner.sources.detect import detect_target
 
     policy = resolve_policy(args.policy, repo)
-    config = config_from_args(args, policy)
+    config = hook_config(args, policy)
     outcomes: list[_Outcome] = []
     with tempfile.TemporaryDirectory(prefix="panorama-gate-hook-") as tmp:
         root = Path(tmp) / "tree"
@@ -488,6 +490,36 @@ def _scan_targets(
                 continue
             outcomes.append(_Outcome(t, report=report))
     return outcomes
+
+
+def hook_config(args: argparse.Namespace, policy: Policy) -> ScanConfig:
+    """The ScanConfig ``scan`` would build from the same flags (``config_from_args``).
+
+    Built here rather than through ``scanner.cli._options``, which imports every report writer
+    (SPDX, CycloneDX: over a second) that the hook never uses; a test keeps the two equal.
+    """
+    from scanner.config import ArchiveLimits, ScanConfig, default_cache_dir
+
+    options: dict[str, dict[str, Any]] = policy.analyzer_options()
+    if args.vuln_db:
+        options.setdefault("vulns", {})["vuln_db"] = str(args.vuln_db)
+    options.setdefault("code", {})["scope"] = args.code_scope
+    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    try:
+        limits = ArchiveLimits.from_mapping(options.get("archive", {}))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"policy archive limits: {exc}") from exc
+    return ScanConfig(
+        analyzers=tuple(s for s in str(args.analyzers or "").split(",") if s.strip()),
+        offline=bool(args.offline),
+        cache_dir=cache_dir,
+        work_dir=args.work_dir,
+        jobs=int(args.jobs or 0),
+        limits=limits,
+        profile=not args.no_profile,
+        options=options,
+        progress=False,  # a hook prints a short verdict, not progress bars
+    )
 
 
 def _describe(f: Finding, target: HookTarget, artifact_paths: dict[str, str]) -> str:

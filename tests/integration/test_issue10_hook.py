@@ -6,6 +6,7 @@ change passes; an existing hook is kept and chained; only what the push touches 
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -317,3 +318,28 @@ def test_pre_commit_style_run_reads_the_range_from_the_environment(
     assert proc.returncode == 1, proc.stderr
     assert "secrets.aws-access-key-id" in proc.stderr
     assert "(code-package): REJECTED" in proc.stderr
+
+
+@pytest.mark.parametrize("vuln_db", [None, Path("db")], ids=["no-db", "db"])
+def test_hook_config_matches_scan_config(tmp_path: Path, vuln_db: Path | None) -> None:
+    """The hook builds its ScanConfig without importing the report writers; same result."""
+    from scanner.cli._options import config_from_args
+    from scanner.cli.hook import DEFAULT_ANALYZERS, hook_config
+    from scanner.policy import resolve_policy
+
+    args = argparse.Namespace(
+        analyzers=DEFAULT_ANALYZERS,
+        offline=True,
+        cache_dir=tmp_path / "c",
+        no_cache=False,
+        work_dir=None,
+        jobs=0,
+        no_profile=True,
+        vuln_db=vuln_db,
+        code_scope="app",
+        quiet=True,
+        policy=None,
+    )
+    policy = resolve_policy(None)
+    assert hook_config(args, policy) == config_from_args(args, policy)
+    assert hook_config(args, policy).digest() == config_from_args(args, policy).digest()
