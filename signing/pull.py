@@ -44,7 +44,6 @@ from signing.statement import Statement
 from signing.upload import (
     ObjectStore,
     RetryPolicy,
-    StorageError,
     TransferProgress,
     open_store,
 )
@@ -356,10 +355,7 @@ def _fetch_and_decrypt(
             f"{where}: the encrypted object for {name} is missing from the release",
         )
     local = blobs / f"{sha}.enc"
-    try:
-        info = store.download(key, local, max_size=max(size, 0))
-    except StorageError:
-        raise
+    info = store.download(key, local, max_size=max(size, 0))
     digest = hashlib.sha256()
     with open(local, "rb") as fp:
         while block := fp.read(1024 * 1024):

@@ -749,6 +749,11 @@ class S3Store(ObjectStore):
                 attempt = 0
                 while out.tell() < info.size or info.size == 0:
                     attempt += 1
+                    if attempt > self.retry.attempts:
+                        # Responses that end early without an error still count as attempts.
+                        raise StorageError(
+                            f"GET {where}: still incomplete after {self.retry.attempts} attempts"
+                        )
                     start = out.tell()
                     try:
                         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": full}

@@ -369,3 +369,42 @@ def test_if_absent_writes_never_replace(moto: MotoServer, bucket: str, tmp_path:
         assert store.get_bytes("index.json", max_size=100) == b"first"
         store.put_bytes("index.json", b"third", metadata={})
         assert store.get_bytes("index.json", max_size=100) == b"third"
+
+
+def test_download_resumes_with_range_requests_and_gives_up_when_bounded(
+    moto: MotoServer, bucket: str, tmp_path: Path
+) -> None:
+    path, _ = _file(tmp_path, 3 * MiB)
+    s3 = moto.client("s3")
+    s3.put_object(Bucket=bucket, Key="d.bin", Body=path.read_bytes())
+
+    class Cut:
+        """A client whose GET bodies stop after 1 MiB (a connection closed early)."""
+
+        def __init__(self, real: Any) -> None:
+            self.real = real
+            self.ranges: list[str | None] = []
+
+        def get_object(self, **kw: Any) -> Any:
+            self.ranges.append(kw.get("Range"))
+            resp = self.real.get_object(**kw)
+            body = resp["Body"]
+
+            class Short:
+                def iter_chunks(self, n: int) -> Any:
+                    yield body.read(MiB)
+
+            return {**resp, "Body": Short()}
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    cut = Cut(s3)
+    store = S3Store(bucket, client=cut, retry=NO_WAIT)
+    out = tmp_path / "out.bin"
+    store.download("d.bin", out, max_size=3 * MiB)
+    assert out.read_bytes() == path.read_bytes()
+    assert cut.ranges == [None, f"bytes={MiB}-", f"bytes={2 * MiB}-"]
+    store.retry = RetryPolicy(attempts=2, sleep=lambda s: None)
+    with pytest.raises(StorageError, match="still incomplete after 2 attempts"):
+        store.download("d.bin", out, max_size=3 * MiB)
