@@ -24,7 +24,7 @@ from scanner.sandbox._docker import DockerSandbox
 from scanner.sandbox.budgets import budget_findings
 from tests.unit.sandbox.apps import WELL_BEHAVED
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.docker]
 
 
 def _cache() -> Path:

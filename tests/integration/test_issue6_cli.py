@@ -89,7 +89,7 @@ def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("sandbox", ["docker", "bwrap"])
+@pytest.mark.parametrize("sandbox", [pytest.param("docker", marks=pytest.mark.docker), "bwrap"])
 def test_profile_runs_the_entry_point_with_the_graph_interface(
     project: Path, tmp_path: Path, sandbox: str, request: pytest.FixtureRequest
 ) -> None:
@@ -123,6 +123,7 @@ def test_profile_runs_the_entry_point_with_the_graph_interface(
     assert report["findings"] == []
 
 
+@pytest.mark.docker
 def test_profile_prints_a_summary_and_rejects_over_budget(
     project: Path, tmp_path: Path, docker_engine: None
 ) -> None:
@@ -137,6 +138,7 @@ def test_profile_prints_a_summary_and_rejects_over_budget(
     assert r.stdout.strip().endswith("verdict: rejected")
 
 
+@pytest.mark.docker
 def test_scan_puts_the_profile_in_the_report(
     project: Path, tmp_path: Path, docker_engine: None
 ) -> None:
@@ -163,6 +165,7 @@ def test_scan_puts_the_profile_in_the_report(
     assert json.loads(out.read_text())["resources"]["ran"] is False
 
 
+@pytest.mark.docker
 def test_ctrl_c_removes_containers_images_and_cgroups(project: Path, docker_engine: None) -> None:
     import docker
 

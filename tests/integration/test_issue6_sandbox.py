@@ -83,7 +83,7 @@ def bwrap_sandbox() -> Iterator[BwrapSandbox]:
     assert _leftover_cgroups(sandbox.created["cgroups"]) == []
 
 
-@pytest.fixture(params=["docker", "bwrap"])
+@pytest.fixture(params=[pytest.param("docker", marks=pytest.mark.docker), "bwrap"])
 def sandbox(request: pytest.FixtureRequest) -> DockerSandbox | BwrapSandbox:
     """Each test runs in both sandboxes."""
     if request.param == "docker":
@@ -222,6 +222,7 @@ def test_hang_is_killed_at_the_deadline(sandbox, apps_rootfs, tmp_path):
     assert rules(p) == {"sandbox.hang"}
 
 
+@pytest.mark.docker
 def test_docker_without_writable_cgroups_falls_back_to_wait4(
     docker_sandbox, apps_rootfs, tmp_path, monkeypatch
 ):
@@ -249,6 +250,7 @@ def test_image_without_the_interpreter_is_skipped_not_failed(sandbox, tmp_path):
     assert "python3 is not in the image" in p.reason
 
 
+@pytest.mark.docker
 def test_docker_save_archive_is_loaded_run_and_removed(docker_engine, apps_rootfs, tmp_path):
     """A ``docker save`` asset: loaded (not imported), run, and only our image removed."""
     import docker
