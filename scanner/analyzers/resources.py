@@ -45,15 +45,20 @@ class SandboxAnalyzer(TargetAnalyzer):
         config = self.ctx.config
         if config is None or not config.profile:
             return
-        containers = [sa for sa in target.artifacts
-                      if sa.artifact.kind is ArtifactKind.CONTAINER and sa.file is not None
-                      and sa.format in _RUNNABLE]
+        containers = [
+            sa
+            for sa in target.artifacts
+            if sa.artifact.kind is ArtifactKind.CONTAINER
+            and sa.file is not None
+            and sa.format in _RUNNABLE
+        ]
         if not containers:
             return
         yield from self._profile_all(target, containers)
 
-    def _profile_all(self, target: ScanTarget,
-                     containers: list[SourceArtifact]) -> Iterator[Output]:
+    def _profile_all(
+        self, target: ScanTarget, containers: list[SourceArtifact]
+    ) -> Iterator[Output]:
         options = dict(self.ctx.options)
         budgets = Budgets.from_options(options)
         base = self.ctx.work_dir
@@ -67,8 +72,9 @@ class SandboxAnalyzer(TargetAnalyzer):
                     loc = Location(sa.artifact.name, entry.lstrip("/"))
                     if not profile.ran:
                         if budgets.when_unavailable == "incomplete":
-                            yield AnalyzerFailure(self.name, f"resource profile did not run: "
-                                                  f"{profile.reason}", loc)
+                            yield AnalyzerFailure(
+                                self.name, f"resource profile did not run: {profile.reason}", loc
+                            )
                         else:
                             yield Skipped(self.name, profile.reason, loc)
                     if i == 0:

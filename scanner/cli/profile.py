@@ -57,18 +57,35 @@ def register(sub: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("target", type=Path, metavar="TARGET",
-                   help="project folder, code package with an asset, or container asset")
+    p.add_argument(
+        "target",
+        type=Path,
+        metavar="TARGET",
+        help="project folder, code package with an asset, or container asset",
+    )
     p.add_argument("--policy", type=Path, help="policy YAML (its resources: budgets)")
-    p.add_argument("--sandbox", choices=SANDBOXES, default=None,
-                   help="docker, bwrap (bubblewrap) or auto (Docker, else bubblewrap; default)")
-    p.add_argument("--frames", type=Path, metavar="PATH",
-                   help="video file or image folder for the camera (default: synthetic frames)")
+    p.add_argument(
+        "--sandbox",
+        choices=SANDBOXES,
+        default=None,
+        help="docker, bwrap (bubblewrap) or auto (Docker, else bubblewrap; default)",
+    )
+    p.add_argument(
+        "--frames",
+        type=Path,
+        metavar="PATH",
+        help="video file or image folder for the camera (default: synthetic frames)",
+    )
     p.add_argument("--max-frames", type=int, help="stop after N frames (default 30)")
     p.add_argument("--seconds", type=float, help="stop after S seconds (default 10)")
     p.add_argument("--fps", type=float, help="camera frame rate (default 15)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter port's value (JSON value; repeatable)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter port's value (JSON value; repeatable)",
+    )
     p.add_argument("--no-warmup", action="store_true", help="skip the throw-away warm-up run")
     p.add_argument("--work-dir", type=Path, help="scratch folder (default: a temporary folder)")
     add_output_flags(p, default="profile")
@@ -97,8 +114,8 @@ def render(profile: ResourceProfile, findings: list[Finding], budgets: Budgets) 
     if not profile.ran:
         return f"profile skipped: {profile.reason}\n"
     lines = [
-        f"sandbox           {profile.sandbox}" + ("  (emulated CPU: timings are not real)"
-                                                  if profile.emulated else ""),
+        f"sandbox           {profile.sandbox}"
+        + ("  (emulated CPU: timings are not real)" if profile.emulated else ""),
         f"exit code         {profile.exit_code}" + ("  (OOM-killed)" if profile.oom_killed else ""),
         f"frames processed  {profile.frames_processed}",
         f"wall time         {profile.wall_seconds} s",
@@ -112,8 +129,7 @@ def render(profile: ResourceProfile, findings: list[Finding], budgets: Budgets) 
         f"network attempts  {profile.network_attempts}"
         f"   ({'allowed' if budgets.allow_network else 'not allowed'})",
     ]
-    for f in findings:
-        lines.append(f"{f.severity.label:>8}  {f.rule_id}: {f.message}")
+    lines.extend(f"{f.severity.label:>8}  {f.rule_id}: {f.message}" for f in findings)
     return "\n".join(lines) + "\n"
 
 
@@ -125,10 +141,14 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = dict(policy.analyzer_options().get("sandbox", {}))
     budgets = Budgets.from_options(options)
     st = detect_target(args.target)
-    containers = [sa for sa in st.artifacts
-                  if sa.artifact.kind is ArtifactKind.CONTAINER and sa.file is not None
-                  and sa.format in (ArtifactFormat.ROOTFS, ArtifactFormat.DOCKER_SAVE,
-                                    ArtifactFormat.OCI_ARCHIVE)]
+    containers = [
+        sa
+        for sa in st.artifacts
+        if sa.artifact.kind is ArtifactKind.CONTAINER
+        and sa.file is not None
+        and sa.format
+        in (ArtifactFormat.ROOTFS, ArtifactFormat.DOCKER_SAVE, ArtifactFormat.OCI_ARCHIVE)
+    ]
     if not containers:
         raise UsageError(f"{args.target}: no container asset to run (build the container first)")
     if args.work_dir is not None:
@@ -142,16 +162,27 @@ def run(args: argparse.Namespace) -> int:
         with open_sandbox(kind) as sandbox:
             for i, sa in enumerate(containers):
                 request = build_request(
-                    st, sa, options, work / str(i), frames_path=args.frames,
-                    max_frames=args.max_frames, seconds=args.seconds, fps=args.fps,
-                    parameters=_params(args.param), warmup=False if args.no_warmup else None)
+                    st,
+                    sa,
+                    options,
+                    work / str(i),
+                    frames_path=args.frames,
+                    max_frames=args.max_frames,
+                    seconds=args.seconds,
+                    fps=args.fps,
+                    parameters=_params(args.param),
+                    warmup=False if args.no_warmup else None,
+                )
                 profile = sandbox.profile(request, work)
                 _, entry = entry_of(sa)
                 loc = Location(sa.artifact.name, entry.lstrip("/"))
                 fs = budget_findings(profile, budgets, sa.artifact.name, entry)
                 if not profile.ran and budgets.when_unavailable == "incomplete":
-                    outputs.append(AnalyzerFailure("sandbox", f"resource profile did not run: "
-                                                   f"{profile.reason}", loc))
+                    outputs.append(
+                        AnalyzerFailure(
+                            "sandbox", f"resource profile did not run: {profile.reason}", loc
+                        )
+                    )
                     fs = []
                 elif not profile.ran:
                     outputs.append(Skipped("sandbox", profile.reason, loc))
@@ -166,7 +197,10 @@ def run(args: argparse.Namespace) -> int:
     report = Report(
         tool_name=TOOL_NAME,
         tool_version=__version__,
-        created_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        created_at=dt.datetime.now(dt.UTC)
+        .replace(microsecond=0)
+        .isoformat()
+        .replace("+00:00", "Z"),
         target=st.target,
         artifacts=tuple(sa.artifact for sa in st.artifacts),
         findings=tuple(sorted(findings, key=lambda f: f.sort_key())),
