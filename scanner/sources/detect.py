@@ -119,7 +119,7 @@ def _is_model_zip(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()[:2000]
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except READ_ERRORS:
         return False
     return any(
         n.endswith(
@@ -164,7 +164,7 @@ def sniff_file(path: Path) -> ArtifactFormat:
     if compression is not Compression.NONE:
         # a compressed single file (e.g. a gzip'd pickle) is walked as a one-member archive
         return ArtifactFormat.MODEL_FILE
-    if head[:1] == b"\x80" and 2 <= head[1] <= 5:
+    if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return ArtifactFormat.MODEL_FILE  # pickle protocol 2-5
     if head[:6] == b"\x93NUMPY" or head[:8] == b"\x89HDF\r\n\x1a\n":
         return ArtifactFormat.MODEL_FILE

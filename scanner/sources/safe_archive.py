@@ -659,6 +659,9 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     zipfile.BadZipFile,
     *_DECOMPRESS_ERRORS,
+    # zipfile: unsupported version or compression method, encrypted member ("password required")
+    NotImplementedError,
+    RuntimeError,
 )
 
 
@@ -733,7 +736,7 @@ class SafeZipReader:
         lim = self.limits
         try:
             zf = zipfile.ZipFile(self._file)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except READ_ERRORS as exc:
             self.complete = False
             self._add("corrupt", Severity.HIGH, f"not a readable zip: {exc}", "")
             return
@@ -795,7 +798,15 @@ class SafeZipReader:
                     continue
                 unix_mode = info.external_attr >> 16
                 if stat.S_ISLNK(unix_mode):
-                    target = zf.read(info)[:4096].decode("utf-8", "replace")
+                    try:
+                        target = (
+                            _ZipMemberReader(zf.open(info), 4096)
+                            .read(4096)
+                            .decode("utf-8", "replace")
+                        )
+                    except READ_ERRORS as exc:
+                        self._add("corrupt", Severity.HIGH, f"zip symlink unreadable: {exc}", path)
+                        continue
                     joined = posixpath.join(posixpath.dirname(path), target)
                     if target.startswith("/") or normalise_path(joined)[2]:
                         self._add(
@@ -838,7 +849,13 @@ class SafeZipReader:
                     continue
 
                 def opener(info: zipfile.ZipInfo = info) -> IO[bytes]:
-                    return cast(IO[bytes], _ZipMemberReader(zf.open(info), info.file_size))
+                    try:
+                        inner = zf.open(info)
+                    except READ_ERRORS as exc:
+                        raise ArchiveStreamError(
+                            "corrupt", f"zip member is corrupt: {exc}"
+                        ) from exc
+                    return cast(IO[bytes], _ZipMemberReader(inner, info.file_size))
 
                 yield ArchiveMember(
                     path,
