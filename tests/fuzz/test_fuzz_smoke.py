@@ -90,5 +90,6 @@ def test_atheris_smoke(name: str, tmp_path: Path) -> None:
         cwd=REPO,
     )
     crashes = list(tmp_path.glob("crash-*"))
-    assert proc.returncode == 0 and not crashes, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not crashes, proc.stderr[-3000:]
     assert "Done 800 runs" in proc.stderr
