@@ -76,6 +76,7 @@ class DockerSandbox:
         self._info: dict[str, Any] | None = None
         self._warmed: set[str] = set()
         self._image_env: dict[str, list[str]] = {}
+        self._tags: list[str] = []
         self.created: dict[str, list[str]] = {"images": [], "containers": [], "cgroups": []}
 
     # -- engine ----------------------------------------------------------------------------
@@ -123,6 +124,8 @@ class DockerSandbox:
                     f"{request.entry_path} {request.entry_name} cannot be run"
                 )
             tag = secrets.token_hex(6)
+            # Known before the import, so an import cut short by Ctrl-C is still removed.
+            self._tags.append(f"{REPOSITORY}:{tag}")
             source = plain_or_gzip(request.asset, work)
             try:
                 self.client.api.import_image_from_file(
@@ -156,15 +159,15 @@ class DockerSandbox:
         """Remove the images this sandbox created (never one that existed before)."""
         errors: list[str] = []
         with shielded():
-            for image_id, ours, _ in self._images.values():
-                if not ours:
-                    continue
+            ours = [image_id for image_id, mine, _ in self._images.values() if mine]
+            for ref in [*ours, *self._tags]:
                 try:
-                    self.client.images.remove(image_id, force=True, noprune=False)
+                    self.client.images.remove(ref, force=True, noprune=False)
                 except Exception as exc:
-                    if "No such image" not in str(exc):
-                        errors.append(f"{image_id[:19]}: {exc}")
+                    if "No such image" not in str(exc) and "not found" not in str(exc):
+                        errors.append(f"{ref[:40]}: {exc}")
             self._images.clear()
+            self._tags.clear()
         if errors:
             raise AnalyzerError("cannot remove sandbox images: " + "; ".join(errors))
 
