@@ -12,7 +12,6 @@ import base64
 import io
 import json
 import re
-import subprocess
 import sysconfig
 import zipfile
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from typing import Any
 
 from tests.helpers.archives import M, tar_bytes
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project, sha256_hex
+from tests.integration._keys import rsa_pem, self_signed_cert
 
 # Planted secret values: made up, of the right shape, never real credentials. The secret-grep
 # test looks for each of these in every output.
@@ -172,10 +172,6 @@ THIRD_PARTY = (
 DIST = "usr/lib/python3/dist-packages"
 
 
-def _openssl(*args: str) -> bytes:
-    return subprocess.run(["openssl", *args], check=True, capture_output=True).stdout
-
-
 @dataclass
 class Keys:
     """Keys and certificates generated once per test session."""
@@ -185,23 +181,10 @@ class Keys:
     cert: bytes
 
     @classmethod
-    def generate(cls, work: Path) -> Keys:
-        key = work / "k.pem"
-        key.write_bytes(
-            _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024")
-        )
-        cert = _openssl("req", "-x509", "-key", str(key), "-subj", "/CN=shelf", "-days", "2")
-        enc = _openssl(
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:1024",
-            "-aes256",
-            "-pass",
-            "pass:unit-test-only",
-        )
-        return cls(key.read_bytes(), enc, cert)
+    def generate(cls) -> Keys:
+        """Fresh keys (made with ``cryptography``)."""
+        key = rsa_pem()
+        return cls(key, rsa_pem(password=b"unit-test-only"), self_signed_cert(key))
 
     def body(self) -> str:
         """A line from the middle of the private key (it must never appear in any output)."""

@@ -73,8 +73,8 @@ def _scan(target: Path, out_dir: Path, *extra: str) -> Scan:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    return Keys.generate(tmp_path_factory.mktemp("keys"))
+def keys() -> Keys:
+    return Keys.generate()
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from scanner.models import (
 )
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from tests.helpers.entries import make_entry
+from tests.integration._keys import rsa_pem as make_rsa_pem
 
 # Made-up values with the right shapes; none of them was ever a real credential.
 AKID = "AKIAZ4XQ7RMBC2JT6N5W"
@@ -36,27 +38,14 @@ CAM_PASSWORD = "Kx9-pw7Q"
 GH = "ghp_" + "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5"
 
 
-def _openssl(*args: str) -> bytes:
-    return subprocess.run(["openssl", *args], check=True, capture_output=True).stdout
-
-
 @pytest.fixture(scope="module")
 def rsa_pem() -> bytes:
-    return _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024")
+    return make_rsa_pem()
 
 
 @pytest.fixture(scope="module")
 def rsa_pem_encrypted() -> bytes:
-    return _openssl(
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:1024",
-        "-aes256",
-        "-pass",
-        "pass:not-a-secret",
-    )
+    return make_rsa_pem(password=b"not-a-secret")
 
 
 def _run(path: str, data: bytes, **kw: object) -> list[Finding]:
@@ -195,7 +184,7 @@ def test_private_keys(rsa_pem: bytes, rsa_pem_encrypted: bytes) -> None:
     assert _rules(_run("panorama/key.pem", rsa_pem_encrypted)) == [
         ("secrets.encrypted-private-key", Severity.HIGH, 1)
     ]
-    legacy = _openssl("genrsa", "-traditional", "-aes128", "-passout", "pass:not-a-secret", "1024")
+    legacy = make_rsa_pem(password=b"not-a-secret", traditional=True)
     assert b"Proc-Type: 4,ENCRYPTED" in legacy
     got = _run("panorama/legacy.pem", legacy)
     assert _rules(got) == [("secrets.encrypted-private-key", Severity.HIGH, 1)]
@@ -210,6 +199,8 @@ def test_private_keys(rsa_pem: bytes, rsa_pem_encrypted: bytes) -> None:
 
 
 def test_openssh_keys(tmp_path: Path) -> None:
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen (openssh-client) is not installed")
     plain = tmp_path / "plain"
     enc = tmp_path / "enc"
     for path, pw in ((plain, ""), (enc, "pw-for-test")):
