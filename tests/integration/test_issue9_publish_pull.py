@@ -187,9 +187,11 @@ def test_publish_then_pull_cross_checked_with_aws_clients(
     (site / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: panorama-gate-cli-plugin\nVersion: 0\n"
     )
+    # A test-only plugin name: once the project registers "panorama-gate-rsa" itself, two
+    # distributions offering one name would make the CLI ask which one to use.
     (site / "entry_points.txt").write_text(
         "[aws_encryption_sdk_cli.master_key_providers]\n"
-        "panorama-gate-rsa = signing.encrypt:cli_raw_rsa_provider\n"
+        "panorama-gate-rsa-test = signing.encrypt:cli_raw_rsa_provider\n"
     )
     key_name = RawRsaKeyring.from_private_pem(keys["dec"].read_bytes()).key_names[0]
     plain = tmp_path / "container.tar.gz"
@@ -202,7 +204,7 @@ def test_publish_then_pull_cross_checked_with_aws_clients(
             "-o",
             str(plain),
             "--wrapping-keys",
-            "provider=panorama-gate-rsa",
+            "provider=panorama-gate-rsa-test",
             f"key={key_name}",
             f"private-key={keys['dec']}",
             "--encryption-context",
