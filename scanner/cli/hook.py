@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import os
 import posixpath
 import re
@@ -452,11 +451,35 @@ class _Outcome:
 
 
 def _materialise(repo: Path, commit: str, paths: Sequence[str], dest: Path) -> None:
-    """Write ``paths`` as they are in ``commit`` under ``dest`` (safe extraction)."""
+    """Write ``paths`` as they are in ``commit`` under ``dest``.
+
+    ``git archive`` is streamed (assets can be large). The ``tar`` filter keeps every member
+    inside ``dest`` but leaves symbolic links as they are, so a link pointing out of a code
+    package reaches the scan (which reports it and never follows it) instead of failing here.
+    """
     spec = [p if p else "." for p in paths]
-    data = _git(["archive", "--format=tar", commit, "--", *spec], repo)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
+    cmd = ["git", "archive", "--format=tar", commit, "--", *spec]
+    # stderr goes to a file: a pipe left unread while stdout streams could fill and stall git.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=errors)
+        except OSError as exc:
+            raise HookError(f"cannot run git: {exc.strerror or exc}", hint="install git") from exc
+        assert proc.stdout is not None
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                tar.extractall(dest, filter="tar")
+        except (tarfile.TarError, OSError) as exc:
+            proc.kill()
+            raise HookError(f"cannot unpack {commit[:12]} from git archive: {exc}") from exc
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+        errors.seek(0)
+        err = errors.read().decode("utf-8", "replace").strip()
+    if code != 0:
+        last = err.splitlines()[-1] if err else f"exit {code}"
+        raise HookError(f"git archive {commit[:12]} failed: {last}")
 
 
 def _scan_targets(
@@ -759,7 +782,21 @@ def _fast_main(argv: Sequence[str]) -> int:
         return code
     except ScannerError as exc:
         print(f"{TOOL_NAME}: error: {exc.diagnostics()}", file=sys.stderr)
+        print(
+            f"{TOOL_NAME}: push blocked: the hook could not run; fix it or skip once with "
+            "`git push --no-verify`",
+            file=sys.stderr,
+        )
         return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort, as in scanner.cli.main: a message, exit 3
+        print(
+            f"{TOOL_NAME}: internal error: {type(exc).__name__}: {exc} (push blocked; "
+            "`git push --no-verify` skips the hook; run `panorama-gate -v hook run` to debug)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

@@ -343,3 +343,25 @@ def test_hook_config_matches_scan_config(tmp_path: Path, vuln_db: Path | None) -
     policy = resolve_policy(None)
     assert hook_config(args, policy) == config_from_args(args, policy)
     assert hook_config(args, policy).digest() == config_from_args(args, policy).digest()
+
+
+def test_symlink_out_of_a_code_package_is_reported_not_followed(
+    repo: tuple[Path, Git], git_env: dict[str, str]
+) -> None:
+    work, git = repo
+    base = git("rev-parse", "HEAD").stdout.strip()
+    (app_py(work).parent / "evil").symlink_to("/etc/passwd")
+    git("add", "-A")
+    git("commit", "-qm", "link")
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner.cli.hook", "run", "origin", "--from", base, "--to", "HEAD"],
+        cwd=work,
+        env=git_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "archive.symlink-escape" in proc.stderr
+    assert "root:" not in proc.stderr  # the target's content was never read
