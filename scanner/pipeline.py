@@ -519,6 +519,8 @@ def scan(
         artifacts: list[Artifact] = []
         verified: dict[str, str] = {}
         for i, sa in enumerate(st.artifacts):
+            if sa.digest_verified and sa.artifact.digest is not None:
+                verified[sa.artifact.name] = sa.artifact.digest.hex
             if sa.artifact.digest is None and sa.file is not None and sa.file.is_file():
                 # every artifact carries its digest: signing and the cache key depend on it
                 sa = dataclasses.replace(

@@ -56,6 +56,7 @@ class SourceArtifact:
     package_dir: Path | None = None
     descriptor: Mapping[str, Any] | None = None
     sniffed: bool = False  # True when ``format`` was read from the content, not guessed
+    digest_verified: bool = False  # True when ``artifact.digest`` was computed from the bytes
 
 
 @dataclass(slots=True)

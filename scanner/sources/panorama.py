@@ -510,7 +510,9 @@ class _AssetResolver:
             size=size,
             package=package,
         )
-        sa = SourceArtifact(artifact, checked.path, fmt, package_dir, descriptor)
+        sa = SourceArtifact(
+            artifact, checked.path, fmt, package_dir, descriptor, digest_verified=True
+        )
         self.artifacts[rel] = sa
         return sa, data
 
@@ -745,10 +747,32 @@ def load_project(root: Path) -> ScanTarget:
                     Location(f.name),
                 )
     project.texts = dict(reader.texts)
+    # The manifests are artifacts too: their digests go into the report, so signing can refuse
+    # a manifest edited after the scan.
+    manifest_artifacts = [
+        SourceArtifact(
+            Artifact(
+                ArtifactKind.DESCRIPTOR,
+                rel,
+                rel,
+                Digest.sha256_of(raw),
+                len(raw),
+                None,
+                (),
+                "manifest",
+            ),
+            top / rel,
+            ArtifactFormat.DESCRIPTOR,
+            sniffed=True,
+            digest_verified=True,
+        )
+        for rel, raw in sorted(reader.raw.items())
+        if rel not in resolver.artifacts
+    ]
     return ScanTarget(
         target=Target(str(root), TargetKind.PROJECT, project.app_name or top.name),
         root=top,
-        artifacts=list(resolver.artifacts.values()),
+        artifacts=[*resolver.artifacts.values(), *manifest_artifacts],
         manifests=reader.manifests,
         findings=reader.findings,
         project=project,

@@ -42,7 +42,8 @@ def test_clean_project(tmp_path: Path) -> None:
     assert st.findings == []
     assert st.target.kind is TargetKind.PROJECT
     assert st.target.name == "shelf_app"
-    kinds = sorted((a.artifact.kind, a.format) for a in st.artifacts)
+    assets = [a for a in st.artifacts if a.artifact.media_type != "manifest"]
+    kinds = sorted((a.artifact.kind, a.format) for a in assets)
     assert kinds == sorted(
         [
             (ArtifactKind.CONTAINER, ArtifactFormat.ROOTFS),
@@ -51,6 +52,12 @@ def test_clean_project(tmp_path: Path) -> None:
             (ArtifactKind.DESCRIPTOR, ArtifactFormat.DESCRIPTOR),
         ]
     )
+    # every manifest read is an artifact too, with the digest of its bytes
+    manifests = {a.artifact.name: a for a in st.artifacts if a.artifact.media_type == "manifest"}
+    assert {m.path for m in st.manifests if m.data is not None} == set(manifests)
+    for name, sa in manifests.items():
+        assert sa.artifact.digest is not None
+        assert sa.artifact.digest.hex == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
     container = next(a for a in st.artifacts if a.artifact.kind is ArtifactKind.CONTAINER)
     assert proj.container_asset is not None
     assert container.artifact.name == proj.container_asset.name
