@@ -681,6 +681,13 @@ def _repo_root() -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``hook run``: read the refs, scan, print the verdict."""
+    run_parser = getattr(args, "run_parser", None)
+    if run_parser is not None:
+        # The main CLI applies PANORAMA_GATE_<FLAG> to one level of sub-commands; `hook run`
+        # is two levels down (pre-commit calls it this way), so apply its own flags here.
+        from scanner.cli import apply_environment
+
+        apply_environment(run_parser, args, sys.argv[1:])
     repo = _repo_root()
     updates = _updates_from_env(repo, args)
     if not updates and not sys.stdin.isatty():
@@ -760,6 +767,7 @@ def register(sub: Any) -> None:
     uninst.set_defaults(func=cmd_uninstall)
     run = hsub.add_parser("run", help="what the hook runs: scan the refs git gives on stdin")
     _add_run_flags(run)
+    run.set_defaults(run_parser=run)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 

@@ -365,3 +365,26 @@ def test_symlink_out_of_a_code_package_is_reported_not_followed(
     assert proc.returncode == 1, proc.stderr
     assert "archive.symlink-escape" in proc.stderr
     assert "root:" not in proc.stderr  # the target's content was never read
+
+
+def test_hook_run_reads_its_flags_from_the_environment(
+    repo: tuple[Path, Git], git_env: dict[str, str]
+) -> None:
+    """`panorama-gate hook run` (how pre-commit calls it) honours PANORAMA_GATE_<FLAG>."""
+    work, git = repo
+    base = git("rev-parse", "HEAD").stdout.strip()
+    source = app_py(work)
+    source.write_text(source.read_text() + f'\nAWS_ACCESS_KEY_ID = "{KEY}"\n')
+    git("commit", "-qam", "key")
+    env = dict(git_env, PANORAMA_GATE_ANALYZERS="tag:manifest")  # no secrets analyzer
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", "hook", "run", "--from", base, "--to", "HEAD"],
+        cwd=work,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "secrets.aws-access-key-id" not in proc.stderr
