@@ -568,7 +568,7 @@ class SafeTarReader:
                 f = tf.extractfile(ti)
                 if f is None:  # pragma: no cover - regular files always have a reader
                     raise UnsafeArchiveError(f"{ti.name}: no content")
-                return f
+                return cast(IO[bytes], _StreamErrors(f))
 
             yield ArchiveMember(
                 path,
@@ -865,6 +865,31 @@ class SafeZipReader:
                     unix_mode or 0o644,
                     _opener=opener,
                 )
+
+
+class _StreamErrors(io.RawIOBase):
+    """A member reader whose low-level errors surface as ``ArchiveStreamError``."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:
+            data = self._inner.read(len(b))
+        except ArchiveStreamError:
+            raise
+        except READ_ERRORS as exc:
+            raise ArchiveStreamError.from_read_error(exc) from exc
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
 
 
 class _ZipMemberReader(io.RawIOBase):
