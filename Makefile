@@ -3,7 +3,7 @@ PY ?= python3
 T ?=
 TESTS ?= tests
 
-.PHONY: dev lint reformat test test-fast bench goldens example check-example
+.PHONY: dev lint reformat test test-fast bench goldens example check-example readme
 
 dev:
 	$(PY) -m pip install -e '.[dev]'
@@ -36,3 +36,6 @@ check-example: example
 
 bench:
 	$(PY) benchmarks/unpack.py --sizes 256,1024
+
+readme:
+	$(PY) docs/build_readme.py
