@@ -345,3 +345,22 @@ def test_codequality_writer_maps_paths_and_severities() -> None:
     buf = io.StringIO()
     get_writer("codequality").write(report, buf)
     assert json.loads(buf.getvalue()) == report_to_codequality(report)
+
+
+def test_codequality_writer_survives_hostile_text() -> None:
+    nasty = "bad\udc80name\x1b[31m\n<x>&\u202e.py"
+    f = Finding.create(
+        rule_id="secrets.generic-secret",
+        category=Category.SECRET,
+        severity=Severity.HIGH,
+        message=f"value in {nasty}",
+        location=Location("1-code-1.0", f"src/{nasty}", None),
+    )
+    report = _report(TargetKind.CODE_PACKAGE, "pkg", [f], [])
+    buf = io.StringIO()
+    get_writer("codequality").write(report, buf)
+    text = buf.getvalue()
+    text.encode("utf-8")  # strict: the artifact GitLab reads must be valid UTF-8
+    (issue,) = json.loads(text)
+    assert issue["location"]["lines"]["begin"] == 1
+    assert issue["severity"] == "critical"
