@@ -541,7 +541,7 @@ def build_host_inventory_tar(dest: Path) -> tuple[Path, int, int]:
     files: dict[str, Path] = {}
     for p in ("/var/lib/dpkg/status", "/etc/os-release"):
         if Path(p).is_file():
-            files[p.lstrip("/")] = Path(p)
+            files[p.lstrip("/")] = Path(p).resolve()  # etc/os-release is usually a link
     doc = Path("/usr/share/doc")
     if doc.is_dir():
         for c in sorted(doc.glob("*/copyright")):
