@@ -205,9 +205,10 @@ class VulnsAnalyzer(FileAnalyzer):
         if not pypi and not debs:
             return out
         if self.db is not None:
-            out.extend(self._db_facts(inv.artifact))
             out.extend(self._offline_pypi(pypi, inv.artifact))
             out.extend(self._offline_debs(debs, inv))
+            # after matching: a database without metadata is dated by its loaded records
+            out.extend(self._db_facts(inv.artifact))
         else:
             out.extend(self._online_pypi(pypi, inv.artifact))
             out.extend(self._no_db_debs(debs, inv.artifact))

@@ -216,3 +216,13 @@ def test_ubuntu_ecosystem_selection() -> None:
     assert deb_ecosystems(OsRelease("debian", "12"), available) == ["Debian:12"]
     assert deb_ecosystems(OsRelease("alpine", "3.19"), available) == []
     assert Collector("x").inventory().debs == []
+
+
+def test_database_without_metadata_is_dated_by_its_records(
+    image_files: dict[str, bytes], tmp_path: Path
+) -> None:
+    db = write_osv_db(tmp_path / "db")  # no osv-meta.json: newest record is 2024-09-10
+    out = run_file_analyzer(VulnsAnalyzer(), image_files, options={"vuln_db": str(db)})
+    age = [f for f in out if isinstance(f, Finding) and f.rule_id == "vulns.database-age"]
+    assert age[0].properties["fetched_at"].startswith("2024-09-10")
+    assert any(isinstance(f, Finding) and f.rule_id == "vulns.database-stale" for f in out)
