@@ -324,14 +324,15 @@ def _target_for(path: str, projects: set[str], code_packages: set[str]) -> HookT
 
 
 def _prune(targets: set[HookTarget]) -> list[HookTarget]:
-    """Drop targets already inside another one (a project scan covers its packages)."""
+    """Drop model and archive targets inside a project or code package that is scanned.
+
+    A changed code package stays a target of its own even when its project is scanned: the
+    folder scan checks what only it sees (e.g. a link out of the folder), and it is small.
+    """
     keep = []
     for t in sorted(targets):
-        covered = any(
-            o is not t
-            and o.kind in ("project", "code-package")
-            and _under(t.path, o.path)
-            and o.path != t.path
+        covered = t.kind in ("model", "archive") and any(
+            o.kind in ("project", "code-package") and _under(t.path, o.path) and o.path != t.path
             for o in targets
         )
         if not covered:

@@ -40,7 +40,7 @@ from scanner.report import FORMATS, get_writer
 from scanner.report.codequality import report_to_codequality
 from signing.keys import KeyType, write_keypair
 from tests.helpers.moto_server import FAKE_ENV, MotoServer, start_moto
-from tests.helpers.project_builder import build_project
+from tests.helpers.project_builder import ProjectSpec, build_project
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "shelf-monitor"
@@ -255,7 +255,8 @@ def test_buildspec_shape() -> None:
 
 @pytest.mark.slow
 def test_buildspec_publishes_with_kms_to_s3(shim: Path, tmp_path: Path, moto: MotoServer) -> None:
-    project = build_project(tmp_path / "app")
+    # One package of each name: signing refuses two artifacts both called descriptor.json.
+    project = build_project(tmp_path / "app", ProjectSpec(with_model=False))
     s3 = moto.client("s3")
     s3.create_bucket(Bucket="buildspec-releases")
     key_arn = moto.client("kms").create_key()["KeyMetadata"]["Arn"]
