@@ -665,6 +665,8 @@ def _updates_from_env(repo: Path, args: argparse.Namespace) -> list[RefUpdate]:
     env = os.environ
     src = args.from_ref or env.get("PRE_COMMIT_FROM_REF") or env.get("PRE_COMMIT_SOURCE")
     dst = args.to_ref or env.get("PRE_COMMIT_TO_REF") or env.get("PRE_COMMIT_ORIGIN")
+    if src and not dst:
+        dst = "HEAD"  # `--from origin/main` alone: up to what is checked out
     if not dst:
         return []
     to_sha = _git(["rev-parse", "--verify", f"{dst}^{{commit}}"], repo).decode().strip()
@@ -693,6 +695,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     updates = _updates_from_env(repo, args)
     if not updates and not sys.stdin.isatty():
         updates = parse_push_lines(sys.stdin.read())
+    elif not updates:
+        # Typed by hand with no range: what `git push` would send to the upstream branch.
+        upstream = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "@{upstream}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if not upstream:
+            raise HookError("no refs to scan: pass --from REV [--to REV], or set an upstream")
+        args.from_ref, args.to_ref = upstream, "HEAD"
+        updates = _updates_from_env(repo, args)
     remote = args.remote or os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
     return run_hook(repo, updates, remote, args, sys.stderr)
 
