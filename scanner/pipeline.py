@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -539,7 +540,7 @@ def scan(
                 )
             )
         for a in dispatcher.target_analyzers:
-            outputs.extend(run_safely(a, None, a.analyze_target(st)))
+            outputs.extend(run_safely(a, None, partial(a.analyze_target, st)))
         return _build_report(st, artifacts, outputs, versions, config, clock, tool_version, cache)
 
 

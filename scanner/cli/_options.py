@@ -57,12 +57,47 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _FormatAction(argparse._AppendAction):
+    """``--format FMT``: starts a new (format, file) pair, in command-line order."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        pairs = list(getattr(namespace, "output_order", None) or [])
+        pairs.append([values, None])
+        namespace.output_order = pairs
+
+
+class _OutputAction(argparse._AppendAction):
+    """``-o FILE``: binds to the ``--format`` just before it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        pairs = list(getattr(namespace, "output_order", None) or [])
+        if pairs and pairs[-1][1] is None:
+            pairs[-1][1] = values
+        else:
+            pairs.append([None, values])
+        namespace.output_order = pairs
+
+
 def add_output_flags(p: argparse.ArgumentParser, default: str = "terminal") -> None:
-    """Repeatable ``--format FMT -o FILE`` pairs."""
+    """Repeatable ``--format FMT -o FILE`` pairs; each -o goes with the --format before it."""
     p.add_argument(
         "--format",
         dest="formats",
-        action="append",
+        action=_FormatAction,
         default=[],
         help=f"report format (repeatable; one of: {', '.join(sorted(FORMATS))})",
     )
@@ -70,12 +105,12 @@ def add_output_flags(p: argparse.ArgumentParser, default: str = "terminal") -> N
         "-o",
         "--output",
         dest="outputs",
-        action="append",
+        action=_OutputAction,
         default=[],
         type=Path,
-        help="file for the matching --format ('-' for stdout; repeatable)",
+        help="file for the --format before it ('-' for stdout; repeatable)",
     )
-    p.set_defaults(default_format=default)
+    p.set_defaults(default_format=default, output_order=None)
 
 
 def policy_from_args(args: argparse.Namespace) -> Policy:
@@ -114,22 +149,28 @@ def config_from_args(args: argparse.Namespace, policy: Policy) -> ScanConfig:
 
 
 def output_pairs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
-    """Pair ``--format`` with ``-o`` in order; a format without a file goes to stdout."""
-    formats: list[str] = list(args.formats)
-    outputs: list[Path] = list(args.outputs)
-    if len(outputs) > len(formats):
-        if formats or len(outputs) > 1:
-            raise UsageError("each -o FILE needs a --format before it")
-        formats = ["json"]
-    if not formats:
-        formats = [args.default_format]
-    for fmt in formats:
+    """(format, file) pairs as given; a format without a file goes to stdout.
+
+    A lone ``-o FILE`` with no ``--format`` writes JSON. Formats that come only from the
+    environment (``PANORAMA_GATE_FORMAT``/``PANORAMA_GATE_OUTPUT``) pair up by position.
+    """
+    order = getattr(args, "output_order", None)
+    if order is None:
+        formats: list[str] = list(args.formats)
+        outputs: list[Path] = list(args.outputs)
+        order = [[f, outputs[i] if i < len(outputs) else None] for i, f in enumerate(formats)]
+        order += [[None, o] for o in outputs[len(formats) :]]
+    if not order:
+        order = [[args.default_format, None]]
+    pairs: list[tuple[str, Path | None]] = []
+    for i, (fmt, out) in enumerate(order):
+        if fmt is None:
+            if i > 0 or len(order) > 1:
+                raise UsageError("each -o FILE needs a --format before it")
+            fmt = "json"
         if fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
-    pairs: list[tuple[str, Path | None]] = []
-    for i, fmt in enumerate(formats):
-        out = outputs[i] if i < len(outputs) else None
-        pairs.append((fmt, None if out is None or str(out) == "-" else out))
+        pairs.append((fmt, None if out is None or str(out) == "-" else Path(out)))
     return pairs
 
 

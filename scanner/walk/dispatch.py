@@ -15,7 +15,8 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import IO, cast
 
@@ -40,11 +41,15 @@ MEMORY_LIMIT = 8 * 1024 * 1024  # content up to this size stays in memory; large
 
 
 def run_safely(
-    analyzer: Analyzer, location: Location | None, outputs: Iterable[Output]
+    analyzer: Analyzer, location: Location | None, call: Callable[[], Iterable[Output]]
 ) -> list[Output]:
-    """Drain an analyzer's outputs; an exception becomes an AnalyzerFailure (never swallowed)."""
+    """Call an analyzer and drain its outputs; an exception becomes an AnalyzerFailure.
+
+    ``call`` is invoked inside the ``try``: an analyze() that raises before returning an
+    iterable (not a generator) is caught the same way as one that raises while iterating.
+    """
     try:
-        return list(outputs)
+        return list(call())
     except ArchiveStreamError:
         raise  # the archive itself broke: the walk stops and reports it, not this analyzer
     except Exception as exc:  # noqa: BLE001 - recorded as data; the verdict becomes incomplete
@@ -131,7 +136,7 @@ class Dispatcher:
             layer_id,
         )
         for a in interested:
-            self.outputs.extend(run_safely(a, entry.location(), _call(a, entry)))
+            self.outputs.extend(run_safely(a, entry.location(), partial(a.analyze, entry)))
         for t in trees:
             self._materialise(t, entry)
         return entry
@@ -168,23 +173,18 @@ class Dispatcher:
         """Hand an image config to every ImageConfigAnalyzer."""
         loc = Location(sa.artifact.name, "config.json")
         for a in self.config_analyzers:
-            self.outputs.extend(run_safely(a, loc, a.analyze_config(config, sa)))
+            self.outputs.extend(run_safely(a, loc, partial(a.analyze_config, config, sa)))
 
     def finish(self, sa: SourceArtifact) -> list[Output]:
         """End an artifact: FileAnalyzer.finish, then the TreeAnalyzers; returns all outputs."""
         loc = Location(sa.artifact.name)
         for a in self.file_analyzers:
-            self.outputs.extend(run_safely(a, loc, a.finish(sa)))
+            self.outputs.extend(run_safely(a, loc, partial(a.finish, sa)))
         for t in self.tree_analyzers:
             root = self._trees.pop(t.name)
             try:
-                self.outputs.extend(run_safely(t, loc, t.analyze_tree(root, sa)))
+                self.outputs.extend(run_safely(t, loc, partial(t.analyze_tree, root, sa)))
             finally:
                 shutil.rmtree(root, ignore_errors=True)
         out, self.outputs = self.outputs, []
         return out
-
-
-def _call(a: FileAnalyzer, entry: FileEntry) -> Iterable[Output]:
-    # analyze() may be a generator; run_safely drains it so exceptions surface there
-    return a.analyze(entry)
