@@ -101,17 +101,34 @@ def _load_json(data: bytes, what: str) -> Any:
         raise SourceError(f"{what}: not valid JSON") from exc
 
 
+def _obj(value: Any, what: str) -> dict[str, Any]:
+    """``value`` as a JSON object, or a SourceError naming what was expected."""
+    if not isinstance(value, dict):
+        raise SourceError(f"{what} is not a JSON object")
+    return value
+
+
+def _objs(value: Any, what: str) -> list[dict[str, Any]]:
+    """``value`` as a list of JSON objects (``[]`` for null)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SourceError(f"{what} is not a list")
+    return [_obj(v, f"{what}[{i}]") for i, v in enumerate(value)]
+
+
 def _choose_manifest(
     index: dict[str, Any], read_blob: Callable[[str], bytes], what: str
 ) -> tuple[dict[str, Any], str]:
     """Follow an OCI index (possibly nested) to one image manifest, preferring linux/arm64."""
     for _ in range(4):
-        manifests = index.get("manifests")
-        if not isinstance(manifests, list) or not manifests:
+        manifests = _objs(index.get("manifests"), f"{what}: index manifests")
+        if not manifests:
             raise SourceError(f"{what}: index.json lists no manifests")
         chosen = manifests[0]
         for m in manifests:
-            plat = m.get("platform") or {}
+            plat = m.get("platform")
+            plat = plat if isinstance(plat, dict) else {}
             if (plat.get("os"), plat.get("architecture")) == PREFERRED_PLATFORM:
                 chosen = m
                 break
@@ -120,7 +137,10 @@ def _choose_manifest(
         if not isinstance(doc, dict):
             raise SourceError(f"{what}: manifest {digest} is not an object")
         if "layers" in doc:
-            plat = chosen.get("platform") or {}
+            _objs(doc.get("layers"), f"{what}: manifest {digest} layers")
+            _obj(doc.get("config"), f"{what}: manifest {digest} config")
+            plat = chosen.get("platform")
+            plat = plat if isinstance(plat, dict) else {}
             return doc, f"{plat.get('os', '')}/{plat.get('architecture', '')}".strip("/")
         index = doc
     raise SourceError(f"{what}: image indexes nested too deeply")
@@ -279,7 +299,10 @@ def _read_from_index(idx: _TarIndex, artifact: str) -> ImageLayout:
         entry = manifest_list[0]
         config = _load_json(idx.read(str(entry.get("Config", ""))), f"{artifact}: config")
         layers = []
-        for i, name in enumerate(entry.get("Layers") or []):
+        layer_names = entry.get("Layers") or []
+        if not isinstance(layer_names, list):
+            raise SourceError(f"{artifact}: manifest.json Layers is not a list")
+        for i, name in enumerate(layer_names):
             name = str(name)
             digest = ""
             if name.startswith("blobs/sha256/"):
@@ -297,7 +320,7 @@ def _read_from_index(idx: _TarIndex, artifact: str) -> ImageLayout:
             "docker-save",
             config if isinstance(config, dict) else None,
             layers,
-            [str(t) for t in entry.get("RepoTags") or []],
+            [str(t) for t in entry.get("RepoTags") or [] if isinstance(t, str)],
             findings,
             platform,
         )
