@@ -354,21 +354,31 @@ def _signature_match(text: str) -> str | None:
 _identify_lock = threading.Lock()
 
 
+def identify_available() -> bool:
+    """Whether pre-commit's ``identify`` (with ``ukkonen``) is installed for text matching."""
+    from importlib.util import find_spec
+
+    return find_spec("identify") is not None and find_spec("ukkonen") is not None
+
+
 @lru_cache(maxsize=4096)
 def _identify_cached(digest: str, text: str) -> tuple[str | None, str]:
-    from identify.identify import license_id  # optional at import time; see identify_text
+    if identify_available():
+        from identify.identify import license_id
 
-    # identify reads a file by name; write the text once into a private temp file.
-    fd, name = tempfile.mkstemp(prefix="pg-license-", suffix=".txt")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            fp.write(text)
-        found = license_id(name)
-    finally:
-        Path(name).unlink(missing_ok=True)
-    if found:
-        spdx = normalize_expression(found) or found
-        return spdx, "license-file:identify"
+        # identify reads a file by name; write the text once into a private temp file.
+        fd, name = tempfile.mkstemp(prefix="pg-license-", suffix=".txt")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fp:
+                fp.write(text)
+            found = license_id(name)
+        finally:
+            Path(name).unlink(missing_ok=True)
+        if found:
+            spdx = normalize_expression(found) or found
+            return spdx, "license-file:identify"
+    # Without identify (not installed) only our own signature matcher runs: weaker, and the
+    # method says so in each component's license_source.
     own = _signature_match(text)
     if own:
         return own, "license-file:signature"

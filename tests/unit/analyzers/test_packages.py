@@ -236,3 +236,16 @@ def test_dpkg_status_and_requirement_parsers() -> None:
     ]
     with pytest.raises(ValueError, match="Invalid|Expected|Unexpected|invalid"):
         parse_requirements(b"[project\n", "pyproject.toml")
+
+
+def test_own_matcher_runs_when_identify_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scanner.analyzers._licensing as lic
+
+    monkeypatch.setattr(lic, "identify_available", lambda: False)
+    lic._identify_cached.cache_clear()
+    try:
+        got = python_dist_licenses("", [], "", [("LICENSE", MIT_TEXT + b"\n")])
+    finally:
+        lic._identify_cached.cache_clear()
+    assert got.licenses == ("MIT",)
+    assert got.source == "license-file:signature"
