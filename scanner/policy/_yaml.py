@@ -197,6 +197,9 @@ def load_yaml(raw: bytes, source: str) -> YamlDocument:
         raise PolicyError(f"{where}: not valid YAML: {exc.problem or exc}") from exc
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+    except (ValueError, OverflowError) as exc:
+        # a scalar that looks typed but is not a valid value, e.g. the date 2030-02-31
+        raise PolicyError(f"{source}: invalid value: {exc}") from exc
     finally:
         loader.dispose()
     return YamlDocument(data, source, builder.lines)
