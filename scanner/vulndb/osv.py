@@ -110,12 +110,12 @@ _WORDS = {
 }
 
 
-def _severity(record: Mapping[str, Any]) -> tuple[Severity | None, float | None, str]:
+def _severity(
+    severities: tuple[tuple[str, str], ...], db_word: str
+) -> tuple[Severity | None, float | None, str]:
     """(severity, CVSS score, where it came from) of a record; ``None`` when it states none."""
     best: tuple[Severity | None, float | None, str] = (None, None, "")
-    for sev in record.get("severity") or ():
-        kind = str(sev.get("type", ""))
-        score = str(sev.get("score", ""))
+    for kind, score in severities:
         if kind == "CVSS_V3":
             try:
                 value = cvss3_base_score(score)
@@ -124,8 +124,7 @@ def _severity(record: Mapping[str, Any]) -> tuple[Severity | None, float | None,
             return severity_of_score(value), value, "cvss_v3"
         if kind.lower() == "ubuntu" and score.lower() in _WORDS and best[0] is None:
             best = (_WORDS[score.lower()], None, "ubuntu-priority")
-    db = record.get("database_specific") or {}
-    word = str(db.get("severity", "")).lower() if isinstance(db, Mapping) else ""
+    word = db_word.lower()
     if word in _WORDS and best[0] is None:
         best = (_WORDS[word], None, "database_specific")
     return best
@@ -138,12 +137,28 @@ class Advisory:
     id: str
     aliases: tuple[str, ...]
     summary: str
-    severity: Severity | None
-    score: float | None
-    severity_source: str
     modified: str
     published: str = ""
     url: str = ""
+    # Raw severity statements, rated only when asked: most records never match anything, and
+    # computing 20,000 CVSS scores would slow the index load for nothing.
+    severities: tuple[tuple[str, str], ...] = ()
+    db_severity: str = ""
+
+    @property
+    def severity(self) -> Severity | None:
+        """The advisory's severity (``None`` when the record states none)."""
+        return _severity(self.severities, self.db_severity)[0]
+
+    @property
+    def score(self) -> float | None:
+        """The CVSS v3 base score, when the record has a vector."""
+        return _severity(self.severities, self.db_severity)[1]
+
+    @property
+    def severity_source(self) -> str:
+        """Where the severity came from: ``cvss_v3``, ``ubuntu-priority``, ``database_specific``."""
+        return _severity(self.severities, self.db_severity)[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +246,7 @@ def parse_record(record: Mapping[str, Any]) -> Iterator[AffectedEntry]:
         raise RecordError("record has no id")
     if record.get("withdrawn"):
         return
-    severity, score, source = _severity(record)
+    db = record.get("database_specific") or {}
     refs = record.get("references") or []
     url = next(
         (str(r.get("url")) for r in refs if isinstance(r, Mapping) and r.get("type") == "ADVISORY"),
@@ -242,12 +257,15 @@ def parse_record(record: Mapping[str, Any]) -> Iterator[AffectedEntry]:
         id=rid,
         aliases=tuple(str(a) for a in record.get("aliases") or ()),
         summary=" ".join(summary.split())[:300],
-        severity=severity,
-        score=score,
-        severity_source=source,
         modified=str(record.get("modified", "")),
         published=str(record.get("published", "")),
         url=url,
+        severities=tuple(
+            (str(sev.get("type", "")), str(sev.get("score", "")))
+            for sev in record.get("severity") or ()
+            if isinstance(sev, Mapping)
+        ),
+        db_severity=str(db.get("severity", "")) if isinstance(db, Mapping) else "",
     )
     for aff in record.get("affected") or ():
         if not isinstance(aff, Mapping):
