@@ -102,6 +102,10 @@ def _check_artifacts(target: Path, report: ReportFacts, out_dir: Path) -> list[_
     if not report.artifacts:
         raise SignRefusedError(Reason.BAD_REPORT, f"{report.path}: the report lists no artifacts")
     items: list[_Item] = []
+    # Package manifests are subjects of the attestation, but only assets get a detached
+    # signature ("<asset file name>.sig"): every package has a package.json and a
+    # descriptor.json, whose base names would collide in one signatures folder.
+    manifests = set(manifest_files(target))
     for a in report.artifacts:
         name = subject_name(target, a.path)
         path = resolve(target, name)
@@ -142,7 +146,15 @@ def _check_artifacts(target: Path, report: ReportFacts, out_dir: Path) -> list[_
             )
         model = path if a.kind is ArtifactKind.MODEL else None
         items.append(
-            _Item(name, path, a.kind.value, d, detached=True, model=model, model_root=name)
+            _Item(
+                name,
+                path,
+                a.kind.value,
+                d,
+                detached=name not in manifests,
+                model=model,
+                model_root=name,
+            )
         )
     return _dedupe(items)
 

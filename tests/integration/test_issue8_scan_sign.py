@@ -109,3 +109,23 @@ def test_scan_sign_verify_model_with_model_signing_cli(env: Path) -> None:
         timeout=120,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_two_packages_sign_and_a_manifest_edited_after_the_scan_is_refused(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two packages each carry package.json and descriptor.json: they are attestation subjects,
+    # not detached-signature assets, so their base names cannot collide.
+    proj = build_project(env / "app", ProjectSpec())
+    report = _scan(proj.root, env)
+    kinds = {(a["kind"], a.get("format")) for a in report["artifacts"]}  # type: ignore[union-attr]
+    assert ("descriptor", "manifest") in kinds
+    assert main(["sign", str(proj.root), "--key", "gate.key", "--report", "report.json"]) == 0
+    sigs = sorted(p.name for p in (env / "signatures").glob("*.sig"))
+    assert sigs and all(len(n.split(".")[0]) == 64 for n in sigs)  # asset names only
+    assert main(["verify", str(proj.root), "--key", "gate.pub"]) == 0
+    capsys.readouterr()
+    graph = next((proj.root / "graphs").glob("*/graph.json"))
+    graph.write_text(graph.read_text().replace('"envelopeVersion"', ' "envelopeVersion"', 1))
+    assert main(["sign", str(proj.root), "--key", "gate.key", "--report", "report.json"]) == 1
+    assert "digest" in capsys.readouterr().err.lower()
