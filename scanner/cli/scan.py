@@ -15,8 +15,8 @@ from scanner.cli._options import (
     policy_from_args,
     write_outputs,
 )
-from scanner.models import Decision
 from scanner.gate import run_gate
+from scanner.models import Decision
 
 EXAMPLES = """\
 examples:

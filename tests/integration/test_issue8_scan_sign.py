@@ -122,7 +122,8 @@ def test_two_packages_sign_and_a_manifest_edited_after_the_scan_is_refused(
     assert ("descriptor", "manifest") in kinds
     assert main(["sign", str(proj.root), "--key", "gate.key", "--report", "report.json"]) == 0
     sigs = sorted(p.name for p in (env / "signatures").glob("*.sig"))
-    assert sigs and all(len(n.split(".")[0]) == 64 for n in sigs)  # asset names only
+    assert sigs
+    assert all(len(n.split(".")[0]) == 64 for n in sigs)  # asset names only
     assert main(["verify", str(proj.root), "--key", "gate.pub"]) == 0
     capsys.readouterr()
     graph = next((proj.root / "graphs").glob("*/graph.json"))
