@@ -29,8 +29,15 @@ from typing import Any, BinaryIO, ClassVar
 from scanner.analyzers.interface import Output, TargetAnalyzer
 from scanner.analyzers.models._common import model_finding
 from scanner.analyzers.models.mxnet_model import symbol_inputs
+from scanner.config import ArchiveLimits
 from scanner.models import AnalyzerFailure, ArtifactKind, Location, Severity
 from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
+from scanner.sources.safe_archive import (
+    ArchiveMember,
+    ArchiveStreamError,
+    LinkContext,
+    SafeTarReader,
+)
 
 __all__ = ["ArchiveView", "ModelDescriptorAnalyzer", "detect_frameworks"]
 
@@ -49,6 +56,8 @@ class ArchiveView:
     path: Path
     kind: str  # tar | zip | file
     names: list[str] = field(default_factory=list)
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    complete: bool = True  # false when a tar stream stopped early (bomb, corruption)
 
     def read_member(self, name: str, limit: int = _MAX_SMALL) -> bytes | None:
         """A member's bytes when it is at most ``limit`` bytes, else ``None``."""
@@ -60,30 +69,52 @@ class ArchiveView:
             with zipfile.ZipFile(self.path) as zf:
                 zinfo = zf.getinfo(name)
                 return zf.read(zinfo) if zinfo.file_size <= limit else None
-        with tarfile.open(self.path, "r:*") as tf:
-            tinfo = tf.getmember(name)
-            if not tinfo.isfile() or tinfo.size > limit:
-                return None
-            f = tf.extractfile(tinfo)
-            return f.read(limit) if f is not None else None
+        # Streamed through the bounded reader: a compression bomb stops at the scan's limits
+        # instead of being inflated in full by tarfile's random access.
+        with self.path.open("rb") as raw:
+            for member in _tar_files(raw, self.path, self.limits):
+                if member.raw_name != name:
+                    continue
+                if member.size > limit:
+                    return None
+                try:
+                    return member.read(limit)
+                except ArchiveStreamError:
+                    return None
+        return None
 
 
-def open_archive(path: Path) -> ArchiveView:
-    """List a model archive (tar, tar.gz, zip) or treat a loose file as a one-member archive."""
+def _tar_files(raw: BinaryIO, path: Path, limits: ArchiveLimits) -> Iterator[ArchiveMember]:
+    reader = SafeTarReader(raw, artifact=path.name, limits=limits, context=LinkContext.EXTRACT)
+    for member in reader:
+        if member.is_file:
+            yield member
+
+
+def open_archive(path: Path, limits: ArchiveLimits | None = None) -> ArchiveView:
+    """List a model archive (tar, tar.gz, zip) or treat a loose file as a one-member archive.
+
+    Tar streams are read through ``SafeTarReader`` with the scan's ``limits``; when it stops
+    early (a bomb, corruption) the view's ``complete`` is false and its names are partial.
+    """
+    limits = limits or ArchiveLimits()
     if zipfile.is_zipfile(path) and not _is_torch_zip(path):
         with zipfile.ZipFile(path) as zf:
             names = [i.filename for i in zf.infolist() if not i.is_dir()]
-        return ArchiveView(path, "zip", names[: _MAX_MEMBERS + 1])
+        return ArchiveView(path, "zip", names[: _MAX_MEMBERS + 1], limits)
     if tarfile.is_tarfile(path):
         names = []
-        with tarfile.open(path, "r:*") as tf:
-            for info in tf:
-                if info.isfile():
-                    names.append(info.name)
+        with path.open("rb") as raw:
+            reader = SafeTarReader(
+                raw, artifact=path.name, limits=limits, context=LinkContext.EXTRACT
+            )
+            for member in reader:
+                if member.is_file:
+                    names.append(member.raw_name)
                     if len(names) > _MAX_MEMBERS:
                         break
-        return ArchiveView(path, "tar", names)
-    return ArchiveView(path, "file", [path.name])
+        return ArchiveView(path, "tar", names, limits, reader.complete)
+    return ArchiveView(path, "file", [path.name], limits)
 
 
 def _is_torch_zip(path: Path) -> bool:
@@ -136,10 +167,13 @@ class ModelDescriptorAnalyzer(TargetAnalyzer):
         if sa.file is None or not sa.file.is_file():
             return
         try:
-            view = open_archive(sa.file)
+            config = self.ctx.config
+            view = open_archive(sa.file, config.limits if config is not None else None)
         except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
             yield AnalyzerFailure(self.name, f"cannot list model archive: {exc}", loc)
             return
+        if not view.complete:
+            return  # the walk of the same archive reports the bomb or corruption as a finding
         found = detect_frameworks(view.names)
         framework = str(desc.get("framework", ""))
         if framework in FRAMEWORKS and framework not in found:
