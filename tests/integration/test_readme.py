@@ -21,4 +21,4 @@ def test_readme_opens_with_the_run_and_test_commands() -> None:
     test_cmd = "python3 -m pip install -e '.[dev]' && python3 -m pytest -q -p no:randomly tests"
     assert test_cmd in head
     ci = (REPO / ".ci" / "run").read_text()
-    assert "python3 -m pip install -q -e '.[dev]' && python3 -m pytest -q -p no:randomly tests" in ci
+    assert test_cmd.replace("install -e", "install -q -e") in ci
