@@ -11,11 +11,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tarfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from scanner.analyzers.packages import PackagesAnalyzer
+from scanner.analyzers.vulns import VulnsAnalyzer
 from scanner.config import ScanConfig
 from scanner.models import Component
 from scanner.pipeline import scan
@@ -25,6 +27,7 @@ from tests.helpers.issue4 import (
     dpkg_status,
     install_wheels,
     syft_packages,
+    write_osv_db,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -79,6 +82,20 @@ def test_docker_image_matches_syft(rootfs: Path, tmp_path: Path) -> None:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
     ours = _ours(saved)
     assert {c.name for c in ours} >= {"urllib3", "requests", "Jinja2", "zlib1g", "bash"}
+    # the real wheels in the image match the real advisories offline
+    db = write_osv_db(tmp_path / "db", fetched_at=datetime.now(UTC))
+    audited = scan(
+        saved,
+        ScanConfig(options={"vulns": {"vuln_db": str(db)}}),
+        analyzers=[PackagesAnalyzer(), VulnsAnalyzer()],
+    )
+    ids = {
+        f.properties["vulnerability_id"]
+        for f in audited.findings
+        if f.rule_id == "vulns.known-vulnerability"
+    }
+    assert ids >= {"GHSA-mh33-7rrq-662w", "GHSA-x84v-xcm2-53pg", "GHSA-462w-v97r-4m45"}
+    assert "UBUNTU-CVE-2022-37434" in ids
     diff = compare_with_syft(
         ours, syft_packages(f"docker-archive:{saved}", tmp_path), dpkg_status()
     )

@@ -226,3 +226,16 @@ def test_database_without_metadata_is_dated_by_its_records(
     age = [f for f in out if isinstance(f, Finding) and f.rule_id == "vulns.database-age"]
     assert age[0].properties["fetched_at"].startswith("2024-09-10")
     assert any(isinstance(f, Finding) and f.rule_id == "vulns.database-stale" for f in out)
+
+
+@pytest.mark.online
+def test_real_pip_audit_never_passes_silently(tmp_path: Path) -> None:
+    """With the network: pip-audit either finds urllib3 1.24.1's CVEs or reports a failure."""
+    got = pip_audit_adapter.audit([("urllib3", "1.24.1")], cache_dir=tmp_path, timeout=20)
+    assert len(got) == 1
+    result = got[0]
+    if result.error is None:
+        aliases = {a for v in result.vulnerabilities for a in (v.id, *v.aliases)}
+        assert "CVE-2019-11324" in aliases
+    else:
+        assert result.vulnerabilities == ()
