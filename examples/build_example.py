@@ -36,7 +36,7 @@ VERSION = "1.0"
 
 # Not a real key: the shape of one, so that the secret rules fire on it.
 FAKE_KEY_ID = "AKIA" + "Q3EGRTZ7" + "WLKD4N2P"
-FAKE_SECRET = "wJalrXUt" + "nFEMI/K7MDENG/bPxRfiCY" + "ZQ9x8Tm2kLp"
+FAKE_SECRET = "wJalrXUt" + "nFEMI/K7MDENG/bPxRfiCY" + "ZQ9x8Tm2kL"
 
 APP_PY = f'''"""Shelf monitor: counts products on a shelf and raises a restock alert."""
 

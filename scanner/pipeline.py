@@ -174,13 +174,19 @@ class _Walk:
     ) -> None:
         """Spool a nested archive once, offer it to analyzers, then walk inside it."""
         with tempfile.TemporaryFile(dir=self.work_dir) as spool:
-            try:
-                with member.open() as src:
-                    shutil.copyfileobj(src, spool, CHUNK)
-            except ArchiveStreamError:
-                raise
-            except READ_ERRORS as exc:
-                raise ArchiveStreamError.from_read_error(exc) from exc
+            with member.open() as src:
+                while True:
+                    try:
+                        chunk = src.read(CHUNK)
+                    except ArchiveStreamError:
+                        raise
+                    except READ_ERRORS as exc:
+                        raise ArchiveStreamError.from_read_error(exc) from exc
+                    if not chunk:
+                        break
+                    # outside the try: a full work folder is the tool's problem (an I/O
+                    # failure, verdict incomplete), not a corrupt archive (a finding)
+                    spool.write(chunk)
             spool.seek(0)
             copy = ArchiveMember(
                 member.path,
@@ -469,6 +475,10 @@ def _mark_shadowed(
     return out
 
 
+def _name(a: Analyzer) -> str:
+    return a.name
+
+
 def _file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -515,7 +525,8 @@ def scan(
         versions = {a.name: a.version for a in analyzers}
         dispatcher = Dispatcher(analyzers, work)
         cache = ResultCache(config.cache_dir)
-        config_digest = config.digest()
+        tokens = "".join(f"{a.name}={a.cache_token()};" for a in sorted(analyzers, key=_name))
+        config_digest = hashlib.sha256(f"{config.digest()}|{tokens}".encode()).hexdigest()
         outputs: list[Output] = [*st.findings, *st.failures]
         artifacts: list[Artifact] = []
         verified: dict[str, str] = {}

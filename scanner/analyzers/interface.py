@@ -136,6 +136,14 @@ class Analyzer(ABC):  # noqa: B024 - a shared base for the declarations, not an 
         """Receive options before the walk; override to validate them (raise ``ConfigError``)."""
         self.ctx = ctx
 
+    def cache_token(self) -> str:
+        """Extra input to the result cache key, for state that options do not show.
+
+        Override when output depends on something outside the artifact and the options, such
+        as the content of a database the options only name by path. Called after configure().
+        """
+        return ""
+
     def wants(self, path: str, size: int, mode: int = 0o644) -> bool:
         """Whether this file should be handed over: cheap, content-free logic only."""
         rx = type(self)._compiled

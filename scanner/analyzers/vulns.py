@@ -21,7 +21,6 @@ Options (the policy's ``vulnerabilities:`` section plus ``vuln_db`` from the CLI
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -129,13 +128,15 @@ class VulnsAnalyzer(FileAnalyzer):
         self.timeout = int(opts.get("timeout", 15))
         db = opts.get("vuln_db")
         self.db = OsvDatabase(Path(str(db))) if db else None
-        # The result cache keys on analyzer versions and the config digest, which holds only
-        # the database's *path*: fold the database's content fingerprint and today's date into
-        # this instance's version so that an updated database (or a new day's pip-audit
-        # answers and database age) never serves stale cached results.
-        token = f"{type(self).version}:{self.now().date()}:{self.service}:"
-        token += self.db.fingerprint() if self.db is not None else "online"
-        self.version = int(hashlib.sha256(token.encode()).hexdigest()[:12], 16)  # type: ignore[misc]
+
+    def cache_token(self) -> str:
+        """The database's content fingerprint and today's date.
+
+        The config digest holds only the database's *path*: an updated database (or a new
+        day's pip-audit answers and database age) must never be served stale cached results.
+        """
+        token = f"{self.now().date()}:{self.service}:"
+        return token + (self.db.fingerprint() if self.db is not None else "online")
 
     def analyze(self, entry: FileEntry) -> Iterable[Output]:
         """Record the file; matching happens in ``finish``."""
@@ -228,6 +229,12 @@ class VulnsAnalyzer(FileAnalyzer):
             "fetched_at": fetched.isoformat() if fetched else None,
             "age_days": round(age, 2) if age is not None else None,
             "max_age_days": self.max_age,
+            # The contract's fields for every vulnerability finding, describing the database
+            # itself, so tools that read vulnerability findings by these keys keep working.
+            "package": "osv-database",
+            "version": fetched.date().isoformat() if fetched else "unknown",
+            "aliases": (),
+            "fixed_versions": (),
         }
         out: list[Output] = [
             Finding.create(
@@ -241,7 +248,7 @@ class VulnsAnalyzer(FileAnalyzer):
                 location=where,
                 evidence=str(self.db.root),
                 title="Vulnerability database age",
-                properties=props,
+                properties={**props, "vulnerability_id": "database-age"},
             )
         ]
         if age is None or age > self.max_age:
@@ -259,7 +266,7 @@ class VulnsAnalyzer(FileAnalyzer):
                     location=where,
                     evidence=str(self.db.root),
                     title="Stale vulnerability database",
-                    properties=props,
+                    properties={**props, "vulnerability_id": "database-stale"},
                 )
             )
         return out

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
+
 from examples.build_example import FAKE_KEY_ID, FAKE_SECRET, build, build_osv_db
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,10 +45,10 @@ def test_readme_scan_of_the_example(tmp_path: Path) -> None:
             "--no-cache",
             "--format",
             "terminal",
-            "--format",
-            "json",
             "-o",
             "-",
+            "--format",
+            "json",
             "-o",
             str(out),
         ],
@@ -77,6 +79,10 @@ def test_readme_scan_of_the_example(tmp_path: Path) -> None:
     assert {"GHSA-mh33-7rrq-662w", "GHSA-r64q-w8jr-g9qp"} <= vuln_ids
     assert "REJECTED" in proc.stdout
     assert report["failures"] == []
+    # the report conforms to the committed JSON Schema of the contract
+    schema = json.loads((REPO / "scanner" / "report" / "schema" / "report.schema.json").read_text())
+    errors = list(jsonschema.validators.validator_for(schema)(schema).iter_errors(report))
+    assert errors == []
     # the planted secrets never appear in any output
     everything = proc.stdout + proc.stderr + out.read_text()
     for secret in ("Sh3lfCam!2024", FAKE_KEY_ID, FAKE_SECRET):

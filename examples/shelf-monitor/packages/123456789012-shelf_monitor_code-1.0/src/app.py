@@ -8,7 +8,7 @@ import panoramasdk
 
 CAMERA_URL = "rtsp://admin:Sh3lfCam!2024@192.168.10.21:554/stream1"
 AWS_ACCESS_KEY_ID = "AKIAQ3EGRTZ7WLKD4N2P"
-AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYZQ9x8Tm2kLp"
+AWS_SECRET_ACCESS_KEY = "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"
 
 
 class ShelfMonitor(panoramasdk.node):
