@@ -136,7 +136,7 @@ class SafetensorsAnalyzer(FileAnalyzer):
             if not isinstance(info, dict):
                 raise _MalformedError(f"tensor {name!r} is not an object")
             dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-            if dtype not in _DTYPE_BITS:
+            if not isinstance(dtype, str) or dtype not in _DTYPE_BITS:
                 raise _MalformedError(f"tensor {name!r} has unknown dtype {dtype!r}")
             if not isinstance(shape, list) or not all(
                 isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
