@@ -39,8 +39,9 @@ def register(sub: Any) -> None:
     )
     add_scan_flags(p)
     add_output_flags(p)
-    p.add_argument("--baseline", type=Path,
-                   help="earlier JSON report: only findings not in it count")
+    p.add_argument(
+        "--baseline", type=Path, help="earlier JSON report: only findings not in it count"
+    )
     p.set_defaults(func=run)
 
 

@@ -10,8 +10,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_readme_is_assembled_from_the_sections() -> None:
-    proc = subprocess.run([sys.executable, "docs/build_readme.py", "--check"], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "docs/build_readme.py", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
