@@ -14,7 +14,7 @@ from pathlib import Path
 
 from scanner.config import ScanConfig
 from scanner.models import Report
-from scanner.pipeline import scan
+from scanner.pipeline import Progress, scan
 from scanner.policy import Policy, Waiver, decide, load_baseline, load_waivers
 
 __all__ = ["judge", "run_gate"]
@@ -66,6 +66,7 @@ def run_gate(
     waivers: Path | None = None,
     baseline: Path | None = None,
     today: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Scan ``target`` and attach the policy's verdict.
 
@@ -74,4 +75,4 @@ def run_gate(
     """
     extra = load_waivers(waivers) if waivers is not None else ()
     base = load_baseline(baseline) if baseline is not None else None
-    return _decide(scan(target, config), policy, extra, base, today)
+    return _decide(scan(target, config, progress=progress), policy, extra, base, today)

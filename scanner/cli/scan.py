@@ -15,6 +15,7 @@ from scanner.cli._options import (
     policy_from_args,
     write_outputs,
 )
+from scanner.cli._progress import scan_progress
 from scanner.gate import run_gate
 from scanner.models import Decision
 
@@ -50,7 +51,15 @@ def run(args: argparse.Namespace) -> int:
     pairs = output_pairs(args)
     policy = policy_from_args(args)
     config = config_from_args(args, policy)
-    report = run_gate(args.target, config, policy, waivers=args.waivers, baseline=args.baseline)
+    with scan_progress(config.progress) as progress:
+        report = run_gate(
+            args.target,
+            config,
+            policy,
+            waivers=args.waivers,
+            baseline=args.baseline,
+            progress=progress,
+        )
     write_outputs(report, pairs, args.quiet)
     assert report.verdict is not None
     if args.quiet or all(path is not None for _, path in pairs):
