@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -92,14 +93,26 @@ class _OutputAction(argparse._AppendAction):
         namespace.output_order = pairs
 
 
-def add_output_flags(p: argparse.ArgumentParser, default: str = "terminal") -> None:
-    """Repeatable ``--format FMT -o FILE`` pairs; each -o goes with the --format before it."""
+def add_output_flags(
+    p: argparse.ArgumentParser,
+    default: str = "terminal",
+    *,
+    choices: Mapping[str, str] | None = None,
+    what: str = "report format",
+) -> None:
+    """Repeatable ``--format FMT -o FILE`` pairs; each -o goes with the --format before it.
+
+    ``choices`` maps the names this command accepts to writer names in ``FORMATS`` (default:
+    every writer under its own name).
+    """
+    names = sorted(choices) if choices is not None else sorted(FORMATS)
     p.add_argument(
         "--format",
         dest="formats",
         action=_FormatAction,
         default=[],
-        help=f"report format (repeatable; one of: {', '.join(sorted(FORMATS))})",
+        metavar="FMT",
+        help=f"{what} (repeatable; one of: {', '.join(names)}; default {default})",
     )
     p.add_argument(
         "-o",
@@ -110,7 +123,7 @@ def add_output_flags(p: argparse.ArgumentParser, default: str = "terminal") -> N
         type=Path,
         help="file for the --format before it ('-' for stdout; repeatable)",
     )
-    p.set_defaults(default_format=default, output_order=None)
+    p.set_defaults(default_format=default, output_order=None, format_choices=choices)
 
 
 def policy_from_args(args: argparse.Namespace) -> Policy:
@@ -149,11 +162,16 @@ def config_from_args(args: argparse.Namespace, policy: Policy) -> ScanConfig:
 
 
 def output_pairs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
-    """(format, file) pairs as given; a format without a file goes to stdout.
+    """(writer name, file) pairs as given; a format without a file goes to stdout.
 
-    A lone ``-o FILE`` with no ``--format`` writes JSON. Formats that come only from the
-    environment (``PANORAMA_GATE_FORMAT``/``PANORAMA_GATE_OUTPUT``) pair up by position.
+    A lone ``-o FILE`` with no ``--format`` writes the command's default format (JSON for
+    ``scan``). Formats that come only from the environment (``PANORAMA_GATE_FORMAT`` /
+    ``PANORAMA_GATE_OUTPUT``) pair up by position.
     """
+    choices: Mapping[str, str] = getattr(args, "format_choices", None) or {
+        name: name for name in FORMATS
+    }
+    lone_default = "json" if args.default_format == "terminal" else args.default_format
     order = getattr(args, "output_order", None)
     if order is None:
         formats: list[str] = list(args.formats)
@@ -167,10 +185,10 @@ def output_pairs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
         if fmt is None:
             if i > 0 or len(order) > 1:
                 raise UsageError("each -o FILE needs a --format before it")
-            fmt = "json"
-        if fmt not in FORMATS:
-            raise UsageError(f"unknown format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
-        pairs.append((fmt, None if out is None or str(out) == "-" else Path(out)))
+            fmt = lone_default
+        if fmt not in choices:
+            raise UsageError(f"unknown format {fmt!r} (known: {', '.join(sorted(choices))})")
+        pairs.append((choices[fmt], None if out is None or str(out) == "-" else Path(out)))
     return pairs
 
 

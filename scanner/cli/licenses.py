@@ -12,11 +12,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from pathlib import Path
 from typing import Any
 
-from scanner.cli._options import add_scan_flags, config_from_args, policy_from_args, write_outputs
-from scanner.errors import UsageError
+from scanner.cli._options import (
+    add_output_flags,
+    add_scan_flags,
+    config_from_args,
+    output_pairs,
+    policy_from_args,
+    write_outputs,
+)
 from scanner.gate import run_gate
 from scanner.models import Decision
 
@@ -42,22 +47,6 @@ examples:
 EXIT = {Decision.APPROVED: 0, Decision.REJECTED: 1, Decision.INCOMPLETE: 3}
 
 
-def pairs_for(
-    formats: list[str], outputs: list[Path], mapping: dict[str, str], default: str
-) -> list[tuple[str, Path | None]]:
-    """Pair ``--format`` values (translated through ``mapping``) with ``-o`` files in order."""
-    if len(outputs) > max(len(formats), 1):
-        raise UsageError("each -o FILE needs a --format before it")
-    formats = formats or [default]
-    pairs: list[tuple[str, Path | None]] = []
-    for i, fmt in enumerate(formats):
-        if fmt not in mapping:
-            raise UsageError(f"unknown format {fmt!r} (known: {', '.join(mapping)})")
-        out = outputs[i] if i < len(outputs) else None
-        pairs.append((mapping[fmt], None if out is None or str(out) == "-" else out))
-    return pairs
-
-
 def register(sub: Any) -> None:
     """Add the ``licenses`` command."""
     p = sub.add_parser(
@@ -69,29 +58,13 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scan_flags(p)
-    p.add_argument(
-        "--format",
-        dest="formats",
-        action="append",
-        default=[],
-        choices=sorted(FORMAT_WRITERS),
-        help="export format (repeatable; default csv)",
-    )
-    p.add_argument(
-        "-o",
-        "--output",
-        dest="outputs",
-        action="append",
-        default=[],
-        type=Path,
-        help="file for the matching --format ('-' or none: stdout)",
-    )
+    add_output_flags(p, "csv", choices=FORMAT_WRITERS, what="export format")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Scan for packages and licenses, write the exports, return the license verdict."""
-    pairs = pairs_for(list(args.formats), list(args.outputs), FORMAT_WRITERS, "csv")
+    pairs = output_pairs(args)
     args.analyzers = "packages,licenses"
     policy = policy_from_args(args)
     config = config_from_args(args, policy)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from scanner.cli._options import add_scan_flags, config_from_args, policy_from_args, write_outputs
-from scanner.cli.licenses import pairs_for
+from scanner.cli._options import (
+    add_output_flags,
+    add_scan_flags,
+    config_from_args,
+    output_pairs,
+    policy_from_args,
+    write_outputs,
+)
 from scanner.pipeline import scan
 
 __all__ = ["register"]
@@ -38,29 +43,13 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_scan_flags(p)
-    p.add_argument(
-        "--format",
-        dest="formats",
-        action="append",
-        default=[],
-        choices=sorted(_FORMATS),
-        help="SBOM format (repeatable; default cyclonedx)",
-    )
-    p.add_argument(
-        "-o",
-        "--output",
-        dest="outputs",
-        action="append",
-        default=[],
-        type=Path,
-        help="file for the matching --format ('-' or none: stdout)",
-    )
+    add_output_flags(p, "cyclonedx", choices=_FORMATS, what="SBOM format")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Inventory, write the SBOM(s); 3 when the inventory is incomplete."""
-    pairs = pairs_for(list(args.formats), list(args.outputs), _FORMATS, "cyclonedx")
+    pairs = output_pairs(args)
     args.analyzers = "packages,vulns" if args.vuln_db else "packages"
     policy = policy_from_args(args)
     config = config_from_args(args, policy)
