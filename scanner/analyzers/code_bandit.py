@@ -26,8 +26,11 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import re
+import signal
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,9 +143,30 @@ def _new_manager() -> Any:
 
 def _worker_init() -> None:
     global _MANAGER
+    # Ctrl-C reaches the whole process group: the parent handles it and stops the pool;
+    # a worker must not die mid-task printing its own KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Bandit logs per-file errors itself; they come back as data, so keep workers quiet.
     logging.getLogger("bandit").setLevel(logging.CRITICAL)
     _MANAGER = _new_manager()
+
+
+def _start_forkserver() -> None:
+    """Start multiprocessing's fork server with SIGINT blocked (inherited across exec).
+
+    Otherwise a Ctrl-C while the server is still importing kills it with a traceback on the
+    user's terminal; once running it ignores SIGINT itself. The resource tracker is started
+    first and on its own: it unblocks SIGINT after starting (rather than restoring the mask).
+    """
+    for start in (
+        multiprocessing.resource_tracker.ensure_running,
+        multiprocessing.forkserver.ensure_running,
+    ):
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _reset(manager: Any) -> None:
@@ -239,12 +263,19 @@ def run_bandit(
     else:
         # forkserver: a clean process to fork from, never a copy of a threaded parent.
         ctx = multiprocessing.get_context("forkserver")
-        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
+        _start_forkserver()
+        pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
+        try:
             futures = [pool.submit(_scan_chunk, str(root), part) for part in chunks]
             for fut in futures:
                 got, errs = fut.result()
                 issues.extend(got)
                 errors.extend(errs)
+        except BaseException:
+            # Interrupted or failed: drop the queued chunks instead of scanning them all first.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     issues.sort(key=BanditIssue.sort_key)
     errors.sort()
     return issues, errors
