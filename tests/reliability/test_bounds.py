@@ -69,6 +69,7 @@ def test_huge_pax_header(tmp_path: Path) -> None:
         f.write(info.tobuf(format=tarfile.USTAR_FORMAT) + b"hi\n" + b"\0" * 509)
         f.write(b"\0" * 1024)
     _scan(tmp_path, target)
+    assert "archive.huge-header" in _rule_ids(tmp_path)
 
 
 def test_huge_gnu_longname_header(tmp_path: Path) -> None:
@@ -85,6 +86,7 @@ def test_huge_gnu_longname_header(tmp_path: Path) -> None:
         f.write(info.tobuf(format=tarfile.GNU_FORMAT))
         f.write(b"\0" * 1024)
     _scan(tmp_path, target)
+    assert "archive.huge-header" in _rule_ids(tmp_path)
 
 
 def test_gzip_bomb_container(tmp_path: Path) -> None:
