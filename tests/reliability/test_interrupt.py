@@ -168,7 +168,7 @@ def test_publish_and_pull_interrupted(
         "--raw-aes-key-file", str(keys["aes"]), "-o", str(deploy),
     ]  # fmt: skip
     proc = start_cli(*pull, env=env)
-    sig = signal.SIGINT  # SIGTERM here once hung (see docs/sections/reliability.md)
+    sig = signal.SIGINT  # SIGTERM to a pull hung once (not reproduced since; see the report)
     wait_for(
         lambda: any(".pull-" in p.name for p in deploy.parent.iterdir()),
         what="the pull's staging folder",
