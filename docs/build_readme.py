@@ -26,6 +26,7 @@ ORDER = [
     "publish.md",
     "workflows.md",
     "reliability.md",
+    "reliability-fuzz.md",
     "90-performance.md",
     "95-development.md",
 ]
