@@ -8,13 +8,17 @@ Layout under the destination (``s3://BUCKET/PREFIX`` or ``file://DIR``), one fol
 application version; every key in the index is relative to that folder::
 
     APP/VERSION/
-      index.json                      the release index, written last
-      attestation.sigstore.json       signed in-toto statement (DSSE, Sigstore bundle v0.3)
-      report.json                     the JSON report the verdict came from
-      sbom.cdx.json, licenses.json    when those report formats are available
-      signatures/<file>.sig           cosign-style detached signature of each plaintext asset
+      index.json                      the release index, written last (the only fixed name)
+      meta/<sha256>/attestation.sigstore.json   signed in-toto statement (DSSE, bundle v0.3)
+      meta/<sha256>/report.json       the JSON report the verdict came from
+      meta/<sha256>/sbom.cdx.json, meta/<sha256>/licenses.json   when available
+      signatures/<sha256>/<file>.sig  cosign-style detached signature of each plaintext asset
       objects/sha256/<hex>.enc        each signed file, encrypted (AWS Encryption SDK format),
-                                      named by its plaintext SHA-256
+                                      named by its plaintext SHA-256, written only if absent
+
+Two publishers racing for one version never overwrite each other: every object but the index
+is named by its content or written only if absent (a loser adopts the winner's encryption of
+the same file), and exactly one index wins, naming one complete release.
 
 Example::
 
@@ -32,6 +36,7 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,6 +84,7 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "index.json"
 INDEX_SCHEMA = "https://panorama-gate.dev/release-index/v1"
 REPORT_FILE = "report.json"
+META_DIR = "meta"
 OBJECTS_DIR = "objects/sha256"
 SIGNATURES_DIR = "signatures"
 # Optional extra reports, written when a writer of that name is registered.
@@ -375,7 +381,10 @@ def _upload(
                 if sig_file is None:
                     continue
                 local = attestation.parent / sig_file
-                sig_key = f"{SIGNATURES_DIR}/{sig_file}"
+                # Content-addressed like everything but the index: a publisher racing for this
+                # version never overwrites a signature the winner's index pins.
+                sig_sha = hashlib.sha256(local.read_bytes()).hexdigest()
+                sig_key = f"{SIGNATURES_DIR}/{sig_sha}/{sig_file}"
                 entry[field_name] = _file_entry(sig_key, local)
                 store.put_bytes(
                     sig_key,
@@ -392,7 +401,7 @@ def _upload(
         ("attestation", attestation, "application/vnd.dev.sigstore.bundle.v0.3+json"),
         *((r, p, "application/json") for r, p in reports.items()),
     ):
-        key = path.name
+        key = f"{META_DIR}/{hashlib.sha256(path.read_bytes()).hexdigest()}/{path.name}"
         meta_files[role] = _file_entry(key, path)
         sha = meta_files[role]["sha256"]
         store.put_bytes(
@@ -499,14 +508,20 @@ def _put_encrypted(
         )
     if result.context.get(CONTEXT_SHA256) != sha:
         raise SigningError(f"{path}: staged ciphertext does not belong to sha256 {sha}")
-    put = store.put_file(
-        key,
-        staged,
-        sha256_hex=result.ciphertext_sha256,
-        metadata=_object_metadata(sha, keyring, ctx, result),
-        tags=_tags(sha),
-        resume_state=state_dir / f"{sha}.upload.json",
-    )
+    try:
+        put = store.put_file(
+            key,
+            staged,
+            sha256_hex=result.ciphertext_sha256,
+            metadata=_object_metadata(sha, keyring, ctx, result),
+            tags=_tags(sha),
+            resume_state=state_dir / f"{sha}.upload.json",
+            # Only where the key was free when looked at: a publisher racing for the same
+            # release may have written it since, and its object must not be replaced.
+            if_absent=info is None,
+        )
+    except ObjectExistsError:
+        return _adopt(store, key, wanted, done)
     staged.unlink()
     staged_meta.unlink()
     done.append(
@@ -524,11 +539,43 @@ def _put_encrypted(
     }
 
 
+def _adopt(
+    store: ObjectStore, key: str, wanted: Mapping[str, str], done: list[PlannedObject]
+) -> dict[str, Any]:
+    """Another publisher wrote the same encryption of this file first: use its object.
+
+    Its metadata may land a moment after the object (the file store writes it second), so
+    look a few times before giving up.
+    """
+    for attempt in range(50):
+        info = store.head(key)
+        if info is not None:
+            if not all(info.metadata.get(k) == v for k, v in wanted.items()):
+                raise SigningError(
+                    f"{key}: another publisher wrote this object with other keys or context "
+                    "at the same time; run one publisher per release"
+                )
+            ct_sha = info.metadata.get("pg-ciphertext-sha256", "")
+            size_text = info.metadata.get("pg-plaintext-size", "")
+            if len(ct_sha) == 64 and size_text.isdigit():
+                done.append(PlannedObject(key, info.size, "encrypted asset", "skipped"))
+                return {"sha256": ct_sha, "size": info.size, "plaintext_size": int(size_text)}
+        time.sleep(0.05 * (attempt + 1) if attempt < 10 else 0.5)
+    raise SigningError(f"{key}: another publisher's object never became complete")
+
+
 def _already_published(
     store: ObjectStore, statement: Statement, url: str, app: str, version: str
 ) -> PublishResult:
     """A complete release is immutable: same files → nothing to do; different → refuse."""
     raw = store.get_bytes(INDEX_FILE, max_size=64 * 1024 * 1024)
+    for attempt in range(40):
+        # A racing winner's index can be visible a moment before its metadata (the file
+        # store writes it second); wait for the complete object rather than misread it.
+        if raw is not None:
+            break
+        time.sleep(0.05 * (attempt + 1) if attempt < 10 else 0.25)
+        raw = store.get_bytes(INDEX_FILE, max_size=64 * 1024 * 1024)
     try:
         index = json.loads(raw or b"")
         published = {(f["name"], f["sha256"]) for f in index["files"]}

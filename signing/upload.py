@@ -244,6 +244,7 @@ class ObjectStore(ABC):
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
         resume_state: Path | None = None,
+        if_absent: bool = False,
     ) -> PutResult:
         """Upload a local file whose SHA-256 is ``sha256_hex``."""
 
@@ -498,6 +499,7 @@ class S3Store(ObjectStore):
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
         resume_state: Path | None = None,
+        if_absent: bool = False,
     ) -> PutResult:
         """Single PUT below the threshold, resumable multipart upload above it."""
         size = path.stat().st_size
@@ -508,14 +510,19 @@ class S3Store(ObjectStore):
             self.progress.begin(key, size)
             try:
                 result = self.put_bytes(
-                    key, data, metadata=metadata, tags=tags, content_type=content_type
+                    key,
+                    data,
+                    metadata=metadata,
+                    tags=tags,
+                    content_type=content_type,
+                    if_absent=if_absent,
                 )
                 self.progress.advance(size)
             finally:
                 self.progress.end()
             return result
         return self._multipart(
-            key, path, size, sha256_hex, metadata, tags, content_type, resume_state
+            key, path, size, sha256_hex, metadata, tags, content_type, resume_state, if_absent
         )
 
     def _part_size(self, size: int) -> int:
@@ -534,6 +541,7 @@ class S3Store(ObjectStore):
         tags: Mapping[str, str] | None,
         content_type: str,
         resume_state: Path | None,
+        if_absent: bool = False,
     ) -> PutResult:
         full = self._key(key)
         where = f"s3://{self.bucket}/{full}"
@@ -628,15 +636,34 @@ class S3Store(ObjectStore):
                 }
                 for n in range(1, len(part_digests) + 1)
             ]
-            resp = self._call(
-                f"complete multipart upload {where}",
-                lambda: self.client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=full,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                ),
-            )
+            # With if_absent the object appears only if no other writer got there first
+            # (racing publishers of one release never replace each other's objects).
+            condition = {"IfNoneMatch": "*"} if if_absent else {}
+            try:
+                resp = self._call(
+                    f"complete multipart upload {where}",
+                    lambda: self.client.complete_multipart_upload(
+                        Bucket=self.bucket,
+                        Key=full,
+                        UploadId=upload_id,
+                        MultipartUpload={"Parts": parts},
+                        **condition,
+                    ),
+                )
+            except StorageError as exc:
+                cause = exc.__cause__
+                if isinstance(cause, botocore.exceptions.ClientError) and (
+                    _client_error_code(cause)
+                    in ("PreconditionFailed", "ConditionalRequestConflict")
+                ):
+                    with contextlib.suppress(
+                        botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError
+                    ):
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=full, UploadId=upload_id
+                        )
+                    raise ObjectExistsError(f"{where} already exists") from cause
+                raise
         finally:
             self.progress.end()
         reported = resp.get("ChecksumSHA256")
@@ -884,6 +911,7 @@ class FileStore(ObjectStore):
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
         resume_state: Path | None = None,
+        if_absent: bool = False,
     ) -> PutResult:
         """Copy in 1 MiB blocks into a temporary file, check the digest, rename into place."""
         dst = self._path(key)
@@ -902,9 +930,16 @@ class FileStore(ObjectStore):
                 os.fsync(out.fileno())
             if digest.hexdigest() != sha256_hex:
                 raise ChecksumError(f"{path}: changed while copying (sha256 differs)")
-            os.replace(tmp, dst)
+            if if_absent:
+                # link() fails if the name exists: the file-system form of If-None-Match.
+                # The metadata is written only by the writer that won.
+                os.link(tmp, dst)
+            else:
+                os.replace(tmp, dst)
             checksum = b64_sha256(digest.digest())
             self._write_meta(key, metadata, tags, checksum, content_type)
+        except FileExistsError as exc:
+            raise ObjectExistsError(f"{dst} already exists") from exc
         except OSError as exc:
             raise StorageError(f"{dst}: cannot write: {exc.strerror or exc}") from exc
         finally:

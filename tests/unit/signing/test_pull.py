@@ -143,8 +143,14 @@ def test_layout_and_index(published: Path, proj: BuiltProject) -> None:
     container = next(f for f in index["files"] if f["sha256"] == proj.container_sha)
     assert container["signature"]["key"].startswith("signatures/")
     assert (published / container["signature"]["key"]).is_file()
-    assert index["report"]["key"] == "report.json"
-    assert index["attestation"]["key"] == "attestation.sigstore.json"
+    # every object but the index is named by its content (racing publishers cannot clobber)
+    for role, name in (("report", "report.json"), ("attestation", "attestation.sigstore.json")):
+        entry = index[role]
+        assert entry["key"] == f"meta/{entry['sha256']}/{name}"
+        data = (published / entry["key"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    sig = container["signature"]
+    assert sig["key"] == f"signatures/{sig['sha256']}/{container['name'].rsplit('/', 1)[-1]}.sig"
 
 
 def test_rerun_of_a_complete_release_changes_nothing(
@@ -325,7 +331,7 @@ def test_index_listing_an_unsigned_file(tmp_path: Path, ec_keys: Keys, published
 
 
 def test_report_swapped(tmp_path: Path, ec_keys: Keys, published: Path) -> None:
-    (published / "report.json").write_text('{"verdict": "approved"}')
+    (published / _index(published)["report"]["key"]).write_text('{"verdict": "approved"}')
     with pytest.raises(PullError, match="report's sha256"):
         _pull(tmp_path, published, ec_keys)
     index = _index(published)
@@ -421,14 +427,16 @@ def test_racing_publisher_loses_at_the_index(
         return real_upload(store, *a, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pub, "_upload", racing)
-    # Exactly one index wins; the loser says what it damaged instead of reporting success,
-    # and pull rejects the damaged release (fails closed).
-    with pytest.raises(PublishRefusedError, match="another publisher completed") as err:
-        publish_release(proj.root, make_report(proj), options(tmp_path, ec_keys))
-    assert err.value.exit_code == 3
-    with pytest.raises(PullError):
-        _pull(tmp_path, tmp_path / "releases" / "shelf_app" / "1.0.0", ec_keys)
-    assert _leftovers(tmp_path) == []
+    # Exactly one index wins. Every other object is content-addressed or written only if
+    # absent, so the loser replaced nothing of the winner's: it finds the same release
+    # complete, and pull accepts that one complete release.
+    result = publish_release(proj.root, make_report(proj), options(tmp_path, ec_keys))
+    assert result.already_published
+    out = _pull(tmp_path, tmp_path / "releases" / "shelf_app" / "1.0.0", ec_keys)
+    assert proj.container_asset is not None
+    pulled = out / proj.container_asset.relative_to(proj.root)
+    assert pulled.read_bytes() == proj.container_asset.read_bytes()
+    assert _leftovers(tmp_path) == ["out"]  # the pulled release, and no staging folder
 
 
 @pytest.fixture(scope="module")
