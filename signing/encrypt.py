@@ -487,11 +487,12 @@ class _BackgroundHasher:
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._hash = hashlib.sha256()
         self.size = 0
+        self._abandoned = False
         self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
+        while (chunk := self._queue.get()) is not None and not self._abandoned:
             self._hash.update(chunk)
 
     def update(self, chunk: bytes) -> None:
@@ -506,10 +507,13 @@ class _BackgroundHasher:
         return self._hash.hexdigest()
 
     def abandon(self) -> None:
-        """Stop the worker after an error (the digest is not needed)."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        """Give up the digest after an error or an interrupt, without waiting.
+
+        The queue is not touched: a KeyboardInterrupt can arrive while the main thread holds
+        the queue's lock inside ``put()``, and waiting on it again would hang the run. The
+        worker is a daemon thread and dies with the process.
+        """
+        self._abandoned = True
 
 
 class _HashingReader(io.RawIOBase):

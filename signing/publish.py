@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -508,20 +509,25 @@ def _put_encrypted(
         )
     if result.context.get(CONTEXT_SHA256) != sha:
         raise SigningError(f"{path}: staged ciphertext does not belong to sha256 {sha}")
+    upload = functools.partial(
+        store.put_file,
+        key,
+        staged,
+        sha256_hex=result.ciphertext_sha256,
+        metadata=_object_metadata(sha, keyring, ctx, result),
+        tags=_tags(sha),
+        resume_state=state_dir / f"{sha}.upload.json",
+    )
     try:
-        put = store.put_file(
-            key,
-            staged,
-            sha256_hex=result.ciphertext_sha256,
-            metadata=_object_metadata(sha, keyring, ctx, result),
-            tags=_tags(sha),
-            resume_state=state_dir / f"{sha}.upload.json",
-            # Only where the key was free when looked at: a publisher racing for the same
-            # release may have written it since, and its object must not be replaced.
-            if_absent=info is None,
-        )
+        # Only where the key was free when looked at: a publisher racing for the same
+        # release may have written it since, and its object must not be replaced.
+        put = upload(if_absent=info is None)
     except ObjectExistsError:
-        return _adopt(store, key, wanted, done)
+        adopted = _adopt(store, key, wanted, done)
+        if adopted is not None:
+            return adopted
+        # An object that never got its metadata was left by an interrupted run: replace it.
+        put = upload(if_absent=False)
     staged.unlink()
     staged_meta.unlink()
     done.append(
@@ -541,13 +547,14 @@ def _put_encrypted(
 
 def _adopt(
     store: ObjectStore, key: str, wanted: Mapping[str, str], done: list[PlannedObject]
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Another publisher wrote the same encryption of this file first: use its object.
 
     Its metadata may land a moment after the object (the file store writes it second), so
-    look a few times before giving up.
+    look for about two seconds; ``None`` when it never completes (a run interrupted between
+    writing the object and its metadata).
     """
-    for attempt in range(50):
+    for _ in range(20):
         info = store.head(key)
         if info is not None:
             if not all(info.metadata.get(k) == v for k, v in wanted.items()):
@@ -560,8 +567,8 @@ def _adopt(
             if len(ct_sha) == 64 and size_text.isdigit():
                 done.append(PlannedObject(key, info.size, "encrypted asset", "skipped"))
                 return {"sha256": ct_sha, "size": info.size, "plaintext_size": int(size_text)}
-        time.sleep(0.05 * (attempt + 1) if attempt < 10 else 0.5)
-    raise SigningError(f"{key}: another publisher's object never became complete")
+        time.sleep(0.1)
+    return None
 
 
 def _already_published(
