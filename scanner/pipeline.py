@@ -110,6 +110,9 @@ class _Walk:
         self.findings: list[Finding] = []
         self.seen_entry = False
         self.entry_path = ""
+        # image layers: whiteouts seen (layer, path, opaque) and layer digest -> index
+        self.deletions: list[tuple[int, str, bool]] = []
+        self.layer_index: dict[str, int] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def _progress_cb(self, name: str, total: int) -> Callable[[int], None] | None:
@@ -247,8 +250,7 @@ class _Walk:
     # -- per format ------------------------------------------------------------------------
     def walk(self, sa: SourceArtifact, fmt: ArtifactFormat) -> None:
         assert sa.file is not None
-        entry = ((sa.descriptor or {}).get("runtimeDescriptor") or {}).get("entry") or {}
-        self.entry_path = normalise_path(str(entry.get("name") or ""))[0]
+        self.entry_path = normalise_path(_entry_of(sa))[0]
         size = sa.file.stat().st_size if sa.file.is_file() else 0
         if fmt in (ArtifactFormat.ROOTFS, ArtifactFormat.MODEL_ARCHIVE):
             ctx = LinkContext.ROOTFS if fmt is ArtifactFormat.ROOTFS else LinkContext.EXTRACT
@@ -374,7 +376,6 @@ class _Walk:
         try:
             if layout.config is not None:
                 self.d.analyze_config(layout.config, sa)
-            deletions: list[tuple[int, str, bool]] = []  # (layer, path, opaque)
             for layer in layout.layers:
                 layer_id = layer.digest
                 with layer.open() as blob:
@@ -390,10 +391,10 @@ class _Walk:
                             if base.startswith(".wh."):
                                 parent = member.path[: -len(base)].rstrip("/")
                                 if base == ".wh..wh..opq":
-                                    deletions.append((layer.index, parent, True))
+                                    self.deletions.append((layer.index, parent, True))
                                 else:
                                     gone = (parent + "/" if parent else "") + base[4:]
-                                    deletions.append((layer.index, gone, False))
+                                    self.deletions.append((layer.index, gone, False))
                                     self.d.remove(gone)
                                 continue
                             if member.type is not MemberType.FILE or member._opener is None:
@@ -406,7 +407,6 @@ class _Walk:
                     self.findings.extend(reader.findings)
                     _drain(blob)  # the content-address check fires at EOF
             self.findings.extend(layout.findings)
-            self.deletions = deletions
             self.layer_index = {la.digest: la.index for la in layout.layers}
         finally:
             layout.close()
@@ -568,9 +568,6 @@ def _scan_artifact(
 ) -> list[Output]:
     if sa.format is ArtifactFormat.DESCRIPTOR or sa.file is None or not sa.file.exists():
         return []
-    if not dispatcher.wants_content and not dispatcher.config_analyzers:
-        # Integrity-only runs still walk: the archive checks are part of reading.
-        pass
     fmt: ArtifactFormat = sa.format
     if sa.file.is_file() and not sa.sniffed:
         # project assets arrive with a guess from their manifest: the bytes decide
@@ -624,18 +621,17 @@ def _scan_artifact(
     finally:
         out.extend(dispatcher.finish(sa))
     out.extend(walker.findings)
-    deletions = getattr(walker, "deletions", [])
-    if deletions:
-        layer_index: dict[str, int] = walker.layer_index
+    if walker.deletions:
         found = [o for o in out if isinstance(o, Finding)]
         rest = [o for o in out if not isinstance(o, Finding)]
-        out = [*_mark_shadowed(found, deletions, layer_index), *rest]
+        out = [*_mark_shadowed(found, walker.deletions, walker.layer_index), *rest]
     if key is not None:
         cache.put(key, out)
     return out
 
 
 def _entry_of(sa: SourceArtifact) -> str:
+    """The descriptor's entry-point script (``""`` for non-code artifacts)."""
     entry = ((sa.descriptor or {}).get("runtimeDescriptor") or {}).get("entry") or {}
     return str(entry.get("name") or "")
 

@@ -74,11 +74,6 @@ class Dispatcher:
         self.files_seen = 0
         self.files_dispatched = 0
 
-    @property
-    def wants_content(self) -> bool:
-        """Whether any analyzer looks at file content at all."""
-        return bool(self.file_analyzers or self.tree_analyzers)
-
     def begin(self, sa: SourceArtifact) -> None:
         """Start an artifact: fresh tree folders for the TreeAnalyzers."""
         self._artifact = sa.artifact.name
