@@ -10,6 +10,8 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,14 @@ from typing import BinaryIO
 from scanner.models import Digest
 from signing.errors import SigningError
 
-__all__ = ["CHUNK_SIZE", "FileDigest", "sha256_bytes", "sha256_file", "sha256_stream"]
+__all__ = [
+    "CHUNK_SIZE",
+    "BackgroundHasher",
+    "FileDigest",
+    "sha256_bytes",
+    "sha256_file",
+    "sha256_stream",
+]
 
 CHUNK_SIZE = 1024 * 1024
 """Read size: large enough that hashing, not syscalls, dominates; small enough to stay in cache."""
@@ -75,3 +84,49 @@ def sha256_file(path: Path, *, sinks: Iterable[Callable[[memoryview], object]] =
             return sha256_stream(fp, sinks=sinks)
     except OSError as exc:
         raise SigningError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+class BackgroundHasher:
+    """SHA-256 computed on a worker thread, fed through a bounded queue.
+
+    hashlib releases the GIL on large buffers, so hashing runs on the second core while the
+    caller encrypts or reads on the first; the bounded queue keeps memory flat (at most
+    ``depth`` chunks). Chunks must be immutable (``bytes``): the worker reads them later.
+    """
+
+    def __init__(self, depth: int = 8) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None and not self._abandoned:
+            self._hash.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        """Queue an immutable chunk for hashing."""
+        self.size += len(chunk)
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        """Wait for the queue to drain and return the digest."""
+        return self.digest().hex()
+
+    def digest(self) -> bytes:
+        """Wait for the queue to drain and return the raw digest (once; later calls reuse it)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        return self._hash.digest()
+
+    def abandon(self) -> None:
+        """Give up the digest after an error or an interrupt, without waiting.
+
+        The queue is not touched: a KeyboardInterrupt can arrive while the main thread holds
+        the queue's lock inside ``put()``, and waiting on it again would hang the run. The
+        worker is a daemon thread and dies with the process.
+        """
+        self._abandoned = True

@@ -31,10 +31,8 @@ import contextlib
 import hashlib
 import io
 import os
-import queue
 import struct
 import tempfile
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,6 +70,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from signing.digest import BackgroundHasher
 from signing.errors import KeyLoadError, SigningError
 
 __all__ = [
@@ -476,53 +475,13 @@ def cli_raw_aes_provider(key_ids: Sequence[str] = (), **kwargs: Sequence[str]) -
 # ----------------------------------------------------------------------- streaming
 
 
-class _BackgroundHasher:
-    """SHA-256 computed on a worker thread, fed through a bounded queue.
-
-    hashlib releases the GIL on large buffers, so hashing runs on the second core while the
-    SDK encrypts on the first; the bounded queue keeps memory flat (at most ``depth`` chunks).
-    """
-
-    def __init__(self, depth: int = 8) -> None:
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-        self._hash = hashlib.sha256()
-        self.size = 0
-        self._abandoned = False
-        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None and not self._abandoned:
-            self._hash.update(chunk)
-
-    def update(self, chunk: bytes) -> None:
-        """Queue an immutable chunk for hashing."""
-        self.size += len(chunk)
-        self._queue.put(chunk)
-
-    def hexdigest(self) -> str:
-        """Wait for the queue to drain and return the digest."""
-        self._queue.put(None)
-        self._thread.join()
-        return self._hash.hexdigest()
-
-    def abandon(self) -> None:
-        """Give up the digest after an error or an interrupt, without waiting.
-
-        The queue is not touched: a KeyboardInterrupt can arrive while the main thread holds
-        the queue's lock inside ``put()``, and waiting on it again would hang the run. The
-        worker is a daemon thread and dies with the process.
-        """
-        self._abandoned = True
-
-
 class _HashingReader(io.RawIOBase):
     """A read-only stream that hashes and counts what passes through it."""
 
     def __init__(
         self,
         raw: io.RawIOBase | io.BufferedIOBase,
-        hasher: _BackgroundHasher,
+        hasher: BackgroundHasher,
         progress: ProgressCallback | None,
     ):
         super().__init__()
@@ -549,13 +508,34 @@ class _HashingReader(io.RawIOBase):
         return len(data)
 
 
+class _CountingWriter:
+    """Writes everything to an unbuffered file and counts the bytes."""
+
+    def __init__(self) -> None:
+        self.sink: Any = None
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # a raw file may write less than asked
+            n = self.sink.write(view)
+            view = view[n:]
+            self.size += n
+
+
 @dataclass(frozen=True, slots=True)
 class EncryptResult:
-    """What one encryption produced: digests and sizes of both sides, and the context."""
+    """What one encryption produced: the plaintext's digest, both sizes, and the context.
+
+    The ciphertext is not hashed here: the upload reads it once for its whole-file and
+    per-part checksums anyway (:meth:`signing.upload.ObjectStore.digest_file`), and a second
+    SHA-256 pass would cost more than the encryption itself (AES-GCM runs several times
+    faster than SHA-256 on this hardware). The ciphertext needs no digest for its integrity:
+    every frame is authenticated, and the plaintext digest is checked on decryption.
+    """
 
     plaintext_sha256: str
     plaintext_size: int
-    ciphertext_sha256: str
     ciphertext_size: int
     context: Mapping[str, str]
 
@@ -590,10 +570,11 @@ def encrypt_file(
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
     tmp = Path(tmp_name)
-    plain_hash = _BackgroundHasher()
-    out_hash = _BackgroundHasher()
+    plain_hash = BackgroundHasher()
+    out = _CountingWriter()
     try:
-        with open(src, "rb", buffering=0) as raw, os.fdopen(fd, "wb", buffering=0) as out:
+        with open(src, "rb", buffering=0) as raw, os.fdopen(fd, "wb", buffering=0) as sink:
+            out.sink = sink
             reader = _HashingReader(raw, plain_hash, progress)
             with _CLIENT.stream(
                 mode="encrypt",
@@ -604,16 +585,14 @@ def encrypt_file(
                 frame_length=FRAME_LENGTH,
                 source_length=os.fstat(raw.fileno()).st_size,
             ) as encryptor:
-                if not _write_frames(encryptor, reader, out, out_hash):
+                if not _write_frames(encryptor, reader, out):
                     while True:
                         chunk = encryptor.read(READ_SIZE)
                         if not chunk:
                             break
                         out.write(chunk)
-                        out_hash.update(chunk)
-            os.fsync(out.fileno())
+            os.fsync(sink.fileno())
         actual = plain_hash.hexdigest()
-        ciphertext_sha256 = out_hash.hexdigest()
         if actual != expected:
             raise EncryptionError(
                 f"{src}: changed since it was scanned (sha256 {actual}, approved {expected})",
@@ -634,13 +613,11 @@ def encrypt_file(
         _unlink(tmp)
         raise
     finally:
-        for hasher in (plain_hash, out_hash):
-            hasher.abandon()
+        plain_hash.abandon()
     return EncryptResult(
         plaintext_sha256=actual,
         plaintext_size=plain_hash.size,
-        ciphertext_sha256=ciphertext_sha256,
-        ciphertext_size=out_hash.size,
+        ciphertext_size=out.size,
         context=dict(context),
     )
 
@@ -650,9 +627,7 @@ _FINAL_FRAME_AAD = ContentAADString.FINAL_FRAME_STRING_ID.value
 _FINAL_FRAME_MARKER = struct.pack(">I", SequenceIdentifier.SEQUENCE_NUMBER_END.value)
 
 
-def _write_frames(
-    encryptor: Any, reader: _HashingReader, out: Any, out_hash: _BackgroundHasher
-) -> bool:
+def _write_frames(encryptor: Any, reader: _HashingReader, out: _CountingWriter) -> bool:
     """Write the message body with the SDK's header and keys but without its buffering.
 
     The SDK builds the header (data key generation and wrapping, key derivation, commitment
@@ -680,7 +655,6 @@ def _write_frames(
     aead = AESGCM(key)
     message_id = header.message_id
     out.write(head)
-    out_hash.update(head)
     encryptor.output_buffer = b""
     sequence = 1
     while True:
@@ -703,8 +677,6 @@ def _write_frames(
             prefix = struct.pack(">I", sequence) + iv
         out.write(prefix)
         out.write(sealed)
-        out_hash.update(prefix)
-        out_hash.update(sealed)
         if final:
             return True
         sequence += 1
@@ -730,7 +702,7 @@ def decrypt_file(
     expected_sha = expected_context.get(CONTEXT_SHA256)
     fd, tmp_name = tempfile.mkstemp(prefix=".decrypt.", suffix=".tmp", dir=dst_dir)
     tmp = Path(tmp_name)
-    digest = _BackgroundHasher()
+    digest = BackgroundHasher()
     context: dict[str, str] = {}
     checked = False
     try:
@@ -786,7 +758,7 @@ def _read_frames(
     decryptor: Any,
     header: Any,
     out: Any,
-    digest: _BackgroundHasher,
+    digest: BackgroundHasher,
     progress: ProgressCallback | None,
 ) -> bool:
     """Decrypt the framed body after the SDK has parsed and authenticated the header.

@@ -319,7 +319,11 @@ def _subject_files(target: Path, statement: Statement) -> list[tuple[str, Path, 
 
 
 def _object_metadata(
-    sha: str, keyring: Keyring, ctx: Mapping[str, str], result: EncryptResult | None
+    sha: str,
+    keyring: Keyring,
+    ctx: Mapping[str, str],
+    result: EncryptResult | None,
+    ciphertext_sha256: str = "",
 ) -> dict[str, str]:
     meta = {
         "pg-sha256": sha,
@@ -328,7 +332,7 @@ def _object_metadata(
         "pg-context": hashlib.sha256(_canonical(dict(ctx))).hexdigest(),
     }
     if result is not None:
-        meta["pg-ciphertext-sha256"] = result.ciphertext_sha256
+        meta["pg-ciphertext-sha256"] = ciphertext_sha256
         meta["pg-plaintext-size"] = str(result.plaintext_size)
     return meta
 
@@ -488,11 +492,7 @@ def _put_encrypted(
             doc = json.loads(staged_meta.read_text(encoding="utf-8"))
             if doc["metadata"] == wanted and doc["ciphertext_size"] == staged.stat().st_size:
                 result = EncryptResult(
-                    sha,
-                    int(doc["plaintext_size"]),
-                    str(doc["ciphertext_sha256"]),
-                    int(doc["ciphertext_size"]),
-                    dict(ctx),
+                    sha, int(doc["plaintext_size"]), int(doc["ciphertext_size"]), dict(ctx)
                 )
     if result is None:
         result = encrypt_file(path, staged, keyring, ctx)
@@ -501,7 +501,6 @@ def _put_encrypted(
                 {
                     "metadata": wanted,
                     "plaintext_size": result.plaintext_size,
-                    "ciphertext_sha256": result.ciphertext_sha256,
                     "ciphertext_size": result.ciphertext_size,
                 }
             ),
@@ -509,12 +508,20 @@ def _put_encrypted(
         )
     if result.context.get(CONTEXT_SHA256) != sha:
         raise SigningError(f"{path}: staged ciphertext does not belong to sha256 {sha}")
+    # One read of the ciphertext gives its SHA-256 (for the index and metadata) and the
+    # per-part checksums of the upload.
+    digests = store.digest_file(staged)
+    if digests.size != result.ciphertext_size:
+        raise SigningError(
+            f"{staged}: staged ciphertext is {digests.size} bytes, "
+            f"{result.ciphertext_size} were written"
+        )
     upload = functools.partial(
         store.put_file,
         key,
         staged,
-        sha256_hex=result.ciphertext_sha256,
-        metadata=_object_metadata(sha, keyring, ctx, result),
+        digests=digests,
+        metadata=_object_metadata(sha, keyring, ctx, result, digests.sha256_hex),
         tags=_tags(sha),
         resume_state=state_dir / f"{sha}.upload.json",
     )
@@ -539,7 +546,7 @@ def _put_encrypted(
         )
     )
     return {
-        "sha256": result.ciphertext_sha256,
+        "sha256": digests.sha256_hex,
         "size": result.ciphertext_size,
         "plaintext_size": result.plaintext_size,
     }

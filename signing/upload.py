@@ -18,7 +18,8 @@ bucket (or pulled from either) unchanged. The S3 backend:
 Example::
 
     store = open_store("s3://releases/panorama", endpoint_url=None, fips=False)
-    store.put_file("app/1.0/assets/ab.enc", Path("ab.enc"), sha256_hex=..., metadata={})
+    digests = store.digest_file(Path("ab.enc"))  # whole-file and per-part SHA-256, one read
+    store.put_file("app/1.0/assets/ab.enc", Path("ab.enc"), digests=digests, metadata={})
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ import botocore.config
 import botocore.exceptions
 
 from scanner.errors import UsageError
+from signing.digest import BackgroundHasher
 from signing.errors import SigningError
 
 __all__ = [
     "DEFAULT_PART_SIZE",
     "ChecksumError",
+    "FileDigests",
     "ObjectExistsError",
     "FileStore",
     "NullProgress",
@@ -62,6 +65,7 @@ __all__ = [
     "StorageError",
     "TransferProgress",
     "check_endpoint",
+    "digest_file",
     "open_store",
     "split_url",
 ]
@@ -171,6 +175,47 @@ class PutResult:
     checksum_sha256: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FileDigests:
+    """A file's SHA-256 and size and, for a multipart upload, every part's SHA-256."""
+
+    sha256_hex: str
+    size: int
+    part_size: int = 0
+    """0 when no part digests were computed (single PUT, file store)."""
+    parts: tuple[bytes, ...] = ()
+
+
+def digest_file(path: Path, part_size: int = 0) -> FileDigests:
+    """Hash ``path`` in one read: the whole file, and each ``part_size`` part when not 0.
+
+    The whole-file hash runs on a second thread (hashlib releases the GIL), so both digests
+    take about the time of one.
+    """
+    whole = BackgroundHasher()
+    parts: list[bytes] = []
+    block_size = part_size or READ_SIZE
+    try:
+        with open(path, "rb", buffering=0) as fp:
+            while True:
+                block = fp.read(block_size)
+                while block and len(block) < block_size:  # a short read is not the end
+                    more = fp.read(block_size - len(block))
+                    if not more:
+                        break
+                    block += more
+                if not block:
+                    break
+                whole.update(block)
+                if part_size:
+                    parts.append(hashlib.sha256(block).digest())
+        return FileDigests(whole.hexdigest(), whole.size, part_size, tuple(parts))
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        whole.abandon()
+
+
 def b64_sha256(digest: bytes) -> str:
     """Base64 form of a SHA-256 digest, as S3 checksums are written."""
     return base64.b64encode(digest).decode("ascii")
@@ -233,20 +278,27 @@ class ObjectStore(ABC):
     def head(self, key: str) -> ObjectInfo | None:
         """The object's facts, or ``None`` when it does not exist."""
 
+    def digest_file(self, path: Path) -> FileDigests:
+        """The digests :meth:`put_file` needs for ``path`` (this store's part size)."""
+        return digest_file(path)
+
     @abstractmethod
     def put_file(
         self,
         key: str,
         path: Path,
         *,
-        sha256_hex: str,
+        digests: FileDigests,
         metadata: Mapping[str, str],
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
         resume_state: Path | None = None,
         if_absent: bool = False,
     ) -> PutResult:
-        """Upload a local file whose SHA-256 is ``sha256_hex``."""
+        """Upload a local file whose digests (from :meth:`digest_file`) are ``digests``.
+
+        A file that no longer matches them raises :class:`ChecksumError`.
+        """
 
     @abstractmethod
     def put_bytes(
@@ -489,12 +541,17 @@ class S3Store(ObjectStore):
             )
         return PutResult(key=key, parts_sent=1, checksum_sha256=checksum)
 
+    def digest_file(self, path: Path) -> FileDigests:
+        """Whole-file SHA-256 and, above the multipart threshold, each part's (one read)."""
+        size = path.stat().st_size
+        return digest_file(path, self._part_size(size) if size >= MULTIPART_THRESHOLD else 0)
+
     def put_file(
         self,
         key: str,
         path: Path,
         *,
-        sha256_hex: str,
+        digests: FileDigests,
         metadata: Mapping[str, str],
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
@@ -503,9 +560,11 @@ class S3Store(ObjectStore):
     ) -> PutResult:
         """Single PUT below the threshold, resumable multipart upload above it."""
         size = path.stat().st_size
+        if size != digests.size:
+            raise ChecksumError(f"{path}: changed since it was hashed (size differs)")
         if size < MULTIPART_THRESHOLD:
             data = path.read_bytes()
-            if hashlib.sha256(data).hexdigest() != sha256_hex:
+            if hashlib.sha256(data).hexdigest() != digests.sha256_hex:
                 raise ChecksumError(f"{path}: changed while uploading (sha256 differs)")
             self.progress.begin(key, size)
             try:
@@ -521,8 +580,15 @@ class S3Store(ObjectStore):
             finally:
                 self.progress.end()
             return result
+        part_size = self._part_size(size)
+        if digests.part_size != part_size or len(digests.parts) != -(-size // part_size):
+            # Digests made for another part size (another store's): hash the parts again.
+            fresh = digest_file(path, part_size)
+            if fresh.sha256_hex != digests.sha256_hex:
+                raise ChecksumError(f"{path}: changed since it was hashed (sha256 differs)")
+            digests = fresh
         return self._multipart(
-            key, path, size, sha256_hex, metadata, tags, content_type, resume_state, if_absent
+            key, path, digests, metadata, tags, content_type, resume_state, if_absent
         )
 
     def _part_size(self, size: int) -> int:
@@ -535,8 +601,7 @@ class S3Store(ObjectStore):
         self,
         key: str,
         path: Path,
-        size: int,
-        sha256_hex: str,
+        digests: FileDigests,
         metadata: Mapping[str, str],
         tags: Mapping[str, str] | None,
         content_type: str,
@@ -545,20 +610,11 @@ class S3Store(ObjectStore):
     ) -> PutResult:
         full = self._key(key)
         where = f"s3://{self.bucket}/{full}"
-        part_size = self._part_size(size)
-        # One pass over the file: every part's SHA-256 (sent with the part, and the input of
-        # the composite checksum S3 reports) and the whole file's SHA-256 (must match).
-        part_digests: list[bytes] = []
-        whole = hashlib.sha256()
-        with open(path, "rb", buffering=0) as fp:
-            while True:
-                block = fp.read(part_size)
-                if not block:
-                    break
-                whole.update(block)
-                part_digests.append(hashlib.sha256(block).digest())
-        if whole.hexdigest() != sha256_hex:
-            raise ChecksumError(f"{path}: changed while uploading (sha256 differs)")
+        size, part_size, sha256_hex = digests.size, digests.part_size, digests.sha256_hex
+        # Each part's SHA-256 is sent with it (S3 recomputes it and rejects a damaged part) and
+        # is checked against the file again as the part is read, so a file changed since it
+        # was hashed fails here rather than reaching the store.
+        part_digests = list(digests.parts)
         expected_composite = b64_sha256(hashlib.sha256(b"".join(part_digests)).digest())
 
         upload_id, done = self._resume(
@@ -906,7 +962,7 @@ class FileStore(ObjectStore):
         key: str,
         path: Path,
         *,
-        sha256_hex: str,
+        digests: FileDigests,
         metadata: Mapping[str, str],
         tags: Mapping[str, str] | None = None,
         content_type: str = "application/octet-stream",
@@ -928,7 +984,7 @@ class FileStore(ObjectStore):
                     self.progress.advance(len(block))
                 out.flush()
                 os.fsync(out.fileno())
-            if digest.hexdigest() != sha256_hex:
+            if digest.hexdigest() != digests.sha256_hex:
                 raise ChecksumError(f"{path}: changed while copying (sha256 differs)")
             if if_absent:
                 # link() fails if the name exists: the file-system form of If-None-Match.

@@ -17,11 +17,13 @@ from botocore.stub import ANY, Stubber
 from scanner.errors import UsageError
 from signing.upload import (
     ChecksumError,
+    FileDigests,
     FileStore,
     RetryPolicy,
     S3Store,
     StorageError,
     check_endpoint,
+    digest_file,
     open_store,
     split_url,
 )
@@ -89,7 +91,7 @@ def test_small_put_with_metadata_tags_and_sse_kms(
     res = store.put_file(
         "x/a.enc",
         path,
-        sha256_hex=sha,
+        digests=store.digest_file(path),
         metadata={"pg-sha256": "ab"},
         tags={"panorama-gate:verdict": "approved"},
     )
@@ -117,7 +119,9 @@ def test_small_put_with_metadata_tags_and_sse_kms(
 def test_multipart_with_sha256_checksums(moto: MotoServer, bucket: str, tmp_path: Path) -> None:
     store = S3Store(bucket, endpoint_url=moto.url, part_size=5 * MiB, retry=NO_WAIT)
     path, sha = _file(tmp_path, 11 * MiB + 3)
-    res = store.put_file("big.enc", path, sha256_hex=sha, metadata={"pg-sha256": sha})
+    res = store.put_file(
+        "big.enc", path, digests=store.digest_file(path), metadata={"pg-sha256": sha}
+    )
     assert (res.parts_sent, res.parts_reused) == (3, 0)
     blocks = [path.read_bytes()[i : i + 5 * MiB] for i in range(0, 11 * MiB + 3, 5 * MiB)]
     composite = base64.b64encode(
@@ -158,14 +162,18 @@ def test_interrupted_multipart_resumes_without_resending_parts(
     flaky = _FailingParts(base, fail={3})
     store = S3Store(bucket, client=flaky, part_size=5 * MiB, retry=NO_WAIT, workers=1)
     with pytest.raises(StorageError, match=r"upload part 3/3 .* after 3 attempts"):
-        store.put_file("r.enc", path, sha256_hex=sha, metadata={}, resume_state=state)
+        store.put_file(
+            "r.enc", path, digests=store.digest_file(path), metadata={}, resume_state=state
+        )
     assert state.is_file()
     assert "r.enc" not in [
         o["Key"] for o in base.list_objects_v2(Bucket=bucket).get("Contents", [])
     ]
     flaky.fail.clear()
     flaky.sent.clear()
-    res = store.put_file("r.enc", path, sha256_hex=sha, metadata={}, resume_state=state)
+    res = store.put_file(
+        "r.enc", path, digests=store.digest_file(path), metadata={}, resume_state=state
+    )
     assert (res.parts_sent, res.parts_reused) == (1, 2)
     assert flaky.sent == [3]
     assert not state.exists()
@@ -181,11 +189,14 @@ def test_resume_state_for_other_bytes_is_ignored(
     flaky = _FailingParts(moto.client("s3"), fail={2})
     store = S3Store(bucket, client=flaky, part_size=5 * MiB, retry=NO_WAIT, workers=1)
     with pytest.raises(StorageError):
-        store.put_file("o.enc", path, sha256_hex=sha, metadata={}, resume_state=state)
+        store.put_file(
+            "o.enc", path, digests=store.digest_file(path), metadata={}, resume_state=state
+        )
     path.write_bytes(os.urandom(11 * MiB))
-    sha2 = hashlib.sha256(path.read_bytes()).hexdigest()
     flaky.fail.clear()
-    res = store.put_file("o.enc", path, sha256_hex=sha2, metadata={}, resume_state=state)
+    res = store.put_file(
+        "o.enc", path, digests=store.digest_file(path), metadata={}, resume_state=state
+    )
     assert (res.parts_sent, res.parts_reused) == (3, 0)
 
 
@@ -268,7 +279,7 @@ def test_wrong_composite_checksum_after_multipart_is_caught(tmp_path: Path) -> N
     )
     store.workers = 1
     with stub, pytest.raises(ChecksumError, match="composite checksum"):
-        store.put_file("k", path, sha256_hex=sha, metadata={})
+        store.put_file("k", path, digests=store.digest_file(path), metadata={})
 
 
 def test_file_changed_before_upload_is_refused(
@@ -277,7 +288,56 @@ def test_file_changed_before_upload_is_refused(
     store = S3Store(bucket, endpoint_url=moto.url, retry=NO_WAIT)
     path, _ = _file(tmp_path, 100)
     with pytest.raises(ChecksumError, match="changed"):
-        store.put_file("k", path, sha256_hex="0" * 64, metadata={})
+        store.put_file("k", path, digests=FileDigests("0" * 64, path.stat().st_size), metadata={})
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 11 * MiB + 3])
+def test_digest_file_whole_and_parts_from_one_read(tmp_path: Path, size: int) -> None:
+    path, sha = _file(tmp_path, size)
+    data = path.read_bytes()
+    d = digest_file(path, 5 * MiB)
+    assert (d.sha256_hex, d.size, d.part_size) == (sha, size, 5 * MiB)
+    assert d.parts == tuple(
+        hashlib.sha256(data[i : i + 5 * MiB]).digest() for i in range(0, size, 5 * MiB)
+    )
+    whole_only = digest_file(path)
+    assert (whole_only.sha256_hex, whole_only.size, whole_only.parts) == (sha, size, ())
+
+
+def test_digest_file_unreadable_is_a_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot read"):
+        digest_file(tmp_path / "missing.bin")
+
+
+def test_file_changed_after_hashing_is_refused_before_any_part_lands(
+    tmp_path: Path, moto: MotoServer, bucket: str
+) -> None:
+    store = S3Store(bucket, endpoint_url=moto.url, part_size=5 * MiB, retry=NO_WAIT, workers=1)
+    path, _ = _file(tmp_path, 11 * MiB)
+    digests = store.digest_file(path)
+    with open(path, "r+b") as fp:  # same size, one byte of the second part differs
+        fp.seek(5 * MiB + 7)
+        fp.write(b"\0" if fp.read(1) != b"\0" else b"\1")
+    with pytest.raises(ChecksumError, match=r"changed while uploading \(part 2\)"):
+        store.put_file("c.enc", path, digests=digests, metadata={})
+    with open(path, "ab") as fp:
+        fp.write(b"x")
+    with pytest.raises(ChecksumError, match="size differs"):
+        store.put_file("c.enc", path, digests=digests, metadata={})
+    assert store.head("c.enc") is None
+
+
+def test_digests_for_another_part_size_are_recomputed(
+    tmp_path: Path, moto: MotoServer, bucket: str
+) -> None:
+    store = S3Store(bucket, endpoint_url=moto.url, part_size=5 * MiB, retry=NO_WAIT)
+    path, sha = _file(tmp_path, 11 * MiB)
+    res = store.put_file("w.enc", path, digests=digest_file(path), metadata={})
+    assert res.parts_sent == 3
+    body = moto.client("s3").get_object(Bucket=bucket, Key="w.enc")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == sha
+    with pytest.raises(ChecksumError, match="sha256 differs"):
+        store.put_file("w2.enc", path, digests=FileDigests("0" * 64, 11 * MiB), metadata={})
 
 
 def test_file_store_same_layout_and_metadata(tmp_path: Path) -> None:
@@ -285,7 +345,11 @@ def test_file_store_same_layout_and_metadata(tmp_path: Path) -> None:
     assert isinstance(store, FileStore)
     path, sha = _file(tmp_path, 3 * MiB + 1)
     store.put_file(
-        "objects/a.enc", path, sha256_hex=sha, metadata={"pg-sha256": "s"}, tags={"t": "v"}
+        "objects/a.enc",
+        path,
+        digests=store.digest_file(path),
+        metadata={"pg-sha256": "s"},
+        tags={"t": "v"},
     )
     store.put_bytes("index.json", b"{}", metadata={})
     assert (tmp_path / "rel" / "objects" / "a.enc").read_bytes() == path.read_bytes()
@@ -302,7 +366,9 @@ def test_file_store_same_layout_and_metadata(tmp_path: Path) -> None:
         with pytest.raises(StorageError, match="not a valid object key"):
             store.put_bytes(bad, b"", metadata={})
     with pytest.raises(ChecksumError):
-        store.put_file("objects/b.enc", path, sha256_hex="0" * 64, metadata={})
+        store.put_file(
+            "objects/b.enc", path, digests=FileDigests("0" * 64, path.stat().st_size), metadata={}
+        )
     assert not (tmp_path / "rel" / "objects" / "b.enc").exists()
     assert [p.name for p in (tmp_path / "rel" / "objects").iterdir()] == ["a.enc"]
 
@@ -327,7 +393,7 @@ def test_progress_reports_every_byte(moto: MotoServer, bucket: str, tmp_path: Pa
         bucket, endpoint_url=moto.url, part_size=5 * MiB, progress=Counter(), retry=NO_WAIT
     )
     path, sha = _file(tmp_path, 10 * MiB + 5)
-    store.put_file("p.enc", path, sha256_hex=sha, metadata={})
+    store.put_file("p.enc", path, digests=store.digest_file(path), metadata={})
     assert seen["p.enc"] == 10 * MiB + 5
 
 
