@@ -3,8 +3,10 @@
 Signing needs an OIDC identity token, which CI provides (GitHub Actions with ``id-token: write``,
 GitLab ``id_tokens``), and Sigstore's public services: :func:`sign_statement_keyless` is an
 *online* path. Verification is offline: the trusted root is the one ``sigstore-python`` ships in
-its package (production instance), never fetched, and the bundle must carry its own Rekor
-inclusion proof/SET. The identity (certificate SAN) and issuer must match exactly.
+its package (production instance), never fetched, unless the caller names a
+``trusted_root.json`` (a private Sigstore deployment, or a root newer than the package's); the
+bundle must carry its own Rekor inclusion proof/SET. The identity (certificate SAN) and issuer
+must match exactly.
 
 Example::
 
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 import importlib.resources
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from scanner.errors import UsageError
 from signing.errors import Reason, SigningError, VerificationError
 
 __all__ = [
@@ -38,16 +42,35 @@ _PRODUCTION_STORE = "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
 
 @dataclass(frozen=True, slots=True)
 class KeylessIdentity:
-    """Who must have signed: the certificate identity (SAN) and the OIDC issuer, exactly."""
+    """Who must have signed: the certificate identity (SAN) and the OIDC issuer, exactly.
+
+    ``trusted_root`` names a Sigstore ``trusted_root.json`` to verify against instead of the
+    production root shipped with sigstore-python.
+    """
 
     identity: str
     issuer: str
+    trusted_root: Path | None = None
 
 
-def trusted_root() -> Any:
-    """Sigstore's production trusted root as shipped in the ``sigstore`` package (no network)."""
+def trusted_root(path: Path | None = None) -> Any:
+    """The trusted root in ``path``, or Sigstore's production root shipped in the ``sigstore``
+    package (no network either way)."""
     from sigstore.models import TrustedRoot
 
+    if path is not None:
+        try:
+            return TrustedRoot.from_file(str(path))
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            first = str(exc).strip().splitlines()
+            raise UsageError(
+                f"{path}: not a Sigstore trusted root ({first[0][:160] if first else exc})",
+                hint="give a trusted_root.json (media type "
+                "application/vnd.dev.sigstore.trustedroot+json), as `cosign trusted-root` "
+                "or Sigstore's TUF repository provides",
+            ) from exc
     ref = importlib.resources.files("sigstore._store") / _PRODUCTION_STORE / "trusted_root.json"
     try:
         with importlib.resources.as_file(ref) as path:
@@ -69,7 +92,7 @@ def _verifier_and_bundle(bundle_json: bytes, identity: KeylessIdentity) -> tuple
         raise VerificationError(
             Reason.MALFORMED_BUNDLE, f"not a valid keyless Sigstore bundle: {exc}"
         ) from exc
-    verifier = Verifier(trusted_root=trusted_root())
+    verifier = Verifier(trusted_root=trusted_root(identity.trusted_root))
     return verifier, bundle, policy.Identity(identity=identity.identity, issuer=identity.issuer)
 
 

@@ -207,3 +207,47 @@ def write_outputs(report: Report, pairs: list[tuple[str, Path | None]], quiet: b
                     writer.write(report, cast(TextIO, fp))
             except OSError as exc:
                 raise UsageError(f"{path}: cannot write report: {exc.strerror or exc}") from exc
+
+
+def add_keyless_flags(p: argparse.ArgumentParser) -> None:
+    """``--certificate-identity``, ``--certificate-oidc-issuer`` and ``--trusted-root``."""
+    p.add_argument(
+        "--certificate-identity",
+        metavar="ID",
+        help="keyless: the signer's identity (certificate SAN), exactly",
+    )
+    p.add_argument(
+        "--certificate-oidc-issuer",
+        metavar="URL",
+        help="keyless: the OIDC issuer of that identity, exactly",
+    )
+    p.add_argument(
+        "--trusted-root",
+        type=Path,
+        metavar="FILE",
+        help="keyless: verify against this Sigstore trusted_root.json (default: the "
+        "production root shipped with sigstore-python)",
+    )
+
+
+def keyless_identity(args: argparse.Namespace, command: str) -> Any:
+    """The :class:`signing.keyless.KeylessIdentity` the flags ask for, or ``None`` (keys).
+
+    Exactly one of ``--key`` and the keyless pair must be given.
+    """
+    from signing.keyless import KeylessIdentity
+
+    keyless = args.certificate_identity or args.certificate_oidc_issuer
+    if keyless and not (args.certificate_identity and args.certificate_oidc_issuer):
+        raise UsageError(
+            f"keyless {command} needs both --certificate-identity and --certificate-oidc-issuer"
+        )
+    if bool(args.key) == bool(keyless):
+        raise UsageError("give --key PUB, or --certificate-identity and --certificate-oidc-issuer")
+    if args.trusted_root is not None and not keyless:
+        raise UsageError("--trusted-root is for keyless verification (with --certificate-identity)")
+    if not keyless:
+        return None
+    return KeylessIdentity(
+        args.certificate_identity, args.certificate_oidc_issuer, args.trusted_root
+    )

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scanner.cli._options import add_keyless_flags, keyless_identity
 from scanner.cli.publish import (
     RichProgress,
     add_transport_flags,
@@ -58,8 +59,7 @@ def register(sub: Any) -> None:
         help="new or empty folder to write the release into (required)",
     )
     p.add_argument("--key", help="the signer's public key PEM or awskms://[ENDPOINT]/KEY")
-    p.add_argument("--certificate-identity", help="keyless: the signer's identity, exactly")
-    p.add_argument("--certificate-oidc-issuer", help="keyless: the identity's OIDC issuer")
+    add_keyless_flags(p)
     p.add_argument("--policy-sha256", help="also require the release to be decided by this policy")
     p.add_argument(
         "--decrypt-key",
@@ -74,7 +74,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Pull and verify; print the output folder."""
-    from signing.keyless import KeylessIdentity
     from signing.pull import pull_release
     from signing.signer import load_verifier
     from signing.upload import RetryPolicy, check_endpoint, split_url
@@ -83,19 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("pull needs -o DIR (a new or empty folder)")
     split_url(args.url)
     check_endpoint(args.endpoint_url)
-    keyless = args.certificate_identity or args.certificate_oidc_issuer
-    if keyless and not (args.certificate_identity and args.certificate_oidc_issuer):
-        raise UsageError(
-            "keyless pull needs both --certificate-identity and --certificate-oidc-issuer"
-        )
-    if bool(args.key) == bool(keyless):
-        raise UsageError("give --key PUB, or --certificate-identity and --certificate-oidc-issuer")
+    identity = keyless_identity(args, "pull")
     verifier = load_verifier(args.key, endpoint_url=kms_endpoint(args)) if args.key else None
-    identity = (
-        KeylessIdentity(args.certificate_identity, args.certificate_oidc_issuer)
-        if keyless
-        else None
-    )
     rsa_paths = [args.decrypt_key] if args.decrypt_key else []
     keyring = keyring_from_args(args, rsa_paths=rsa_paths, decrypt=True)
     show = sys.stderr.isatty() and not args.quiet

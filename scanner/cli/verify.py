@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import UsageError
+from scanner.cli._options import add_keyless_flags, keyless_identity
 
 EXAMPLES = """\
 examples:
@@ -54,39 +54,18 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="require this JSON report to be the one the attested verdict came from",
     )
-    p.add_argument(
-        "--certificate-identity",
-        metavar="ID",
-        help="keyless: the signer's identity (certificate SAN), exactly",
-    )
-    p.add_argument(
-        "--certificate-oidc-issuer",
-        metavar="URL",
-        help="keyless: the OIDC issuer of that identity, exactly",
-    )
+    add_keyless_flags(p)
     p.add_argument("--endpoint-url", help="KMS endpoint URL (for awskms:// keys)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Verify; print a one-line summary."""
-    from signing.keyless import KeylessIdentity
     from signing.signer import load_verifier
     from signing.verify import verify_target
 
-    keyless = args.certificate_identity or args.certificate_oidc_issuer
-    if keyless and not (args.certificate_identity and args.certificate_oidc_issuer):
-        raise UsageError(
-            "keyless verify needs both --certificate-identity and --certificate-oidc-issuer"
-        )
-    if not args.key and not keyless:
-        raise UsageError("give --key PUB, or --certificate-identity and --certificate-oidc-issuer")
+    identity = keyless_identity(args, "verify")
     verifier = load_verifier(args.key, endpoint_url=args.endpoint_url) if args.key else None
-    identity = (
-        KeylessIdentity(args.certificate_identity, args.certificate_oidc_issuer)
-        if keyless
-        else None
-    )
     result = verify_target(
         args.target,
         args.signatures,

@@ -199,6 +199,33 @@ def test_verify_keyless_reference_bundle_via_cli(
     assert "verification failed" in capsys.readouterr().err
 
 
+def test_verify_keyless_trusted_root_flag_reaches_the_verifier(
+    env: Path, shared_reference: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sigs = env / "sigs"
+    sigs.mkdir()
+    src = shared_reference / "sigstore-keyless" / "rfc8785-0.1.2-py3-none-any.whl.sigstore.json"
+    (sigs / "attestation.sigstore.json").write_bytes(src.read_bytes())
+    root = env / "trusted_root.json"
+    root.write_text('{"mediaType": "not a trusted root"}')
+    code = main(
+        [
+            "verify",
+            str(env),
+            "--signatures",
+            str(sigs),
+            "--certificate-identity",
+            "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2",
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--trusted-root",
+            str(root),
+        ]
+    )
+    assert code == 2
+    assert f"{root}: not a Sigstore trusted root" in capsys.readouterr().err
+
+
 def test_keygen_prompts_on_a_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -132,3 +132,96 @@ def test_cli_keyless_without_identity_is_a_usage_error(
     (tmp_path / "r.json").write_text("{}")
     assert main(["sign", str(tmp_path), "--keyless", "--report", str(tmp_path / "r.json")]) == 2
     assert "needs an OIDC identity" in capsys.readouterr().err
+
+
+def _shipped_root() -> dict[str, object]:
+    import importlib.resources
+
+    ref = (
+        importlib.resources.files("sigstore._store")
+        / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+        / "trusted_root.json"
+    )
+    doc: dict[str, object] = json.loads(ref.read_text(encoding="utf-8"))
+    return doc
+
+
+def _self_signed_ca_der() -> bytes:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.dev"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "sigstore"),
+        ]
+    )
+    now = datetime.datetime(2021, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .sign(key, hashes.SHA384())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_explicit_trusted_root_is_used(bundle: bytes, tmp_path: Path) -> None:
+    import base64
+
+    good = tmp_path / "trusted_root.json"
+    good.write_text(json.dumps(_shipped_root()), encoding="utf-8")
+    verify_keyless_digest(bundle, DIGEST, KeylessIdentity(IDENTITY.identity, IDENTITY.issuer, good))
+    # The same root with every Fulcio CA replaced by an impostor CA of the same name: the
+    # bundle's certificate no longer chains to a trusted CA, so the root file is what decides.
+    doc = _shipped_root()
+    impostor = base64.b64encode(_self_signed_ca_der()).decode()
+    for ca in doc["certificateAuthorities"]:  # type: ignore[attr-defined]
+        ca["certChain"]["certificates"] = [{"rawBytes": impostor}]
+    other = tmp_path / "other_root.json"
+    other.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(VerificationError) as info:
+        verify_keyless_digest(
+            bundle, DIGEST, KeylessIdentity(IDENTITY.identity, IDENTITY.issuer, other)
+        )
+    assert info.value.reason is Reason.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), (b"not json", "not a Sigstore trusted root"), (b"{}", "not a Sig")],
+)
+def test_unusable_trusted_root_is_a_usage_error(
+    bundle: bytes, tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    from scanner.errors import UsageError
+
+    path = tmp_path / "root.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UsageError, match=message):
+        verify_keyless_digest(
+            bundle, DIGEST, KeylessIdentity(IDENTITY.identity, IDENTITY.issuer, path)
+        )
+
+
+def test_cli_trusted_root_only_with_keyless(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scanner.cli import main
+
+    root = tmp_path / "trusted_root.json"
+    root.write_text("{}")
+    rc = main(["verify", str(tmp_path), "--key", "k.pem", "--trusted-root", str(root)])
+    assert rc == 2
+    assert "--trusted-root is for keyless" in capsys.readouterr().err
