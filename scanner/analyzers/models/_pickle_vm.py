@@ -38,6 +38,9 @@ __all__ = [
 _INLINE_LIMIT = 64 * 1024
 # Hard cap on one pickle's opcode count: a legitimate checkpoint pickle is far below this.
 DEFAULT_MAX_OPS = 10_000_000
+# Cap on memo entries: each costs about 70 bytes here, and a pickle of MEMOIZE opcodes adds one
+# per byte; real checkpoints memoise a few entries per tensor, far below this.
+DEFAULT_MAX_MEMO = 1_000_000
 # No real constant is larger than this (256 TiB); bigger claims would overflow seek().
 _MAX_LENGTH = 1 << 48
 
@@ -190,6 +193,7 @@ def scan_pickle(
     f: BinaryIO,
     *,
     max_ops: int = DEFAULT_MAX_OPS,
+    max_memo: int = DEFAULT_MAX_MEMO,
     build_hook: BuildHook | None = None,
 ) -> PickleScan:
     """Walk one pickle from the current position of ``f`` up to and including ``STOP``.
@@ -200,14 +204,16 @@ def scan_pickle(
     """
     out = PickleScan(start=f.tell())
     try:
-        return _walk(f, out, max_ops, build_hook)
+        return _walk(f, out, max_ops, max_memo, build_hook)
     except PickleError as exc:
         if exc.partial is None:
             exc.partial = out
         raise
 
 
-def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | None) -> PickleScan:
+def _walk(
+    f: BinaryIO, out: PickleScan, max_ops: int, max_memo: int, build_hook: BuildHook | None
+) -> PickleScan:
     stack: list[object] = []
     metastack: list[list[object]] = []
     memo: dict[int, object] = {}
@@ -284,7 +290,10 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
 
         # Ordered by how often real checkpoints use each opcode (state_dict pickles).
         if op == 0x72:  # LONG_BINPUT
-            memo[struct.unpack("<I", _read_exact(f, 4, "LONG_BINPUT"))[0]] = _top(stack, pos)
+            key = struct.unpack("<I", _read_exact(f, 4, "LONG_BINPUT"))[0]
+            if len(memo) >= max_memo and key not in memo:
+                raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
+            memo[key] = _top(stack, pos)
         elif op in (0x67, 0x68, 0x6A):  # GET, BINGET, LONG_BINGET
             if op == 0x67:
                 try:
@@ -326,18 +335,26 @@ def _walk(f: BinaryIO, out: PickleScan, max_ops: int, build_hook: BuildHook | No
         elif op == 0x29:  # EMPTY_TUPLE
             stack.append(())
         elif op == 0x71:  # BINPUT
-            memo[_read_exact(f, 1, "BINPUT")[0]] = _top(stack, pos)
+            key = _read_exact(f, 1, "BINPUT")[0]
+            if len(memo) >= max_memo and key not in memo:
+                raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
+            memo[key] = _top(stack, pos)
         elif op == 0x8C:  # SHORT_BINUNICODE
             n = _read_exact(f, 1, "SHORT_BINUNICODE")[0]
             stack.append(blob(n, "SHORT_BINUNICODE", as_text=True))
         elif op == 0x94:  # MEMOIZE
+            if len(memo) >= max_memo:
+                raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
             memo[len(memo)] = _top(stack, pos)
         elif op == 0x70:  # PUT
             raw = _readline(f)
             try:
-                memo[int(raw)] = _top(stack, pos)
+                key = int(raw)
             except ValueError as exc:
                 raise PickleError(f"bad PUT argument at offset {pos}") from exc
+            if len(memo) >= max_memo and key not in memo:
+                raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
+            memo[key] = _top(stack, pos)
         elif op == 0x80:  # PROTO
             out.protocol = _read_exact(f, 1, "PROTO")[0]
             if out.protocol > 5:

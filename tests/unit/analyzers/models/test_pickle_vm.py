@@ -136,3 +136,19 @@ def test_policy_extends_but_cannot_allow_critical() -> None:
     assert policy.with_torchscript().classify("__torch__.m", "Net") is GlobalVerdict.ALLOWED
     with pytest.raises(ValueError, match="allow_globals"):
         GlobalPolicy.from_options({"allow_globals": "sklearn.*"})
+
+
+@pytest.mark.parametrize(
+    "store",
+    [b"\x94", b"q\x0a", b"r\x0a\x00\x00\x00", b"p10\n"],
+    ids=["MEMOIZE", "BINPUT", "LONG_BINPUT", "PUT"],
+)
+def test_memo_cap(store: bytes) -> None:
+    # Overwriting one key never grows the memo; a new key (10) past the cap stops the walk.
+    same_key = b"\x80\x04K\x01" + store * 50 + b"."
+    if store != b"\x94":  # MEMOIZE always takes a new key
+        assert scan_pickle(io.BytesIO(same_key), max_memo=10).globals == []
+    new_keys = b"\x80\x04K\x01" + b"\x94" * 10 + store + b"."
+    with pytest.raises(PickleError, match="more than 10 memo entries"):
+        scan_pickle(io.BytesIO(new_keys), max_memo=10)
+    assert scan_pickle(io.BytesIO(new_keys), max_memo=11).globals == []
