@@ -3,18 +3,25 @@
 The sandbox's Python may lack OpenCV or Pillow, so decoding happens here and the sandbox only
 memory-maps an ``N x H x W x 3`` uint8 BGR array. Sources: a folder of images (``.npy``,
 ``.png`` (8-bit, non-interlaced), ``.ppm``/``.pnm``; other formats through OpenCV or Pillow
-when installed) or a video file (OpenCV, or the ``ffmpeg`` program).
+when installed), an ``.npy`` stack, or a video file (OpenCV, or the ``ffmpeg`` program).
+Frames are decoded and written one at a time, so a long video needs disk, not memory.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import math
+import os
+import re
 import shutil
 import struct
 import subprocess
+import tempfile
 import zlib
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -23,6 +30,14 @@ from scanner.errors import UsageError
 __all__ = ["decode_png", "load_frames", "write_frames"]
 
 _IMAGE_SUFFIXES = {".npy", ".png", ".ppm", ".pnm", ".jpg", ".jpeg", ".bmp"}
+_NPY_MAGIC = b"\x93NUMPY\x01\x00"
+_COUNT_DIGITS = 20  # room in the reserved .npy header for any frame count
+_PROBE_SECONDS = 60
+_EXIT_SECONDS = 60  # for ffmpeg to exit once its output has ended
+_STDERR_CAP = 1024 * 1024  # ffmpeg's error log past this: the video is refused, not decoded
+_STDERR_SHOWN = 4096
+
+Frame = np.ndarray[Any, np.dtype[np.uint8]]
 
 
 def _paeth(a: int, b: int, c: int) -> int:
@@ -33,7 +48,7 @@ def _paeth(a: int, b: int, c: int) -> int:
     return b if pb <= pc else c
 
 
-def decode_png(data: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
+def decode_png(data: bytes) -> Frame:
     """Decode an 8-bit, non-interlaced grey/RGB/RGBA PNG into H x W x 3 uint8 BGR."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("not a PNG file")
@@ -91,7 +106,7 @@ def decode_png(data: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _decode_ppm(data: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
+def _decode_ppm(data: bytes) -> Frame:
     tokens: list[bytes] = []
     pos = 0
     while len(tokens) < 4:
@@ -111,7 +126,7 @@ def _decode_ppm(data: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
     return np.ascontiguousarray(pixels[:, :, ::-1])
 
 
-def _decode_other(path: Path) -> np.ndarray[Any, np.dtype[np.uint8]]:
+def _decode_other(path: Path) -> Frame:
     try:
         cv2 = importlib.import_module("cv2")
     except ImportError:
@@ -133,7 +148,7 @@ def _decode_other(path: Path) -> np.ndarray[Any, np.dtype[np.uint8]]:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _read_image(path: Path) -> np.ndarray[Any, np.dtype[np.uint8]]:
+def _read_image(path: Path) -> Frame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -148,27 +163,55 @@ def _read_image(path: Path) -> np.ndarray[Any, np.dtype[np.uint8]]:
         raise UsageError(f"{path}: not a readable frame image: {exc}") from exc
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise UsageError(f"{path}: a frame must be H x W x 3 uint8, got {arr.shape} {arr.dtype}")
-    frame: np.ndarray[Any, np.dtype[np.uint8]] = arr
+    frame: Frame = arr
     return frame
 
 
-def _video_frames(path: Path, limit: int) -> list[np.ndarray[Any, np.dtype[np.uint8]]]:
+def _frames_of(source: Path, limit: int) -> Generator[Frame, None, None]:
+    """The frames of ``source`` in order, at most ``limit`` of them, decoded one at a time."""
+    if not source.exists():
+        raise UsageError(f"{source}: no such frames file or folder")
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        if not files:
+            raise UsageError(f"{source}: no images (.png, .ppm, .npy, .jpg) in the folder")
+        for p in files[:limit]:
+            yield _read_image(p)
+        return
+    if not source.is_file():
+        # A FIFO or a device would block the decoder forever instead of failing.
+        raise UsageError(f"{source}: not a regular file or folder")
+    suffix = source.suffix.lower()
+    if suffix == ".npy":
+        yield from _stack_frames(source, limit)
+    elif suffix in _IMAGE_SUFFIXES:
+        yield _read_image(source)
+    else:
+        yield from _video_frames(source, limit)
+
+
+def _stack_frames(path: Path, limit: int) -> Iterator[Frame]:
+    try:
+        # Memory-mapped: a stack larger than memory is copied page by page, never loaded whole.
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"{path}: not a readable .npy frame stack: {exc}") from exc
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8:
+        raise UsageError(f"{path}: expected N x H x W x 3 uint8, got {arr.shape} {arr.dtype}")
+    for i in range(min(limit, arr.shape[0])):
+        yield arr[i]
+
+
+def _video_frames(path: Path, limit: int) -> Iterator[Frame]:
     try:
         cv2 = importlib.import_module("cv2")
     except ImportError:
         cv2 = None
-    frames: list[np.ndarray[Any, np.dtype[np.uint8]]] = []
     if cv2 is not None:
-        cap = cv2.VideoCapture(str(path))
-        try:
-            while len(frames) < limit:
-                ok, img = cap.read()
-                if not ok:
-                    break
-                frames.append(np.asarray(img, dtype=np.uint8))
-        finally:
-            cap.release()
-        return frames
+        yield from _opencv_frames(cv2, path, limit)
+        return
     ffmpeg = shutil.which("ffmpeg")
     ffprobe = shutil.which("ffprobe")
     if ffmpeg is None or ffprobe is None:
@@ -176,87 +219,246 @@ def _video_frames(path: Path, limit: int) -> list[np.ndarray[Any, np.dtype[np.ui
             f"{path}: decoding a video needs OpenCV (cv2) or ffmpeg, and neither is installed",
             hint="pass an image folder (--frames DIR) or install ffmpeg",
         )
-    probe = subprocess.run(
-        [
-            ffprobe,
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=width,height",
-            "-of",
-            "csv=p=0",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if probe.returncode != 0:
-        raise UsageError(f"{path}: not a readable video: {probe.stderr.strip()[:200]}")
-    w, h = (int(v) for v in probe.stdout.strip().split(",")[:2])
-    raw = subprocess.run(
-        [
-            ffmpeg,
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-frames:v",
-            str(limit),
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "bgr24",
-            "-",
-        ],
-        capture_output=True,
-        check=False,
-    )
-    if raw.returncode != 0:
+    yield from _ffmpeg_frames(ffmpeg, ffprobe, path, limit)
+
+
+def _declared(value: float) -> int:
+    """A frame count a container declares; 0 when unknown (live streams report -1 or NaN)."""
+    return int(value) if math.isfinite(value) and value > 0 else 0
+
+
+def _check_complete(path: Path, decoded: int, declared: int, limit: int, detail: str = "") -> None:
+    """Refuse a video that stops well short of the frame count its container declares.
+
+    Neither OpenCV nor ffmpeg fails on a video cut short (ffmpeg logs and exits 0), so a
+    truncated upload would otherwise be profiled with a handful of frames without a word. The
+    slack allows for counts that are estimates or include frames an edit list drops.
+    """
+    expected = min(limit, declared)
+    if declared and decoded + max(2, expected // 20) < expected:
         raise UsageError(
-            f"{path}: video decoding failed: {raw.stderr.decode(errors='replace')[:200]}"
+            f"{path}: the video ends after {decoded} of its {declared} frames"
+            f" (truncated or corrupt){detail}"
         )
-    size = w * h * 3
-    frames.extend(
-        np.frombuffer(raw.stdout, np.uint8, size, i * size).reshape(h, w, 3)
-        for i in range(len(raw.stdout) // size)
-    )
-    return frames
 
 
-def load_frames(source: Path, limit: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    """Read up to ``limit`` frames from an image folder, a ``.npy`` stack or a video file."""
-    if not source.exists():
-        raise UsageError(f"{source}: no such frames file or folder")
-    if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-        if not files:
-            raise UsageError(f"{source}: no images (.png, .ppm, .npy, .jpg) in the folder")
-        frames = [_read_image(p) for p in files[:limit]]
-    elif source.suffix.lower() == ".npy":
-        arr = np.load(source, allow_pickle=False)
-        if arr.ndim == 3:
-            arr = arr[None]
-        if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8:
-            raise UsageError(f"{source}: expected N x H x W x 3 uint8, got {arr.shape} {arr.dtype}")
-        frames = list(arr[:limit])
-    elif source.suffix.lower() in _IMAGE_SUFFIXES:
-        frames = [_read_image(source)]
-    else:
-        frames = _video_frames(source, limit)
-    if not frames:
-        raise UsageError(f"{source}: no frames could be read")
-    shape = frames[0].shape
-    odd = [i for i, f in enumerate(frames) if f.shape != shape]
-    if odd:
-        raise UsageError(f"{source}: frames differ in size (frame {odd[0]} is not {shape})")
-    return np.stack(frames)
+def _opencv_frames(cv2: Any, path: Path, limit: int) -> Iterator[Frame]:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise UsageError(
+                f"{path}: OpenCV cannot open it as a video"
+                " (not a video, truncated, or a codec this OpenCV build lacks)"
+            )
+        if hasattr(cv2, "CAP_PROP_ORIENTATION_AUTO"):
+            # ffmpeg's path ignores rotation metadata too: both decoders give the same frames.
+            cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
+        decoded = 0
+        while decoded < limit:
+            ok, img = cap.read()
+            if not ok or img is None:
+                break
+            yield np.asarray(img, dtype=np.uint8)
+            decoded += 1
+        _check_complete(path, decoded, _declared(float(cap.get(cv2.CAP_PROP_FRAME_COUNT))), limit)
+    finally:
+        cap.release()
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """ffmpeg's log as one line, without the decoder addresses that differ per run."""
+    text = re.sub(r" @ 0x[0-9a-f]+", "", text)
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())[:limit]
+
+
+def _ffmpeg_message(err: IO[bytes]) -> str:
+    """The start of what ffmpeg wrote to stderr (its first error names the cause)."""
+    err.seek(0)
+    return _one_line(err.read(_STDERR_SHOWN).decode(errors="replace"))
+
+
+def _probe(ffprobe: str, path: Path) -> tuple[int, int, int]:
+    """Width, height and declared frame count (0: unknown) of the first video stream."""
+    try:
+        probe = subprocess.run(
+            [
+                ffprobe,
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height,nb_frames",
+                "-of",
+                "json",
+                str(path),
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise UsageError(f"{path}: ffprobe did not answer in {_PROBE_SECONDS} s") from exc
+    reason = _one_line(probe.stderr, 200)
+    if probe.returncode != 0:
+        raise UsageError(f"{path}: not a readable video: {reason or 'ffprobe failed'}")
+    try:
+        streams = json.loads(probe.stdout or "{}").get("streams") or []
+        stream = streams[0] if streams else {}
+        width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
+        declared = str(stream.get("nb_frames") or "")
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise UsageError(f"{path}: ffprobe's answer is not understood: {exc}") from exc
+    if width <= 0 or height <= 0:
+        # ffprobe exits 0 on an mp4 without its index or a file with audio only.
+        raise UsageError(
+            f"{path}: no video stream found (not a video, or truncated)"
+            + (f": {reason}" if reason else "")
+        )
+    return width, height, int(declared) if declared.isdigit() else 0
+
+
+def _read_full(stream: IO[bytes], buf: bytearray) -> int:
+    """Fill ``buf`` from ``stream``; fewer bytes only at end of stream."""
+    view = memoryview(buf)
+    got = 0
+    while got < len(buf):
+        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _ffmpeg_frames(ffmpeg: str, ffprobe: str, path: Path, limit: int) -> Iterator[Frame]:
+    width, height, declared = _probe(ffprobe, path)
+    size = width * height * 3
+    cmd = [
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-v",
+        "error",
+        # ffprobe reports the stored size; rotating would swap it and scramble every frame.
+        "-noautorotate",
+        "-i",
+        str(path),
+        "-frames:v",
+        str(limit),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "-",
+    ]
+    # stderr goes to a file, not a pipe: a pipe nobody drains would stall ffmpeg once full.
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        stdout = proc.stdout
+        assert stdout is not None  # stdout=PIPE
+        try:
+            decoded = got = 0
+            while decoded < limit:
+                buf = bytearray(size)
+                got = _read_full(stdout, buf)
+                if os.fstat(err.fileno()).st_size > _STDERR_CAP:
+                    raise UsageError(
+                        f"{path}: ffmpeg reported over {_STDERR_CAP // 1024} KiB of errors:"
+                        f" {_ffmpeg_message(err)}"
+                    )
+                if got < size:
+                    break
+                yield np.frombuffer(buf, np.uint8).reshape(height, width, 3)
+                decoded += 1
+            else:
+                return  # the limit: the finally below stops ffmpeg if it is still flushing
+            try:
+                code = proc.wait(timeout=_EXIT_SECONDS)
+            except subprocess.TimeoutExpired as exc:
+                raise UsageError(f"{path}: ffmpeg did not exit after its output ended") from exc
+            if code != 0:
+                raise UsageError(
+                    f"{path}: ffmpeg cannot decode it (exit {code}): {_ffmpeg_message(err)}"
+                )
+            if got:
+                raise UsageError(
+                    f"{path}: ffmpeg's output ended inside a frame"
+                    f" ({got} of {size} bytes of a {width}x{height} frame)"
+                )
+            message = _ffmpeg_message(err)
+            _check_complete(path, decoded, declared, limit, f": {message}" if message else "")
+        finally:
+            stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()  # reaped: no zombie, whichever way the generator ends
+
+
+def _npy_header(count: int, height: int, width: int) -> bytes:
+    """An .npy v1.0 header for a ``count x height x width x 3`` uint8 array.
+
+    Its length depends on ``height`` and ``width`` only (there is room for a 20-digit count),
+    so the final header can be written over the one reserved before the count was known.
+    """
+    text = f"{{'descr': '|u1', 'fortran_order': False, 'shape': ({count}, {height}, {width}, 3), }}"
+    room = len(text) + _COUNT_DIGITS - len(str(count))
+    total = -(-(len(_NPY_MAGIC) + 2 + room + 1) // 64) * 64  # numpy aligns the data to 64
+    body = text.ljust(total - len(_NPY_MAGIC) - 2 - 1) + "\n"
+    return _NPY_MAGIC + struct.pack("<H", len(body)) + body.encode("latin1")
 
 
 def write_frames(source: Path, limit: int, dest: Path) -> tuple[int, int, int]:
-    """Decode ``source`` into ``dest`` (``.npy``); returns (frames, height, width)."""
-    stack = load_frames(source, max(1, limit))
-    np.save(dest, stack, allow_pickle=False)
-    return int(stack.shape[0]), int(stack.shape[1]), int(stack.shape[2])
+    """Decode ``source`` into ``dest`` (``.npy``); returns (frames, height, width).
+
+    Frames are appended to ``dest`` as they are decoded, so memory use does not grow with the
+    number of frames; the header, reserved first, gets the final count at the end. On any
+    error ``dest`` is removed and a decoder process is stopped and reaped.
+    """
+    limit = max(1, limit)
+    fp = dest.open("wb")  # before the try: a file we failed to open is not ours to remove
+    frames = _frames_of(source, limit)
+    count, shape = 0, (0, 0, 3)
+    try:
+        with fp:
+            for frame in frames:
+                if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                    raise UsageError(
+                        f"{source}: frame {count} is {frame.shape} {frame.dtype},"
+                        " not H x W x 3 uint8"
+                    )
+                if count == 0:
+                    shape = frame.shape
+                    fp.write(_npy_header(0, shape[0], shape[1]))
+                elif frame.shape != shape:
+                    raise UsageError(
+                        f"{source}: frames differ in size (frame {count} is {frame.shape[1]}x"
+                        f"{frame.shape[0]}, frame 0 is {shape[1]}x{shape[0]})"
+                    )
+                fp.write(np.ascontiguousarray(frame).data)
+                count += 1
+                if count >= limit:
+                    break
+            if count == 0:
+                raise UsageError(f"{source}: no frames could be read")
+            fp.seek(0)
+            fp.write(_npy_header(count, shape[0], shape[1]))
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    finally:
+        frames.close()  # stops a decoder process we no longer read from
+    return count, int(shape[0]), int(shape[1])
+
+
+def load_frames(source: Path, limit: int) -> Frame:
+    """Read up to ``limit`` frames from an image folder, a ``.npy`` stack or a video file.
+
+    The whole stack is returned in memory; the sandbox uses :func:`write_frames`, which is not.
+    """
+    with tempfile.TemporaryDirectory(prefix="panorama-gate-frames-") as tmp:
+        dest = Path(tmp) / "frames.npy"
+        write_frames(source, limit, dest)
+        stack: Frame = np.load(dest, allow_pickle=False)
+    return stack

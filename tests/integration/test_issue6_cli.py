@@ -21,6 +21,10 @@ from scanner.sandbox._cgroups import cgroup_mounts
 from scanner.sandbox._docker import LABEL, leftover_resources
 from tests.helpers.project_builder import ProjectSpec, build_project, sha256_hex
 from tests.unit.sandbox.rootfs_builder import app_rootfs
+from tests.unit.sandbox.test_video import HALF as VIDEO_HALF
+from tests.unit.sandbox.test_video import H as VIDEO_H
+from tests.unit.sandbox.test_video import W as VIDEO_W
+from tests.unit.sandbox.test_video import ffmpeg_video
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -76,8 +80,55 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _project(tmp_path_factory.mktemp("proj") / "app", {"app": GRAPH_APP})
 
 
-def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+# Expects the clip of tests/unit/sandbox/test_video.py: HALF blue frames, then red ones. A frame
+# of the wrong size or colour ends the run with an exception whose type the profile reports.
+VIDEO_APP = f"""\
+import panoramasdk
+
+
+class FrameShapeError(Exception):
+    pass
+
+
+class FrameColourError(Exception):
+    pass
+
+
+class App(panoramasdk.node):
+    def __init__(self):
+        super().__init__()
+        self.frames = 0
+
+    def step(self):
+        media = self.inputs.video_in.get()
+        img = media[0].image
+        if img.shape != ({VIDEO_H}, {VIDEO_W}, 3) or str(img.dtype) != "uint8":
+            raise FrameShapeError("%r %s" % (img.shape, img.dtype))
+        b, g, r = (int(v) for v in img[{VIDEO_H} // 2, {VIDEO_W} // 2])
+        want_blue = self.frames < {VIDEO_HALF}
+        is_blue = b > 200 and g < 60 and r < 60
+        is_red = r > 200 and g < 60 and b < 60
+        if (is_blue, is_red) != (want_blue, not want_blue):
+            raise FrameColourError("frame %d is BGR %r" % (self.frames, (b, g, r)))
+        self.frames += 1
+        self.outputs.video_out.put(media)
+
+
+app = App()
+while True:
+    app.step()
+"""
+
+
+@pytest.fixture(scope="module")
+def video_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _project(tmp_path_factory.mktemp("proj") / "app", {"app": VIDEO_APP})
+
+
+def cli(
+    *args: str, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "scanner", *args],
         capture_output=True,
@@ -121,6 +172,60 @@ def test_profile_runs_the_entry_point_with_the_graph_interface(
     assert res["network_attempts"] == 0
     assert report["verdict"]["decision"] == "approved"
     assert report["findings"] == []
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("decoder", ["opencv", "ffmpeg"])
+def test_profile_feeds_a_real_video_to_the_app(
+    video_project: Path,
+    tmp_path: Path,
+    docker_engine: None,
+    ffmpeg_programs: tuple[str, str],
+    decoder: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """``--frames clip.mp4``: the app gets the clip's frames, size and colours, in order."""
+    clip = ffmpeg_video(ffmpeg_programs[0], tmp_path / "clip.mp4")
+    env: dict[str, str] = {}
+    if decoder == "opencv":
+        request.getfixturevalue("opencv")
+    else:
+        # A cv2 that fails to import, ahead of the real one: the CLI must fall back to ffmpeg.
+        hide = tmp_path / "hide-cv2"
+        hide.mkdir()
+        (hide / "cv2.py").write_text("raise ImportError('hidden by the test')\n")
+        env["PYTHONPATH"] = f"{hide}{os.pathsep}{REPO}"
+    limit = VIDEO_HALF + 2  # fewer than the clip's frames, and past the blue-to-red change
+    out = tmp_path / "profile.json"
+    r = cli(
+        "profile",
+        str(video_project),
+        "--sandbox",
+        "docker",
+        "--frames",
+        str(clip),
+        "--max-frames",
+        str(limit),
+        "--fps",
+        "30",
+        "--no-warmup",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())["resources"]
+    props = res["properties"]
+    assert res["ran"] is True
+    assert "exception" not in props, props  # FrameShapeError / FrameColourError: wrong frames
+    assert res["exit_code"] == 0
+    assert res["frames_processed"] == limit
+    assert props["frames_put"] == limit
+    assert props["frames_source"] == (
+        f"{limit} frame(s) {VIDEO_W}x{VIDEO_H} from clip.mp4 at 30 fps"
+    )
 
 
 @pytest.mark.docker

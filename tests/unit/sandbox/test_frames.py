@@ -1,15 +1,20 @@
-"""Frames for the emulated camera: image folders, .npy stacks, PNG/PPM decoding."""
+"""Frames for the emulated camera: image folders, .npy stacks, PNG/PPM decoding, the streamed
+``frames.npy`` and the ffmpeg protocol (with stand-in programs; real videos: test_video.py)."""
 
 from __future__ import annotations
 
+import io
+import os
 import struct
+import sys
+import tracemalloc
 import zlib
 
 import numpy as np
 import pytest
 
 from scanner.errors import UsageError
-from scanner.sandbox._frames import decode_png, load_frames, write_frames
+from scanner.sandbox._frames import _npy_header, decode_png, load_frames, write_frames
 
 
 def png(rgb: np.ndarray, filters: list[int]) -> bytes:
@@ -125,25 +130,111 @@ def test_video_without_a_decoder_says_what_to_install(tmp_path, monkeypatch):
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
     monkeypatch.setattr("shutil.which", lambda name: None)
-    monkeypatch.setitem(__import__("sys").modules, "cv2", None)
+    monkeypatch.setitem(sys.modules, "cv2", None)
     with pytest.raises(UsageError, match="OpenCV|ffmpeg"):
         load_frames(video, 5)
 
 
-def test_video_through_ffmpeg(tmp_path, monkeypatch):
-    """The ffmpeg path, with stand-in programs that speak ffprobe's and ffmpeg's protocol."""
+def fake_ffmpeg(tmp_path, monkeypatch, raw: bytes, probe: str) -> None:
+    """Stand-in ffprobe/ffmpeg programs on PATH (and cv2 hidden): ffprobe prints ``probe``,
+    ffmpeg writes ``raw`` to stdout whatever its arguments."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "ffprobe").write_text("#!/bin/sh\necho 4,2\n")
-    frames = bytes(range(72))  # three 4x2 BGR frames
-    (tmp_path / "raw").write_bytes(frames)
+    (tmp_path / "probe.json").write_text(probe)
+    (bin_dir / "ffprobe").write_text(f"#!/bin/sh\ncat {tmp_path / 'probe.json'}\n")
+    (tmp_path / "raw").write_bytes(raw)
     (bin_dir / "ffmpeg").write_text(f"#!/bin/sh\ncat {tmp_path / 'raw'}\n")
     for f in bin_dir.iterdir():
         f.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
-    monkeypatch.setitem(__import__("sys").modules, "cv2", None)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setitem(sys.modules, "cv2", None)
+
+
+def test_video_through_ffmpeg(tmp_path, monkeypatch):
+    """The ffmpeg path, with stand-in programs that speak ffprobe's and ffmpeg's protocol."""
+    frames = bytes(range(72))  # three 4x2 BGR frames
+    fake_ffmpeg(tmp_path, monkeypatch, frames, '{"streams": [{"width": 4, "height": 2}]}')
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
     stack = load_frames(video, 10)
     assert stack.shape == (3, 2, 4, 3)
     assert stack.reshape(-1).tolist() == list(frames)
+
+
+@pytest.mark.parametrize(
+    ("raw", "probe", "message"),
+    [
+        (bytes(60), '{"streams": [{"width": 4, "height": 2}]}', "ended inside a frame"),
+        (bytes(24), '{"streams": []}', "no video stream"),
+        (bytes(24), "not json", "not understood"),
+        (
+            bytes(48),
+            '{"streams": [{"width": 4, "height": 2, "nb_frames": "40"}]}',
+            "ends after 2 of its 40 frames",
+        ),
+    ],
+    ids=["partial-frame", "no-video-stream", "garbled-probe", "short-of-declared"],
+)
+def test_ffmpeg_output_that_does_not_add_up_is_refused(tmp_path, monkeypatch, raw, probe, message):
+    fake_ffmpeg(tmp_path, monkeypatch, raw, probe)
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00")
+    dest = tmp_path / "frames.npy"
+    with pytest.raises(UsageError, match=message):
+        write_frames(video, 10, dest)
+    assert not dest.exists()  # no half-written stack left for the sandbox
+
+
+def test_npy_header_has_one_length_for_every_count():
+    """The header reserved before the count is known is overwritten in place: same length."""
+    headers = [_npy_header(n, 480, 640) for n in (0, 7, 10**19)]
+    assert len({len(h) for h in headers}) == 1
+    assert len(headers[0]) % 64 == 0
+    for n, h in zip((0, 7, 10**19), headers, strict=True):
+        fp = io.BytesIO(h)
+        assert np.lib.format.read_magic(fp) == (1, 0)
+        assert np.lib.format.read_array_header_1_0(fp) == ((n, 480, 640, 3), False, np.uint8)
+        assert fp.tell() == len(h)
+
+
+def test_write_frames_streams_in_flat_memory(tmp_path):
+    """A 24 MB stack is copied frame by frame: Python never holds more than a few frames."""
+    n, h, w = 100, 200, 400  # 240 kB a frame
+    src = np.lib.format.open_memmap(tmp_path / "big.npy", "w+", np.uint8, (n, h, w, 3))
+    for i in range(n):
+        src[i] = i
+    src.flush()
+    del src
+    tracemalloc.start()
+    try:
+        assert write_frames(tmp_path / "big.npy", n, tmp_path / "frames.npy") == (n, h, w)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * h * w * 3, peak
+    out = np.load(tmp_path / "frames.npy", mmap_mode="r")
+    assert out.shape == (n, h, w, 3)
+    assert [int(out[i, 0, 0, 0]) for i in (0, 1, n - 1)] == [0, 1, n - 1]
+    assert (tmp_path / "frames.npy").stat().st_size == len(_npy_header(n, h, w)) + n * h * w * 3
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: np.save(d / "x.npy", np.zeros((2, 4, 4, 3), np.float32)), "uint8"),
+        (lambda d: (d / "x.npy").write_bytes(b"not numpy"), "not a readable .npy"),
+    ],
+    ids=["float-stack", "not-npy"],
+)
+def test_bad_npy_stacks_are_usage_errors(tmp_path, make, message):
+    make(tmp_path)
+    with pytest.raises(UsageError, match=message):
+        write_frames(tmp_path / "x.npy", 5, tmp_path / "frames.npy")
+    assert not (tmp_path / "frames.npy").exists()
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        load_frames(fifo, 5)
