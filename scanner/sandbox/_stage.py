@@ -83,7 +83,9 @@ def stage(
     frames_file: str | None = None
     note = f"synthetic {request.frames.width}x{request.frames.height} at {request.frames.fps:g} fps"
     if request.frames.path is not None:
-        count, h, w = write_frames(request.frames.path, request.max_frames, root / "frames.npy")
+        # The warm-up asks for one frame: decode no more than the run will read.
+        limit = request.max_frames if max_frames is None else min(max_frames, request.max_frames)
+        count, h, w = write_frames(request.frames.path, limit, root / "frames.npy")
         frames_file = f"{MOUNT}/frames.npy"
         name = request.frames.path.name
         note = f"{count} frame(s) {w}x{h} from {name} at {request.frames.fps:g} fps"

@@ -238,3 +238,24 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(UsageError, match="not a regular file"):
         load_frames(fifo, 5)
+
+
+def test_stage_decodes_only_the_frames_a_run_reads(tmp_path):
+    from scanner.sandbox import FrameSpec, SandboxRequest
+    from scanner.sandbox._stage import stage
+
+    stack = np.zeros((6, 4, 5, 3), np.uint8)
+    stack[:, :, :, 0] = np.arange(6)[:, None, None]
+    np.save(tmp_path / "in.npy", stack)
+    req = SandboxRequest(
+        asset=tmp_path / "in.npy",
+        asset_format="rootfs",
+        max_frames=4,
+        frames=FrameSpec(path=tmp_path / "in.npy"),
+    )
+    warm = stage(req, tmp_path / "warm", max_frames=1)
+    run = stage(req, tmp_path / "run")
+    assert np.load(tmp_path / "warm" / "frames.npy").shape == (1, 4, 5, 3)
+    assert np.load(tmp_path / "run" / "frames.npy")[:, 0, 0, 0].tolist() == [0, 1, 2, 3]
+    assert warm.frames_note.startswith("1 frame(s) 5x4")
+    assert run.frames_note.startswith("4 frame(s) 5x4")
