@@ -9,14 +9,14 @@ dev:
 	$(PY) -m pip install -e '.[dev]'
 
 lint:
-	$(PY) -m ruff format --check scanner signing tests benchmarks examples
-	$(PY) -m ruff check scanner signing tests benchmarks examples
+	$(PY) -m ruff format --check scanner signing tests benchmarks examples docs
+	$(PY) -m ruff check scanner signing tests benchmarks examples docs
 	$(PY) -m mypy
 	lint-imports
 
 reformat:
-	$(PY) -m ruff format scanner signing tests benchmarks examples
-	$(PY) -m ruff check --fix scanner signing tests benchmarks examples
+	$(PY) -m ruff format scanner signing tests benchmarks examples docs
+	$(PY) -m ruff check --fix scanner signing tests benchmarks examples docs
 
 test:
 	$(PY) -m pytest -q $(TESTS) $(if $(T),-k '$(T)',)

@@ -1,7 +1,7 @@
 """Assemble README.md from docs/sections/*.md (one section per area; edit those, not README.md).
 
-    python docs/build_readme.py          # rewrite README.md
-    python docs/build_readme.py --check  # exit 1 when README.md is out of date
+python docs/build_readme.py          # rewrite README.md
+python docs/build_readme.py --check  # exit 1 when README.md is out of date
 """
 
 from __future__ import annotations
