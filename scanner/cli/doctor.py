@@ -2,7 +2,8 @@
 
 Checks: the Python and tool versions; a Docker engine (the sandbox profile); bubblewrap (the
 fallback sandbox); qemu user emulation in binfmt_misc for arm64 images (Panorama devices are
-arm64); hadolint (Dockerfile checks); the offline vulnerability database and its age; the
+arm64); hadolint (Dockerfile checks); a video decoder for ``profile --frames VIDEO`` (OpenCV
+or ffmpeg); the offline vulnerability database and its age; the
 cache folder; and whether AWS credentials are configured (publish/pull/KMS). Nothing here uses
 the network, and no secret is ever printed: an access key id shows as its redacted form only.
 
@@ -148,6 +149,28 @@ def check_hadolint() -> Check:
     return Check("hadolint", OK, exe)
 
 
+def check_video(which: Callable[[str], str | None] = shutil.which) -> Check:
+    """OpenCV or ffmpeg/ffprobe, so ``profile --frames VIDEO`` can decode a video file."""
+    import importlib
+
+    try:
+        cv2 = importlib.import_module("cv2")
+    except ImportError:  # also what a non-headless OpenCV without libGL raises
+        cv2 = None
+    if cv2 is not None:
+        return Check("video", OK, f"OpenCV {getattr(cv2, '__version__', '?')}")
+    ffmpeg, ffprobe = which("ffmpeg"), which("ffprobe")
+    if ffmpeg and ffprobe:
+        return Check("video", OK, f"ffmpeg {ffmpeg}")
+    return Check(
+        "video",
+        WARN,
+        "neither OpenCV nor ffmpeg/ffprobe: profile --frames takes image folders and .npy "
+        "stacks, not video files",
+        "apt-get install ffmpeg (or pip install opencv-python-headless)",
+    )
+
+
 def check_vulndb(db: Path, max_age_days: float, now: datetime) -> Check:
     """The offline OSV database exists and is recent."""
     fix = f"{TOOL_NAME} vulndb update --vuln-db {db}"
@@ -268,6 +291,7 @@ def run_checks(args: argparse.Namespace, environ: Mapping[str, str] | None = Non
         check_bwrap(),
         check_arm64(),
         check_hadolint(),
+        check_video(),
         check_vulndb(db, args.max_db_age, datetime.now(UTC)),
         check_cache(cache),
         check_aws(env, Path(env.get("HOME") or Path.home())),

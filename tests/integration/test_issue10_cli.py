@@ -13,7 +13,16 @@ import pytest
 
 from scanner.cli import COMMANDS, build_parser
 from scanner.cli.completion import render
-from scanner.cli.doctor import FAIL, OK, WARN, check_arm64, check_aws, check_bwrap, run_checks
+from scanner.cli.doctor import (
+    FAIL,
+    OK,
+    WARN,
+    check_arm64,
+    check_aws,
+    check_bwrap,
+    check_video,
+    run_checks,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example secret
@@ -43,7 +52,16 @@ def test_doctor_reports_every_check_and_never_prints_secrets(tmp_path: Path) -> 
     proc = cli("doctor", "--format", "json", env=env)
     assert proc.returncode in (0, 1), proc.stderr
     checks = {c["name"]: c for c in json.loads(proc.stdout)}
-    assert set(checks) >= {"python", "docker", "bubblewrap", "arm64", "vuln-db", "aws", "cache"}
+    assert set(checks) >= {
+        "python",
+        "docker",
+        "bubblewrap",
+        "arm64",
+        "video",
+        "vuln-db",
+        "aws",
+        "cache",
+    }
     for c in checks.values():
         assert c["status"] in (OK, WARN, FAIL)
         if c["status"] != OK:
@@ -58,6 +76,22 @@ def test_doctor_reports_every_check_and_never_prints_secrets(tmp_path: Path) -> 
     assert checks["vuln-db"]["status"] == WARN
     assert "vulndb update" in checks["vuln-db"]["fix"]
     assert proc.returncode == (1 if any(c["status"] == FAIL for c in checks.values()) else 0)
+
+
+def test_doctor_video_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import fails, as without OpenCV
+    real = {name: shutil.which(name) for name in ("ffmpeg", "ffprobe")}
+    if all(real.values()):
+        found = check_video()
+        assert (found.status, found.detail) == (OK, f"ffmpeg {real['ffmpeg']}")
+    only_ffmpeg = check_video(lambda name: "/usr/bin/ffmpeg" if name == "ffmpeg" else None)
+    assert only_ffmpeg.status == WARN  # ffprobe reads the size: both are needed
+    missing = check_video(lambda name: None)
+    assert missing.status == WARN
+    assert "apt-get install ffmpeg" in missing.fix
+    assert "image folders" in missing.detail
 
 
 def test_doctor_without_docker_fails_with_a_fix(tmp_path: Path) -> None:
