@@ -243,6 +243,9 @@ def _check_complete(path: Path, decoded: int, declared: int, limit: int, detail:
 
 
 def _opencv_frames(cv2: Any, path: Path, limit: int) -> Iterator[Frame]:
+    # OpenCV's ffmpeg backend prints libav's own errors ("moov atom not found") on the
+    # terminal; the UsageError below says it better. A user's own setting wins.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():

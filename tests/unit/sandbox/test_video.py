@@ -250,3 +250,13 @@ def test_ffmpeg_decoding_streams_in_flat_memory(tmp_path, monkeypatch, ffmpeg_pr
     stack = np.load(tmp_path / "frames.npy", mmap_mode="r")
     assert_colour(np.asarray(stack[0])[:H, :W], BLUE_BGR, 0)
     assert_colour(np.asarray(stack[-1])[:H, :W], RED_BGR, 49)
+
+
+def test_opencv_open_failure_says_it_once(tmp_path, opencv, monkeypatch, capfd):
+    # libav's own "moov atom not found" would otherwise reach the terminal beside our message.
+    monkeypatch.delenv("OPENCV_FFMPEG_LOGLEVEL", raising=False)
+    video = tmp_path / "junk.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+    with pytest.raises(UsageError, match="OpenCV cannot open it as a video"):
+        write_frames(video, 5, tmp_path / "frames.npy")
+    assert capfd.readouterr().err == ""
