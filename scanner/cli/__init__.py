@@ -141,6 +141,9 @@ def apply_environment(
                 value: object = _truthy(raw)
             elif isinstance(action, argparse._StoreFalseAction):
                 value = not _truthy(raw)
+            elif not raw.strip():
+                # An empty variable (a CI template's blanked default) means "not given".
+                continue
             elif isinstance(action, argparse._CountAction):
                 value = int(raw)
             elif isinstance(action, argparse._AppendAction):

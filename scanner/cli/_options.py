@@ -33,7 +33,10 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
         help="project folder, code package, container asset or model",
     )
     p.add_argument(
-        "--policy", type=Path, help="policy YAML (default: the bundled policies/default.yaml)"
+        "--policy",
+        type=Path,
+        help="policy YAML, or 'default'/'strict' for a bundled one (default: [tool.panorama-gate] "
+        "in the target's or current folder's pyproject.toml, else the bundled default.yaml)",
     )
     p.add_argument("--waivers", type=Path, help="waivers YAML file")
     p.add_argument(

@@ -716,7 +716,10 @@ def cmd_install(args: argparse.Namespace) -> int:
     """``hook install``."""
     extra: list[str] = []
     if args.policy is not None:
-        extra += ["--policy", str(args.policy.resolve())]
+        from scanner.policy import BUNDLED_POLICIES
+
+        bundled = str(args.policy) in BUNDLED_POLICIES and not args.policy.exists()
+        extra += ["--policy", str(args.policy) if bundled else str(args.policy.resolve())]
     if args.waivers is not None:
         extra += ["--waivers", str(args.waivers.resolve())]
     if args.analyzers:

@@ -11,6 +11,7 @@ Example::
 
 from scanner.policy.evaluate import decide, evaluate
 from scanner.policy.model import (
+    BUNDLED_POLICIES,
     Policy,
     bundled_policy_path,
     find_project_config,
@@ -27,6 +28,7 @@ from scanner.policy.waivers import (
 )
 
 __all__ = [
+    "BUNDLED_POLICIES",
     "Policy",
     "Waiver",
     "apply_baseline",

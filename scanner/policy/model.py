@@ -37,6 +37,7 @@ from scanner.policy.schema import PolicySpec, WaiversFile
 from scanner.policy.waivers import Waiver, load_waivers, waivers_from_specs
 
 __all__ = [
+    "BUNDLED_POLICIES",
     "PYPROJECT_TABLE",
     "Policy",
     "bundled_policy_path",
@@ -206,8 +207,18 @@ def parse_policy(raw: bytes, source: str, *, base_dir: Path | None = None) -> Po
     )
 
 
+BUNDLED_POLICIES = ("default", "strict")
+"""Names ``--policy`` accepts for the policies shipped in the package (when no such file exists)."""
+
+
 def load_policy(path: Path | None = None) -> Policy:
-    """Load and validate a policy file (the bundled default when ``path`` is ``None``)."""
+    """Load and validate a policy file (the bundled default when ``path`` is ``None``).
+
+    A bare ``default`` or ``strict`` that names no file is the bundled policy of that name, so
+    CI can pin the bundled policy without knowing where the package is installed.
+    """
+    if path is not None and str(path) in BUNDLED_POLICIES and not path.exists():
+        path = bundled_policy_path(str(path))
     path = path or bundled_policy_path("default")
     try:
         raw_bytes = path.read_bytes()

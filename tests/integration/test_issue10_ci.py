@@ -177,6 +177,40 @@ def test_action_report_only_mode_and_clean_project(shim: Path, tmp_path: Path) -
     assert "approved" in summary.read_text().lower()
 
 
+# A project that tries to loosen its own gate, and a finding the default policy rejects.
+LOOSENING = '[tool.panorama-gate]\nname = "team"\nseverity_threshold = "critical"\n'
+GPL = {
+    "usr/lib/python3/dist-packages/copyleft_lib-1.0.dist-info/METADATA": (
+        b"Metadata-Version: 2.4\nName: copyleft-lib\nVersion: 1.0\n"
+        b"License-Expression: GPL-3.0-only\n"
+    )
+}
+
+
+def loosening_project(tmp: Path) -> Path:
+    root = build_project(tmp / "app", ProjectSpec(with_model=False, rootfs_files=GPL)).root
+    (root / "pyproject.toml").write_text(LOOSENING)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("policy", "verdict", "name"),
+    [(None, "rejected", "default"), ("", "approved", "team")],
+    ids=["bundled-policy-pinned", "blank-lets-the-project-decide"],
+)
+def test_action_pins_the_bundled_policy_unless_blanked(
+    shim: Path, tmp_path: Path, policy: str | None, verdict: str, name: str
+) -> None:
+    given = {"target": str(loosening_project(tmp_path)), "args": FAST}
+    if policy is not None:
+        given["policy"] = policy
+    outputs, results, _ = run_action(shim, tmp_path, given)
+    assert outputs["verdict"] == verdict, results["Scan"].stderr
+    report = json.loads((tmp_path / outputs["json-file"]).read_text())
+    assert report["verdict"]["policy"]["name"] == name
+
+
 # -- GitLab CI ---------------------------------------------------------------------------------
 
 GITLAB = yaml.safe_load((REPO / "ci" / "gitlab" / "panorama-gate.gitlab-ci.yml").read_text())
@@ -226,6 +260,34 @@ def test_gitlab_job_writes_junit_and_codequality(
     for p in job["artifacts"]["paths"]:
         assert (tmp_path / p).is_dir()
     assert (tmp_path / "panorama-gate-reports" / "panorama-gate.sarif").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("policy", "code", "name"),
+    [(None, 1, "default"), ("", 0, "team")],
+    ids=["bundled-policy-pinned", "blank-lets-the-project-decide"],
+)
+def test_gitlab_job_pins_the_bundled_policy_unless_blanked(
+    shim: Path, tmp_path: Path, policy: str | None, code: int, name: str
+) -> None:
+    job = GITLAB[".panorama-gate"]
+    env = base_env(shim, tmp_path)
+    env.update({k: str(v) for k, v in GITLAB["variables"].items()})
+    env.update(PG_TARGET=str(loosening_project(tmp_path)), PG_EXTRA_ARGS=FAST)
+    if policy is not None:
+        env["PANORAMA_GATE_POLICY"] = policy
+    proc = subprocess.run(
+        ["bash", "-c", "set -e\n" + "\n".join(job["script"])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == code, proc.stderr
+    report = json.loads((tmp_path / "panorama-gate-reports" / "panorama-gate.json").read_text())
+    assert report["verdict"]["policy"]["name"] == name
 
 
 # -- AWS CodeBuild -----------------------------------------------------------------------------

@@ -391,3 +391,16 @@ def test_hook_run_reads_its_flags_from_the_environment(
     )
     assert proc.returncode == 0, proc.stderr
     assert "secrets.aws-access-key-id" not in proc.stderr
+
+
+def test_install_keeps_a_bundled_policy_name_and_resolves_a_file(
+    repo: tuple[Path, Git], git_env: dict[str, str]
+) -> None:
+    work, _ = repo
+    install(work, git_env, "--policy", "strict")
+    hook = (work / ".git" / "hooks" / "pre-push").read_text()
+    assert "--policy strict" in hook  # the bundled policy, wherever the package is installed
+    (work / "gate.yaml").write_text("name: gate\nseverity_threshold: low\n")
+    install(work, git_env, "--policy", "gate.yaml")
+    hook = (work / ".git" / "hooks" / "pre-push").read_text()
+    assert f"--policy {work / 'gate.yaml'}" in hook

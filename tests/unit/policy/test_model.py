@@ -308,3 +308,15 @@ def test_any_input_is_a_policy_or_a_policy_error(raw: bytes) -> None:
     else:
         assert policy.severity_threshold in Severity
     assert not message or message.startswith("fuzz.yaml")
+
+
+def test_bundled_policies_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_policy(Path("strict")).name == "strict"
+    assert load_policy(Path("default")).name == "default"
+    assert resolve_policy(Path("strict"), tmp_path).name == "strict"
+    # A file of that name is what the user means.
+    (tmp_path / "strict").write_text("name: mine\nseverity_threshold: low\n")
+    assert load_policy(Path("strict")).name == "mine"
+    with pytest.raises(PolicyError, match="cannot read policy file"):
+        load_policy(Path("lenient"))
