@@ -170,11 +170,43 @@ def walk_files(root: Path, exclude: Path | None = None) -> list[Path]:
     return sorted(out)
 
 
+def unbuilt_code_folders(target: Path) -> list[Path]:
+    """Code package folders of a project (with a Dockerfile) whose package.json lists no built
+    asset, as the scan finds them (``integrity.not-built``).
+
+    A package.json that cannot be read counts as not built: its folder's files must then be
+    subjects too, which is the stricter reading.
+    """
+    packages = target / "packages"
+    if not packages.is_dir():
+        return []
+    out = []
+    for folder in sorted(packages.iterdir()):
+        if not folder.is_dir() or not (folder / "Dockerfile").is_file():
+            continue
+        try:
+            doc = json.loads((folder / "package.json").read_bytes())
+            assets = doc["nodePackage"]["assets"]
+            # As the scan decides: an implementation object in any asset.
+            built = any(
+                isinstance(impl, dict)
+                for a in (assets if isinstance(assets, list) else [])
+                if isinstance(a, dict) and isinstance(a.get("implementations"), list)
+                for impl in a["implementations"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            built = False
+        if not built:
+            out.append(folder)
+    return out
+
+
 def discover_files(target: Path, exclude: Path | None = None) -> list[str]:
     """Files of the target that must all be subjects of a valid attestation.
 
-    * a project: every file under ``assets/`` (but hidden ones, which the scan skips too) plus
-      the package manifests;
+    * a project: every file under ``assets/`` (but hidden ones, which the scan skips too), the
+      package manifests, and every file of a code package that is not built yet (its folder is
+      what the scan covered in place of a container);
     * a single file: the file itself;
     * any other folder (code package, model folder): every regular file in it;
 
@@ -190,6 +222,8 @@ def discover_files(target: Path, exclude: Path | None = None) -> list[str]:
             for p in walk_files(target / "assets", exclude)
             if not p.name.startswith(".")
         }
+        for folder in unbuilt_code_folders(target):
+            files.update(p.relative_to(target).as_posix() for p in walk_files(folder, exclude))
         return sorted(files | set(manifest_files(target)))
     return [p.relative_to(target).as_posix() for p in walk_files(target, exclude)]
 

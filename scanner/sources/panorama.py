@@ -728,13 +728,37 @@ def load_project(root: Path) -> ScanTarget:
                 project.overrides[reader.rel(opath)] = odoc
 
     resolver = _AssetResolver(reader, assets)
+    unbuilt_code: list[SourceArtifact] = []
     for pkg_dir in _sorted_children(packages, MAX_PACKAGES, "package folders"):
         if not _is_dir(pkg_dir):
             continue
         real = reader.check_dir(pkg_dir, "package folder", fatal=False)
         if real is None:
             continue
-        project.packages.append(load_package_folder(reader, pkg_dir, resolver))
+        folder = load_package_folder(reader, pkg_dir, resolver)
+        project.packages.append(folder)
+        if folder.dockerfile_path is not None and not any(
+            True for _ in _implementation_refs(folder.package_data)
+        ):
+            # A code package not built yet has no container to scan: its folder (the sources
+            # build-container would copy) is scanned instead, as a lone code package would be.
+            # Once built, the container (what is deployed) is scanned and the folder is not.
+            unbuilt_code.append(
+                SourceArtifact(
+                    Artifact(
+                        kind=ArtifactKind.CODE,
+                        name=pkg_dir.name,
+                        path=folder.dir,
+                        digest=None,
+                        size=0,
+                        package=folder.folder_name or pkg_dir.name,
+                    ),
+                    pkg_dir,
+                    ArtifactFormat.DIRECTORY,
+                    pkg_dir,
+                    None,
+                )
+            )
 
     if assets is not None:
         for f in _sorted_children(assets, MAX_ASSET_FILES, "asset files"):
@@ -772,7 +796,7 @@ def load_project(root: Path) -> ScanTarget:
     return ScanTarget(
         target=Target(str(root), TargetKind.PROJECT, project.app_name or top.name),
         root=top,
-        artifacts=[*resolver.artifacts.values(), *manifest_artifacts],
+        artifacts=[*resolver.artifacts.values(), *unbuilt_code, *manifest_artifacts],
         manifests=reader.manifests,
         findings=reader.findings,
         project=project,

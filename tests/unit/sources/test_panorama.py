@@ -571,3 +571,22 @@ def test_absurd_number_of_package_folders(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="more than 512 package folders") as info:
         load_project(tmp_path)
     assert "\n" not in info.value.message
+
+
+def test_unbuilt_code_package_folder_is_an_artifact_of_the_project(tmp_path: Path) -> None:
+    build_project(tmp_path, ProjectSpec(breaks={"empty-assets"}))
+    st = load_project(tmp_path)
+    code = [sa for sa in st.artifacts if sa.artifact.kind is ArtifactKind.CODE]
+    assert len(code) == 1
+    (sa,) = code
+    assert sa.format is ArtifactFormat.DIRECTORY
+    assert sa.artifact.path == "packages/123456789012-shelf_code-1.0"
+    assert sa.file == (tmp_path / "packages" / "123456789012-shelf_code-1.0").resolve()
+
+
+def test_built_code_package_is_scanned_as_its_container_only(tmp_path: Path) -> None:
+    build_project(tmp_path)
+    st = load_project(tmp_path)
+    kinds = {sa.artifact.kind for sa in st.artifacts}
+    assert ArtifactKind.CONTAINER in kinds
+    assert ArtifactKind.CODE not in kinds
