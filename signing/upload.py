@@ -192,9 +192,10 @@ def digest_file(path: Path, part_size: int = 0) -> FileDigests:
     The whole-file hash runs on a second thread (hashlib releases the GIL), so both digests
     take about the time of one.
     """
-    whole = BackgroundHasher()
-    parts: list[bytes] = []
     block_size = part_size or READ_SIZE
+    # Two blocks in flight keep both cores busy; more would only hold memory (parts are 8 MiB+).
+    whole = BackgroundHasher(depth=max(2, 16 * MiB // block_size))
+    parts: list[bytes] = []
     try:
         with open(path, "rb", buffering=0) as fp:
             while True:
