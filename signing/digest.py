@@ -95,7 +95,8 @@ class BackgroundHasher:
     """
 
     def __init__(self, depth: int = 8) -> None:
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self.depth = depth
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=depth)
         self._hash = hashlib.sha256()
         self.size = 0
         self._abandoned = False
@@ -106,8 +107,12 @@ class BackgroundHasher:
         while (chunk := self._queue.get()) is not None and not self._abandoned:
             self._hash.update(chunk)
 
-    def update(self, chunk: bytes) -> None:
-        """Queue an immutable chunk for hashing."""
+    def update(self, chunk: bytes | memoryview) -> None:
+        """Queue a chunk for hashing; it must not change until hashed.
+
+        After ``update`` returns, at most ``depth + 1`` chunks (this one and the ``depth``
+        before it) may still be unread, so a ring of ``depth + 2`` reused buffers is safe.
+        """
         self.size += len(chunk)
         self._queue.put(chunk)
 

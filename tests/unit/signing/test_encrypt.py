@@ -316,6 +316,11 @@ def test_own_frame_writer_survives_short_reads(size: int) -> None:
         def read(self, n: int = -1) -> bytes:
             return self._src.read(min(n, 70_000) if n >= 0 else 70_000)
 
+        def readinto(self, buffer: Any) -> int:
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+
     data = os.urandom(size)
     ctx = encryption_context(hashlib.sha256(data).hexdigest(), application="a", version="1")
     hasher = BackgroundHasher()
@@ -329,8 +334,7 @@ def test_own_frame_writer_survives_short_reads(size: int) -> None:
         frame_length=FRAME_LENGTH,
     )
     out = io.BytesIO()
-    writer = enc._CountingWriter()
-    writer.sink = out
+    writer = enc._CountingWriter(out)
     assert enc._write_frames(encryptor, reader, writer)
     assert hasher.hexdigest() == ctx[CONTEXT_SHA256]
     assert writer.size == len(out.getvalue())
@@ -410,9 +414,62 @@ def test_counting_writer_finishes_short_writes() -> None:
             return super().write(bytes(data[:1000]))
 
     sink = Sip()
-    writer = enc._CountingWriter()
-    writer.sink = sink
+    writer = enc._CountingWriter(sink)
     data = os.urandom(10_500)
     writer.write(data)
     writer.write(b"")
     assert (sink.getvalue(), writer.size) == (data, 10_500)
+
+
+def test_reused_frame_buffers_survive_a_hasher_that_lags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The frame loops reuse a ring of buffers; a slow hasher (the queue full, the reader
+    # blocked) must still see every frame's bytes as they were, on both sides.
+    import time
+
+    from signing import digest as digest_mod
+    from signing import encrypt as enc
+
+    class SlowHasher(digest_mod.BackgroundHasher):
+        def _run(self) -> None:
+            while (chunk := self._queue.get()) is not None and not self._abandoned:
+                time.sleep(0.003)
+                self._hash.update(chunk)
+
+    monkeypatch.setattr(enc, "BackgroundHasher", SlowHasher)
+    src, ctx = _plain(tmp_path, 23 * FRAME_LENGTH + 7)  # more frames than the ring holds
+    res = encrypt_file(src, tmp_path / "a.enc", AES, ctx)
+    assert res.plaintext_sha256 == ctx[CONTEXT_SHA256]
+    assert _sdk_decrypt((tmp_path / "a.enc").read_bytes(), AES) == src.read_bytes()
+    out = decrypt_file(tmp_path / "a.enc", tmp_path, AES, ctx)
+    assert out.path.read_bytes() == src.read_bytes()
+    assert out.sha256 == ctx[CONTEXT_SHA256]
+
+
+def test_writeback_requests_windows_behind_the_writer(tmp_path: Path) -> None:
+    from signing import _writeback
+
+    calls: list[tuple[int, int]] = []
+
+    def fake(fd: int, offset: int, nbytes: int, flags: int) -> int:
+        calls.append((offset, nbytes))
+        return 0
+
+    with open(tmp_path / "f", "wb", buffering=0) as f:
+        wb = _writeback.Writeback(f.fileno(), window=10)
+        wb._call = fake
+        for _ in range(9):
+            wb.advance(5)  # 45 bytes: each window ending two windows behind the end is asked for
+        assert calls == [(0, 10), (10, 10), (20, 10)]
+        wb._call = lambda *a: -1  # a file system that refuses: given up, not an error
+        wb.advance(100)
+        assert wb._call is None
+        wb.advance(100)
+    # The real call on a real file: no error, bytes intact.
+    with open(tmp_path / "g", "wb", buffering=0) as f:
+        wb = _writeback.Writeback(f.fileno(), window=4096)
+        data = os.urandom(5 * 4096 + 3)
+        f.write(data)
+        wb.advance(len(data))
+    assert (tmp_path / "g").read_bytes() == data
