@@ -473,3 +473,29 @@ def test_writeback_requests_windows_behind_the_writer(tmp_path: Path) -> None:
         f.write(data)
         wb.advance(len(data))
     assert (tmp_path / "g").read_bytes() == data
+
+
+def test_frame_loops_without_the_into_methods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # cryptography releases before encrypt_into/decrypt_into: the allocating calls are used.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from signing import encrypt as enc
+
+    class OldAESGCM:
+        def __init__(self, key: bytes) -> None:
+            self._aead = AESGCM(key)
+
+        def encrypt(self, nonce: bytes, data: Any, aad: bytes) -> bytes:
+            return self._aead.encrypt(nonce, bytes(data), aad)
+
+        def decrypt(self, nonce: bytes, data: Any, aad: bytes) -> bytes:
+            return self._aead.decrypt(nonce, bytes(data), aad)
+
+    monkeypatch.setattr(enc, "AESGCM", OldAESGCM)
+    src, ctx = _plain(tmp_path, 3 * FRAME_LENGTH + 11)
+    encrypt_file(src, tmp_path / "a.enc", AES, ctx)
+    assert _sdk_decrypt((tmp_path / "a.enc").read_bytes(), AES) == src.read_bytes()
+    out = decrypt_file(tmp_path / "a.enc", tmp_path, AES, ctx)
+    assert out.path.read_bytes() == src.read_bytes()
