@@ -1,4 +1,4 @@
-"""Small filesystem helpers shared by every layer: atomic writes, bounded temp folders."""
+"""Small filesystem helpers shared by every layer: atomic writes, full reads."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Literal, overload
+from typing import IO, Any, Literal, overload
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "read_full"]
 
 
 @overload
@@ -58,3 +58,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def read_full(stream: Any, view: memoryview) -> int:
+    """Read from ``stream`` into ``view`` until it is full or the stream ends; bytes read.
+
+    A short read is not the end of a pipe or a raw file (only an empty read is), so a caller
+    that needs whole records (a frame, a part) gets fewer bytes only at the very end.
+    """
+    got = 0
+    while got < len(view):
+        n = stream.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got

@@ -118,14 +118,9 @@ class BackgroundHasher:
 
     def hexdigest(self) -> str:
         """Wait for the queue to drain and return the digest."""
-        return self.digest().hex()
-
-    def digest(self) -> bytes:
-        """Wait for the queue to drain and return the raw digest (once; later calls reuse it)."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        return self._hash.digest()
+        self._queue.put(None)
+        self._thread.join()
+        return self._hash.hexdigest()
 
     def abandon(self) -> None:
         """Give up the digest after an error or an interrupt, without waiting.

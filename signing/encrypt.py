@@ -70,6 +70,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from scanner.fsutil import read_full
 from signing._writeback import Writeback
 from signing.digest import BackgroundHasher
 from signing.errors import KeyLoadError, SigningError
@@ -515,12 +516,7 @@ class _HashingReader(io.RawIOBase):
         short at the very end. The buffer must stay untouched until the hasher has read it.
         """
         view = memoryview(buffer)
-        got = 0
-        while got < len(buffer):
-            n = self._raw.readinto(view[got:])
-            if not n:
-                break
-            got += n
+        got = read_full(self._raw, view)
         chunk = view[:got]
         if got:
             self.hash.update(chunk)
@@ -835,12 +831,8 @@ def _read_frames(
         return bytes(data)
 
     def take_into(view: memoryview) -> memoryview:
-        got = 0
-        while got < len(view):
-            n = source.readinto(view[got:])
-            if not n:
-                raise SerializationError("truncated message body")
-            got += n
+        if read_full(source, view) != len(view):
+            raise SerializationError("truncated message body")
         return view
 
     sequence = 1

@@ -47,6 +47,7 @@ import botocore.config
 import botocore.exceptions
 
 from scanner.errors import UsageError
+from scanner.fsutil import read_full
 from signing.digest import BackgroundHasher
 from signing.errors import SigningError
 
@@ -199,17 +200,14 @@ def digest_file(path: Path, part_size: int = 0) -> FileDigests:
     try:
         with open(path, "rb", buffering=0) as fp:
             while True:
-                block = fp.read(block_size)
-                while block and len(block) < block_size:  # a short read is not the end
-                    more = fp.read(block_size - len(block))
-                    if not more:
-                        break
-                    block += more
-                if not block:
+                # A new buffer per block: the hasher thread may still be reading the last.
+                block = memoryview(bytearray(block_size))
+                got = read_full(fp, block)
+                if not got:
                     break
-                whole.update(block)
+                whole.update(block[:got])
                 if part_size:
-                    parts.append(hashlib.sha256(block).digest())
+                    parts.append(hashlib.sha256(block[:got]).digest())
         return FileDigests(whole.hexdigest(), whole.size, part_size, tuple(parts))
     except OSError as exc:
         raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from exc

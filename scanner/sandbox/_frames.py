@@ -26,6 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from scanner.errors import UsageError
+from scanner.fsutil import read_full
 
 __all__ = ["decode_png", "load_frames", "write_frames"]
 
@@ -323,18 +324,6 @@ def _probe(ffprobe: str, path: Path) -> tuple[int, int, int]:
     return width, height, int(declared) if declared.isdigit() else 0
 
 
-def _read_full(stream: IO[bytes], buf: bytearray) -> int:
-    """Fill ``buf`` from ``stream``; fewer bytes only at end of stream."""
-    view = memoryview(buf)
-    got = 0
-    while got < len(buf):
-        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
-        if not n:
-            break
-        got += n
-    return got
-
-
 def _ffmpeg_frames(ffmpeg: str, ffprobe: str, path: Path, limit: int) -> Iterator[Frame]:
     width, height, declared = _probe(ffprobe, path)
     size = width * height * 3
@@ -365,7 +354,7 @@ def _ffmpeg_frames(ffmpeg: str, ffprobe: str, path: Path, limit: int) -> Iterato
             decoded = got = 0
             while decoded < limit:
                 buf = bytearray(size)
-                got = _read_full(stdout, buf)
+                got = read_full(stdout, memoryview(buf))
                 if os.fstat(err.fileno()).st_size > _STDERR_CAP:
                     raise UsageError(
                         f"{path}: ffmpeg reported over {_STDERR_CAP // 1024} KiB of errors:"
