@@ -180,21 +180,16 @@ def unbuilt_code_folders(target: Path) -> list[Path]:
     packages = target / "packages"
     if not packages.is_dir():
         return []
+    # Imported here: the manifest models it pulls in are only needed for project targets.
+    from scanner.sources.panorama import has_built_assets
+
     out = []
     for folder in sorted(packages.iterdir()):
         if not folder.is_dir() or not (folder / "Dockerfile").is_file():
             continue
         try:
-            doc = json.loads((folder / "package.json").read_bytes())
-            assets = doc["nodePackage"]["assets"]
-            # As the scan decides: an implementation object in any asset.
-            built = any(
-                isinstance(impl, dict)
-                for a in (assets if isinstance(assets, list) else [])
-                if isinstance(a, dict) and isinstance(a.get("implementations"), list)
-                for impl in a["implementations"]
-            )
-        except (OSError, ValueError, KeyError, TypeError):
+            built = has_built_assets(json.loads((folder / "package.json").read_bytes()))
+        except (OSError, ValueError):
             built = False
         if not built:
             out.append(folder)

@@ -65,6 +65,7 @@ __all__ = [
     "HASH_CHUNK",
     "MAX_MANIFEST_BYTES",
     "ProjectReader",
+    "has_built_assets",
     "load_package_folder",
     "load_project",
     "one_line",
@@ -365,6 +366,11 @@ def _implementation_refs(data: Any) -> Iterable[tuple[JsonPath, Mapping[str, Any
         for ii, impl in enumerate(_list(_get(asset, "implementations"))):
             if isinstance(impl, Mapping):
                 yield ("nodePackage", "assets", ai, "implementations", ii), impl
+
+
+def has_built_assets(package_data: Any) -> bool:
+    """Whether a package.json lists any asset implementation (``False``: not built yet)."""
+    return any(True for _ in _implementation_refs(package_data))
 
 
 def _is_plain_name(uri: str) -> bool:
@@ -737,9 +743,7 @@ def load_project(root: Path) -> ScanTarget:
             continue
         folder = load_package_folder(reader, pkg_dir, resolver)
         project.packages.append(folder)
-        if folder.dockerfile_path is not None and not any(
-            True for _ in _implementation_refs(folder.package_data)
-        ):
+        if folder.dockerfile_path is not None and not has_built_assets(folder.package_data):
             # A code package not built yet has no container to scan: its folder (the sources
             # build-container would copy) is scanned instead, as a lone code package would be.
             # Once built, the container (what is deployed) is scanned and the folder is not.
