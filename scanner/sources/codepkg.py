@@ -17,8 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from scanner.models import (
-    Artifact,
-    ArtifactKind,
     Category,
     Finding,
     Location,
@@ -26,9 +24,9 @@ from scanner.models import (
     Target,
     TargetKind,
 )
-from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
+from scanner.sources.interface import ScanTarget
 from scanner.sources.manifests import Project
-from scanner.sources.panorama import ProjectReader, load_package_folder
+from scanner.sources.panorama import ProjectReader, code_folder_artifact, load_package_folder
 
 __all__ = ["load_code_package"]
 
@@ -56,19 +54,11 @@ def load_code_package(root: Path) -> ScanTarget:
             )
         )
     project = Project(root=top, packages=[folder], texts=dict(reader.texts))
-    artifact = Artifact(
-        kind=ArtifactKind.CODE,
-        name=top.name,
-        path=".",
-        digest=None,
-        size=0,
-        package=folder.folder_name or top.name,
-    )
     version = folder.folder_version or ""
     return ScanTarget(
         target=Target(str(root), TargetKind.CODE_PACKAGE, folder.folder_name or top.name, version),
         root=top,
-        artifacts=[SourceArtifact(artifact, top, ArtifactFormat.DIRECTORY, top, None)],
+        artifacts=[code_folder_artifact(top, ".", folder.folder_name or top.name)],
         manifests=reader.manifests,
         findings=reader.findings,
         project=project,

@@ -65,6 +65,7 @@ __all__ = [
     "HASH_CHUNK",
     "MAX_MANIFEST_BYTES",
     "ProjectReader",
+    "code_folder_artifact",
     "has_built_assets",
     "load_package_folder",
     "load_project",
@@ -371,6 +372,15 @@ def _implementation_refs(data: Any) -> Iterable[tuple[JsonPath, Mapping[str, Any
 def has_built_assets(package_data: Any) -> bool:
     """Whether a package.json lists any asset implementation (``False``: not built yet)."""
     return any(True for _ in _implementation_refs(package_data))
+
+
+def code_folder_artifact(folder: Path, rel: str, package: str) -> SourceArtifact:
+    """A code package folder as one ``code`` artifact, walked as a directory (``rel``: its
+    path in the report)."""
+    artifact = Artifact(
+        kind=ArtifactKind.CODE, name=folder.name, path=rel, digest=None, size=0, package=package
+    )
+    return SourceArtifact(artifact, folder, ArtifactFormat.DIRECTORY, folder, None)
 
 
 def _is_plain_name(uri: str) -> bool:
@@ -748,20 +758,7 @@ def load_project(root: Path) -> ScanTarget:
             # build-container would copy) is scanned instead, as a lone code package would be.
             # Once built, the container (what is deployed) is scanned and the folder is not.
             unbuilt_code.append(
-                SourceArtifact(
-                    Artifact(
-                        kind=ArtifactKind.CODE,
-                        name=pkg_dir.name,
-                        path=folder.dir,
-                        digest=None,
-                        size=0,
-                        package=folder.folder_name or pkg_dir.name,
-                    ),
-                    pkg_dir,
-                    ArtifactFormat.DIRECTORY,
-                    pkg_dir,
-                    None,
-                )
+                code_folder_artifact(pkg_dir, folder.dir, folder.folder_name or pkg_dir.name)
             )
 
     if assets is not None:
