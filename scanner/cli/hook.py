@@ -716,9 +716,9 @@ def cmd_install(args: argparse.Namespace) -> int:
     """``hook install``."""
     extra: list[str] = []
     if args.policy is not None:
-        from scanner.policy import BUNDLED_POLICIES
+        from scanner.policy import is_bundled_name
 
-        bundled = str(args.policy) in BUNDLED_POLICIES and not args.policy.exists()
+        bundled = is_bundled_name(args.policy)
         extra += ["--policy", str(args.policy) if bundled else str(args.policy.resolve())]
     if args.waivers is not None:
         extra += ["--waivers", str(args.waivers.resolve())]

@@ -11,10 +11,10 @@ Example::
 
 from scanner.policy.evaluate import decide, evaluate
 from scanner.policy.model import (
-    BUNDLED_POLICIES,
     Policy,
     bundled_policy_path,
     find_project_config,
+    is_bundled_name,
     load_policy,
     parse_policy,
     resolve_policy,
@@ -28,7 +28,6 @@ from scanner.policy.waivers import (
 )
 
 __all__ = [
-    "BUNDLED_POLICIES",
     "Policy",
     "Waiver",
     "apply_baseline",
@@ -37,6 +36,7 @@ __all__ = [
     "decide",
     "evaluate",
     "find_project_config",
+    "is_bundled_name",
     "load_baseline",
     "load_policy",
     "load_waivers",

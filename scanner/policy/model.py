@@ -42,6 +42,7 @@ __all__ = [
     "Policy",
     "bundled_policy_path",
     "find_project_config",
+    "is_bundled_name",
     "load_policy",
     "parse_policy",
     "resolve_policy",
@@ -211,13 +212,18 @@ BUNDLED_POLICIES = ("default", "strict")
 """Names ``--policy`` accepts for the policies shipped in the package (when no such file exists)."""
 
 
+def is_bundled_name(path: Path) -> bool:
+    """``default`` or ``strict`` naming no file: the bundled policy of that name."""
+    return str(path) in BUNDLED_POLICIES and not path.exists()
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """Load and validate a policy file (the bundled default when ``path`` is ``None``).
 
     A bare ``default`` or ``strict`` that names no file is the bundled policy of that name, so
     CI can pin the bundled policy without knowing where the package is installed.
     """
-    if path is not None and str(path) in BUNDLED_POLICIES and not path.exists():
+    if path is not None and is_bundled_name(path):
         path = bundled_policy_path(str(path))
     path = path or bundled_policy_path("default")
     try:

@@ -219,6 +219,12 @@ def _walk(
     memo: dict[int, object] = {}
     ops = 0
 
+    def store(key: int) -> None:
+        # New keys past the cap stop the walk; overwriting a key never grows the memo.
+        if len(memo) >= max_memo and key not in memo:
+            raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
+        memo[key] = _top(stack, pos)
+
     def push(value: object) -> None:
         # Looks ``stack`` up after the value is computed: pop_mark() rebinds it.
         stack.append(value)
@@ -290,10 +296,7 @@ def _walk(
 
         # Ordered by how often real checkpoints use each opcode (state_dict pickles).
         if op == 0x72:  # LONG_BINPUT
-            key = struct.unpack("<I", _read_exact(f, 4, "LONG_BINPUT"))[0]
-            if len(memo) >= max_memo and key not in memo:
-                raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
-            memo[key] = _top(stack, pos)
+            store(struct.unpack("<I", _read_exact(f, 4, "LONG_BINPUT"))[0])
         elif op in (0x67, 0x68, 0x6A):  # GET, BINGET, LONG_BINGET
             if op == 0x67:
                 try:
@@ -335,26 +338,19 @@ def _walk(
         elif op == 0x29:  # EMPTY_TUPLE
             stack.append(())
         elif op == 0x71:  # BINPUT
-            key = _read_exact(f, 1, "BINPUT")[0]
-            if len(memo) >= max_memo and key not in memo:
-                raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
-            memo[key] = _top(stack, pos)
+            store(_read_exact(f, 1, "BINPUT")[0])
         elif op == 0x8C:  # SHORT_BINUNICODE
             n = _read_exact(f, 1, "SHORT_BINUNICODE")[0]
             stack.append(blob(n, "SHORT_BINUNICODE", as_text=True))
         elif op == 0x94:  # MEMOIZE
-            if len(memo) >= max_memo:
-                raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
-            memo[len(memo)] = _top(stack, pos)
+            store(len(memo))
         elif op == 0x70:  # PUT
             raw = _readline(f)
             try:
-                key = int(raw)
+                index = int(raw)
             except ValueError as exc:
                 raise PickleError(f"bad PUT argument at offset {pos}") from exc
-            if len(memo) >= max_memo and key not in memo:
-                raise PickleError(f"more than {max_memo} memo entries: refusing to continue")
-            memo[key] = _top(stack, pos)
+            store(index)
         elif op == 0x80:  # PROTO
             out.protocol = _read_exact(f, 1, "PROTO")[0]
             if out.protocol > 5:
