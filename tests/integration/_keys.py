@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -10,7 +11,7 @@ from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-__all__ = ["rsa_pem", "self_signed_cert"]
+__all__ = ["rsa_pem", "self_signed_cert", "write_rsa_keypair"]
 
 
 def _key() -> rsa.RSAPrivateKey:
@@ -43,3 +44,15 @@ def self_signed_cert(key_pem: bytes) -> bytes:
         .sign(key, hashes.SHA256())
     )
     return cert.public_bytes(ser.Encoding.PEM)
+
+
+def write_rsa_keypair(private: Path, public: Path, bits: int = 3072) -> None:
+    """An unencrypted PKCS#8 RSA private key and its SubjectPublicKeyInfo, as PEM files (3072
+    bits by default: the envelope-encryption keyring refuses small keys)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private.write_bytes(
+        key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo)
+    )

@@ -216,6 +216,25 @@ def test_action_pins_the_bundled_policy_unless_blanked(
 GITLAB = yaml.safe_load((REPO / "ci" / "gitlab" / "panorama-gate.gitlab-ci.yml").read_text())
 
 
+def run_gitlab_job(shim: Path, tmp: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Run the template job's scripts as GitLab would, with ``variables`` set for the job."""
+    job = GITLAB[".panorama-gate"]
+    env = base_env(shim, tmp)
+    env.update({k: str(v) for k, v in GITLAB["variables"].items()})
+    env.update({k: str(v) for k, v in job["variables"].items() if "$" not in str(v)})
+    env.update(variables)
+    # before_script's pip install is what the shim stands for; run the version check.
+    lines = [c for c in job["before_script"] if "pip install" not in c] + job["script"]
+    return subprocess.run(
+        ["bash", "-c", "set -e\n" + "\n".join(lines)],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("target", "code"), [("example", 1), ("clean", 0)], ids=["example-rejected", "clean"]
@@ -226,20 +245,7 @@ def test_gitlab_job_writes_junit_and_codequality(
     job = GITLAB[".panorama-gate"]
     assert GITLAB["panorama-gate"]["extends"] == ".panorama-gate"
     path = EXAMPLE if target == "example" else build_project(tmp_path / "app").root
-    env = base_env(shim, tmp_path)
-    env.update({k: str(v) for k, v in GITLAB["variables"].items()})
-    env.update({k: str(v) for k, v in job["variables"].items() if "$" not in str(v)})
-    env.update(PG_TARGET=str(path), PG_EXTRA_ARGS=FAST)
-    # before_script's pip install is what the shim stands for; run the version check.
-    lines = [c for c in job["before_script"] if "pip install" not in c] + job["script"]
-    proc = subprocess.run(
-        ["bash", "-c", "set -e\n" + "\n".join(lines)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_gitlab_job(shim, tmp_path, PG_TARGET=str(path), PG_EXTRA_ARGS=FAST)
     assert proc.returncode == code, proc.stderr
     reports = job["artifacts"]["reports"]
     junit = ET.parse(tmp_path / reports["junit"]).getroot()
@@ -271,20 +277,10 @@ def test_gitlab_job_writes_junit_and_codequality(
 def test_gitlab_job_pins_the_bundled_policy_unless_blanked(
     shim: Path, tmp_path: Path, policy: str | None, code: int, name: str
 ) -> None:
-    job = GITLAB[".panorama-gate"]
-    env = base_env(shim, tmp_path)
-    env.update({k: str(v) for k, v in GITLAB["variables"].items()})
-    env.update(PG_TARGET=str(loosening_project(tmp_path)), PG_EXTRA_ARGS=FAST)
+    given = {"PG_TARGET": str(loosening_project(tmp_path)), "PG_EXTRA_ARGS": FAST}
     if policy is not None:
-        env["PANORAMA_GATE_POLICY"] = policy
-    proc = subprocess.run(
-        ["bash", "-c", "set -e\n" + "\n".join(job["script"])],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+        given["PANORAMA_GATE_POLICY"] = policy
+    proc = run_gitlab_job(shim, tmp_path, **given)
     assert proc.returncode == code, proc.stderr
     report = json.loads((tmp_path / "panorama-gate-reports" / "panorama-gate.json").read_text())
     assert report["verdict"]["policy"]["name"] == name

@@ -172,29 +172,30 @@ def test_usage_errors_exit_2(
     assert "Zq9-not-the-password" not in err
 
 
+def _reference_keyless_flags(env: Path, shared_reference: Path) -> list[str]:
+    """The real keyless reference bundle as a signatures folder, and its signer's identity."""
+    sigs = env / "sigs"
+    sigs.mkdir()
+    src = shared_reference / "sigstore-keyless" / "rfc8785-0.1.2-py3-none-any.whl.sigstore.json"
+    (sigs / "attestation.sigstore.json").write_bytes(src.read_bytes())
+    return [
+        "--signatures",
+        str(sigs),
+        "--certificate-identity",
+        "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2",
+        "--certificate-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+    ]
+
+
 def test_verify_keyless_reference_bundle_via_cli(
     env: Path, shared_reference: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The reference bundle signs a wheel, not our attestation: the CLI must fail closed on it
     # (its signature and identity are fine, but it is not a DSSE statement of ours).
-    sigs = env / "sigs"
-    sigs.mkdir()
-    src = shared_reference / "sigstore-keyless" / "rfc8785-0.1.2-py3-none-any.whl.sigstore.json"
-    (sigs / "attestation.sigstore.json").write_bytes(src.read_bytes())
     target = env / "rfc8785-0.1.2-py3-none-any.whl"
     target.write_bytes(b"not the wheel")
-    code = main(
-        [
-            "verify",
-            str(target),
-            "--signatures",
-            str(sigs),
-            "--certificate-identity",
-            "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2",
-            "--certificate-oidc-issuer",
-            "https://token.actions.githubusercontent.com",
-        ]
-    )
+    code = main(["verify", str(target), *_reference_keyless_flags(env, shared_reference)])
     assert code == 1
     assert "verification failed" in capsys.readouterr().err
 
@@ -202,26 +203,10 @@ def test_verify_keyless_reference_bundle_via_cli(
 def test_verify_keyless_trusted_root_flag_reaches_the_verifier(
     env: Path, shared_reference: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sigs = env / "sigs"
-    sigs.mkdir()
-    src = shared_reference / "sigstore-keyless" / "rfc8785-0.1.2-py3-none-any.whl.sigstore.json"
-    (sigs / "attestation.sigstore.json").write_bytes(src.read_bytes())
     root = env / "trusted_root.json"
     root.write_text('{"mediaType": "not a trusted root"}')
-    code = main(
-        [
-            "verify",
-            str(env),
-            "--signatures",
-            str(sigs),
-            "--certificate-identity",
-            "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2",
-            "--certificate-oidc-issuer",
-            "https://token.actions.githubusercontent.com",
-            "--trusted-root",
-            str(root),
-        ]
-    )
+    flags = _reference_keyless_flags(env, shared_reference)
+    code = main(["verify", str(env), *flags, "--trusted-root", str(root)])
     assert code == 2
     assert f"{root}: not a Sigstore trusted root" in capsys.readouterr().err
 

@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from scanner.cli import main
 from signing.encrypt import RawRsaKeyring
 from signing.keys import KeyType, write_keypair
 from tests.helpers.moto_server import FAKE_ENV, MotoServer, aws_cli, start_moto
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
+from tests.integration._keys import write_rsa_keypair
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -37,19 +36,7 @@ def moto() -> Iterator[MotoServer]:
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("keys")
     priv, pub = write_keypair(d / "ci", KeyType.ECDSA_P256, PASSWORD.encode())
-    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    (d / "device.pem").write_bytes(
-        rsa_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    (d / "device.pub.pem").write_bytes(
-        rsa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    write_rsa_keypair(d / "device.pem", d / "device.pub.pem")
     return {"sign": priv, "verify": pub, "enc": d / "device.pub.pem", "dec": d / "device.pem"}
 
 

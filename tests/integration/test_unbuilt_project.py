@@ -13,6 +13,7 @@ import pytest
 
 from scanner.cli import main
 from tests.helpers.project_builder import ProjectSpec, build_project
+from tests.integration._keys import write_rsa_keypair
 
 KEY = "AKIA" + "QYLPMN5HHHFPZAM2"  # split so this file does not trip secret scanners
 FAST = ["--no-profile", "--offline", "--analyzers=-vulns,-sandbox"]
@@ -69,24 +70,9 @@ def test_clean_unbuilt_project_is_approved_signed_and_verified(
 def test_unbuilt_project_publishes_and_pulls_with_its_sources(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PANORAMA_GATE_KEY_PASSWORD", "unbuilt-test")
-    device = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    (tmp_path / "device.pem").write_bytes(
-        device.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    (tmp_path / "device.pub.pem").write_bytes(
-        device.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    write_rsa_keypair(tmp_path / "device.pem", tmp_path / "device.pub.pem")
     assert main(["keygen", "--out", "ci"]) == 0
     root = build_project(tmp_path / "app", ProjectSpec(breaks={"empty-assets"})).root
     dest = tmp_path / "releases"
