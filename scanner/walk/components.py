@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from scanner.analyzers._inventory import (
@@ -26,7 +27,9 @@ from scanner.analyzers._inventory import (
     ComponentSet,
 )
 from scanner.analyzers.interface import compile_globs
+from scanner.models import Component, frozen_mapping
 from scanner.walk.entry import FileEntry
+from scanner.walk.ownership import Ownership
 
 __all__ = ["ComponentStage"]
 
@@ -57,9 +60,27 @@ class ComponentStage:
                 c = self._collectors[entry.artifact] = Collector(entry.artifact)
         c.add(entry.path, entry.read(), entry.layer)
 
-    def finish(self, artifact: str) -> ComponentSet:
-        """The artifact's ComponentSet (empty when it holds no package files)."""
+    def finish(self, artifact: str, ownership: Ownership | None = None) -> ComponentSet:
+        """The artifact's ComponentSet (empty when it holds no package files).
+
+        Every Component gets ``properties.scope``: ``os`` for the operating system's packages
+        (dpkg, and Python distributions dpkg installed, such as Debian's python3-numpy),
+        ``app`` for what the application installs or declares (pip, requirements).
+        """
         with self._lock:
             c = self._collectors.pop(artifact, None)
         inv = (c or Collector(artifact)).inventory()
-        return ComponentSet.build(inv, license_texts=self.license_texts)
+        built = ComponentSet.build(inv, license_texts=self.license_texts)
+        scoped = tuple(_scoped(comp, ownership) for comp in built.components)
+        return dataclasses.replace(built, components=scoped)
+
+
+def _scoped(comp: Component, ownership: Ownership | None) -> Component:
+    props = dict(comp.properties)
+    scope = "os" if comp.ecosystem == "deb" else "app"
+    owned = ownership.owner_of(comp.location.path) if ownership is not None else None
+    if owned is not None and owned[0].ecosystem == "deb":
+        scope = "os"
+        props["installed_by"] = f"deb:{owned[0].package}"
+    props["scope"] = scope
+    return dataclasses.replace(comp, properties=frozen_mapping(props))
