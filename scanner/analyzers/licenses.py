@@ -31,10 +31,16 @@ from license_expression import ExpressionError, LicenseSymbol, LicenseWithExcept
 from scanner.analyzers._inventory import (
     INVENTORY_PATTERNS,
     LICENSE_FILE_PATTERNS,
+    VENDORED_PATTERNS,
     Collector,
     build_components,
 )
 from scanner.analyzers._licensing import normalize_expression, spdx_licensing
+from scanner.analyzers._vendored import (
+    in_vendored_folder,
+    is_vendored_library,
+    vendored_library,
+)
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
 from scanner.errors import ConfigError
 from scanner.models import AnalyzerFailure, Category, Component, Finding, Severity, Skipped
@@ -165,10 +171,16 @@ class LicensesAnalyzer(FileAnalyzer):
     """License findings per component from the policy's allow/deny/unknown rules."""
 
     name = "licenses"
-    version = 1
+    version = 2
     tags = frozenset({"license", "deps"})
-    patterns = INVENTORY_PATTERNS + LICENSE_FILE_PATTERNS
+    patterns = INVENTORY_PATTERNS + LICENSE_FILE_PATTERNS + VENDORED_PATTERNS
     max_size = 64 * 1024**2
+
+    def wants(self, path: str, size: int, mode: int = 0o644) -> bool:
+        """Metadata up to ``max_size``; vendored libraries of any size (they are only hashed)."""
+        if is_vendored_library(path):
+            return True
+        return super().wants(path, size, mode) and not in_vendored_folder(path)
 
     def __init__(self) -> None:
         super().__init__()
@@ -187,7 +199,11 @@ class LicensesAnalyzer(FileAnalyzer):
             c = self._collectors.get(entry.artifact)
             if c is None:
                 c = self._collectors[entry.artifact] = Collector(entry.artifact)
-        c.add(entry.path, entry.read(), entry.layer)
+        if is_vendored_library(entry.path):
+            with entry.open() as fp:
+                c.add_library(vendored_library(entry.path, fp))
+        else:
+            c.add(entry.path, entry.read(), entry.layer)
         return ()
 
     def finish(self, artifact: SourceArtifact) -> Iterable[Output]:

@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING
 from scanner.analyzers._inventory import (
     INVENTORY_PATTERNS,
     LICENSE_FILE_PATTERNS,
+    VENDORED_PATTERNS,
     Collector,
     build_components,
+)
+from scanner.analyzers._vendored import (
+    in_vendored_folder,
+    is_vendored_library,
+    vendored_library,
 )
 from scanner.analyzers.interface import FileAnalyzer, Output
 
@@ -37,10 +43,16 @@ class PackagesAnalyzer(FileAnalyzer):
     """Inventory of Python distributions, declared requirements and dpkg packages."""
 
     name = "packages"
-    version = 1
+    version = 2
     tags = frozenset({"deps", "license"})
-    patterns = INVENTORY_PATTERNS + LICENSE_FILE_PATTERNS
+    patterns = INVENTORY_PATTERNS + LICENSE_FILE_PATTERNS + VENDORED_PATTERNS
     max_size = 64 * 1024**2
+
+    def wants(self, path: str, size: int, mode: int = 0o644) -> bool:
+        """Metadata up to ``max_size``; vendored libraries of any size (they are only hashed)."""
+        if is_vendored_library(path):
+            return True
+        return super().wants(path, size, mode) and not in_vendored_folder(path)
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,7 +68,12 @@ class PackagesAnalyzer(FileAnalyzer):
 
     def analyze(self, entry: FileEntry) -> Iterable[Output]:
         """Record the file; components are built in ``finish`` once all files are in."""
-        self._collector(entry.artifact).add(entry.path, entry.read(), entry.layer)
+        c = self._collector(entry.artifact)
+        if is_vendored_library(entry.path):
+            with entry.open() as fp:
+                c.add_library(vendored_library(entry.path, fp))
+        else:
+            c.add(entry.path, entry.read(), entry.layer)
         return ()
 
     def finish(self, artifact: SourceArtifact) -> Iterable[Output]:

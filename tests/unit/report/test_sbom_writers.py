@@ -107,7 +107,7 @@ def test_license_csv_json_markdown(report: Report) -> None:
     summary = {s["license"]: s["components"] for s in doc["summary"]}
     assert summary["Apache-2.0"] == 2  # requests and libssl3
     md = _write(report, "licenses-markdown")
-    assert "| bash | 5.1-6ubuntu1 | deb | GPL-3.0-only | common-licenses | denied |" in md
+    assert "| bash | 5.1-6ubuntu1 | deb | GPL-3.0-only | copyright-text | denied |" in md
 
 
 def test_notice_holds_license_texts_as_found(report: Report) -> None:
