@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TextIO
 
 from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
@@ -35,7 +36,7 @@ from cyclonedx.model.vulnerability import (
     VulnerabilitySource,
 )
 from cyclonedx.output.json import JsonV1Dot6
-from license_expression import ExpressionError, get_spdx_licensing
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
 from packageurl import PackageURL
 
 from scanner.models import Artifact, Category, Component, Finding, Report
@@ -57,8 +58,14 @@ def component_ref(c: Component) -> str:
     return component_key(c)
 
 
+@lru_cache(maxsize=1)
+def _spdx_licensing() -> Licensing:
+    return get_spdx_licensing()  # a 0.1 s index build: once, not once per license
+
+
+@lru_cache(maxsize=4096)
 def _is_spdx_id(text: str) -> bool:
-    licensing = get_spdx_licensing()
+    licensing = _spdx_licensing()
     try:
         expr = licensing.parse(text, validate=True, strict=True)
     except ExpressionError:
