@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.analyzers._inventory import parse_dpkg_status, parse_requirements
 from scanner.analyzers._debian_copyright import debian_copyright_licenses
+from scanner.analyzers._inventory import parse_dpkg_status, parse_requirements
 from scanner.analyzers._licensing import (
     classifier_to_spdx,
     normalize_expression,
