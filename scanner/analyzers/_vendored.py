@@ -162,8 +162,8 @@ def _elf_soname(data: bytes) -> str:
                 stop = data.find(b"\0", start, start + 256)
                 if 0 <= start < len(data) and stop > start:
                     return data[start:stop].decode("ascii", "replace")
-    except struct.error:
-        return ""
+    except (struct.error, OverflowError, ValueError):
+        return ""  # offsets past the file or beyond any integer: not a SONAME we can read
     return ""
 
 
