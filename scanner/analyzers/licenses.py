@@ -174,7 +174,7 @@ class LicensesAnalyzer(ComponentAnalyzer):
     """License findings per component from the policy's allow/deny/unknown rules."""
 
     name = "licenses"
-    version = 1
+    version = 2
     tags = frozenset({"license", "deps"})
 
     def __init__(self) -> None:

@@ -23,9 +23,11 @@ import threading
 from scanner.analyzers._inventory import (
     INVENTORY_PATTERNS,
     LICENSE_FILE_PATTERNS,
+    VENDORED_PATTERNS,
     Collector,
     ComponentSet,
 )
+from scanner.analyzers._vendored import in_vendored_folder, is_vendored_library, vendored_library
 from scanner.analyzers.interface import compile_globs
 from scanner.models import Component, frozen_mapping
 from scanner.walk.entry import FileEntry
@@ -40,7 +42,7 @@ MAX_SIZE = 64 * 1024**2
 class ComponentStage:
     """Gathers each artifact's package files during the walk; builds its ComponentSet once."""
 
-    _rx = compile_globs(INVENTORY_PATTERNS + LICENSE_FILE_PATTERNS)
+    _rx = compile_globs(INVENTORY_PATTERNS + LICENSE_FILE_PATTERNS + VENDORED_PATTERNS)
 
     def __init__(self, *, license_texts: bool = False) -> None:
         self.license_texts = license_texts
@@ -49,7 +51,11 @@ class ComponentStage:
 
     def wants(self, path: str, size: int) -> bool:
         """Whether ``path`` describes a package (cheap: the name only)."""
+        if is_vendored_library(path):
+            return True  # a wheel's vendored library, of any size: only hashed, streamed
         rx = self._rx
+        if in_vendored_folder(path):
+            return False  # other files there (a README) are not metadata
         return rx is not None and size <= MAX_SIZE and rx.match(path) is not None
 
     def add(self, entry: FileEntry) -> None:
@@ -58,7 +64,11 @@ class ComponentStage:
             c = self._collectors.get(entry.artifact)
             if c is None:
                 c = self._collectors[entry.artifact] = Collector(entry.artifact)
-        c.add(entry.path, entry.read(), entry.layer)
+        if is_vendored_library(entry.path):
+            with entry.open() as fp:
+                c.add_library(vendored_library(entry.path, fp))
+        else:
+            c.add(entry.path, entry.read(), entry.layer)
 
     def finish(self, artifact: str, ownership: Ownership | None = None) -> ComponentSet:
         """The artifact's ComponentSet (empty when it holds no package files).

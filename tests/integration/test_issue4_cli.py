@@ -167,7 +167,7 @@ def test_licenses_command_writes_every_format(env: dict[str, Path]) -> None:
         args += ["--format", fmt, "-o", str(out / f"licenses.{fmt}")]
     assert main(args) == 1  # a policy judging OS packages denies bash's GPL-3.0-only
     csv_text = (out / "licenses.csv").read_text()
-    assert "bash,5.1-6ubuntu1,deb,GPL-3.0-only,common-licenses,denied" in csv_text
+    assert "bash,5.1-6ubuntu1,deb,GPL-3.0-only,copyright-text,denied" in csv_text
     assert (
         JsonStrictValidator(SchemaVersion.V1_6).validate_str(
             (out / "licenses.cyclonedx").read_text()
@@ -203,9 +203,10 @@ def test_sbom_command(env: dict[str, Path]) -> None:
     )
     assert code == 0
     bom = json.loads(out.read_text())
-    assert len(bom["components"]) == 9
+    (asset,) = bom["components"]  # the container asset holds the 9 packages
+    assert len(asset["components"]) == 9
     assert {v["id"] for v in bom["vulnerabilities"]} >= {"GHSA-x84v-xcm2-53pg"}
-    assert len(json.loads(spdx.read_text())["packages"]) == 10  # the target plus 9
+    assert len(json.loads(spdx.read_text())["packages"]) == 11  # the target, the asset and 9
     assert (
         main(
             [
