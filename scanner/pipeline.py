@@ -268,6 +268,8 @@ def _build_report(
         "profile": config.profile,
         "limits": {k: getattr(config.limits, k) for k in config.limits.__slots__},
         "config_sha256": config.digest(),
+        # which components the license lists judged (the license exports say "not judged")
+        "license_scopes": sorted(config.analyzer_options("licenses").get("scopes", ["app"])),
         "cache": {"enabled": config.cache_dir is not None, "hits": cache.hits},
     }
     return Report(

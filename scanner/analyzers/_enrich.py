@@ -38,16 +38,16 @@ __all__ = [
     "vendored_components",
 ]
 
-# Where Debian and Ubuntu install the Python modules of their python3-* packages.
-_OS_PYTHON_DIRS = ("usr/lib/python3/dist-packages/", "usr/lib/python2.7/dist-packages/")
-
 
 def scope(ecosystem: str, path: str) -> str:
-    """``app`` or ``os`` for one component (until the inventory records package-file ownership,
-    a Python module under the OS's own dist-packages counts as the OS's)."""
-    if ecosystem == "deb":
-        return "os"
-    return "os" if path.startswith(_OS_PYTHON_DIRS) else "app"
+    """``os`` for dpkg packages, else ``app``: what cannot be attributed is the app's.
+
+    The component stage refines it from package-file ownership in root filesystems: a Python
+    distribution whose metadata dpkg installed (Debian's python3-numpy) is the OS's. ``path``
+    is kept for that caller's signature.
+    """
+    del path
+    return "os" if ecosystem == "deb" else "app"
 
 
 def _canonical(name: str) -> str:

@@ -98,6 +98,8 @@ def _finding_key(f: Finding) -> tuple[str, str, str, str]:
 def license_rows(report: Report) -> list[LicenseRow]:
     """One row per component, in a stable order, with the licenses analyzer's outcome."""
     evaluated = "licenses" in report.analyzers
+    # reports written before license scopes judged every component
+    judged = set(report.config_audit.get("license_scopes", ("app", "os")))
     outcome: dict[tuple[str, str, str, str], str] = {}
     for f in report.findings:
         if f.category is not Category.LICENSE:
@@ -115,8 +117,12 @@ def license_rows(report: Report) -> list[LicenseRow]:
             status = "not installed"
         elif key in outcome:
             status = outcome[key]
+        elif not evaluated:
+            status = "not evaluated"
+        elif str(c.properties.get("scope", "app")) not in judged:
+            status = f"not judged ({c.properties.get('scope')})"
         else:
-            status = "ok" if evaluated else "not evaluated"
+            status = "ok"
         rows.append(
             LicenseRow(
                 name=c.name,

@@ -86,11 +86,18 @@ class ComponentStage:
 
 
 def _scoped(comp: Component, ownership: Ownership | None) -> Component:
-    props = dict(comp.properties)
-    scope = "os" if comp.ecosystem == "deb" else "app"
+    """The scope decided by who installed the component's metadata, when that is known.
+
+    Without an owner (no package database, a code folder) the inventory's path rule stays.
+    """
     owned = ownership.owner_of(comp.location.path) if ownership is not None else None
-    if owned is not None and owned[0].ecosystem == "deb":
-        scope = "os"
-        props["installed_by"] = f"deb:{owned[0].package}"
-    props["scope"] = scope
+    if owned is None:
+        return comp
+    props = dict(comp.properties)
+    if owned[0].ecosystem == "deb":
+        props["scope"] = "os"
+        if comp.ecosystem != "deb":
+            props["installed_by"] = f"deb:{owned[0].package}"
+    else:
+        props["scope"] = "app"
     return dataclasses.replace(comp, properties=frozen_mapping(props))

@@ -14,6 +14,11 @@ from scanner.cli import main
 from tests.helpers.issue4 import build_rootfs_tar, install_wheels, write_osv_db
 
 ANALYZERS = "packages,licenses,vulns"
+# A policy that judges the base image's OS packages too (the default only reports them).
+JUDGE_OS_POLICY = (
+    "name: judge-os\nseverity_threshold: high\n"
+    "licenses:\n  deny: [GPL-3.0-only]\n  scopes: [app, os]\n"
+)
 PINNED_APP = {
     "panorama/app.py": b"import requests\n",
     "panorama/requirements.txt": b"requests==2.19.1\nurllib3==1.24.1\n",
@@ -96,9 +101,7 @@ def test_scan_reports_components_and_real_vulnerabilities(env: dict[str, Path]) 
 
 def test_os_packages_are_judged_when_the_policy_scopes_them(env: dict[str, Path]) -> None:
     policy = env["tmp"] / "os-scope.yaml"
-    policy.write_text(
-        "name: os-scope\nseverity_threshold: high\nlicenses:\n  deny: [GPL-3.0-only]\n  scopes: [app, os]\n"
-    )
+    policy.write_text(JUDGE_OS_POLICY)
     code, report = _scan(
         env["pinned"], env["tmp"] / "os.json", "--policy", str(policy), "--vuln-db", str(env["db"])
     )
@@ -159,9 +162,7 @@ def test_licenses_command_writes_every_format(env: dict[str, Path]) -> None:
     out.mkdir()
     formats = ["csv", "json", "markdown", "html", "spdx", "cyclonedx", "notice"]
     policy = env["tmp"] / "judge-os.yaml"
-    policy.write_text(
-        "name: judge-os\nseverity_threshold: high\nlicenses:\n  deny: [GPL-3.0-only]\n  scopes: [app, os]\n"
-    )
+    policy.write_text(JUDGE_OS_POLICY)
     args = ["-q", "licenses", str(env["pinned"]), "--no-cache", "--policy", str(policy)]
     for fmt in formats:
         args += ["--format", fmt, "-o", str(out / f"licenses.{fmt}")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime
@@ -34,7 +35,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
         options={
             "vulns": {"vuln_db": str(db)},
             "packages": {"license_texts": True},
-            "licenses": {"deny": ["GPL-3.0-only"], "unknown": "warn"},
+            # judge the OS packages too, so that every status shows up in the exports
+            "licenses": {"deny": ["GPL-3.0-only"], "unknown": "warn", "scopes": ["app", "os"]},
         }
     )
     return scan(
@@ -130,6 +132,15 @@ def test_license_csv_json_markdown(report: Report) -> None:
     assert by_name["urllib3"]["license_source"] == "license-field"  # "MIT" is SPDX
     assert by_name["numpy"]["licenses"] == "UNKNOWN"
     assert by_name["numpy"]["status"] == "not installed"
+    # with the default scopes, an OS package is listed with its license but not judged
+    default = dataclasses.replace(
+        report,
+        findings=tuple(f for f in report.findings if f.rule_id != "licenses.denied"),
+        config_audit={"license_scopes": ["app"]},
+    )
+    plain = {r["name"]: r for r in csv.DictReader(io.StringIO(_write(default, "licenses-csv")))}
+    assert plain["bash"]["status"] == "not judged (os)"
+    assert plain["bash"]["licenses"] == "GPL-3.0-only"
     doc = json.loads(_write(report, "licenses-json"))
     summary = {s["license"]: s["components"] for s in doc["summary"]}
     assert summary["Apache-2.0"] == 2  # requests and libssl3
