@@ -45,7 +45,16 @@ def make_report(
 ) -> Report:
     kinds = {proj.container_asset: ArtifactKind.CONTAINER, proj.model_asset: ArtifactKind.MODEL}
     artifacts = []
-    for p in sorted((proj.root / "assets").iterdir()):
+    manifests = [
+        p
+        for pattern in (
+            "graphs/*/graph.json",
+            "packages/*/package.json",
+            "packages/*/descriptor.json",
+        )
+        for p in sorted(proj.root.glob(pattern))
+    ]
+    for p in [*sorted((proj.root / "assets").iterdir()), *manifests]:
         data = p.read_bytes()
         artifacts.append(
             Artifact(
