@@ -552,7 +552,7 @@ class EncryptResult:
     """What one encryption produced: the plaintext's digest, both sizes, and the context.
 
     The ciphertext is not hashed here: the upload reads it once for its whole-file and
-    per-part checksums anyway (:meth:`signing.upload.ObjectStore.digest_file`), and a second
+    per-part checksums anyway (:meth:`signing.store.ObjectStore.digest_file`), and a second
     SHA-256 pass would cost more than the encryption itself (AES-GCM runs several times
     faster than SHA-256 on this hardware). The ciphertext needs no digest for its integrity:
     every frame is authenticated, and the plaintext digest is checked on decryption.

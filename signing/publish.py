@@ -61,7 +61,7 @@ from signing.errors import Reason, SigningError
 from signing.sign import ATTESTATION_FILE, sign_target
 from signing.signer import Signer
 from signing.statement import Statement
-from signing.upload import (
+from signing.store import (
     ObjectExistsError,
     ObjectStore,
     RetryPolicy,

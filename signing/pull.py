@@ -41,7 +41,7 @@ from signing.publish import INDEX_FILE, INDEX_SCHEMA
 from signing.sign import ATTESTATION_FILE
 from signing.signer import Verifier
 from signing.statement import Statement
-from signing.upload import (
+from signing.store import (
     ObjectStore,
     RetryPolicy,
     TransferProgress,

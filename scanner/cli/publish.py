@@ -126,7 +126,7 @@ def add_transport_flags(p: argparse.ArgumentParser) -> None:
 
 def kms_endpoint(args: argparse.Namespace) -> str | None:
     """The KMS endpoint: ``--kms-endpoint-url``, else ``--endpoint-url`` (checked likewise)."""
-    from signing.upload import check_endpoint
+    from signing.store import check_endpoint
 
     url: str | None = args.kms_endpoint_url or args.endpoint_url
     check_endpoint(url)
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     """Scan, decide; if approved, sign, encrypt and upload."""
     from scanner.gate import run_gate
     from signing.publish import PublishOptions, publish_release
-    from signing.upload import RetryPolicy, check_endpoint, split_url
+    from signing.store import RetryPolicy, check_endpoint, split_url
 
     if not args.to:
         raise UsageError("publish needs --to s3://BUCKET/PREFIX or file://DIR")

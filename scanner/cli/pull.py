@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     """Pull and verify; print the output folder."""
     from signing.pull import pull_release
     from signing.signer import load_verifier
-    from signing.upload import RetryPolicy, check_endpoint, split_url
+    from signing.store import RetryPolicy, check_endpoint, split_url
 
     if args.output is None:
         raise UsageError("pull needs -o DIR (a new or empty folder)")

@@ -31,7 +31,7 @@ from signing.keys import KeyType, write_keypair
 from signing.publish import PublishOptions, publish_release
 from signing.pull import PullError, pull_release
 from signing.signer import load_signer, load_verifier
-from signing.upload import RetryPolicy, StorageError
+from signing.store import RetryPolicy, StorageError
 from tests.helpers.moto_server import MotoServer, start_moto
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
 
