@@ -212,6 +212,7 @@ from pathlib import Path
 from scanner.models import *
 from signing.encrypt import RawRsaKeyring
 from signing.keys import KeyType, write_keypair
+from scanner.cli._release_docs import write_release_documents
 from signing.publish import PublishOptions, publish_release
 from signing.signer import load_signer
 work = Path({str(work)!r})
@@ -223,7 +224,8 @@ report = Report(tool_name='panorama-gate', tool_version='0', created_at='2026-01
                         Digest.from_hex({sha!r}), asset.stat().st_size),),
     verdict=Verdict(Decision.APPROVED, (), 'default', '00' * 32))
 publish_release(asset, report, PublishOptions(destination='s3://bench/rel',
-    signer=load_signer(priv, b'pw'), keyring=RawRsaKeyring.from_public_pem(
+    signer=load_signer(priv, b'pw'), documents=write_release_documents,
+    keyring=RawRsaKeyring.from_public_pem(
         (work / 'rsa.pub').read_bytes()), endpoint_url={url!r}, state_dir=work / 'state'))
 """,
                 env,

@@ -26,6 +26,7 @@ from scanner.errors import ScannerError
 __all__ = [
     "InputError",
     "KeyLoadError",
+    "PullError",
     "Reason",
     "SignRefusedError",
     "SigningError",
@@ -113,3 +114,7 @@ class VerificationError(SigningError):
     def __init__(self, reason: Reason, message: str, *, hint: str = "") -> None:
         super().__init__(f"verification failed ({reason.value}): {message}", hint=hint)
         self.reason = reason
+
+
+class PullError(VerificationError):
+    """A release cannot be trusted or is not all there (exit 1: do not deploy)."""

@@ -327,8 +327,7 @@ def sign_target(
         tool_name=report.tool_name or TOOL_NAME,
         tool_version=__version__,
         target=report.target,
-        release=release
-        or ReleaseInfo(report.target.get("name") or None, report.target.get("version") or None),
+        release=_release_info(release, report),
         folders=tuple(sorted(folders, key=lambda f: f.name)),
         artifacts=entries,
         signed_at=clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -342,6 +341,16 @@ def sign_target(
         envelope = sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, statement_bytes(statement))
         _write_public(attestation, key_bundle_json(envelope, signer.key_id))
     return SignResult(attestation, statement, written, model_written, notes)
+
+
+def _release_info(given: ReleaseInfo | None, report: ReportFacts) -> ReleaseInfo:
+    """The release the statement is for: what the caller gave, else the report's target."""
+    given = given or ReleaseInfo()
+    return ReleaseInfo(
+        given.application or report.target.get("name") or None,
+        given.version or report.target.get("version") or None,
+        given.destination,
+    )
 
 
 def _file_ref(path: Path | None) -> FileRef | None:

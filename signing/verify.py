@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.models import Decision, Digest
-from signing._release import ReleaseExpectation, check_release
 from signing._target import discover_files, resolve
 from signing.blob import decode_signature, encode_signature, verify_digest_or_blob
 from signing.bundle import ParsedBundle, parse_bundle
@@ -39,6 +38,7 @@ from signing.dsse import IN_TOTO_PAYLOAD_TYPE, verify_envelope
 from signing.errors import InputError, Reason, SigningError, VerificationError
 from signing.keyless import KeylessIdentity, verify_keyless_dsse
 from signing.model_bundle import verify_model
+from signing.release import ReleaseExpectation, check_release
 from signing.sign import ATTESTATION_FILE
 from signing.signer import PublicKeyVerifier, Verifier
 from signing.statement import ArtifactEntry, Statement, parse_statement

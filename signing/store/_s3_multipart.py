@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import botocore.exceptions
 
+from signing._state import write_private
 from signing.store.digests import b64_sha256
 from signing.store.interface import (
     ChecksumError,
@@ -282,7 +283,6 @@ class MultipartUploads:
 
 
 def _write_state(path: Path, state: Mapping[str, Any]) -> None:
+    # A new file renamed into place: a link planted at ``path`` is replaced, never followed.
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_private(path, json.dumps(state, sort_keys=True).encode())

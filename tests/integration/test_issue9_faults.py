@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scanner import __version__
+from scanner.cli._release_docs import write_release_documents
 from scanner.models import (
     Artifact,
     ArtifactKind,
@@ -202,6 +203,7 @@ def _options(
         destination=f"s3://{bucket}/rel",
         signer=load_signer(keys[0], b"pw"),
         keyring=KEY,
+        documents=write_release_documents,
         endpoint_url=proxy.url,
         state_dir=state,
         part_size=5 * MiB,
