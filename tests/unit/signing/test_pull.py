@@ -512,6 +512,7 @@ def test_any_flipped_bit_in_a_signed_or_encrypted_file_fails_closed(
             published_to=f"file://{rel.parent.parent}",  # a copy: name where it was published
         )
     assert not (work / "out").exists()
+    assert not [p for p in work.iterdir() if ".pull-" in p.name]
 
 
 def test_a_copied_release_pulls_only_when_its_original_destination_is_named(
@@ -532,4 +533,4 @@ def test_a_copied_release_pulls_only_when_its_original_destination_is_named(
         published_to=f"file://{rel.parent.parent}",
     )
     assert out.version == "1.0.0"
-    assert not [p for p in work.iterdir() if ".pull-" in p.name]
+    assert not [p for p in tmp_path.iterdir() if ".pull-" in p.name]
