@@ -23,7 +23,6 @@ from scanner.models import (
     ArtifactKind,
     Decision,
     Digest,
-    Reason,
     Report,
     Target,
     TargetKind,
@@ -36,6 +35,7 @@ from signing.pull import META_DIR, PullError, pull_release
 from signing.signer import load_signer, load_verifier
 from signing.verify import verify_target
 from tests.helpers.project_builder import BuiltProject, build_project
+from tests.helpers.reports import project_report
 from tests.unit.signing.conftest import PASSWORD, Keys
 
 KEY = RawAesKeyring(b"\x05" * 32, key_name="unit")
@@ -44,37 +44,7 @@ KEY = RawAesKeyring(b"\x05" * 32, key_name="unit")
 def make_report(
     proj: BuiltProject, decision: Decision = Decision.APPROVED, version: str = "1.0.0"
 ) -> Report:
-    kinds = {proj.container_asset: ArtifactKind.CONTAINER, proj.model_asset: ArtifactKind.MODEL}
-    artifacts = []
-    manifests = [
-        p
-        for pattern in (
-            "graphs/*/graph.json",
-            "packages/*/package.json",
-            "packages/*/descriptor.json",
-        )
-        for p in sorted(proj.root.glob(pattern))
-    ]
-    for p in [*sorted((proj.root / "assets").iterdir()), *manifests]:
-        data = p.read_bytes()
-        artifacts.append(
-            Artifact(
-                kind=kinds.get(p, ArtifactKind.DESCRIPTOR),
-                name=p.name,
-                path=proj.rel(p),
-                digest=Digest.sha256_of(data),
-                size=len(data),
-            )
-        )
-    reasons = () if decision is Decision.APPROVED else (Reason("x", "a finding over threshold"),)
-    return Report(
-        tool_name="panorama-gate",
-        tool_version=__version__,
-        created_at="2026-11-29T16:00:00Z",
-        target=Target(str(proj.root), TargetKind.PROJECT, "shelf_app", version),
-        artifacts=tuple(artifacts),
-        verdict=Verdict(decision, reasons, "default", "ab" * 32),
-    )
+    return project_report(proj, decision=decision, version=version)
 
 
 @pytest.fixture
