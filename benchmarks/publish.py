@@ -102,6 +102,41 @@ def _make_input(path: Path, size: int) -> None:
             left -= n
 
 
+def _encryption_round(
+    common: str, work: Path, src: Path, age: str | None, recipient: str
+) -> dict[str, tuple[float, int, float]]:
+    """One round: each engine encrypts and decrypts the file, then age does."""
+    out: dict[str, tuple[float, int, float]] = {}
+    for engine, suffix in (("frames", ""), ("sdk", "-sdk")):
+        out["encrypt" + suffix] = _child(
+            common
+            + f"""
+encrypt_file(work / 'asset.bin', work / 'asset.enc',
+             RawRsaKeyring.from_public_pem((work / 'rsa.pub').read_bytes()), ctx,
+             engine={engine!r})
+"""
+        )
+        out["decrypt" + suffix] = _child(
+            common
+            + f"""
+r = decrypt_file(work / 'asset.enc', work,
+                 RawRsaKeyring.from_private_pem((work / 'rsa.pem').read_bytes()), ctx,
+                 engine={engine!r})
+r.path.unlink()
+"""
+        )
+        (work / "asset.enc").unlink()
+    if age:
+        out["age-encrypt"] = _run([age, "-r", recipient, "-o", str(work / "asset.age"), str(src)])
+        out["age-decrypt"] = _run(
+            [age, "-d", "-i", str(work / "age.key"), "-o", str(work / "asset.age.out")]
+            + [str(work / "asset.age")]
+        )
+        (work / "asset.age").unlink()
+        (work / "asset.age.out").unlink()
+    return out
+
+
 def main() -> int:
     """Run every step and print a table (and JSON with ``--json``)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,6 +144,9 @@ def main() -> int:
     ap.add_argument("--work-dir", type=Path, help="scratch folder (default: a temporary one)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--skip-publish", action="store_true")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="interleaved rounds; the best of each step is kept"
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pg-bench.", dir=args.work_dir))
@@ -140,25 +178,8 @@ work = Path({str(work)!r})
 ctx = encryption_context({sha!r}, application='bench', version='1')
 """
         steps = results["steps"]
-        for engine, suffix in (("frames", ""), ("sdk", "-sdk")):
-            steps["encrypt" + suffix] = _child(
-                common
-                + f"""
-encrypt_file(work / 'asset.bin', work / 'asset.enc',
-             RawRsaKeyring.from_public_pem((work / 'rsa.pub').read_bytes()), ctx,
-             engine={engine!r})
-"""
-            )
-            steps["decrypt" + suffix] = _child(
-                common
-                + f"""
-r = decrypt_file(work / 'asset.enc', work,
-                 RawRsaKeyring.from_private_pem((work / 'rsa.pem').read_bytes()), ctx,
-                 engine={engine!r})
-r.path.unlink()
-"""
-            )
         age = shutil.which("age")
+        recipient = ""
         if age:
             subprocess.run(
                 ["age-keygen", "-o", str(work / "age.key")], check=True, capture_output=True
@@ -168,25 +189,14 @@ r.path.unlink()
                 for line in (work / "age.key").read_text().splitlines()
                 if line.startswith("# public key")
             )
-            steps["age-encrypt"] = _run(
-                [age, "-r", recipient, "-o", str(work / "asset.age"), str(src)]
-            )
-            steps["age-decrypt"] = _run(
-                [
-                    age,
-                    "-d",
-                    "-i",
-                    str(work / "age.key"),
-                    "-o",
-                    str(work / "asset.age.out"),
-                    str(work / "asset.age"),
-                ]
-            )
-            (work / "asset.age").unlink()
-            (work / "asset.age.out").unlink()
         else:
             results["age"] = "not installed (apt-get install age)"
-        (work / "asset.enc").unlink()
+        # Rounds interleave every step, and the best of each is kept: on a shared machine a
+        # step run once measures the neighbours' load as much as the step.
+        for _ in range(args.repeat):
+            for name, figures in _encryption_round(common, work, src, age, recipient).items():
+                if name not in steps or figures[0] < steps[name][0]:
+                    steps[name] = figures
 
         if not args.skip_publish:
             port = _free_port()
