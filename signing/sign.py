@@ -301,6 +301,39 @@ def sign_target(
     written, model_written, model_names, model_shas, notes = _write_signatures(
         items, signer, out_dir, sig_names, model_signatures
     )
+    predicate = _predicate(
+        report,
+        items,
+        folders,
+        (sig_names, model_names, model_shas),
+        _file_ref(sbom),
+        _file_ref(licenses),
+        release,
+        clock,
+    )
+    statement = build_statement([Subject(i.name, i.digest.hex) for i in items], predicate)
+    attestation = out_dir / ATTESTATION_FILE
+    if signer is None:
+        assert identity_token is not None
+        _write_public(attestation, sign_statement_keyless(statement.to_dict(), identity_token))
+    else:
+        envelope = sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, statement_bytes(statement))
+        _write_public(attestation, key_bundle_json(envelope, signer.key_id))
+    return SignResult(attestation, statement, written, model_written, notes)
+
+
+def _predicate(
+    report: ReportFacts,
+    items: list[_Item],
+    folders: list[FolderEntry],
+    names: tuple[dict[str, str], dict[str, str], dict[str, str]],
+    sbom: FileRef | None,
+    licenses: FileRef | None,
+    release: ReleaseInfo | None,
+    clock: Callable[[], datetime],
+) -> GatePredicate:
+    """The predicate: the verdict, what it was decided on, the release, each subject's facts."""
+    sig_names, model_names, model_shas = names
     entries = tuple(
         ArtifactEntry(
             i.name,
@@ -315,15 +348,15 @@ def sign_target(
         )
         for i in sorted(items, key=lambda x: x.name)
     )
-    predicate = GatePredicate(
+    return GatePredicate(
         decision=report.verdict.decision.value,
         reasons=tuple({"code": r.code, "message": r.message} for r in report.verdict.reasons),
         policy_name=report.verdict.policy_name,
         policy_sha256=report.verdict.policy_sha256,
         report_sha256=report.digest.hex,
         report_size=report.digest.size,
-        sbom=_file_ref(sbom),
-        licenses=_file_ref(licenses),
+        sbom=sbom,
+        licenses=licenses,
         tool_name=report.tool_name or TOOL_NAME,
         tool_version=__version__,
         target=report.target,
@@ -332,15 +365,6 @@ def sign_target(
         artifacts=entries,
         signed_at=clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    statement = build_statement([Subject(i.name, i.digest.hex) for i in items], predicate)
-    attestation = out_dir / ATTESTATION_FILE
-    if signer is None:
-        assert identity_token is not None
-        _write_public(attestation, sign_statement_keyless(statement.to_dict(), identity_token))
-    else:
-        envelope = sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, statement_bytes(statement))
-        _write_public(attestation, key_bundle_json(envelope, signer.key_id))
-    return SignResult(attestation, statement, written, model_written, notes)
 
 
 def _release_info(given: ReleaseInfo | None, report: ReportFacts) -> ReleaseInfo:

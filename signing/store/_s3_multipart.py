@@ -81,37 +81,13 @@ class MultipartUploads:
         # was hashed fails here rather than reaching the store.
         part_digests = list(digests.parts)
         expected_composite = b64_sha256(hashlib.sha256(b"".join(part_digests)).digest())
-
         upload_id, done = self._resume(
             full, resume_state, size, part_size, sha256_hex, part_digests, path
         )
         if upload_id is None:
-            resp = self._call(
-                f"create multipart upload {where}",
-                lambda: self.client.create_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=full,
-                    ChecksumAlgorithm="SHA256",
-                    Metadata=dict(metadata),
-                    ContentType=content_type,
-                    **self._sse_args(),
-                    **self._tagging(tags),
-                ),
+            upload_id, done = self._create(
+                full, digests, metadata, tags, content_type, resume_state
             )
-            upload_id = str(resp["UploadId"])
-            done = {}
-            if resume_state is not None:
-                _write_state(
-                    resume_state,
-                    {
-                        "key": full,
-                        "bucket": self.bucket,
-                        "upload_id": upload_id,
-                        "size": size,
-                        "part_size": part_size,
-                        "sha256": sha256_hex,
-                    },
-                )
         etags: dict[int, str] = dict(done)
         todo = [n for n in range(1, len(part_digests) + 1) if n not in done]
         self.progress.begin(key, size)
@@ -119,72 +95,14 @@ class MultipartUploads:
             self.progress.advance(sum(min(part_size, size - (n - 1) * part_size) for n in done))
 
             def send(number: int) -> tuple[int, str]:
-                offset = (number - 1) * part_size
-                with open(path, "rb", buffering=0) as fp:
-                    body = os.pread(fp.fileno(), part_size, offset)
-                checksum = b64_sha256(part_digests[number - 1])
-                if hashlib.sha256(body).digest() != part_digests[number - 1]:
-                    raise ChecksumError(f"{path}: changed while uploading (part {number})")
-                resp = self._call(
-                    f"upload part {number}/{len(part_digests)} of {where}",
-                    lambda: self.client.upload_part(
-                        Bucket=self.bucket,
-                        Key=full,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=body,
-                        ChecksumSHA256=checksum,
-                    ),
-                )
-                reported = resp.get("ChecksumSHA256")
-                if reported is not None and reported != checksum:
-                    raise ChecksumError(
-                        f"upload part {number} of {where}: S3 reports checksum "
-                        f"{reported}, sent {checksum}"
-                    )
-                self.progress.advance(len(body))
-                return number, str(resp["ETag"])
+                assert upload_id is not None
+                return self._send_part(path, full, upload_id, part_size, part_digests, number)
 
             if todo:
                 with ThreadPoolExecutor(max_workers=min(self.workers, len(todo))) as pool:
                     # map() re-raises the first failure once the other parts settle.
                     etags.update(dict(pool.map(send, todo)))
-            parts = [
-                {
-                    "PartNumber": n,
-                    "ETag": etags[n],
-                    "ChecksumSHA256": b64_sha256(part_digests[n - 1]),
-                }
-                for n in range(1, len(part_digests) + 1)
-            ]
-            # With if_absent the object appears only if no other writer got there first
-            # (racing publishers of one release never replace each other's objects).
-            condition = {"IfNoneMatch": "*"} if if_absent else {}
-            try:
-                resp = self._call(
-                    f"complete multipart upload {where}",
-                    lambda: self.client.complete_multipart_upload(
-                        Bucket=self.bucket,
-                        Key=full,
-                        UploadId=upload_id,
-                        MultipartUpload={"Parts": parts},
-                        **condition,
-                    ),
-                )
-            except StorageError as exc:
-                cause = exc.__cause__
-                if isinstance(cause, botocore.exceptions.ClientError) and (
-                    _client_error_code(cause)
-                    in ("PreconditionFailed", "ConditionalRequestConflict")
-                ):
-                    with contextlib.suppress(
-                        botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError
-                    ):
-                        self.client.abort_multipart_upload(
-                            Bucket=self.bucket, Key=full, UploadId=upload_id
-                        )
-                    raise ObjectExistsError(f"{where} already exists") from cause
-                raise
+            resp = self._complete(full, upload_id, etags, part_digests, if_absent)
         finally:
             self.progress.end()
         reported = resp.get("ChecksumSHA256")
@@ -202,6 +120,119 @@ class MultipartUploads:
             parts_reused=len(done),
             checksum_sha256=expected_composite,
         )
+
+    def _create(
+        self,
+        full: str,
+        digests: FileDigests,
+        metadata: Mapping[str, str],
+        tags: Mapping[str, str] | None,
+        content_type: str,
+        resume_state: Path | None,
+    ) -> tuple[str, dict[int, str]]:
+        """Start a new multipart upload and record it for a rerun to resume."""
+        resp = self._call(
+            f"create multipart upload s3://{self.bucket}/{full}",
+            lambda: self.client.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=full,
+                ChecksumAlgorithm="SHA256",
+                Metadata=dict(metadata),
+                ContentType=content_type,
+                **self._sse_args(),
+                **self._tagging(tags),
+            ),
+        )
+        upload_id = str(resp["UploadId"])
+        if resume_state is not None:
+            _write_state(
+                resume_state,
+                {
+                    "key": full,
+                    "bucket": self.bucket,
+                    "upload_id": upload_id,
+                    "size": digests.size,
+                    "part_size": digests.part_size,
+                    "sha256": digests.sha256_hex,
+                },
+            )
+        return upload_id, {}
+
+    def _send_part(
+        self,
+        path: Path,
+        full: str,
+        upload_id: str,
+        part_size: int,
+        part_digests: list[bytes],
+        number: int,
+    ) -> tuple[int, str]:
+        """Read part ``number`` again, check it against its digest, send it; its ETag."""
+        where = f"s3://{self.bucket}/{full}"
+        with open(path, "rb", buffering=0) as fp:
+            body = os.pread(fp.fileno(), part_size, (number - 1) * part_size)
+        checksum = b64_sha256(part_digests[number - 1])
+        if hashlib.sha256(body).digest() != part_digests[number - 1]:
+            raise ChecksumError(f"{path}: changed while uploading (part {number})")
+        resp = self._call(
+            f"upload part {number}/{len(part_digests)} of {where}",
+            lambda: self.client.upload_part(
+                Bucket=self.bucket,
+                Key=full,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ChecksumSHA256=checksum,
+            ),
+        )
+        reported = resp.get("ChecksumSHA256")
+        if reported is not None and reported != checksum:
+            raise ChecksumError(
+                f"upload part {number} of {where}: S3 reports checksum {reported}, sent {checksum}"
+            )
+        self.progress.advance(len(body))
+        return number, str(resp["ETag"])
+
+    def _complete(
+        self,
+        full: str,
+        upload_id: str,
+        etags: Mapping[int, str],
+        part_digests: list[bytes],
+        if_absent: bool,
+    ) -> Any:
+        """Complete the upload; with ``if_absent`` only if no other writer got there first
+        (racing publishers of one release never replace each other's objects)."""
+        where = f"s3://{self.bucket}/{full}"
+        parts = [
+            {"PartNumber": n, "ETag": etags[n], "ChecksumSHA256": b64_sha256(part_digests[n - 1])}
+            for n in range(1, len(part_digests) + 1)
+        ]
+        condition = {"IfNoneMatch": "*"} if if_absent else {}
+        try:
+            return self._call(
+                f"complete multipart upload {where}",
+                lambda: self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=full,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                    **condition,
+                ),
+            )
+        except StorageError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, botocore.exceptions.ClientError) and (
+                _client_error_code(cause) in ("PreconditionFailed", "ConditionalRequestConflict")
+            ):
+                with contextlib.suppress(
+                    botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError
+                ):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=full, UploadId=upload_id
+                    )
+                raise ObjectExistsError(f"{where} already exists") from cause
+            raise
 
     def _resume(
         self,
