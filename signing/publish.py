@@ -64,6 +64,7 @@ from signing._state import default_state_dir, private_dir
 from signing.encrypt import ALGORITHM, FRAME_LENGTH, encryption_context
 from signing.errors import Reason, SigningError
 from signing.sign import ATTESTATION_FILE, sign_target
+from signing.signer import PublicKeyVerifier
 from signing.statement import ReleaseInfo, Statement
 from signing.store import ObjectExistsError, open_store
 
@@ -192,11 +193,16 @@ def publish_release(target: Path, report: Report, options: PublishOptions) -> Pu
             )
         if statement.predicate.decision != Decision.APPROVED.value:
             raise PublishRefusedError(Reason.NOT_APPROVED, "the signed verdict is not approved")
+        verifier = (
+            PublicKeyVerifier(options.signer.public_key()) if options.signer is not None else None
+        )
         if existing is not None:
-            return already_published(store, statement, url, app, version)
+            return already_published(store, statement, url, app, version, verifier)
         layout = "file" if target.is_file() else "folder"
         uploader = Uploader(store, options.keyring, state_dir, [])
-        return _upload(uploader, target, statement, signed.attestation, docs, options, url, layout)
+        return _upload(
+            uploader, target, statement, signed.attestation, docs, options, url, layout, verifier
+        )
 
 
 def _subject_files(target: Path, statement: Statement) -> list[tuple[str, Path, str]]:
@@ -223,6 +229,7 @@ def _upload(
     options: PublishOptions,
     url: str,
     layout: str,
+    verifier: PublicKeyVerifier | None,
 ) -> PublishResult:
     release = statement.predicate.release
     app, version = str(release.application), str(release.version)
@@ -277,7 +284,7 @@ def _upload(
             if_absent=True,
         )
     except ObjectExistsError:
-        return lost_race(up.store, statement, url, app, version, meta_files, files)
+        return lost_race(up.store, statement, url, app, version, meta_files, files, verifier)
     up.done.append(PlannedObject(INDEX_FILE, len(data), "index", "uploaded"))
     _forget_state(up.state_dir)
     return PublishResult(

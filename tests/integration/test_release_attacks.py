@@ -446,6 +446,51 @@ def test_planted_link_in_the_state_folder_is_never_followed(
     assert victim.read_text() == "the CI user's file\n"
 
 
+def test_a_release_someone_else_published_first_is_not_taken_for_ours(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    moto: MotoServer,
+    keys: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The attacker publishes the same files at the version's path first, signed with their own
+    # key and encrypted to their own RSA key: the device could never decrypt it. publish must
+    # not report "already published" for a release its key did not sign.
+    proj = build_project(tmp_path / "app")
+    prefix = f"squat-{tmp_path.name}"
+    attacker = tmp_path / "attacker"
+    attacker.mkdir()
+    write_keypair(attacker / "k", KeyType.ECDSA_P256, PASSWORD.encode())
+    write_rsa_keypair(attacker / "rsa.pem", attacker / "rsa.pub.pem")
+    evil = {**keys, "sign": attacker / "k.key", "enc": attacker / "rsa.pub.pem"}
+    assert _publish(capsys, moto, evil, proj.root, prefix, "1.0.0")[0] == 0
+    code, err = _publish(capsys, moto, keys, proj.root, prefix, "1.0.0")
+    assert code == 2
+    assert "does not verify with this signing key" in err
+    # Our own earlier publish of the same files is recognised: nothing to do.
+    prefix2 = f"again-{tmp_path.name}"
+    assert _publish(capsys, moto, keys, proj.root, prefix2, "1.0.0")[0] == 0
+    monkeypatch.setenv("PANORAMA_GATE_KEY_PASSWORD", PASSWORD)
+    code, err = _run(
+        capsys,
+        "publish",
+        proj.root,
+        "--to",
+        f"s3://{BUCKET}/{prefix2}",
+        "--key",
+        keys["sign"],
+        "--encrypt-to",
+        keys["enc"],
+        "--endpoint-url",
+        moto.url,
+        "--app-version",
+        "1.0.0",
+        *FAST,
+    )
+    assert code == 0, err
+    assert "already published with the same files" in err
+
+
 def test_default_state_folder_is_private_and_per_user(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], moto: MotoServer, keys: dict[str, Path]
 ) -> None:
