@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     check_endpoint(args.endpoint_url)
     if args.min_version is not None:
         parse_version(args.min_version, "--min-version")
+    if args.published_to is not None:
+        split_url(args.published_to)
     identity = keyless_identity(args, "pull")
     verifier = load_verifier(args.key, endpoint_url=kms_endpoint(args)) if args.key else None
     rsa_paths = [args.decrypt_key] if args.decrypt_key else []

@@ -87,11 +87,14 @@ def run(args: argparse.Namespace) -> int:
     """Verify; print a one-line summary."""
     from signing.release import ReleaseExpectation, parse_version
     from signing.signer import load_verifier
+    from signing.store import split_url
     from signing.verify import verify_target
 
     identity = keyless_identity(args, "verify")
     if args.min_version is not None:
         parse_version(args.min_version, "--min-version")
+    if args.published_to is not None:
+        split_url(args.published_to)
     verifier = load_verifier(args.key, endpoint_url=args.endpoint_url) if args.key else None
     result = verify_target(
         args.target,
