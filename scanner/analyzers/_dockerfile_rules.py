@@ -129,7 +129,7 @@ def _base_image_rules(emit: Emit, instructions: list[Instruction]) -> Iterator[F
             )
         )
         props = {"image": image}
-        if not tag or tag == "latest":
+        if not tag or tag.lower() == "latest":
             yield emit(
                 "unpinned-base-image",
                 Severity.MEDIUM,

@@ -36,9 +36,10 @@ from scanner.sources.interface import ScanTarget
 
 __all__ = ["DockerfileAnalyzer", "DockerfileRef"]
 
-# hadolint codes an own rule already reports: the last USER being root (runs-as-root says what
-# is true on Panorama), an untagged or latest base image (unpinned-base-image), ADD of a URL.
-_COVERED = frozenset({"DL3002", "DL3006", "DL3007", "DL3020"})
+# hadolint codes an own rule already reports: the last USER being root and a non-numeric USER
+# (runs-as-root says what is true on Panorama, where USER never takes effect), an untagged or
+# latest base image (unpinned-base-image), ADD (add-url, plain-http-download).
+_COVERED = frozenset({"DL3002", "DL3006", "DL3007", "DL3020", "DL3066"})
 _HADOLINT_SEVERITY = {
     "error": Severity.MEDIUM,
     "warning": Severity.LOW,

@@ -76,7 +76,7 @@ def load_code_package(root: Path) -> ScanTarget:
         reader.add(
             "integrity.not-built",
             Severity.LOW,
-            f"package {folder.folder_name or top.name} is not built yet (empty \"assets\"): its "
+            f'package {folder.folder_name or top.name} is not built yet (empty "assets"): its '
             "code was scanned from this folder, but what the build adds (the base image, "
             "packages the Dockerfile installs) was not",
             reader.location(folder.package_path, ("nodePackage", "assets")),

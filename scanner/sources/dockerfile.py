@@ -155,18 +155,34 @@ class Command:
     @property
     def program(self) -> str:
         """The program's base name (``/usr/bin/curl`` -> ``curl``), after ``sudo``/``env``."""
-        words = list(self.words)
-        while words and (words[0] in ("sudo", "env", "exec", "command") or "=" in words[0]):
-            words.pop(0)
+        words = _unwrapped(self.words)
         return words[0].rsplit("/", 1)[-1] if words else ""
 
     @property
     def args(self) -> tuple[str, ...]:
         """The words after the program (``sudo``, ``env`` and ``VAR=value`` prefixes skipped)."""
-        words = list(self.words)
-        while words and (words[0] in ("sudo", "env", "exec", "command") or "=" in words[0]):
-            words.pop(0)
-        return tuple(words[1:])
+        return _unwrapped(self.words)[1:]
+
+
+# Programs that run another command given after their own options.
+_WRAPPERS = frozenset({"sudo", "env", "exec", "command", "nohup", "nice", "time"})
+_WRAPPER_VALUE_OPTIONS = frozenset({"-u", "-g", "-C", "-n", "-h", "-p", "-U"})
+
+
+def _unwrapped(words: tuple[str, ...]) -> tuple[str, ...]:
+    """``words`` without leading ``VAR=value`` assignments and wrappers (``sudo -H``, ``env``)."""
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if "=" in word and not word.startswith("-") and re.match(r"[A-Za-z_]\w*=", word):
+            i += 1
+        elif word.rsplit("/", 1)[-1] in _WRAPPERS:
+            i += 1
+            while i < len(words) and words[i].startswith("-"):
+                i += 2 if words[i] in _WRAPPER_VALUE_OPTIONS else 1
+        else:
+            break
+    return words[i:]
 
 
 _RAW_OPERATORS = re.compile(r"&&|\|\||;|\|")
