@@ -160,7 +160,8 @@ def test_secrets_in_arg_and_env_are_redacted() -> None:
     found = {(f.rule_id, f.location.line): f for f in own_findings(text)}
     assert set(found) >= {("dockerfile.secret-in-arg", 2), ("dockerfile.secret-in-env", 3)}
     shown = " ".join(f.message + str(f.properties) for f in found.values())
-    assert token not in shown and "Tq7-xz9Lw2" not in shown
+    assert token not in shown
+    assert "Tq7-xz9Lw2" not in shown
     assert found[("dockerfile.secret-in-env", 3)].properties["redacted"].startswith("Tq7-")
 
 

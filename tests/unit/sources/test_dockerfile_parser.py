@@ -120,10 +120,15 @@ def test_copy_sources_and_destination() -> None:
         'COPY src /panorama\nCOPY --from=build /out /x\nADD ["a b", "c", "/d/"]\nCOPY . .\n'
     )
     specs = [copy_spec(i) for i in ins]
-    assert specs[0] is not None and specs[0].sources == ("src",) and specs[0].dest == "/panorama"
-    assert specs[1] is not None and specs[1].from_stage
-    assert specs[2] is not None and specs[2].sources == ("a b", "c")
-    assert specs[3] is not None and specs[3].sources == (".",)
+    assert specs[0] is not None
+    assert specs[0].sources == ("src",)
+    assert specs[0].dest == "/panorama"
+    assert specs[1] is not None
+    assert specs[1].from_stage
+    assert specs[2] is not None
+    assert specs[2].sources == ("a b", "c")
+    assert specs[3] is not None
+    assert specs[3].sources == (".",)
 
 
 def test_base_images_skip_earlier_stages_and_scratch() -> None:
