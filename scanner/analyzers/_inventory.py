@@ -21,7 +21,7 @@ import re
 import threading
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
@@ -34,6 +34,7 @@ from scanner.analyzers._licensing import (
     python_dist_licenses,
 )
 from scanner.models import AnalyzerFailure, Component, Location, frozen_mapping
+from scanner.sources.dockerfile import parse_dockerfile, pip_install, run_commands
 
 __all__ = [
     "INVENTORY_PATTERNS",
@@ -47,6 +48,7 @@ __all__ = [
     "canonical_name",
     "parse_dpkg_status",
     "parse_os_release",
+    "parse_dockerfile_requirements",
     "parse_python_metadata",
     "parse_requirements",
 ]
@@ -61,6 +63,9 @@ INVENTORY_PATTERNS: tuple[str, ...] = (
     "etc/os-release",
     "usr/lib/os-release",
     "**/requirements*.txt",
+    "**/requirements/*.txt",
+    "**/constraints*.txt",
+    "Dockerfile",  # a code package folder's build recipe: its `pip install x==1.2` lines
     "**/pyproject.toml",
     "**/poetry.lock",
     "**/Pipfile.lock",
@@ -223,20 +228,31 @@ def parse_os_release(data: bytes) -> OsRelease:
 
 @dataclass(frozen=True, slots=True)
 class DeclaredRequirement:
-    """A dependency declared in a requirements/pyproject/lock file of a code package."""
+    """A dependency declared in a requirements/constraints/pyproject/lock file or a Dockerfile.
+
+    ``constraint`` marks a line of a constraints file: it pins a package that something else
+    requests, and requests nothing itself.
+    """
 
     name: str
     version: str  # the pinned version ("" when the requirement is not pinned to one version)
     specifier: str
     path: str
     line: int | None = None
+    constraint: bool = False
 
 
 _REQ_RX = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
+# A wheel's file name says what it is: name-version(-build)?-python-abi-platform.whl
+_WHEEL_RX = re.compile(r"([A-Za-z0-9][A-Za-z0-9._]*)-([0-9][A-Za-z0-9.+!_]*)(?:-[^-/]+){2,3}\.whl")
 
 
 def _requirement(text: str, path: str, line: int | None) -> DeclaredRequirement | None:
     text = text.split(" #", 1)[0].split(";", 1)[0].strip()
+    wheel = _WHEEL_RX.search(text.rsplit("/", 1)[-1]) if text.endswith(".whl") else None
+    if wheel is not None:  # a wheel by path or URL: pinned by its file name
+        version = wheel.group(2)
+        return DeclaredRequirement(wheel.group(1), version, f"=={version}", path, line)
     if not text or text.startswith(("#", "-", "git+", "http:", "https:", "file:", ".", "/")):
         return None
     m = _REQ_RX.match(text)
@@ -250,21 +266,59 @@ def _requirement(text: str, path: str, line: int | None) -> DeclaredRequirement 
     return DeclaredRequirement(m.group(1), pinned, spec, path, line)
 
 
+def _requirement_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, logical line) of a requirements file, continuations joined."""
+    start, parts = 0, list[str]()
+    for no, raw in enumerate(text.splitlines(), 1):
+        if not parts:
+            start = no
+        if raw.endswith("\\"):
+            parts.append(raw[:-1])
+            continue
+        parts.append(raw)
+        yield start, " ".join(parts)
+        parts = []
+    if parts:
+        yield start, " ".join(parts)
+
+
+def parse_dockerfile_requirements(data: bytes, path: str) -> list[DeclaredRequirement]:
+    """The ``pip install`` requirements of a Dockerfile, each at the line that names it.
+
+    ``pip install x==1.2`` is pinned; ``pip install x`` is declared but not pinned. Requirement
+    and constraint files the command names are read where they are (their own patterns).
+    """
+    out: list[DeclaredRequirement] = []
+    for ins in parse_dockerfile(_decode(data)):
+        for cmd in run_commands(ins):
+            pip = pip_install(cmd)
+            if pip is None:
+                continue
+            for spec in pip.requirements:
+                req = _requirement(spec, path, ins.line_of(spec))
+                if req:
+                    out.append(req)
+    return out
+
+
 def parse_requirements(data: bytes, path: str) -> list[DeclaredRequirement]:
-    """Requirements from ``requirements*.txt``, ``pyproject.toml`` or a lock file.
+    """Requirements from ``requirements*.txt``, constraints files, ``pyproject.toml``, a lock
+    file, or a code package's ``Dockerfile``.
 
     Raises ``ValueError`` when a TOML/JSON file does not parse (callers record a failure).
     """
     base = path.rsplit("/", 1)[-1]
     text = _decode(data)
     out: list[DeclaredRequirement] = []
+    if base == "Dockerfile":
+        return parse_dockerfile_requirements(data, path)
     if base.endswith(".txt"):
-        joined = text.replace("\\\n", " ")
-        for i, line in enumerate(joined.splitlines(), 1):
+        constraint = base.startswith("constraints")
+        for i, line in _requirement_lines(text):
             # hashes continue a requirement line; they never name one
             req = _requirement(line.split(" --hash", 1)[0], path, i)
             if req:
-                out.append(req)
+                out.append(replace(req, constraint=True) if constraint else req)
     elif base == "pyproject.toml":
         doc = tomllib.loads(text)
         project = doc.get("project") or {}
@@ -428,13 +482,23 @@ class Collector:
 
 
 def declared_only(inv: Inventory) -> list[DeclaredRequirement]:
-    """Declared requirements not already installed in the artifact (those are the real thing)."""
+    """Declared requirements not already installed in the artifact (those are the real thing).
+
+    A constraints file's pin applies to a requirement that does not pin the package itself;
+    constraint lines request nothing, so they are not listed on their own.
+    """
     installed = {canonical_name(d.name) for d in inv.dists}
+    pins = {canonical_name(r.name): r for r in inv.declared if r.constraint and r.version}
     out: dict[tuple[str, str, str], DeclaredRequirement] = {}
     for r in inv.declared:
-        if canonical_name(r.name) in installed:
+        key = canonical_name(r.name)
+        if key in installed or r.constraint:
             continue
-        out.setdefault((canonical_name(r.name), r.version, r.path), r)
+        pin = pins.get(key)
+        if not r.version and pin is not None:
+            spec = f"{r.specifier} (constrained to =={pin.version} in {pin.path})".lstrip()
+            r = replace(r, version=pin.version, specifier=spec)
+        out.setdefault((key, r.version, r.path), r)
     return [out[k] for k in sorted(out)]
 
 
