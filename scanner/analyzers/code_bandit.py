@@ -1,7 +1,8 @@
 """``code``: bandit on the application's own Python code (category ``code``).
 
-App code is the ``panorama/`` tree of a container, the ``src/`` tree of a code package, and
-every module the descriptor's entry point reaches through local imports. Third-party
+App code is the ``panorama/`` tree of a container, the files of a code package folder that its
+Dockerfile copies into the image (``COPY src /panorama``: ``src/``; ``COPY . .``: all of them),
+and every module the descriptor's entry point reaches through local imports. Third-party
 site-packages and the standard library are scanned only with ``--code-scope all``.
 
 Bandit runs through its Python API. Files are sorted largest first and cut into small chunks
@@ -22,6 +23,7 @@ from __future__ import annotations
 import ast
 import concurrent.futures as cf
 import contextlib
+import fnmatch
 import hashlib
 import json
 import logging
@@ -40,6 +42,7 @@ from scanner.analyzers.interface import Output, TreeAnalyzer
 from scanner.errors import ConfigError
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
 from scanner.redact import redact
+from scanner.sources.dockerfile import copy_spec, parse_dockerfile
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 
 __all__ = ["BanditIssue", "CodeAnalyzer", "run_bandit"]
@@ -367,11 +370,38 @@ def reached_from(root: Path, entry: str, available: set[str]) -> set[str]:
     return seen
 
 
+def _copied_into_image(artifact: SourceArtifact, available: set[str]) -> set[str]:
+    """The files of a code package folder that its Dockerfile copies into the image.
+
+    ``COPY src /panorama`` takes ``src/``; ``COPY . .`` takes everything. Without a readable
+    Dockerfile every file is taken: nothing the image might hold goes unscanned.
+    """
+    path = artifact.package_dir / "Dockerfile" if artifact.package_dir is not None else None
+    try:
+        text = path.read_bytes()[: 1024 * 1024].decode("utf-8", "replace") if path else ""
+    except OSError:
+        text = ""
+    sources = [
+        src.strip("\"'").lstrip("/").removeprefix("./").rstrip("/")
+        for ins in parse_dockerfile(text)
+        if (spec := copy_spec(ins)) is not None and not spec.from_stage
+        for src in spec.sources
+        if "://" not in src and "$" not in src
+    ]
+    if not text or not sources or any(s in ("", ".") for s in sources):
+        return {f for f in available if not _LIBRARY.search(f)}
+    return {
+        f
+        for f in available
+        if any(f == s or f.startswith(f"{s}/") or fnmatch.fnmatch(f, s) for s in sources)
+    }
+
+
 class CodeAnalyzer(TreeAnalyzer):
     """bandit on the app's Python code; options: ``scope`` ``app`` (default) or ``all``."""
 
     name: ClassVar[str] = "code"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     tags: ClassVar[frozenset[str]] = frozenset({"code"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*.py", "**/*.pyw")
     max_size: ClassVar[int] = 8 * 1024**2
@@ -406,12 +436,10 @@ class CodeAnalyzer(TreeAnalyzer):
         }
         if self.scope == "all":
             return sorted(available), []
-        is_package = artifact.format == ArtifactFormat.DIRECTORY
-        app = {
-            f
-            for f in available
-            if f.startswith("panorama/") or (is_package and f.startswith("src/"))
-        }
+        if artifact.format == ArtifactFormat.DIRECTORY:
+            app = _copied_into_image(artifact, available)
+        else:
+            app = {f for f in available if f.startswith("panorama/")}
         for name in _entry_names(_descriptor_of(artifact)):
             for cand in _entry_candidates(name):
                 app |= reached_from(root, cand, available)
