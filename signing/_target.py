@@ -171,29 +171,16 @@ def walk_files(root: Path, exclude: Path | None = None) -> list[Path]:
 
 
 def unbuilt_code_folders(target: Path) -> list[Path]:
-    """Code package folders of a project (with a Dockerfile) whose package.json lists no built
-    asset, as the scan finds them (``integrity.not-built``).
+    """Code package folders of a project that the scan walked in place of a container (none of
+    their container assets is in ``assets/``: not built, or a checkout), by the scan's own rule.
 
     A package.json that cannot be read counts as not built: its folder's files must then be
     subjects too, which is the stricter reading.
     """
-    packages = target / "packages"
-    if not packages.is_dir():
-        return []
     # Imported here: the manifest models it pulls in are only needed for project targets.
-    from scanner.sources.panorama import has_built_assets
+    from scanner.sources.panorama import code_folders_scanned_as_source
 
-    out = []
-    for folder in sorted(packages.iterdir()):
-        if not folder.is_dir() or not (folder / "Dockerfile").is_file():
-            continue
-        try:
-            built = has_built_assets(json.loads((folder / "package.json").read_bytes()))
-        except (OSError, ValueError):
-            built = False
-        if not built:
-            out.append(folder)
-    return out
+    return code_folders_scanned_as_source(target)
 
 
 def discover_files(target: Path, exclude: Path | None = None) -> list[str]:
