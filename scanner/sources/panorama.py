@@ -240,7 +240,10 @@ def cover_code(
             "the application code was not reviewed"
         )
         where = Location(folder.dockerfile_path or folder.package_path, "", check.line)
-        return [], [AnalyzerFailure("sources", one_line(reason), where)]
+        # What is there (the Dockerfile's pip installs, any file) is still scanned.
+        folder.scanned_from = "source (code missing)"
+        artifact = code_folder_artifact(pkg_dir, folder.dir, folder.folder_name or pkg_dir.name)
+        return [artifact], [AnalyzerFailure("sources", one_line(reason), where)]
     folder.scanned_from = "source"
     _not_covered(
         reader,
