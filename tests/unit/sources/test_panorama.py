@@ -169,9 +169,10 @@ def test_code_in_neither_container_nor_folder_is_a_failure(tmp_path: Path) -> No
     assert "copies src (Dockerfile line 2)" in failure.reason
     assert failure.location is not None
     assert failure.location.line == 2
-    assert not any(
-        a.artifact.kind in (ArtifactKind.CODE, ArtifactKind.CONTAINER) for a in st.artifacts
-    )
+    assert not any(a.artifact.kind is ArtifactKind.CONTAINER for a in st.artifacts)
+    # what is there (the Dockerfile and its pip installs, the manifests) is still walked
+    (code,) = [a for a in st.artifacts if a.artifact.kind is ArtifactKind.CODE]
+    assert code.artifact.path == f"packages/{proj.code_dir.name}"
 
 
 def test_reformatted_descriptor_copy_is_low(tmp_path: Path) -> None:
