@@ -140,7 +140,7 @@ def audit_unpinned(
                 )
             )
         partial = [e for e in exposures if not e.whole_range]
-        if partial:
+        if partial or not any(e.whole_range for e in exposures):
             out.append(_unpinned_finding(pkg, r, partial))
     return out
 
@@ -158,20 +158,26 @@ def _unpinned_finding(
 
     ids = [e.advisory.id for e in partial]
     fixed = sorted({f for e in partial for f in e.fixed_versions}, key=_sort_version)
+    if partial:
+        risk = (
+            f"{len(partial)} advisor{'y' if len(partial) == 1 else 'ies'} affect versions it "
+            f"allows: {'; '.join(shown(e) for e in partial[:5])}"
+            + (f" and {len(partial) - 5} more" if len(partial) > 5 else "")
+            + ". Pin it (==) to a fixed version"
+        )
+    else:
+        risk = "no known advisory affects the versions it allows. Pin it (==)"
     return Finding.create(
         rule_id="vulns.unpinned-requirement",
         category=Category.VULNERABILITY,
         severity=Severity.LOW,
         message=(
-            f"{r.name} {r.specifier or '(any version)'} is not pinned to one version, and "
-            f"{len(partial)} advisor{'y' if len(partial) == 1 else 'ies'} affect versions "
-            f"it allows: {'; '.join(shown(e) for e in partial[:5])}"
-            + (f" and {len(partial) - 5} more" if len(partial) > 5 else "")
-            + ". A build installs whatever the index offers that day: pin it (==) to a fixed "
-            "version"
+            f"{r.name} {r.specifier or '(any version)'} is not pinned to one version, so a "
+            f"build installs whatever the index offers that day; {risk}"
         ),
         location=pkg.location,
-        evidence=f"unpinned:{r.name}:{r.specifier}:{','.join(ids)}",
+        # The evidence leaves the advisories out: a waiver must outlive a database update.
+        evidence=f"unpinned:{r.name}",
         title="Requirement not pinned, affected versions in range",
         properties={
             "package": r.name,

@@ -36,10 +36,12 @@ from scanner.sources.interface import ScanTarget
 
 __all__ = ["DockerfileAnalyzer", "DockerfileRef"]
 
-# hadolint codes an own rule already reports: the last USER being root and a non-numeric USER
+# hadolint codes another rule already reports: the last USER being root and a non-numeric USER
 # (runs-as-root says what is true on Panorama, where USER never takes effect), an untagged or
-# latest base image (unpinned-base-image), ADD (add-url, plain-http-download).
-_COVERED = frozenset({"DL3002", "DL3006", "DL3007", "DL3020", "DL3066"})
+# latest base image (unpinned-base-image), ADD (add-url, plain-http-download), and pip
+# installs without a version (DL3013: the inventory reads each `pip install` requirement, and
+# vulns.unpinned-requirement reports it once, with the advisories affecting its range).
+_COVERED = frozenset({"DL3002", "DL3006", "DL3007", "DL3013", "DL3020", "DL3066"})
 _HADOLINT_SEVERITY = {
     "error": Severity.MEDIUM,
     "warning": Severity.LOW,

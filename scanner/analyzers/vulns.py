@@ -10,7 +10,8 @@
 Requirements declared but not pinned to one version (an unbuilt code package's
 ``requirements.txt`` or ``pip install x`` line) are judged as ranges: advisories affecting every
 version the range allows are vulnerabilities like any other; advisories affecting only some
-make one low ``vulns.unpinned-requirement`` finding that names them (``_requirement_ranges``).
+make the requirement's one low ``vulns.unpinned-requirement`` finding name them (every unpinned
+requirement has that finding: a build of it is not reproducible; ``_requirement_ranges``).
 
 Fail closed: every package that could not be audited (no data for its ecosystem, a network
 error, pip-audit skipping it, a version that cannot be ordered) is an ``AnalyzerFailure``,
