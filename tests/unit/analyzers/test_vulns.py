@@ -262,9 +262,12 @@ def test_a_range_every_version_of_which_is_affected_is_a_vulnerability(tmp_path:
     assert f.properties["pinned"] is False
     assert f.properties["fixed_versions"] == ["4.8.1.78"]
     assert "every version opencv-python ==4.6.* allows is affected" in f.message
-    assert not [
+    # one finding per requirement: opencv's is the vulnerability; boto3's says it is not pinned
+    unpinned = [
         o for o in out if isinstance(o, Finding) and o.rule_id == "vulns.unpinned-requirement"
     ]
+    assert [(o.properties["package"], o.location.line) for o in unpinned] == [("boto3", 1)]
+    assert "no known advisory affects the versions it allows" in unpinned[0].message
 
 
 def test_a_range_with_some_affected_versions_is_one_low_finding(tmp_path: Path) -> None:
@@ -277,7 +280,8 @@ def test_a_range_with_some_affected_versions_is_one_low_finding(tmp_path: Path) 
         for f in out
         if isinstance(f, Finding) and f.rule_id == "vulns.unpinned-requirement"
     }
-    assert set(unpinned) == {"opencv-python", "requests"}  # boto3: no advisory in range
+    assert set(unpinned) == {"boto3", "opencv-python", "requests"}
+    assert unpinned["boto3"].properties["aliases"] == []  # not pinned, no advisory in range
     cv = unpinned["opencv-python"]
     assert cv.severity is Severity.LOW
     assert cv.location.line == 2
