@@ -86,8 +86,7 @@ REQUESTS_PROXY_AUTH = _record(
 REQUESTS_VERIFY_FALSE = _record(
     "GHSA-9wx4-h78v-vm56",
     ["CVE-2024-35195"],
-    "Requests Session object does not verify requests after making first request with "
-    "verify=False",
+    "Requests Session object does not verify requests after making first request with verify=False",
     ("requests",),
     [{"introduced": "0"}, {"fixed": "2.32.0"}],
     vector="CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:H/I:H/A:N",
