@@ -32,6 +32,7 @@ from scanner.sources.manifests import Project
 from scanner.sources.panorama import (
     ProjectReader,
     code_folder_artifact,
+    entry_point,
     load_package_folder,
     one_line,
 )
@@ -63,7 +64,7 @@ def load_code_package(root: Path) -> ScanTarget:
         )
     failures: list[AnalyzerFailure] = []
     if folder.dockerfile_path is not None:
-        check = check_code_sources(top, top / "Dockerfile")
+        check = check_code_sources(top, top / "Dockerfile", entry_point(folder))
         if not check.present:
             # The folder is the whole target: code it does not hold was not reviewed.
             reason = f"the code package's code is not in this folder: {check.reason}"

@@ -71,6 +71,7 @@ from scanner.sources.manifests import (
     NodeGraphOverridesDoc,
     PackageFolder,
     Project,
+    jget,
     parse_document,
 )
 
@@ -225,7 +226,7 @@ def cover_code(
             )
         return [], []
     dockerfile = pkg_dir / "Dockerfile" if folder.dockerfile_path else None
-    check = check_code_sources(pkg_dir, dockerfile)
+    check = check_code_sources(pkg_dir, dockerfile, entry_point(folder))
     if not check.present:
         container = (
             "it is not built"
@@ -245,15 +246,25 @@ def cover_code(
         artifact = code_folder_artifact(pkg_dir, folder.dir, folder.folder_name or pkg_dir.name)
         return [artifact], [AnalyzerFailure("sources", one_line(reason), where)]
     folder.scanned_from = "source"
+    also = ""
+    if check.missing:
+        names = ", ".join(f"{src} (Dockerfile line {line})" for src, line in check.missing[:5])
+        also = f"; the Dockerfile also copies {names}, not in this checkout either"
     _not_covered(
         reader,
         folder,
         name,
         f"package {name} {_state(folder)}: its code was scanned from the source folder "
         f"{folder.dir or '.'} instead, but what the build adds (the base image, packages the "
-        "Dockerfile installs) was not",
+        f"Dockerfile installs) was not{also}",
     )
     return [code_folder_artifact(pkg_dir, folder.dir, folder.folder_name or pkg_dir.name)], []
+
+
+def entry_point(folder: PackageFolder) -> str | None:
+    """The script the package's runtime descriptor starts (``/panorama/app.py``), if it says."""
+    name = jget(folder.descriptor_data, "runtimeDescriptor", "entry", "name")
+    return name if isinstance(name, str) and name.startswith("/") else None
 
 
 def code_folders_scanned_as_source(root: Path) -> list[Path]:
