@@ -204,7 +204,7 @@ def test_immersion_lab3_code_not_in_the_checkout_is_incomplete(scans: dict[str, 
         "path": "",
         "line": 5,
     }
-    assert "copies src" in failure["reason"]
+    assert "comes from src (Dockerfile line 5)" in failure["reason"]
     assert "not reviewed" in failure["reason"]
     assert (
         "3c748b8349bc4f52d8eabea26ac940d4b7b2a2261cfb1b8d4108c9eecddad1a2.tar.gz"

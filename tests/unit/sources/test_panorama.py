@@ -166,7 +166,7 @@ def test_code_in_neither_container_nor_folder_is_a_failure(tmp_path: Path) -> No
     (failure,) = st.failures
     assert failure.analyzer == "sources"
     assert "not reviewed" in failure.reason
-    assert "copies src (Dockerfile line 2)" in failure.reason
+    assert "/panorama/app.py comes from src (Dockerfile line 2)" in failure.reason
     assert failure.location is not None
     assert failure.location.line == 2
     assert not any(a.artifact.kind is ArtifactKind.CONTAINER for a in st.artifacts)
