@@ -35,6 +35,7 @@ from scanner.analyzers._licensing import (
 )
 from scanner.analyzers._requirements import (
     DeclaredRequirement,
+    decode_text,
     parse_dockerfile_requirements,
     parse_requirements,
 )
@@ -101,14 +102,6 @@ def canonical_name(name: str) -> str:
     return _NAME_RX.sub("-", name).lower()
 
 
-def _decode(data: bytes) -> str:
-    # METADATA is UTF-8 by spec; old egg-info files are sometimes Latin-1: never fail on them.
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 @dataclass(frozen=True, slots=True)
 class PythonDist:
     """One installed Python distribution (from ``METADATA`` or ``PKG-INFO``)."""
@@ -131,7 +124,7 @@ class PythonDist:
 
 def parse_python_metadata(data: bytes, path: str) -> PythonDist | None:
     """Parse core metadata (RFC 822 headers); ``None`` when it names no project or version."""
-    text = _decode(data)
+    text = decode_text(data)
     # Headers end at the first blank line; the body (long description) can be huge.
     head, _, _ = text.partition("\n\n")
     msg = BytesHeaderParser(policy=compat32).parsebytes(head.encode("utf-8", "surrogateescape"))
@@ -172,7 +165,7 @@ class DebPackage:
 def parse_dpkg_status(data: bytes, path: str) -> list[DebPackage]:
     """Installed packages of a dpkg status file (config-files-only remnants are left out)."""
     out: list[DebPackage] = []
-    for para in re.split(r"\n\s*\n", _decode(data)):
+    for para in re.split(r"\n\s*\n", decode_text(data)):
         fields: dict[str, str] = {}
         key = ""
         for line in para.splitlines():
@@ -219,7 +212,7 @@ class OsRelease:
 def parse_os_release(data: bytes) -> OsRelease:
     """Parse ``os-release`` (shell-style ``KEY=value`` lines)."""
     values: dict[str, str] = {}
-    for line in _decode(data).splitlines():
+    for line in decode_text(data).splitlines():
         k, sep, v = line.strip().partition("=")
         if sep and k and not k.startswith("#"):
             values[k] = v.strip().strip("\"'")

@@ -15,11 +15,17 @@ from dataclasses import dataclass, replace
 
 from scanner.sources.dockerfile import parse_dockerfile, pip_install, run_commands
 
-__all__ = ["DeclaredRequirement", "parse_dockerfile_requirements", "parse_requirements"]
+__all__ = [
+    "DeclaredRequirement",
+    "decode_text",
+    "parse_dockerfile_requirements",
+    "parse_requirements",
+]
 
 
-def _decode(data: bytes) -> str:
-    # Requirement files are UTF-8 by convention; old ones are sometimes Latin-1: never fail.
+def decode_text(data: bytes) -> str:
+    """UTF-8, else Latin-1: metadata and requirement files are UTF-8 by spec, old ones are
+    sometimes Latin-1, and reading them must never fail."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -89,7 +95,7 @@ def parse_dockerfile_requirements(data: bytes, path: str) -> list[DeclaredRequir
     and constraint files the command names are read where they are (their own patterns).
     """
     out: list[DeclaredRequirement] = []
-    for ins in parse_dockerfile(_decode(data)):
+    for ins in parse_dockerfile(decode_text(data)):
         for cmd in run_commands(ins):
             pip = pip_install(cmd)
             if pip is None:
@@ -108,7 +114,7 @@ def parse_requirements(data: bytes, path: str) -> list[DeclaredRequirement]:
     Raises ``ValueError`` when a TOML/JSON file does not parse (callers record a failure).
     """
     base = path.rsplit("/", 1)[-1]
-    text = _decode(data)
+    text = decode_text(data)
     out: list[DeclaredRequirement] = []
     if base == "Dockerfile":
         return parse_dockerfile_requirements(data, path)

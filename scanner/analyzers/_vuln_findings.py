@@ -156,8 +156,6 @@ def _unpinned_finding(
         fix = f", fixed in {', '.join(e.fixed_versions)}" if e.fixed_versions else ""
         return f"{e.advisory.id} ({span}{fix})"
 
-    ids = [e.advisory.id for e in partial]
-    fixed = sorted({f for e in partial for f in e.fixed_versions}, key=_sort_version)
     if partial:
         risk = (
             f"{len(partial)} advisor{'y' if len(partial) == 1 else 'ies'} affect versions it "
@@ -167,25 +165,39 @@ def _unpinned_finding(
         )
     else:
         risk = "no known advisory affects the versions it allows. Pin it (==)"
+    return unpinned_finding(
+        r, pkg.location, f"a build installs whatever the index offers that day; {risk}", partial
+    )
+
+
+def unpinned_finding(
+    r: DeclaredRequirement,
+    location: Location,
+    consequence: str,
+    partial: list[RangeExposure] | tuple[()] = (),
+) -> Finding:
+    """The one ``vulns.unpinned-requirement`` finding of a requirement (low)."""
     return Finding.create(
         rule_id="vulns.unpinned-requirement",
         category=Category.VULNERABILITY,
         severity=Severity.LOW,
         message=(
-            f"{r.name} {r.specifier or '(any version)'} is not pinned to one version, so a "
-            f"build installs whatever the index offers that day; {risk}"
+            f"{r.name} {r.specifier or '(any version)'} is not pinned to one version, so "
+            f"{consequence}"
         ),
-        location=pkg.location,
+        location=location,
         # The evidence leaves the advisories out: a waiver must outlive a database update.
         evidence=f"unpinned:{r.name}",
-        title="Requirement not pinned, affected versions in range",
+        title="Requirement not pinned to one version",
         properties={
             "package": r.name,
             "version": r.specifier,
             "ecosystem": "pypi",
             "vulnerability_id": "unpinned-requirement",
-            "aliases": ids,
-            "fixed_versions": fixed,
+            "aliases": [e.advisory.id for e in partial],
+            "fixed_versions": sorted(
+                {f for e in partial for f in e.fixed_versions}, key=_sort_version
+            ),
             "advisories": [
                 {
                     "id": e.advisory.id,
@@ -202,28 +214,12 @@ def _unpinned_finding(
 def unpinned_online(reqs: list[DeclaredRequirement], artifact: str) -> list[Output]:
     """Online (pip-audit) answers for one version only: say so, per requirement."""
     return [
-        Finding.create(
-            rule_id="vulns.unpinned-requirement",
-            category=Category.VULNERABILITY,
-            severity=Severity.LOW,
-            message=(
-                f"{r.name} {r.specifier or '(any version)'} is not pinned to one version, so "
-                "it was not audited: the online service checks one version at a time. Pin "
-                "it (==), or scan with an offline database (--vuln-db) to see which versions "
-                "in its range are affected"
-            ),
-            location=Location(artifact, r.path, r.line),
-            evidence=f"unpinned:{r.name}:{r.specifier}:online",
-            title="Requirement not pinned",
-            properties={
-                "package": r.name,
-                "version": r.specifier,
-                "ecosystem": "pypi",
-                "vulnerability_id": "unpinned-requirement",
-                "aliases": [],
-                "fixed_versions": [],
-                "pinned": False,
-            },
+        unpinned_finding(
+            r,
+            Location(artifact, r.path, r.line),
+            "it was not audited: the online service checks one version at a time. Pin it (==), "
+            "or scan with an offline database (--vuln-db) to see which versions in its range "
+            "are affected",
         )
         for r in reqs
     ]

@@ -8,10 +8,9 @@ and ``chmod -R 777``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from scanner.cli import main
+from tests.helpers.cli_scan import STATIC, scan_json
 from tests.helpers.project_builder import ProjectSpec, build_project, write_json
 
 DOCKERFILE = (
@@ -63,22 +62,7 @@ def test_insecure_build_and_camera_password_reject(tmp_path: Path) -> None:
         },
     )
     out = tmp_path / "r.json"
-    code = main(
-        [
-            "-q",
-            "scan",
-            str(proj.root),
-            "--offline",
-            "--no-profile",
-            "--no-cache",
-            "--analyzers=-vulns",
-            "--format",
-            "json",
-            "-o",
-            str(out),
-        ]
-    )
-    report = json.loads(out.read_text())
+    code, report = scan_json(proj.root, out, *STATIC, "--analyzers=-vulns")
     assert code == 1
     assert report["verdict"]["decision"] == "rejected"
     pkg = "packages/123456789012-shelf_code-1.0"

@@ -19,7 +19,6 @@ what panorama-cli itself produces. The expectations below are a reviewer's, app 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import pytest
 
 from scanner.cli import main
+from tests.helpers.cli_scan import STATIC, scan_json
 from tests.helpers.issue4 import write_osv_db
 from tests.helpers.osv_records import PANORAMA_PYPI
 
@@ -60,23 +60,7 @@ def scans(real_apps: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     out = tmp_path_factory.mktemp("scans")
     got: dict[str, Any] = {}
     for app in APPS:
-        report = out / f"{app}.json"
-        code = main(
-            [
-                "-q",
-                "scan",
-                str(real_apps / app),
-                "--offline",
-                "--no-profile",
-                "--no-cache",
-                "--analyzers=-vulns",
-                "--format",
-                "json",
-                "-o",
-                str(report),
-            ]
-        )
-        got[app] = (code, json.loads(report.read_text()))
+        got[app] = scan_json(real_apps / app, out / f"{app}.json", *STATIC, "--analyzers=-vulns")
     return got
 
 
@@ -262,24 +246,9 @@ def test_immersion_lab4(scans: dict[str, Any]) -> None:
 def test_declared_requirements_are_audited(
     real_apps: Path, vuln_db: Path, tmp_path: Path, app: str, code: int, vulnerable: set[Any]
 ) -> None:
-    out = tmp_path / "r.json"
-    got = main(
-        [
-            "-q",
-            "scan",
-            str(real_apps / app),
-            "--offline",
-            "--no-profile",
-            "--no-cache",
-            "--vuln-db",
-            str(vuln_db),
-            "--format",
-            "json",
-            "-o",
-            str(out),
-        ]
+    got, report = scan_json(
+        real_apps / app, tmp_path / "r.json", *STATIC, "--vuln-db", str(vuln_db)
     )
-    report = json.loads(out.read_text())
     assert got == code
     assert report["failures"] == []
     known = {
