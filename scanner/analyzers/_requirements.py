@@ -88,20 +88,35 @@ def _requirement_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, " ".join(parts)
 
 
+_VAR_RX = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_ASSIGN_RX = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|\S*)")
+
+
+def _expand(text: str, values: dict[str, str]) -> str:
+    """``$VAR``/``${VAR}`` replaced by the ARG/ENV defaults known so far (others left as is)."""
+    return _VAR_RX.sub(lambda m: values.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
 def parse_dockerfile_requirements(data: bytes, path: str) -> list[DeclaredRequirement]:
     """The ``pip install`` requirements of a Dockerfile, each at the line that names it.
 
-    ``pip install x==1.2`` is pinned; ``pip install x`` is declared but not pinned. Requirement
-    and constraint files the command names are read where they are (their own patterns).
+    ``pip install x==1.2`` is pinned; ``pip install x`` is declared but not pinned; a wheel named
+    through a build argument (``ARG WHL=torch-1.10.0-...whl`` then ``pip install ${WHL}``) is
+    read with the argument's default. Requirement and constraint files the command names are
+    read where they are (their own patterns).
     """
     out: list[DeclaredRequirement] = []
+    values: dict[str, str] = {}
     for ins in parse_dockerfile(decode_text(data)):
+        if ins.keyword in ("ARG", "ENV"):
+            values.update((k, v.strip("\"'")) for k, v in _ASSIGN_RX.findall(ins.args))
+            continue
         for cmd in run_commands(ins):
             pip = pip_install(cmd)
             if pip is None:
                 continue
             for spec in pip.requirements:
-                req = _requirement(spec, path, ins.line_of(spec))
+                req = _requirement(_expand(spec, values), path, ins.line_of(spec))
                 if req:
                     out.append(req)
     return out
