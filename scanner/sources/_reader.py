@@ -300,7 +300,13 @@ class ProjectReader:
                 where,
                 evidence=str(exc),
             )
-        template = template_placeholders(data) if kind is ManifestKind.OVERRIDE else ()
+        template: tuple[str, ...] = ()
+        if kind is ManifestKind.OVERRIDE:
+            # Samples ship fill-in templates: {Placeholder} values, or a name that says so
+            # (override_configuration_template.json names nodes the user has to add).
+            template = template_placeholders(data) or (
+                ("named a template",) if "template" in path.name.lower() else ()
+            )
         self.manifests.append(ManifestDoc(kind.value, rel, data, package, template))
         return data
 

@@ -207,3 +207,26 @@ def test_no_assets_folder_is_a_checkout_not_corruption(tmp_path: Path) -> None:
     found = _manifest_findings(tmp_path)
     assert _severe(found) == []
     assert {"integrity.layout", "integrity.not-built"} <= {f.rule_id for f in found}
+
+
+def test_an_override_named_a_template_is_one(tmp_path: Path) -> None:
+    build_project(tmp_path, ProjectSpec(with_model=False))
+    folder = tmp_path / "deployment_overrides"
+    folder.mkdir()
+    write_json(
+        folder / "override_configuration_template.json",
+        {
+            "nodeGraphOverrides": {
+                "envelopeVersion": "2021-01-01",
+                "packages": [],
+                "nodes": [],
+                "nodeOverrides": [
+                    {"replace": "threshold_param", "with": [{"name": "override_threshold"}]}
+                ],
+            }
+        },
+    )
+    found = _manifest_findings(tmp_path)
+    assert _severe(found) == []
+    (note,) = [f for f in found if f.rule_id == "manifest.override-template"]
+    assert "named a template" in note.message
