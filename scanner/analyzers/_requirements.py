@@ -53,18 +53,28 @@ _REQ_RX = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$"
 _WHEEL_RX = re.compile(r"([A-Za-z0-9][A-Za-z0-9._]*)-([0-9][A-Za-z0-9.+!_]*)(?:-[^-/]+){2,3}\.whl")
 
 
+_EGG_RX = re.compile(r"#egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
 def _requirement(text: str, path: str, line: int | None) -> DeclaredRequirement | None:
+    egg = _EGG_RX.search(text)
     text = text.split(" #", 1)[0].split(";", 1)[0].strip()
     wheel = _WHEEL_RX.search(text.rsplit("/", 1)[-1]) if text.endswith(".whl") else None
     if wheel is not None:  # a wheel by path or URL: pinned by its file name
         version = wheel.group(2)
         return DeclaredRequirement(wheel.group(1), version, f"=={version}", path, line)
+    if egg is not None and text.startswith(("git+", "hg+", "svn+", "bzr+", "http:", "https:")):
+        # A VCS or archive URL names no version: declared, not pinned (its URL is the spec).
+        url = text.split("#", 1)[0].split("?", 1)[0]  # a query string may carry a token
+        return DeclaredRequirement(egg.group(1), "", f"@ {url}", path, line)
     if not text or text.startswith(("#", "-", "git+", "http:", "https:", "file:", ".", "/")):
         return None
     m = _REQ_RX.match(text)
     if m is None:
         return None
     spec = m.group(3).strip()
+    if spec.startswith("@"):  # PEP 508 direct reference: keep the URL, never its query string
+        spec = spec.split("?", 1)[0].split("#", 1)[0]
     pinned = ""
     pin = re.fullmatch(r"===?\s*([A-Za-z0-9.+!_-]+)", spec)
     if pin and "*" not in pin.group(1):

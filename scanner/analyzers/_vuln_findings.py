@@ -108,6 +108,14 @@ def audit_unpinned(
     out: list[Output] = []
     for r in reqs:
         loc = Location(artifact, r.path, r.line)
+        if r.specifier.startswith("@"):  # a direct reference: a URL, no version to look up
+            where = r.specifier[1:].strip().split("?", 1)[0][:160]
+            out.append(
+                unpinned_finding(
+                    r, loc, f"it is installed from {where}, which names no version: not audited"
+                )
+            )
+            continue
         spec = parse_range(r.specifier)
         if spec is None:
             out.append(

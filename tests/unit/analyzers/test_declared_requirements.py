@@ -55,3 +55,16 @@ def test_a_constraint_pins_what_a_requirement_leaves_open() -> None:
         ("opencv-python", "4.7.0.72", "requirements.txt"),
         ("boto3", "", "requirements.txt"),
     }
+
+
+def test_direct_references_are_declared_without_a_version() -> None:
+    data = (
+        b"git+https://github.com/example/tracker.git@v1.2#egg=tracker\n"
+        b"lib @ https://files.example.com/lib-src.tar.gz?token=x\n"
+        b"https://files.example.com/wheels/fast-0.3-py3-none-any.whl\n"
+    )
+    assert _pins(data, "requirements.txt") == [
+        ("tracker", "", "@ git+https://github.com/example/tracker.git@v1.2", 1),
+        ("lib", "", "@ https://files.example.com/lib-src.tar.gz", 2),  # no query: tokens
+        ("fast", "0.3", "==0.3", 3),
+    ]

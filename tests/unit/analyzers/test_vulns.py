@@ -335,3 +335,11 @@ def test_a_constraints_file_pins_what_requirements_leave_open(tmp_path: Path) ->
     f = found[("opencv-python", "GHSA-qr4w-53vh-m672")]
     assert f.properties["version"] == "4.7.0.72"
     assert (f.location.path, f.location.line) == ("requirements.txt", 2)
+
+
+def test_a_direct_reference_is_unpinned_not_a_failure(tmp_path: Path) -> None:
+    out = _unpinned_run(tmp_path, b"lib @ https://files.example.com/lib.tar.gz?token=s3cr3t\n")
+    assert not [o for o in out if isinstance(o, AnalyzerFailure)]
+    (f,) = [o for o in out if isinstance(o, Finding) and o.rule_id == "vulns.unpinned-requirement"]
+    assert "installed from https://files.example.com/lib.tar.gz" in f.message
+    assert "s3cr3t" not in f.message
