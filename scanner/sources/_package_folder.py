@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import SourceError
-from scanner.models import ArtifactKind, Location, Severity
+from scanner.models import Artifact, ArtifactKind, Location, Severity
 from scanner.sources._assets import AssetResolver, same_descriptor
 from scanner.sources._reader import MAX_MANIFEST_BYTES, ProjectReader, probe, sorted_children
 from scanner.sources.interface import ArtifactFormat, ManifestDoc
@@ -38,7 +38,7 @@ from scanner.sources.manifests import (
     parse_document,
 )
 
-__all__ = ["has_built_assets", "implementation_refs", "load_package_folder", "parse_folder_name"]
+__all__ = ["implementation_refs", "load_package_folder", "parse_folder_name"]
 
 MAX_DESCRIPTOR_FILES = 64
 DESCRIPTOR_KEYS = ("mlModelDescriptor", "runtimeDescriptor")
@@ -57,11 +57,6 @@ def implementation_refs(data: Any) -> Iterable[tuple[JsonPath, Mapping[str, Any]
     for ai, asset in jobjects(jget(data, "nodePackage", "assets")):
         for ii, impl in jobjects(asset.get("implementations")):
             yield ("nodePackage", "assets", ai, "implementations", ii), impl
-
-
-def has_built_assets(package_data: Any) -> bool:
-    """Whether a package.json lists any asset implementation (``False``: not built yet)."""
-    return any(True for _ in implementation_refs(package_data))
 
 
 def _roles(folder: PackageFolder) -> None:
@@ -259,7 +254,7 @@ def _compare_container_descriptor(
 
 
 def _check_model_descriptor(
-    reader: ProjectReader, folder: PackageFolder, artifact: Any, copy: bytes
+    reader: ProjectReader, folder: PackageFolder, artifact: Artifact, copy: bytes
 ) -> None:
     """A model's descriptor copy is whatever file add-raw-model was given: find which one."""
     name = artifact.name

@@ -49,7 +49,6 @@ from scanner.sources._assets import AssetResolver, sha256_file
 from scanner.sources._coverage import check_code_sources
 from scanner.sources._package_folder import (
     empty_assets,
-    has_built_assets,
     implementation_refs,
     load_package_folder,
     missing_summary,
@@ -80,7 +79,6 @@ __all__ = [
     "code_folder_artifact",
     "code_folders_scanned_as_source",
     "cover_code",
-    "has_built_assets",
     "load_package_folder",
     "load_project",
     "one_line",
