@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from scanner.cli._source_root import find_source_root
 from scanner.config import ArchiveLimits, ScanConfig, default_cache_dir
 from scanner.errors import UsageError
 from scanner.fsutil import atomic_open
 from scanner.models import Report
 from scanner.policy import Policy, resolve_policy
-from scanner.report import FORMATS, get_writer
+from scanner.report import FORMATS, get_writer, needs_source_root
 
 __all__ = [
     "add_output_flags",
@@ -195,10 +196,22 @@ def output_pairs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
     return pairs
 
 
-def write_outputs(report: Report, pairs: list[tuple[str, Path | None]], quiet: bool) -> None:
-    """Write every requested report; files are written atomically."""
+def write_outputs(
+    report: Report,
+    pairs: list[tuple[str, Path | None]],
+    quiet: bool,
+    source_root: Path | None = None,
+) -> None:
+    """Write every requested report; files are written atomically.
+
+    Reports that link to repository files (SARIF, Code Quality) place the target in its
+    repository: ``source_root`` when given, else the git work tree holding the target.
+    """
+    root = None
+    if any(needs_source_root(fmt) for fmt, _ in pairs) and report.target.path:
+        root = find_source_root(Path(report.target.path), source_root)
     for fmt, path in pairs:
-        writer = get_writer(fmt)
+        writer = get_writer(fmt, root)
         if path is None:
             if quiet and fmt == "terminal":
                 continue

@@ -23,6 +23,7 @@ EXAMPLES = """\
 examples:
   panorama-gate scan examples/shelf-monitor
   panorama-gate scan app/ --format json -o report.json --format sarif -o report.sarif
+  panorama-gate scan build/app --format sarif -o app.sarif --source-root .
   panorama-gate scan assets/3f2a...c9.tar.gz --no-profile --policy policies/strict.yaml
 """
 
@@ -43,6 +44,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--baseline", type=Path, help="earlier JSON report: only findings not in it count"
     )
+    p.add_argument(
+        "--source-root",
+        type=Path,
+        metavar="DIR",
+        help="repository root that SARIF and Code Quality paths start from (%%SRCROOT%%; "
+        "default: the git work tree holding the target, else the current folder)",
+    )
     p.set_defaults(func=run)
 
 
@@ -60,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             baseline=args.baseline,
             progress=progress,
         )
-    write_outputs(report, pairs, args.quiet)
+    write_outputs(report, pairs, args.quiet, args.source_root)
     assert report.verdict is not None
     if args.quiet or all(path is not None for _, path in pairs):
         print(f"verdict: {report.verdict.decision.value}", file=sys.stderr)

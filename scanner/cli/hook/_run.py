@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import posixpath
 import tempfile
 import time
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from scanner.cli.hook._git import (
     subjects,
     tree_files,
 )
-from scanner.cli.hook._plan import ARCHIVE_SUFFIXES, HookTarget, plan_targets
+from scanner.cli.hook._plan import HookTarget, plan_targets
 from scanner.errors import ScannerError, UsageError
 
 if TYPE_CHECKING:  # the scanning machinery is imported only when something needs scanning
@@ -167,23 +166,14 @@ def hook_config(args: argparse.Namespace, policy: Policy) -> ScanConfig:
     )
 
 
-def _describe(f: Finding, target: HookTarget, artifact_paths: dict[str, str]) -> str:
+def _describe(f: Finding, target: HookTarget, report: Report) -> str:
     """One finding as a repository path the developer can open."""
-    loc = f.location
-    base = posixpath.normpath(
-        posixpath.join(target.path, artifact_paths.get(loc.artifact, loc.artifact))
-    )
-    where = base
-    if loc.path:
-        if base.lower().endswith(ARCHIVE_SUFFIXES):
-            where = f"{base}!{loc.path}"  # inside an asset: archive!member
-        elif base.lower().endswith((".json", ".yaml", ".yml")):
-            where = f"{base} ({loc.path})"  # a key inside a manifest file
-        else:
-            where = posixpath.join(base, loc.path)
-    if loc.line:
-        where += f":{loc.line}"
-    return f"{f.severity.name.lower():8} {f.rule_id}  {where}\n             {f.message}"
+    # Imported here: scanner.report's package imports every writer (half a second).
+    from scanner.report._paths import SourceRoot, repo_location
+
+    paths = {a.name: a.path for a in report.artifacts}
+    where = repo_location(f.location, paths, SourceRoot.from_report(report, target.path))
+    return f"{f.severity.name.lower():8} {f.rule_id}  {where.describe()}\n             {f.message}"
 
 
 def _printable(text: str, limit: int = 60) -> str:
@@ -229,9 +219,8 @@ class _Printer:
         blocking = _blocking(o.report)
         fresh = [f for f in blocking if f.fingerprint not in self.shown]
         self.shown.update(f.fingerprint for f in blocking)
-        paths = {a.name: a.path for a in o.report.artifacts}
         for f in fresh[:MAX_SHOWN]:
-            print(f"    {_describe(f, o.target, paths)}", file=self.out)
+            print(f"    {_describe(f, o.target, o.report)}", file=self.out)
         if len(fresh) > MAX_SHOWN:
             print(f"    ... and {len(fresh) - MAX_SHOWN} more", file=self.out)
         if len(blocking) > len(fresh):

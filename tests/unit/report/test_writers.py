@@ -146,9 +146,13 @@ def test_sarif_has_what_github_code_scanning_reads() -> None:
     assert "external/cwe/cwe-798" in secret["properties"]["tags"]
     assert float(secret["properties"]["security-severity"]) >= 9.0
     res = next(r for r in run["results"] if r["ruleId"] == "secrets.aws-access-key-id")
-    loc = res["locations"][0]["physicalLocation"]
-    assert loc["artifactLocation"]["uri"] == f"{sample.CONTAINER}!/panorama/app.py"
-    assert loc["region"]["startLine"] == 3
+    loc = res["locations"][0]
+    # the archive is the file a code-scanning UI can open; the member is named beside it
+    assert loc["physicalLocation"]["artifactLocation"]["uri"].endswith(sample.CONTAINER)
+    assert loc["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+    assert "region" not in loc["physicalLocation"]
+    member = loc["logicalLocations"][0]["fullyQualifiedName"]
+    assert member.endswith(f"{sample.CONTAINER}!/panorama/app.py:3")
     waived = next(r for r in run["results"] if r["ruleId"] == "archive.high-ratio")
     assert waived["suppressions"][0]["justification"].startswith("waiver W-archive")
 
@@ -299,8 +303,13 @@ def test_every_registered_writer_is_pure(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("artifact", "path", "uri", "logical"),
     [
-        ("assets/ab.tar.gz", "panorama/app.py", "assets/ab.tar.gz!/panorama/app.py", None),
-        ("m.zip", "w b.bin", "m.zip!/w%20b.bin", None),
+        (
+            "assets/ab.tar.gz",
+            "panorama/app.py",
+            "assets/ab.tar.gz",
+            "assets/ab.tar.gz!/panorama/app.py:3",
+        ),
+        ("m.zip", "w b.bin", "m.zip", "m.zip!/w b.bin:3"),
         ("packages/1-code-1.0", "Dockerfile", "packages/1-code-1.0/Dockerfile", None),
         (
             "graphs/app/graph.json",
@@ -309,18 +318,52 @@ def test_every_registered_writer_is_pure(tmp_path: Path) -> None:
             "nodeGraph.nodes[2]",
         ),
         ("packages/1-code-1.0/Dockerfile", "", "packages/1-code-1.0/Dockerfile", None),
-        ("x.tar", "caf\udce9.py", "x.tar!/caf%E9.py", None),
+        ("x.tar", "caf\udce9.py", "x.tar", "x.tar!/caf\udce9.py:3"),
+        ("caf\udce9", "a b.py", "caf%E9/a%20b.py", None),
     ],
-    ids=["archive", "zip-space", "folder", "json-key-path", "file", "undecodable-byte"],
+    ids=[
+        "archive",
+        "zip-space",
+        "folder",
+        "json-key-path",
+        "file",
+        "undecodable-member",
+        "escaped",
+    ],
 )
 def test_sarif_locations(artifact: str, path: str, uri: str, logical: str | None) -> None:
     from scanner.models import Location
+    from scanner.report._paths import SourceRoot
     from scanner.report.sarif import _location
 
-    loc = _location(Location(artifact, path, 3))
-    assert loc["physicalLocation"]["artifactLocation"]["uri"] == uri
-    assert loc["physicalLocation"]["region"] == {"startLine": 3}
+    loc = _location(Location(artifact, path, 3), {}, SourceRoot(""))
+    physical = loc["physicalLocation"]
+    assert physical["artifactLocation"] == {"uri": uri, "uriBaseId": "%SRCROOT%"}
+    # a line belongs to the file itself; for an archive member it is part of the member's name
+    assert physical.get("region") == (None if logical and "!/" in logical else {"startLine": 3})
     assert loc.get("logicalLocations", [{}])[0].get("fullyQualifiedName") == logical
+
+
+def test_sarif_paths_start_at_the_repository_root() -> None:
+    from scanner.report._paths import SourceRoot
+    from scanner.report.sarif import report_to_sarif
+
+    report = sample.decided()
+    doc = report_to_sarif(report, SourceRoot("apps/one", "/src/repo"))
+    run = doc["runs"][0]
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": "file:///src/repo/"}}
+    uris = [
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in run["results"]
+        for loc in r["locations"]
+    ]
+    assert uris
+    assert all(u.startswith("apps/one/") for u in uris)
+    outside = report_to_sarif(report, SourceRoot("/elsewhere/app"))["runs"][0]
+    assert "originalUriBaseIds" not in outside
+    first = outside["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert first["uri"].startswith("file:///elsewhere/app/")
+    assert "uriBaseId" not in first
 
 
 def test_terminal_caps_reasons_keeping_the_decisive_ones() -> None:
