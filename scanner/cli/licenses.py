@@ -10,13 +10,13 @@ artifact). The exit code is the license verdict: 0 accepted, 1 a license the pol
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from typing import Any
 
 from scanner.cli._options import (
     add_output_flags,
     add_scan_flags,
+    config_for_outputs,
     config_from_args,
     output_pairs,
     policy_from_args,
@@ -67,11 +67,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = output_pairs(args)
     args.analyzers = "packages,licenses"
     policy = policy_from_args(args)
-    config = config_from_args(args, policy)
-    if any(fmt == "notice" for fmt, _ in pairs):
-        options = {k: dict(v) for k, v in config.options.items()}
-        options.setdefault("packages", {})["license_texts"] = True
-        config = dataclasses.replace(config, options=options)
+    config = config_for_outputs(config_from_args(args, policy), pairs)
     report = run_gate(args.target, config, policy, waivers=args.waivers)
     write_outputs(report, pairs, args.quiet)
     assert report.verdict is not None

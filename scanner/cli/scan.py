@@ -10,6 +10,7 @@ from typing import Any
 from scanner.cli._options import (
     add_output_flags,
     add_scan_flags,
+    config_for_outputs,
     config_from_args,
     output_pairs,
     policy_from_args,
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     """Scan, write the reports, return the verdict's exit code."""
     pairs = output_pairs(args)
     policy = policy_from_args(args)
-    config = config_from_args(args, policy)
+    config = config_for_outputs(config_from_args(args, policy), pairs)
     with scan_progress(config.progress) as progress:
         report = run_gate(
             args.target,

@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scanner.cli._types import positive_int
 from scanner.cli.hook._git import HookError, RefUpdate, git, is_zero, parse_push_lines
 from scanner.cli.hook._install import CHAINED_NAME, HOOK_MARKER, install_hook, uninstall_hook
 from scanner.cli.hook._plan import HookTarget, plan_targets
@@ -68,17 +69,6 @@ every commit the push sends is checked (a key added and deleted again inside one
 reaches the remote); the hook blocks the push (exit 1) only on a rejected verdict and names
 the commit; --strict also blocks when a scan is incomplete (exit 3).
 """
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is less than 1")
-    return value
 
 
 def _updates_from_env(repo: Path, args: argparse.Namespace) -> list[RefUpdate]:
