@@ -33,6 +33,7 @@ from scanner.errors import ScannerError, SourceError
 from scanner.models import (
     AnalyzerFailure,
     Artifact,
+    ArtifactFacts,
     Category,
     Component,
     Digest,
@@ -47,6 +48,7 @@ from scanner.models import (
 from scanner.sources.detect import detect_target, sniff_file
 from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
 from scanner.sources.safe_archive import CHUNK
+from scanner.treedigest import tree_manifest
 from scanner.walk.dispatch import Dispatcher, run_safely
 from scanner.walk.walker import ArtifactWalker, Progress, entry_of, mark_shadowed
 
@@ -79,6 +81,18 @@ def _file_digest(path: Path) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _with_tree_digest(sa: SourceArtifact) -> tuple[SourceArtifact, list[Output]]:
+    """``sa`` with its folder's tree digest and total size; a failure when unreadable."""
+    assert sa.file is not None
+    try:
+        tree = tree_manifest(sa.file)
+    except OSError as exc:
+        reason = f"cannot take the folder's digest: {exc.strerror or exc}"
+        return sa, [AnalyzerFailure("integrity", reason, Location(sa.artifact.name))]
+    artifact = dataclasses.replace(sa.artifact, digest=Digest.from_hex(tree.digest), size=tree.size)
+    return dataclasses.replace(sa, artifact=artifact), []
 
 
 @contextlib.contextmanager
@@ -138,6 +152,12 @@ def scan(
                 st.artifacts[i] = sa
                 assert sa.artifact.digest is not None
                 verified[sa.artifact.name] = sa.artifact.digest.hex
+            elif sa.format is ArtifactFormat.DIRECTORY and sa.file is not None:
+                # a folder's digest is that of its exact file set (scanner.treedigest), so
+                # `sign` can refuse a folder that changed after the scan
+                sa, failure = _with_tree_digest(sa)
+                st.artifacts[i] = sa
+                outputs.extend(failure)
             artifacts.append(sa.artifact)
             outputs.extend(
                 _scan_artifact(
@@ -190,7 +210,7 @@ def _scan_artifact(
             log.info("cache hit for %s", sa.artifact.name)
             return list(cached)
     walker = ArtifactWalker(dispatcher, config, work, progress)
-    dispatcher.begin(sa)
+    dispatcher.begin(sa, fmt)
     out: list[Output] = []
     try:
         walker.walk(sa, fmt)
@@ -239,6 +259,7 @@ def _build_report(
     failures: list[AnalyzerFailure] = []
     skipped: list[Skipped] = []
     resources: ResourceProfile | None = None
+    facts: dict[str, dict[str, Any]] = {}
     for o in outputs:
         if isinstance(o, Finding):
             findings.setdefault(o.fingerprint, o)
@@ -252,12 +273,22 @@ def _build_report(
             skipped.append(o)
         elif isinstance(o, ResourceProfile):
             resources = o
+        elif isinstance(o, ArtifactFacts):
+            facts.setdefault(o.artifact, {}).update(o.facts)
+    artifacts = [
+        dataclasses.replace(a, properties=frozen_mapping({**a.properties, **facts[a.name]}))
+        if a.name in facts
+        else a
+        for a in artifacts
+    ]
     audit: dict[str, Any] = {
         "analyzers": sorted(versions),
         "offline": config.offline,
         "profile": config.profile,
         "limits": {k: getattr(config.limits, k) for k in config.limits.__slots__},
         "config_sha256": config.digest(),
+        # which components the license lists judged (the license exports say "not judged")
+        "license_scopes": sorted(config.analyzer_options("licenses").get("scopes", ["app"])),
         "cache": {"enabled": config.cache_dir is not None, "hits": cache.hits},
     }
     return Report(

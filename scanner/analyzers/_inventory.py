@@ -20,23 +20,28 @@ from __future__ import annotations
 import re
 import threading
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
 from packageurl import PackageURL
 
-from scanner.analyzers._licensing import (
-    LicenseResult,
-    debian_copyright_licenses,
-    python_dist_licenses,
+from scanner.analyzers import _enrich
+from scanner.analyzers._licensing import LicenseResult
+from scanner.analyzers._requirements import (
+    DeclaredRequirement,
+    decode_text,
+    parse_dockerfile_requirements,
+    parse_requirements,
 )
+from scanner.analyzers._vendored import VendoredLibrary
 from scanner.models import AnalyzerFailure, Component, Location, frozen_mapping
 
 __all__ = [
     "INVENTORY_PATTERNS",
+    "VENDORED_PATTERNS",
     "LICENSE_FILE_PATTERNS",
     "Collector",
     "ComponentSet",
@@ -48,9 +53,13 @@ __all__ = [
     "canonical_name",
     "parse_dpkg_status",
     "parse_os_release",
+    "parse_dockerfile_requirements",
     "parse_python_metadata",
     "parse_requirements",
 ]
+
+# Native libraries vendored in wheels (auditwheel's ``<dist>.libs``, delocate's ``.dylibs``).
+VENDORED_PATTERNS: tuple[str, ...] = ("**/*.libs/*", "**/.dylibs/*")
 
 # Files that describe what is installed or declared.
 INVENTORY_PATTERNS: tuple[str, ...] = (
@@ -62,6 +71,9 @@ INVENTORY_PATTERNS: tuple[str, ...] = (
     "etc/os-release",
     "usr/lib/os-release",
     "**/requirements*.txt",
+    "**/requirements/*.txt",
+    "**/constraints*.txt",
+    "Dockerfile",  # a code package folder's build recipe: its `pip install x==1.2` lines
     "**/pyproject.toml",
     "**/poetry.lock",
     "**/Pipfile.lock",
@@ -92,14 +104,6 @@ def canonical_name(name: str) -> str:
     return _NAME_RX.sub("-", name).lower()
 
 
-def _decode(data: bytes) -> str:
-    # METADATA is UTF-8 by spec; old egg-info files are sometimes Latin-1: never fail on them.
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 @dataclass(frozen=True, slots=True)
 class PythonDist:
     """One installed Python distribution (from ``METADATA`` or ``PKG-INFO``)."""
@@ -111,6 +115,7 @@ class PythonDist:
     license_field: str = ""
     classifiers: tuple[str, ...] = ()
     license_files: tuple[str, ...] = ()  # ``License-File`` headers (PEP 639), relative names
+    requires_dist: tuple[str, ...] = ()  # ``Requires-Dist`` headers, as written
 
     @property
     def meta_dir(self) -> str:
@@ -122,7 +127,7 @@ class PythonDist:
 
 def parse_python_metadata(data: bytes, path: str) -> PythonDist | None:
     """Parse core metadata (RFC 822 headers); ``None`` when it names no project or version."""
-    text = _decode(data)
+    text = decode_text(data)
     # Headers end at the first blank line; the body (long description) can be huge.
     head, _, _ = text.partition("\n\n")
     msg = BytesHeaderParser(policy=compat32).parsebytes(head.encode("utf-8", "surrogateescape"))
@@ -144,6 +149,7 @@ def parse_python_metadata(data: bytes, path: str) -> PythonDist | None:
         license_field=license_field,
         classifiers=tuple(str(c).strip() for c in (msg.get_all("Classifier") or ())),
         license_files=tuple(str(c).strip() for c in (msg.get_all("License-File") or ())),
+        requires_dist=tuple(str(c).strip() for c in (msg.get_all("Requires-Dist") or ())),
     )
 
 
@@ -158,12 +164,14 @@ class DebPackage:
     source_version: str
     path: str  # the status file
     maintainer: str = ""
+    depends: tuple[tuple[str, ...], ...] = ()  # Pre-Depends and Depends: alternatives per entry
+    provides: tuple[str, ...] = ()
 
 
 def parse_dpkg_status(data: bytes, path: str) -> list[DebPackage]:
     """Installed packages of a dpkg status file (config-files-only remnants are left out)."""
     out: list[DebPackage] = []
-    for para in re.split(r"\n\s*\n", _decode(data)):
+    for para in re.split(r"\n\s*\n", decode_text(data)):
         fields: dict[str, str] = {}
         key = ""
         for line in para.splitlines():
@@ -192,9 +200,26 @@ def parse_dpkg_status(data: bytes, path: str) -> list[DebPackage]:
                 source_version=src_ver or version,
                 path=path,
                 maintainer=fields.get("maintainer", ""),
+                depends=_relations(fields.get("pre-depends", ""), fields.get("depends", "")),
+                provides=tuple(a[0] for a in _relations(fields.get("provides", ""))),
             )
         )
     return out
+
+
+def _relations(*fields: str) -> tuple[tuple[str, ...], ...]:
+    """dpkg relation fields as package names: "a (>= 1) | b:any, c" → (("a", "b"), ("c",))."""
+    out: list[tuple[str, ...]] = []
+    for text in fields:
+        for entry in text.split(","):
+            names = tuple(
+                n
+                for alt in entry.split("|")
+                if (n := re.split(r"[\s(:\[]", alt.strip(), maxsplit=1)[0])
+            )
+            if names:
+                out.append(names)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +235,7 @@ class OsRelease:
 def parse_os_release(data: bytes) -> OsRelease:
     """Parse ``os-release`` (shell-style ``KEY=value`` lines)."""
     values: dict[str, str] = {}
-    for line in _decode(data).splitlines():
+    for line in decode_text(data).splitlines():
         k, sep, v = line.strip().partition("=")
         if sep and k and not k.startswith("#"):
             values[k] = v.strip().strip("\"'")
@@ -220,82 +245,6 @@ def parse_os_release(data: bytes) -> OsRelease:
         version_codename=values.get("VERSION_CODENAME", ""),
         pretty_name=values.get("PRETTY_NAME", ""),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class DeclaredRequirement:
-    """A dependency declared in a requirements/pyproject/lock file of a code package."""
-
-    name: str
-    version: str  # the pinned version ("" when the requirement is not pinned to one version)
-    specifier: str
-    path: str
-    line: int | None = None
-
-
-_REQ_RX = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
-
-
-def _requirement(text: str, path: str, line: int | None) -> DeclaredRequirement | None:
-    text = text.split(" #", 1)[0].split(";", 1)[0].strip()
-    if not text or text.startswith(("#", "-", "git+", "http:", "https:", "file:", ".", "/")):
-        return None
-    m = _REQ_RX.match(text)
-    if m is None:
-        return None
-    spec = m.group(3).strip()
-    pinned = ""
-    pin = re.fullmatch(r"===?\s*([A-Za-z0-9.+!_-]+)", spec)
-    if pin and "*" not in pin.group(1):
-        pinned = pin.group(1)
-    return DeclaredRequirement(m.group(1), pinned, spec, path, line)
-
-
-def parse_requirements(data: bytes, path: str) -> list[DeclaredRequirement]:
-    """Requirements from ``requirements*.txt``, ``pyproject.toml`` or a lock file.
-
-    Raises ``ValueError`` when a TOML/JSON file does not parse (callers record a failure).
-    """
-    base = path.rsplit("/", 1)[-1]
-    text = _decode(data)
-    out: list[DeclaredRequirement] = []
-    if base.endswith(".txt"):
-        joined = text.replace("\\\n", " ")
-        for i, line in enumerate(joined.splitlines(), 1):
-            # hashes continue a requirement line; they never name one
-            req = _requirement(line.split(" --hash", 1)[0], path, i)
-            if req:
-                out.append(req)
-    elif base == "pyproject.toml":
-        doc = tomllib.loads(text)
-        project = doc.get("project") or {}
-        deps: list[str] = list(project.get("dependencies") or [])
-        poetry = ((doc.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}
-        for name, spec in poetry.items():
-            if name.lower() == "python":
-                continue
-            ver = spec if isinstance(spec, str) else str((spec or {}).get("version", ""))
-            ver = ver.strip()
-            deps.append(f"{name}=={ver}" if re.fullmatch(r"[0-9][A-Za-z0-9.+!_-]*", ver) else name)
-        for dep in deps:
-            req = _requirement(str(dep), path, None)
-            if req:
-                out.append(req)
-    elif base in ("poetry.lock", "uv.lock"):
-        doc = tomllib.loads(text)
-        for pkg in doc.get("package") or []:
-            name, ver = str(pkg.get("name", "")), str(pkg.get("version", ""))
-            if name and ver:
-                out.append(DeclaredRequirement(name, ver, f"=={ver}", path))
-    elif base == "Pipfile.lock":
-        import json
-
-        doc = json.loads(text)
-        for section in ("default",):
-            for name, info in (doc.get(section) or {}).items():
-                ver = str((info or {}).get("version", "")).lstrip("=")
-                out.append(DeclaredRequirement(name, ver, f"=={ver}" if ver else "", path))
-    return out
 
 
 def pypi_purl(name: str, version: str) -> str:
@@ -355,6 +304,7 @@ class Inventory:
     # dist meta dir -> {relative path: bytes}; deb package name -> copyright bytes
     license_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     copyrights: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    libraries: list[VendoredLibrary] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
@@ -408,6 +358,11 @@ class Collector:
             except (ValueError, tomllib.TOMLDecodeError) as exc:
                 self._inv.errors.append((path, f"cannot parse: {exc}"))
 
+    def add_library(self, library: VendoredLibrary) -> None:
+        """Record one vendored shared library (``_vendored.vendored_library``)."""
+        with self._lock:
+            self._inv.libraries.append(library)
+
     def inventory(self) -> Inventory:
         """The artifact's inventory (call once, after the pass)."""
         with self._lock:
@@ -429,13 +384,23 @@ class Collector:
 
 
 def declared_only(inv: Inventory) -> list[DeclaredRequirement]:
-    """Declared requirements not already installed in the artifact (those are the real thing)."""
+    """Declared requirements not already installed in the artifact (those are the real thing).
+
+    A constraints file's pin applies to a requirement that does not pin the package itself;
+    constraint lines request nothing, so they are not listed on their own.
+    """
     installed = {canonical_name(d.name) for d in inv.dists}
+    pins = {canonical_name(r.name): r for r in inv.declared if r.constraint and r.version}
     out: dict[tuple[str, str, str], DeclaredRequirement] = {}
     for r in inv.declared:
-        if canonical_name(r.name) in installed:
+        key = canonical_name(r.name)
+        if key in installed or r.constraint:
             continue
-        out.setdefault((canonical_name(r.name), r.version, r.path), r)
+        pin = pins.get(key)
+        if not r.version and pin is not None:
+            spec = f"{r.specifier} (constrained to =={pin.version} in {pin.path})".lstrip()
+            r = replace(r, version=pin.version, specifier=spec)
+        out.setdefault((key, r.version, r.path), r)
     return [out[k] for k in sorted(out)]
 
 
@@ -494,9 +459,7 @@ def declared_component(artifact: str, req: DeclaredRequirement) -> Component:
 
 def iter_license_texts(inv: Inventory, dist: PythonDist) -> Iterator[tuple[str, bytes]]:
     """(path, bytes) of the license files shipped with ``dist``, in a stable order."""
-    files = inv.license_files.get(dist.meta_dir, {})
-    for rel in sorted(files):
-        yield f"{dist.meta_dir}/{rel}", files[rel]
+    yield from _enrich.dist_files(inv, dist)
 
 
 # A license text bigger than this is not a license (it is a bundle of sources); cut it.
@@ -505,28 +468,12 @@ _MAX_TEXT = 256 * 1024
 
 def license_of_dist(inv: Inventory, dist: PythonDist) -> LicenseResult:
     """Licenses of one Python distribution of ``inv``."""
-    return python_dist_licenses(
-        dist.license_expression,
-        dist.classifiers,
-        dist.license_field,
-        iter_license_texts(inv, dist),
-    )
+    return _enrich.dist_license(inv, dist)
 
 
 def license_of_deb(inv: Inventory, pkg: DebPackage) -> tuple[LicenseResult, str | None]:
     """Licenses of one dpkg package from its copyright file, and that file's path."""
-    found = inv.copyrights.get(pkg.name)
-    if found is None:
-        return LicenseResult(()), None
-    path, data = found
-    ids, method = debian_copyright_licenses(data)
-    return LicenseResult(ids, method), path
-
-
-def _texts(items: Iterable[tuple[str, bytes]]) -> list[dict[str, str]]:
-    return [
-        {"path": path, "text": data[:_MAX_TEXT].decode("utf-8", "replace")} for path, data in items
-    ]
+    return _enrich.deb_license(inv, pkg)
 
 
 def build_components(
@@ -536,19 +483,29 @@ def build_components(
     for path, reason in inv.errors:
         where = Location(inv.artifact, path)
         yield AnalyzerFailure("packages", f"cannot inventory: {reason}", where)
+    purls = {d.path: pypi_purl(d.name, d.version) for d in inv.dists}
+    purls.update({f"deb:{p.name}": deb_purl(p, inv.os_release) for p in inv.debs})
+    edges = _enrich.relations(inv, purls)
+    scopes: dict[str, str] = {}
     for dist in inv.dists:
         lic = license_of_dist(inv, dist)
-        props: dict[str, Any] = {"license_source": lic.source or "none"}
-        if lic.declared:
-            props["license_declared"] = lic.declared
+        props: dict[str, Any] = _enrich.license_props(lic)
+        props["scope"] = scopes[dist.path] = _enrich.scope("pypi", dist.path)
+        if dist.path in edges:
+            props["depends_on"] = edges[dist.path]
         if license_texts:
-            props["license_texts"] = _texts(iter_license_texts(inv, dist))
+            props["license_texts"] = _enrich.texts(iter_license_texts(inv, dist), _MAX_TEXT)
         yield dist_component(inv.artifact, dist, lic.licenses, props)
+    yield from _enrich.vendored_components(inv, purls, scopes)
     for pkg in inv.debs:
         lic, cpath = license_of_deb(inv, pkg)
-        props = {"license_source": lic.source or "none"}
+        props = _enrich.license_props(lic)
+        props["scope"] = "os"
+        if f"deb:{pkg.name}" in edges:
+            props["depends_on"] = edges[f"deb:{pkg.name}"]
         if license_texts and cpath is not None:
-            props["license_texts"] = _texts([(cpath, inv.copyrights[pkg.name][1])])
+            data = next(d for p, d in inv.copyrights.values() if p == cpath)
+            props["license_texts"] = _enrich.texts([(cpath, data)], _MAX_TEXT)
         yield deb_component(inv.artifact, pkg, inv.os_release, lic.licenses, props)
     for req in declared_only(inv):
         yield declared_component(inv.artifact, req)

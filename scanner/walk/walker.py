@@ -118,6 +118,7 @@ class ArtifactWalker:
     ) -> None:
         for member in reader:
             if member.type is not MemberType.FILE or member._opener is None:
+                self.d.note(member, prefix)
                 continue
             path = prefix + member.path
             if self.entry_path and path == self.entry_path:
@@ -359,6 +360,7 @@ class ArtifactWalker:
                                     self.d.remove(gone)
                                 continue
                             if member.type is not MemberType.FILE or member._opener is None:
+                                self.d.note(member)
                                 continue
                             if self.entry_path and member.path == self.entry_path:
                                 self.seen_entry = True
