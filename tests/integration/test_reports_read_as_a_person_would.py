@@ -63,13 +63,12 @@ def test_no_bare_line_location_and_one_group_per_file(terminal: str) -> None:
     headings = [ln for ln in terminal.splitlines() if ln and not ln.startswith(" ")]
     assert headings.count(dockerfile) == 1
     group = terminal.split(f"\n{dockerfile}\n", 1)[1].split("\n\n", 1)[0]
-    # the Dockerfile analyzer's and the manifest analyzer's findings, together
-    assert "dockerfile.root-user  line 1" in group
-    assert "manifest.latest-base-image  line 1" in group
+    assert "dockerfile.unpinned-base-image  line 1" in group
+    assert "dockerfile.DL3042  line 3" in group
 
 
 def test_waivers_are_listed_in_file_order(tmp_path: Path) -> None:
-    rules = ["code.B404", "code.B105", "dockerfile.DL3013", "dockerfile.DL3042"]
+    rules = ["code.B404", "code.B105", "dockerfile.DL3042", "manifest.neo-model-node"]
     entries = "".join(
         f"  - rule: {rule}\n    reason: accepted for the demo\n    owner: dev@example.com\n"
         f"    expires: 2999-01-01\n"

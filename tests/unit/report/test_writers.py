@@ -376,3 +376,36 @@ def test_terminal_caps_reasons_keeping_the_decisive_ones() -> None:
     assert tail[-1].startswith("  ... ")
     assert tail[-1].endswith("more reason(s) in the JSON report")
     assert len(tail) == 4
+
+
+def test_findings_in_one_file_form_one_group_whatever_the_artifact_named() -> None:
+    """A folder artifact plus a path and a file artifact naming the same file are one group."""
+    from scanner.models import Artifact, ArtifactKind, Category, Finding, Location, Severity
+    from scanner.report._common import by_file
+
+    pkg = "packages/1-code-1.0"
+
+    def finding(rule: str, loc: Location) -> Finding:
+        return Finding.create(
+            rule_id=rule,
+            category=Category.CONTAINER,
+            severity=Severity.MEDIUM,
+            message=rule,
+            location=loc,
+            evidence=rule,
+        )
+
+    report = dataclasses.replace(
+        sample.decided(),
+        artifacts=(
+            Artifact(ArtifactKind.CODE, "1-code-1.0", pkg, None, 0),
+            Artifact(ArtifactKind.DESCRIPTOR, f"{pkg}/Dockerfile", f"{pkg}/Dockerfile", None, 0),
+        ),
+        findings=(
+            finding("dockerfile.a", Location("1-code-1.0", "Dockerfile", 1)),
+            finding("manifest.b", Location(f"{pkg}/Dockerfile", "", 1)),
+        ),
+    )
+    groups = by_file(report, report.findings)
+    assert [g.path for g in groups] == [f"{pkg}/Dockerfile"]
+    assert [f.rule_id for f in groups[0].findings] == ["dockerfile.a", "manifest.b"]
