@@ -177,15 +177,15 @@ def run(args: argparse.Namespace) -> int:
                 _, entry = entry_of(sa)
                 loc = Location(sa.artifact.name, entry.lstrip("/"))
                 fs = budget_findings(profile, budgets, sa.artifact.name, entry)
-                if not profile.ran and budgets.when_unavailable == "incomplete":
+                if not profile.ran:
+                    # Profiling is this command's whole job: an image it could not run is
+                    # never "approved", whatever the policy's when_unavailable says for `scan`.
                     outputs.append(
                         AnalyzerFailure(
                             "sandbox", f"resource profile did not run: {profile.reason}", loc
                         )
                     )
                     fs = []
-                elif not profile.ran:
-                    outputs.append(Skipped("sandbox", profile.reason, loc))
                 findings.extend(fs)
                 profiles.append(profile)
                 if not pairs and not args.quiet:

@@ -1,23 +1,27 @@
 """The terminal summary: readable in ten seconds, colour only on a TTY.
 
-Layout, top to bottom: what was scanned; details grouped by artifact (worst first, capped);
-failures; waivers that expired or matched nothing; then the part a person reads first when the
-command ends, at the bottom of the screen: counts by category and severity, and the verdict
-with the reasons that decided it.
+Layout, top to bottom: what was scanned; details grouped by file (a container asset is named
+by its role, "container of shelf_code", not by its digest; worst first, capped); failures;
+waivers; then the part a person reads first when the command ends, at the bottom of the
+screen: counts by category and severity, and the verdict with the reasons that decided it. A
+blocking finding is listed once, in the details (marked BLOCKS); its reason below only names
+the rule and threshold.
 """
 
 from __future__ import annotations
 
 from typing import TextIO
 
-from scanner.models import Category, Decision, Report, Severity
+from scanner.models import Category, Decision, Reason, Report, Severity
 from scanner.report._common import (
     SEVERITIES,
-    by_artifact,
+    by_file,
     finding_status,
     no_surrogates,
     one_line,
+    reason_head,
     summarize,
+    where_in_file,
 )
 
 __all__ = ["TerminalWriter"]
@@ -79,25 +83,25 @@ class TerminalWriter:
             f"{s.total} finding(s) ({s.waived} waived), {len(report.failures)} failure(s)\n"
         )
         active = [f for f in report.findings if not f.waived]
+        listed: set[str] = set()
         if self.details and active:
             w("\n")
-            shown = 0
-            for artifact, group in by_artifact(active):
-                if shown >= self.max_details:
+            for group in by_file(report, active):
+                if len(listed) >= self.max_details:
                     break
-                w(f"{one_line(artifact) or '(target)'}\n")
-                for f in group:
-                    if shown >= self.max_details:
+                detail = f"  ({one_line(group.detail)})" if group.detail else ""
+                w(f"{one_line(group.title)}{detail}\n")
+                for f in group.findings:
+                    if len(listed) >= self.max_details:
                         break
-                    where = one_line(f.location.path)
-                    where += f":{f.location.line}" if f.location.line else ""
+                    where = one_line(where_in_file(f, report))
                     sev = paint(f"{f.severity.label:<8}", _COLOURS[f.severity])
                     mark = "BLOCKS " if finding_status(f, s) == "blocking" else ""
                     head = f"  {sev} {mark}{one_line(f.rule_id)}  {where}".rstrip()
                     w(f"{head}\n           {one_line(f.message)}\n")
-                    shown += 1
-            if shown < len(active):
-                w(f"  ... {len(active) - shown} more (see the JSON report)\n")
+                    listed.add(f.fingerprint)
+            if len(listed) < len(active):
+                w(f"  ... {len(active) - len(listed)} more (see the JSON report)\n")
         if report.failures:
             w("\nfailures:\n")
             for fail in report.failures:
@@ -139,6 +143,14 @@ class TerminalWriter:
                 + f"  (policy {one_line(v.policy_name)}, sha256 {v.policy_sha256[:12]})\n"
             )
             for r in v.reasons[: self.max_reasons]:
-                w(f"  {_LEVEL_MARK.get(r.level, '-')} {one_line(r.message)}\n")
+                w(f"  {_LEVEL_MARK.get(r.level, '-')} {one_line(_reason_text(r, listed))}\n")
             if len(v.reasons) > self.max_reasons:
                 w(f"  ... {len(v.reasons) - self.max_reasons} more reason(s) in the JSON report\n")
+
+
+def _reason_text(r: Reason, listed: set[str]) -> str:
+    """A reason; a blocking one whose findings are all listed above only names its rule."""
+    if r.code == "finding-over-threshold" and r.fingerprints and set(r.fingerprints) <= listed:
+        n = len(r.fingerprints)
+        return f"{reason_head(r.message)}: {n} finding{'s' if n > 1 else ''} marked BLOCKS above"
+    return r.message

@@ -222,6 +222,7 @@ def run_gitlab_job(shim: Path, tmp: Path, **variables: str) -> subprocess.Comple
     env = base_env(shim, tmp)
     env.update({k: str(v) for k, v in GITLAB["variables"].items()})
     env.update({k: str(v) for k, v in job["variables"].items() if "$" not in str(v)})
+    env["PG_SOURCE"] = f"https://example.invalid/panorama-gate/archive/{'ab' * 20}.tar.gz"
     env.update(variables)
     # before_script's pip install is what the shim stands for; run the version check.
     lines = [c for c in job["before_script"] if "pip install" not in c] + job["script"]
@@ -330,8 +331,8 @@ def test_buildspec_publishes_with_kms_to_s3(shim: Path, tmp_path: Path, moto: Mo
         PANORAMA_GATE_KEY_PASSWORD=PASSWORD,
         PANORAMA_GATE_ENDPOINT_URL=moto.url,
         PANORAMA_GATE_OFFLINE="1",
-        PANORAMA_GATE_APP_VERSION="1.0.0",
         CODEBUILD_BUILD_NUMBER="7",
+        CODEBUILD_RESOLVED_SOURCE_VERSION="0123456789abcdef0123456789abcdef01234567",
     )
     phases = BUILDSPEC["phases"]
     commands = [*phases["pre_build"]["commands"], *phases["build"]["commands"]]
@@ -347,6 +348,8 @@ def test_buildspec_publishes_with_kms_to_s3(shim: Path, tmp_path: Path, moto: Mo
     listed = s3.list_objects_v2(Bucket="buildspec-releases", Prefix="shelf-monitor/")
     keys = [o["Key"] for o in listed.get("Contents", [])]
     assert keys, "nothing was published"
+    # the template names the release after the commit CodeBuild built
+    assert all("/0123456789abcdef0123456789abcdef01234567/" in k for k in keys), keys
     heads = [s3.head_object(Bucket="buildspec-releases", Key=k) for k in keys]
     assert all(h.get("ServerSideEncryption") == "aws:kms" for h in heads)
     rep = BUILDSPEC["reports"]["panorama-gate"]
@@ -423,3 +426,86 @@ def test_codequality_writer_survives_hostile_text() -> None:
     (issue,) = json.loads(text)
     assert issue["location"]["lines"]["begin"] == 1
     assert issue["severity"] == "critical"
+
+
+# -- installing the tool in CI -----------------------------------------------------------------
+
+TEMPLATES = [
+    REPO / "ci" / "gitlab" / "panorama-gate.gitlab-ci.yml",
+    REPO / "ci" / "codebuild" / "buildspec.yml",
+    REPO / "action.yml",
+    REPO / "Dockerfile",
+]
+
+
+def test_no_template_installs_the_tool_by_name_from_an_index() -> None:
+    """Whoever registers the name on an index would run code in every user's pipeline."""
+    by_name = re.compile(r"pip[0-9.]* install[^\n]*?(?<![/\w.-])panorama-gate(?![\w/.-])")
+    for path in TEMPLATES:
+        for line in path.read_text().splitlines():
+            assert not by_name.search(line), f"{path.name}: {line.strip()}"
+
+
+def _guard_lines(commands: list[str]) -> list[str]:
+    return [c for c in commands if "PG_SOURCE" in c and "pip install" not in c]
+
+
+@pytest.mark.parametrize("template", ["gitlab", "codebuild"])
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("https://github.com/<org>/panorama-gate/archive/<full commit id>.tar.gz", 2),
+        ("https://github.com/acme/panorama-gate/archive/main.tar.gz", 2),
+        ("https://github.com/acme/panorama-gate/archive/v1.2.tar.gz", 2),
+        (f"https://github.com/acme/panorama-gate/archive/{'c0ffee' * 6}c0ff.tar.gz", 0),
+    ],
+    ids=["placeholder", "branch", "tag", "commit"],
+)
+def test_templates_install_only_a_full_commit(template: str, source: str, code: int) -> None:
+    if template == "gitlab":
+        lines = _guard_lines(GITLAB[".panorama-gate"]["before_script"])
+    else:
+        lines = _guard_lines(BUILDSPEC["phases"]["install"]["commands"])
+    assert lines
+    proc = subprocess.run(
+        ["bash", "-c", "set -e\n" + "\n".join(lines)],
+        env={"PATH": os.environ["PATH"], "PG_SOURCE": source},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == code, proc.stderr
+    if code:
+        assert "full 40-hex commit id" in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_install_line_installs_a_source_archive_of_this_repository(tmp_path: Path) -> None:
+    """The templates' pip line, given an archive laid out as GitHub serves one."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if len(commit) != 40:
+        pytest.skip("not a git checkout")
+    archive = tmp_path / f"{commit}.tar.gz"
+    subprocess.run(
+        ["git", "archive", "--format=tar.gz", f"--prefix=panorama-gate-{commit}/", "-o"]
+        + [str(archive), commit],
+        cwd=REPO,
+        check=True,
+    )
+    (line,) = [c for c in GITLAB[".panorama-gate"]["before_script"] if "pip install" in c]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+    env.update(
+        PG_SOURCE=archive.as_uri(),
+        PIP_NO_DEPS="1",  # the dependencies are this test run's own
+        PIP_NO_BUILD_ISOLATION="0",  # pip's spelling of --no-build-isolation: no index needed
+        PIP_TARGET=str(tmp_path / "site"),
+        PIP_NO_INDEX="1",
+        PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+    )
+    proc = subprocess.run(
+        ["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "site" / "scanner" / "cli" / "hook" / "__main__.py").is_file()

@@ -10,7 +10,6 @@ import argparse
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,73 +22,7 @@ from scanner.cli.hook import (
     parse_push_lines,
     plan_targets,
 )
-from tests.helpers.project_builder import build_project
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-KEY = "AKIAQ7HJ3KZ5TRXMW4PB"  # shaped like an access key id; not a real credential
-
-Git = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def git_env(tmp_path: Path) -> dict[str, str]:
-    """An isolated git and cache environment (no user config, no global hooksPath)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = dict(os.environ)
-    env.update(
-        HOME=str(home),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
-        GIT_AUTHOR_NAME="Dev",
-        GIT_AUTHOR_EMAIL="dev@example.com",
-        GIT_COMMITTER_NAME="Dev",
-        GIT_COMMITTER_EMAIL="dev@example.com",
-        PYTHONPATH=str(REPO_ROOT),
-    )
-    env.pop("GIT_DIR", None)
-    return env
-
-
-@pytest.fixture
-def repo(tmp_path: Path, git_env: dict[str, str]) -> tuple[Path, Git]:
-    """A repository holding a realistic Panorama project, pushed once to a bare ``origin``."""
-    work = tmp_path / "app"
-    build_project(work)
-    remote = tmp_path / "remote.git"
-
-    def git(*args: str, cwd: Path = work, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", *args], cwd=cwd, env=git_env, capture_output=True, text=True, check=check
-        )
-
-    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
-    git("init", "-q", "-b", "main")
-    git("remote", "add", "origin", str(remote))
-    git("add", "-A")
-    git("commit", "-qm", "Panorama application")
-    return work, git
-
-
-def install(work: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scanner", "hook", "install", *extra],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-
-
-def remote_head(work: Path, git: Git) -> str:
-    out = git("ls-remote", "origin", "refs/heads/main").stdout.split()
-    return out[0] if out else ""
-
-
-def app_py(work: Path) -> Path:
-    return next(work.glob("packages/*-shelf_code-*/src/app.py"))
+from tests.helpers.hook_repo import KEY, REPO_ROOT, Git, app_py, install, remote_head
 
 
 @pytest.mark.slow
@@ -118,9 +51,19 @@ def test_push_with_aws_key_is_blocked_and_harmless_change_passes(
     assert "push blocked" in blocked.stderr
     assert remote_head(work, git) == before
 
-    # Take the key out again and make a harmless change: the push goes through.
-    source.write_text(source.read_text().replace(f'AWS_ACCESS_KEY_ID = "{KEY}"', "# no keys"))
+    # Deleting the key in a new commit is not enough: the key stays in the pushed history.
+    clean = source.read_text().replace(f'AWS_ACCESS_KEY_ID = "{KEY}"', "# no keys")
+    source.write_text(clean)
     git("commit", "-qam", "remove the key")
+    still = git("push", "origin", "main", check=False)
+    assert still.returncode == 1, still.stderr
+    assert "clean at the tip" in still.stderr
+    assert remote_head(work, git) == before
+
+    # Rewrite the history instead (drop both commits, then a harmless change): it goes through.
+    git("reset", "-q", "--hard", "HEAD~2")
+    source.write_text(source.read_text() + "\n# harmless\n")
+    git("commit", "-qam", "harmless change")
     ok = git("push", "origin", "main", check=False)
     assert ok.returncode == 0, ok.stderr
     assert "(code-package): APPROVED" in ok.stderr
@@ -139,7 +82,7 @@ def test_irrelevant_push_scans_nothing_and_no_verify_skips(
     git("commit", "-qm", "notes")
     out = git("push", "origin", "main", check=False)
     assert out.returncode == 0, out.stderr
-    assert "target(s)" not in out.stderr  # nothing relevant: no scan at all
+    assert "panorama-gate" not in out.stderr  # nothing relevant: no scan, not a word
 
     source = app_py(work)
     source.write_text(source.read_text() + f'\nKEY = "{KEY}"\n')

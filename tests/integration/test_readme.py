@@ -22,8 +22,12 @@ def test_readme_is_assembled_from_the_sections() -> None:
 
 def test_readme_opens_with_the_run_and_test_commands() -> None:
     head = (REPO / "README.md").read_text().split("## What it does")[0]
-    assert "python3 -m pip install . && panorama-gate scan examples/shelf-monitor" in head
-    test_cmd = "python3 -m pip install -e '.[dev]' && python3 -m pytest -q -p no:randomly tests"
+    venv = "python3 -m venv .venv && . .venv/bin/activate && "
+    assert venv + "python3 -m pip install . && panorama-gate scan examples/shelf-monitor" in head
+    test_cmd = (
+        venv + "python3 -m pip install -e '.[dev]' && python3 -m pytest -q -p no:randomly tests"
+    )
     assert test_cmd in head
+    # CI runs the documented command itself (quieter pip), in a fresh venv
     ci = (REPO / ".ci" / "run").read_text()
     assert test_cmd.replace("install -e", "install -q -e") in ci

@@ -1,15 +1,28 @@
 """Small container root filesystems made from the host's own Python, for sandbox tests.
 
-No registry is needed: the host interpreter, the standard library (without its tests and GUI
-parts), numpy, and the shared libraries they link are laid out at their host paths, with
-``usr/bin/python3`` as the interpreter. The result is a flat rootfs tar, the form
+No registry is needed: the host's *base* interpreter, its standard library (without its tests
+and GUI parts), numpy, and the shared libraries they link are laid out at their host paths,
+with a copy of the interpreter as ``usr/bin/python3``. The result is a flat rootfs tar, the form
 ``docker export`` writes and Panorama ships.
+
+It works whichever way the tests' Python was installed (system, venv, pyenv, pipx-style):
+third-party modules are *placed where the sandbox's interpreter finds them*. The tests may run
+in a virtual environment, but the rootfs holds the base interpreter (``sys.base_exec_prefix``),
+which has no ``pyvenv.cfg`` beside it and so never searches the venv's ``site-packages``. numpy
+is therefore copied into the base interpreter's own first site directory (asked of that
+interpreter, run isolated), not to its host path in the venv.
+
+``usr/bin/python3`` finds the standard library through the prefix compiled into it (the stdlib
+is at its host path), which holds for system, pyenv and source builds and every venv or pipx
+environment made from them. Relocatable builds (python-build-standalone, as uv installs) have a
+compiled-in prefix that is not where they live and are not supported here.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import re
 import subprocess
@@ -19,7 +32,7 @@ import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["app_rootfs", "base_members", "build_rootfs"]
+__all__ = ["app_rootfs", "base_interpreter", "base_members", "build_rootfs"]
 
 _SKIP_DIRS = {
     "test",
@@ -65,28 +78,68 @@ def _walk(root: Path, with_numpy_dir: bool = False) -> Iterator[Path]:
             yield Path(dirpath) / f
 
 
+def base_interpreter() -> Path:
+    """The real file of the base interpreter: outside any venv, symlinks resolved.
+
+    ``sys.executable`` in a venv made with ``--copies`` is a copy that only works beside its
+    ``pyvenv.cfg``; the base installation's ``bin/pythonX.Y`` does not depend on the venv.
+    """
+    name = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidate = Path(sys.base_exec_prefix) / "bin" / name
+    if candidate.is_file():
+        return Path(os.path.realpath(candidate))
+    return Path(os.path.realpath(sys.executable))  # unusual layouts: the running interpreter
+
+
+def _base_site_dir(exe: Path) -> Path:
+    """The first site directory the base interpreter searches on its own.
+
+    Asked of the interpreter itself, isolated (``-I``: no environment, no user site), so a venv
+    or PYTHONPATH of the test run cannot leak into the answer. Debian's Python answers
+    ``/usr/local/lib/python3.X/dist-packages``; pyenv's ``<prefix>/lib/python3.X/site-packages``.
+    """
+    out = subprocess.run(
+        [str(exe), "-I", "-c", "import json, site; print(json.dumps(site.getsitepackages()))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    dirs = json.loads(out)
+    if not dirs:
+        raise RuntimeError(f"{exe} reports no site directory; cannot place numpy in a rootfs")
+    return Path(dirs[0])
+
+
 def base_members() -> dict[str, Path]:
-    """rootfs path -> host file for the host Python, its stdlib, numpy and their libraries."""
+    """rootfs path -> host file for the base Python, its stdlib, numpy and their libraries."""
+    exe = base_interpreter()
+    # the base installation's stdlib, also from a venv (its sysconfig reports the base's)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    purelib = Path(sysconfig.get_paths()["purelib"])
-    exe = Path(os.path.realpath(sys.executable))
     files: dict[str, Path] = {}
     for p in _walk(stdlib):
         files[str(p).lstrip("/")] = p
     import numpy
 
     np_dir = Path(numpy.__file__).parent
-    for d in (np_dir, purelib / "numpy.libs"):
+    site_dir = _base_site_dir(exe)
+    moved: list[Path] = []
+    # numpy.libs (manylinux wheels) sits beside numpy: numpy's extensions find it by a relative
+    # RPATH ($ORIGIN/../numpy.libs), so both move together.
+    for d in (np_dir, np_dir.parent / "numpy.libs"):
         if d.is_dir():
+            moved.append(d)
             for p in _walk(d):
-                files[str(p).lstrip("/")] = p
+                files[str(site_dir / d.name / p.relative_to(d)).lstrip("/")] = p
     libdir = Path(sysconfig.get_config_var("LIBDIR") or "")
     for p in libdir.glob("libpython3*.so.*"):
         files[str(p).lstrip("/")] = Path(os.path.realpath(p))
     binaries = [exe] + [p for p in files.values() if p.suffix == ".so" or ".so." in p.name]
     for lib in _needed_libs(binaries):
+        if any(lib.is_relative_to(d) for d in moved):
+            continue  # already in the rootfs beside numpy
+        # the loader looks libraries up by the name ldd printed; the content is the real file's
         files[str(lib).lstrip("/")] = Path(os.path.realpath(lib))
-        # the loader looks libraries up by the name ldd printed; keep both spellings
     files[str(exe).lstrip("/")] = exe
     files["usr/bin/python3"] = exe
     # the dynamic loader at its canonical path

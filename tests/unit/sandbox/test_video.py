@@ -252,11 +252,28 @@ def test_ffmpeg_decoding_streams_in_flat_memory(tmp_path, monkeypatch, ffmpeg_pr
     assert_colour(np.asarray(stack[-1])[:H, :W], RED_BGR, 49)
 
 
-def test_opencv_open_failure_says_it_once(tmp_path, opencv, monkeypatch, capfd):
-    # libav's own "moov atom not found" would otherwise reach the terminal beside our message.
-    monkeypatch.delenv("OPENCV_FFMPEG_LOGLEVEL", raising=False)
+def test_opencv_open_failure_says_it_once(tmp_path, opencv):
+    """libav's own "moov atom not found" would otherwise reach the terminal beside our message.
+
+    Run in a fresh interpreter: OpenCV reads its libav log level once, when its ffmpeg backend
+    first starts, so an earlier test in this process that opened a video would decide it.
+    """
     video = tmp_path / "junk.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
-    with pytest.raises(UsageError, match="OpenCV cannot open it as a video"):
-        write_frames(video, 5, tmp_path / "frames.npy")
-    assert capfd.readouterr().err == ""
+    code = (
+        "import sys; from pathlib import Path; from scanner.errors import UsageError\n"
+        "from scanner.sandbox._frames import write_frames\n"
+        "try:\n    write_frames(Path(sys.argv[1]), 5, Path(sys.argv[2]))\n"
+        "except UsageError as exc:\n    print(exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(video), str(tmp_path / "frames.npy")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert "OpenCV cannot open it as a video" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stderr == ""
