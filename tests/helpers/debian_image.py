@@ -26,7 +26,19 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-__all__ = ["cache_dir", "debian_rootfs", "docker_image", "missing_wheels", "wheelhouse"]
+__all__ = [
+    "STOCK_PACKAGES",
+    "cache_dir",
+    "debian_rootfs",
+    "docker_image",
+    "missing_wheels",
+    "stock_debian_rootfs",
+    "wheelhouse",
+]
+
+# One Debian 12 base serves every test that needs a stock image (the README in a fresh
+# machine, the license accuracy image, the stock application image): CI bootstraps it once.
+STOCK_PACKAGES = ("python3", "python3-numpy", "python3-pip", "python3-venv", "git")
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,6 +71,11 @@ def debian_rootfs(packages: tuple[str, ...]) -> Path | str:
         return f"mmdebstrap could not build a bookworm rootfs: {proc.stderr[-300:]}"
     partial.rename(cached)  # atomic: a parallel run sees a whole tar or none
     return cached
+
+
+def stock_debian_rootfs() -> Path | str:
+    """The shared stock Debian 12 rootfs (``STOCK_PACKAGES``); a reason when it cannot be made."""
+    return debian_rootfs(STOCK_PACKAGES)
 
 
 @contextmanager
