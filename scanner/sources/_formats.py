@@ -1,0 +1,500 @@
+"""The format tests behind ``scanner.sources.sniff``: signatures, archive headers, pickle
+opcode framing, protobuf wire structure and text, each on a few hundred bytes of head.
+
+Private to the sniffer: import ``scanner.sources.sniff`` instead.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["MODEL_KINDS", "ContentKind", "Sniffed", "pickle_opcodes_walk", "plain", "zip_kind"]
+
+
+class ContentKind(StrEnum):
+    """What a file's bytes are."""
+
+    EMPTY = "empty"
+    PICKLE = "pickle"  # a raw pickle stream (joblib and PyTorch legacy files are pickles too)
+    TORCH_ZIP = "torch-zip"  # PyTorch zip checkpoint or TorchScript archive
+    TORCH_LEGACY_TAR = "torch-legacy-tar"  # torch < 0.4: tar of sys_info/pickle/storages
+    NUMPY = "npy"
+    NPZ = "npz"
+    KERAS_ZIP = "keras-zip"  # Keras 3 ``.keras``: config.json + model.weights.h5
+    HDF5 = "hdf5"
+    SAFETENSORS = "safetensors"
+    ONNX = "onnx"
+    TF_SAVED_MODEL = "tf-saved-model"
+    TF_GRAPHDEF = "tf-graphdef"
+    PROTOBUF = "protobuf"  # wire-format protobuf of no schema recognised here
+    PROTOBUF_TEXT = "protobuf-text"  # TensorFlow text protobuf (saved_model.pbtxt, graph.pbtxt)
+    TFLITE = "tflite"
+    GGUF = "gguf"
+    MXNET_PARAMS = "mxnet-params"
+    MXNET_SYMBOL = "mxnet-symbol"
+    ZIP = "zip"  # any other zip: an archive to open
+    TAR = "tar"
+    COMPRESSED = "compressed"  # a compressed stream whose content could not be seen in the head
+    TEXT = "text"
+    OTHER = "other"  # a known non-model format (ELF, images, PDF, ...): ``Sniffed.detail`` says
+    UNKNOWN = "unknown"
+
+
+# Kinds a model analyzer reads (a compressed stream counts by its content).
+MODEL_KINDS: frozenset[ContentKind] = frozenset(
+    {
+        ContentKind.PICKLE,
+        ContentKind.TORCH_ZIP,
+        ContentKind.TORCH_LEGACY_TAR,
+        ContentKind.NUMPY,
+        ContentKind.NPZ,
+        ContentKind.KERAS_ZIP,
+        ContentKind.HDF5,
+        ContentKind.SAFETENSORS,
+        ContentKind.ONNX,
+        ContentKind.TF_SAVED_MODEL,
+        ContentKind.TF_GRAPHDEF,
+        ContentKind.PROTOBUF_TEXT,
+        ContentKind.TFLITE,
+        ContentKind.GGUF,
+        ContentKind.MXNET_PARAMS,
+        ContentKind.MXNET_SYMBOL,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    """The verdict on one file's head.
+
+    ``kind`` is what the (decompressed) content is; ``compression`` names the outer compression
+    (``""`` for none); ``detail`` is a short human description (``"elf"``, ``"protocol 4"``);
+    ``names`` the member names of an archive that the head shows (the first zip member, the tar
+    headers inside the head).
+    """
+
+    kind: ContentKind
+    compression: str = ""
+    detail: str = ""
+    names: tuple[str, ...] = ()
+
+    @property
+    def is_model(self) -> bool:
+        """Content a model analyzer reads."""
+        return self.kind in MODEL_KINDS
+
+    @property
+    def is_archive(self) -> bool:
+        """A container of further files (a plain or compressed tar, or a zip of other files)."""
+        return self.kind in (ContentKind.TAR, ContentKind.ZIP)
+
+    def describe(self) -> str:
+        """``"gzip-compressed pickle (protocol 4)"`` and the like, for messages."""
+        what = self.kind.value + (f" ({self.detail})" if self.detail else "")
+        return f"{self.compression}-compressed {what}" if self.compression else what
+
+
+def plain(head: bytes, name: str) -> Sniffed:
+    """Sniff uncompressed content (``name`` only breaks ties between protobuf schemas)."""
+    for test in (_magic, _zip, _tar, _pickle, _protobuf, _text):
+        found = test(head, name)
+        if found is not None:
+            return found
+    return Sniffed(ContentKind.UNKNOWN)
+
+
+# --- fixed signatures ----------------------------------------------------------------------------
+
+_OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x7fELF", "elf"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF8", "gif"),
+    (b"%PDF-", "pdf"),
+    (b"SQLite format 3\x00", "sqlite"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!\x1a\x07", "rar"),
+    (b"\xca\xfe\xba\xbe", "java-class"),
+    (b"MZ", "pe"),
+    (b"OggS", "ogg"),
+    (b"RIFF", "riff"),
+    (b"\x00asm", "wasm"),
+    (b"!<arch>\n", "ar"),
+    (b"hsqs", "squashfs"),
+)
+
+
+def _magic(head: bytes, name: str) -> Sniffed | None:
+    if head.startswith(b"\x93NUMPY"):
+        return Sniffed(ContentKind.NUMPY)
+    if head.startswith(b"\x89HDF\r\n\x1a\n") or head[512:520] == b"\x89HDF\r\n\x1a\n":
+        return Sniffed(ContentKind.HDF5)
+    if head[4:8] == b"TFL3":
+        return Sniffed(ContentKind.TFLITE)
+    if head.startswith(b"GGUF"):
+        return Sniffed(ContentKind.GGUF)
+    if head[:8] == b"\x12\x01\x00\x00\x00\x00\x00\x00":
+        return Sniffed(ContentKind.MXNET_PARAMS)
+    if _safetensors(head):
+        return Sniffed(ContentKind.SAFETENSORS)
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return Sniffed(ContentKind.PICKLE, detail=f"protocol {head[1]}")
+    if head[:4] == b"\x00\x00\x00\x0c" and head[4:8] == b"jP  ":
+        return Sniffed(ContentKind.OTHER, detail="jpeg2000")
+    if head[4:8] == b"ftyp":
+        return Sniffed(ContentKind.OTHER, detail="mp4")
+    for magic, what in _OTHER_MAGIC:
+        if head.startswith(magic):
+            return Sniffed(ContentKind.OTHER, detail=what)
+    if len(head) >= 4 and head[2:4] == b"\r\n" and head[:2] != b"\r\n":
+        return _pyc(head)
+    return None
+
+
+def _pyc(head: bytes) -> Sniffed | None:
+    # CPython bytecode: a 2-byte version magic, then \r\n (a pickle never opens that way).
+    if len(head) >= 16 and int.from_bytes(head[:2], "little") in range(2900, 4000):
+        return Sniffed(ContentKind.OTHER, detail="python-bytecode")
+    return None
+
+
+def _safetensors(head: bytes) -> bool:
+    """A little-endian u64 header length, then a JSON object of tensor entries."""
+    if len(head) < 10:
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    if not 2 <= n <= 100 * 1024**2:
+        return False
+    body = head[8 : 8 + min(n, 64)].lstrip(b" ")
+    return body[:1] == b"{" and body[1:].lstrip()[:1] in (b'"', b"}")
+
+
+# --- archives ------------------------------------------------------------------------------------
+
+_TORCH_MEMBER = re.compile(
+    r"(?:^|/)(?:data\.pkl|constants\.pkl|version|\.format_version|byteorder|data/\d+)$"
+)
+_KERAS_MEMBERS = frozenset({"config.json", "metadata.json", "model.weights.h5"})
+
+
+def zip_kind(names: Iterable[str]) -> ContentKind:
+    """What a zip is from its member names: a checkpoint, ``.npz``, ``.keras``, or an archive.
+
+    With the first member only (from the local header), or with the central directory's list.
+    """
+    listed = [n for n in names if not n.endswith("/")]
+    if not listed:
+        return ContentKind.ZIP
+    if any(_TORCH_MEMBER.search(n) for n in listed[:64]):
+        return ContentKind.TORCH_ZIP
+    if all(n.lower().endswith(".npy") for n in listed[:64]):
+        return ContentKind.NPZ
+    if _KERAS_MEMBERS & {n.rsplit("/", 1)[-1] for n in listed[:8]} and any(
+        n == "config.json" or n == "metadata.json" for n in listed[:8]
+    ):
+        return ContentKind.KERAS_ZIP
+    return ContentKind.ZIP
+
+
+def _zip(head: bytes, name: str) -> Sniffed | None:
+    if head[:4] == b"PK\x05\x06":
+        return Sniffed(ContentKind.ZIP, detail="empty")
+    if head[:4] != b"PK\x03\x04" or len(head) < 30:
+        return None
+    (name_len,) = struct.unpack("<H", head[26:28])
+    first = head[30 : 30 + name_len].decode("utf-8", "replace")
+    kind = zip_kind([first])
+    if kind is ContentKind.ZIP and first.lower().endswith((".pkl", ".pickle")):
+        kind = ContentKind.TORCH_ZIP  # a zip led by a pickle: torch.load reads it the same way
+    return Sniffed(kind, names=(first[:300],))
+
+
+def _tar(head: bytes, name: str) -> Sniffed | None:
+    if len(head) < 512 or not _tar_header_ok(head, 0):
+        return None
+    names: list[str] = []
+    pos = 0
+    # Every header inside the head (directories and small files come first in most archives).
+    while pos + 512 <= len(head) and len(names) < 32 and _tar_header_ok(head, pos):
+        header = head[pos : pos + 512]
+        names.append(header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")[:300])
+        try:
+            size = int(header[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
+        except ValueError:
+            break
+        if header[156:157] in (b"x", b"g", b"L", b"K"):  # pax/GNU long names: meta entries
+            names.pop()
+        pos += 512 + (size + 511) // 512 * 512
+    bases = {n.rstrip("/").rsplit("/", 1)[-1] for n in names}
+    if bases & {"sys_info", "pickle", "storages", "tensors"}:
+        return Sniffed(ContentKind.TORCH_LEGACY_TAR, names=tuple(names))
+    return Sniffed(ContentKind.TAR, names=tuple(names))
+
+
+def _tar_header_ok(head: bytes, pos: int) -> bool:
+    header = head[pos : pos + 512]
+    if len(header) < 512 or header[:1] == b"\0":
+        return False
+    if header[257:262] == b"ustar":
+        return True
+    try:
+        chksum = int(header[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
+    except ValueError:
+        return False
+    raw = bytearray(header)
+    raw[148:156] = b" " * 8
+    return chksum == sum(raw)
+
+
+# --- pickle opcodes ------------------------------------------------------------------------------
+
+# Argument framing of every pickle opcode: "line" (newline-terminated), "line2" (two lines),
+# a fixed byte count, or ("len", width) for a length-prefixed argument.
+_ARGS: dict[int, object] = {
+    **dict.fromkeys(b"().012NQRabdelostu}]", 0),
+    **dict.fromkeys(bytes([0x81, *range(0x85, 0x8A), *range(0x8F, 0x95), 0x97, 0x98]), 0),
+    ord("c"): "line2",
+    ord("i"): "line2",
+    **dict.fromkeys(b"FIKLPSVgp", "line"),
+    ord("G"): 8,
+    ord("J"): 4,
+    ord("K"): 1,
+    ord("M"): 2,
+    ord("h"): 1,
+    ord("j"): 4,
+    ord("q"): 1,
+    ord("r"): 4,
+    0x80: 1,
+    0x82: 1,
+    0x83: 2,
+    0x84: 4,
+    0x95: 8,
+    0x8A: ("len", 1),
+    0x8B: ("len", 4),
+    ord("T"): ("len", 4),
+    ord("U"): ("len", 1),
+    ord("X"): ("len", 4),
+    ord("B"): ("len", 4),
+    ord("C"): ("len", 1),
+    0x8C: ("len", 1),
+    0x8D: ("len", 8),
+    0x8E: ("len", 8),
+    0x96: ("len", 8),
+}
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n\f\x1b" + bytes(range(0x80, 0x100))
+# Protocol 0 is printable: its opcodes (and only those) can make up a pickle with no control byte.
+_PROTOCOL0 = {op: _ARGS[op] for op in b"(.012FILNPRSVabcdgilpst"}
+# A pickle starts by pushing something: it never opens with POP, DUP, REDUCE, BUILD, a memo
+# store or STOP (prose such as "0.20.4" would otherwise be POP, STOP).
+_FIRST = frozenset(b"(cFILNPSVGJKMTUXBC)]}" + bytes([0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E]))
+_FIRST |= frozenset(bytes([0x8F, 0x95, 0x96, 0x97, 0x82, 0x83, 0x84]))
+_IDENT = re.compile(rb"[A-Za-z_][\w.]*\Z")
+_NUMBER = re.compile(rb"-?(?:\d+L?|0x[0-9a-fA-F]+|\d*\.\d*(?:[eE][-+]?\d+)?|inf|nan)\Z")
+
+
+def pickle_opcodes_walk(data: bytes, *, min_ops: int = 12) -> bool:
+    """Whether ``data`` walks as pickle opcodes to a STOP (or to its end, after ``min_ops``).
+
+    Only argument framing is checked (no stack): cheap, and text or random bytes fail within a
+    few opcodes. Protocol 0/1 pickles have no header, so this is how they are recognised. Text
+    (no control bytes) may only use protocol 0's printable opcodes and must walk twice as far:
+    prose that happens to start with an opcode letter fails on its argument lines. (A tiny
+    protocol 1 pickle can be printable too, ``M90.``: it counts when it is the whole file.)
+    """
+    if not data or data[0] not in _FIRST:
+        return False
+    if data.translate(None, _TEXT_BYTES):
+        return _walk(data, _ARGS, min_ops) is not False
+    return bool(_walk(data, _PROTOCOL0, 2 * min_ops)) or _walk(data, _ARGS, 1 << 30) == len(data)
+
+
+def _walk(data: bytes, allowed: dict[int, object], min_ops: int) -> int | bool:
+    """Walk opcodes: the offset after STOP, True (ran out after ``min_ops``) or False."""
+    pos = 0
+    ops = 0
+    n = len(data)
+    while pos < n:
+        op = data[pos]
+        spec = allowed.get(op)
+        if spec is None:
+            return False
+        pos += 1
+        ops += 1
+        if op == ord("."):
+            return pos if ops >= 2 else False
+        if spec == 0:
+            continue
+        if isinstance(spec, int):
+            pos += spec
+            continue
+        if spec in ("line", "line2"):
+            for i in range(2 if spec == "line2" else 1):
+                end = data.find(b"\n", pos)
+                if end < 0:
+                    return ops >= min_ops
+                arg = data[pos:end]
+                if not _line_arg_ok(op, arg, i):
+                    return False
+                pos = end + 1
+            continue
+        assert isinstance(spec, tuple)
+        width = spec[1]
+        if pos + width > n:
+            return ops >= min_ops
+        length = int.from_bytes(data[pos : pos + width], "little", signed=width == 4)
+        if length < 0 or length > 1 << 40:
+            return False
+        pos += width + length
+    return ops >= min_ops
+
+
+def _line_arg_ok(op: int, arg: bytes, index: int) -> bool:
+    if op in (ord("c"), ord("i")):
+        return _IDENT.match(arg.strip()) is not None or (index == 1 and arg[:1].isalpha())
+    if op in (ord("I"), ord("L"), ord("F"), ord("g"), ord("p")):
+        return _NUMBER.match(arg.strip()) is not None
+    if op == ord("S"):
+        return len(arg) >= 2 and arg[:1] in (b"'", b'"') and arg[-1:] == arg[:1]
+    return True  # V (unicode), P (persistent id)
+
+
+def _pickle(head: bytes, name: str) -> Sniffed | None:
+    # Protocol 2+ headers are caught by _magic; here, protocols 0 and 1.
+    if pickle_opcodes_walk(head):
+        return Sniffed(ContentKind.PICKLE, detail="protocol 0/1")
+    return None
+
+
+# --- protobuf wire format ------------------------------------------------------------------------
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int] | None:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+    return None
+
+
+def _fields(data: bytes, limit: int = 16) -> list[tuple[int, int, object]] | None:
+    """Top-level (field, wire type, value) of a protobuf head; ``None`` if it is not one.
+
+    A length-delimited value running past the head is cut (it is the model's big message);
+    the walk stops there.
+    """
+    out: list[tuple[int, int, object]] = []
+    pos = 0
+    while pos < len(data) and len(out) < limit:
+        tag = _varint(data, pos)
+        if tag is None:
+            return out or None
+        key, pos = tag
+        field, wire = key >> 3, key & 7
+        if field == 0 or field > 536_870_911:
+            return None
+        if wire == 0:
+            v = _varint(data, pos)
+            if v is None:
+                return out or None
+            value, pos = v
+            out.append((field, wire, value))
+        elif wire == 2:
+            v = _varint(data, pos)
+            if v is None:
+                return out or None
+            length, pos = v
+            out.append((field, wire, data[pos : pos + length]))
+            if pos + length > len(data):
+                return out
+            pos += length
+        elif wire == 1:
+            out.append((field, wire, data[pos : pos + 8]))
+            pos += 8
+        elif wire == 5:
+            out.append((field, wire, data[pos : pos + 4]))
+            pos += 4
+        else:
+            return None
+    return out
+
+
+_ONNX_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
+_PRINTABLE = re.compile(rb"[\x20-\x7e]*\Z")
+
+
+def _protobuf(head: bytes, name: str) -> Sniffed | None:
+    fields = _fields(head)
+    if not fields:
+        return None
+    first, wire, value = fields[0]
+    if (
+        first == 1
+        and wire == 0
+        and value == 1
+        and len(fields) > 1
+        and fields[1][:2] == (2, 2)
+        and isinstance(fields[1][2], bytes)
+        and fields[1][2][:1] in (b"\x0a", b"\x12")
+    ):
+        return Sniffed(ContentKind.TF_SAVED_MODEL)
+    onnx_name = name.lower().endswith(".onnx")
+    if (
+        first == 1
+        and wire == 0
+        and isinstance(value, int)
+        and 1 <= value <= 32
+        and (len(fields) >= 2 or onnx_name)
+        and all(_ONNX_FIELDS.get(f) == w for f, w, _ in fields)
+        and all(
+            _PRINTABLE.match(v) for f, _, v in fields if f in (2, 3, 4) and isinstance(v, bytes)
+        )
+    ):
+        return Sniffed(ContentKind.ONNX, detail=f"ir_version {value}")
+    if first == 1 and wire == 2 and isinstance(value, bytes) and _node_def(value):
+        return Sniffed(ContentKind.TF_GRAPHDEF)
+    if name.lower().endswith((".pb", ".onnx")) and len(fields) >= 2:
+        return Sniffed(ContentKind.PROTOBUF)
+    return None
+
+
+def _node_def(data: bytes) -> bool:
+    """The head of a TensorFlow ``NodeDef``: a printable name (1) then an op name (2)."""
+    fields = _fields(data, limit=3)
+    if not fields or len(fields) < 2:
+        return False
+    (f1, w1, name), (f2, w2, op) = fields[0], fields[1]
+    return (
+        (f1, w1, f2, w2) == (1, 2, 2, 2)
+        and isinstance(name, bytes)
+        and isinstance(op, bytes)
+        and bool(name)
+        and _PRINTABLE.match(name) is not None
+        and re.fullmatch(rb"[A-Z][A-Za-z0-9_]*", op) is not None
+    )
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+_PBTXT_START = re.compile(
+    rb"\A(?:\s*#[^\n]*\n)*\s*(?:saved_model_schema_version\s*:|meta_graphs\s*\{|"
+    rb"node\s*\{\s*name\s*:|meta_info_def\s*\{|graph_def\s*\{|library\s*\{|versions\s*\{)"
+)
+
+
+def _text(head: bytes, name: str) -> Sniffed | None:
+    if head.translate(None, _TEXT_BYTES):
+        return None
+    if _PBTXT_START.match(head):
+        return Sniffed(ContentKind.PROTOBUF_TEXT)
+    symbol_keys = b'"arg_nodes"' in head or b'"heads"' in head
+    if head.lstrip()[:1] == b"{" and b'"nodes"' in head and symbol_keys:
+        return Sniffed(ContentKind.MXNET_SYMBOL)
+    return Sniffed(ContentKind.TEXT)
