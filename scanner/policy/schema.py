@@ -146,10 +146,12 @@ class ModelsSection(_Open):
 
     allow_globals: tuple[Text, ...] = Field(
         default=(),
-        description="pickle globals to accept beyond the built-ins: module.name or module.*",
+        description="pickle globals to accept beyond the built-ins: exact module.name entries",
     )
     deny_globals: tuple[Text, ...] = Field(
-        default=(), description="pickle globals to refuse even if built-ins allow them"
+        default=(),
+        description="pickle globals to refuse even if built-ins allow them: module.name or "
+        "module.*",
     )
     # Limits of the model analyzers; unset means the analyzer's default.
     max_pickle_ops: Annotated[int, Field(gt=0)] | None = None
@@ -160,6 +162,22 @@ class ModelsSection(_Open):
     onnx_max_nodes: Annotated[int, Field(gt=0)] | None = None
     onnx_min_opset: Annotated[int, Field(gt=0)] | None = None
     onnx_max_opset: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("allow_globals")
+    @classmethod
+    def _exact(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # An allow-list entry names one callable: a wildcard would also allow whatever the
+        # module imports (functools, torch itself), so it is refused with the fix spelled out.
+        for entry in value:
+            if any(c in entry for c in "*?[]"):
+                raise ValueError(
+                    f"{entry!r} is a wildcard; allow_globals takes exact names only (a "
+                    "wildcard also allows whatever the module imports): list each class, "
+                    "e.g. 'sklearn.svm._classes.SVC'"
+                )
+            if "." not in entry.strip(". "):
+                raise ValueError(f"{entry!r} is not a fully qualified 'module.name'")
+        return value
 
 
 class WaiverSpec(_Closed):

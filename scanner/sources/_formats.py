@@ -460,7 +460,7 @@ def _protobuf(head: bytes, name: str) -> Sniffed | None:
         return Sniffed(ContentKind.ONNX, detail=f"ir_version {value}")
     if first == 1 and wire == 2 and isinstance(value, bytes) and _node_def(value):
         return Sniffed(ContentKind.TF_GRAPHDEF)
-    if name.lower().endswith((".pb", ".onnx")) and len(fields) >= 2:
+    if name.lower().endswith((".pb", ".onnx")):
         return Sniffed(ContentKind.PROTOBUF)
     return None
 

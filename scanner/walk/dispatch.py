@@ -28,10 +28,12 @@ from scanner.analyzers.interface import (
     TargetAnalyzer,
     TreeAnalyzer,
 )
-from scanner.models import AnalyzerFailure, Location
+from scanner.models import AnalyzerFailure, ArtifactKind, Location
 from scanner.sources.interface import SourceArtifact
 from scanner.sources.safe_archive import CHUNK, READ_ERRORS, ArchiveMember, ArchiveStreamError
+from scanner.sources.sniff import Sniffed
 from scanner.walk.entry import FileEntry, LazyContent
+from scanner.walk.peek import PeekedMember
 
 __all__ = ["Dispatcher", "run_safely"]
 
@@ -67,16 +69,22 @@ class Dispatcher:
         self.file_analyzers = [a for a in self.analyzers if isinstance(a, FileAnalyzer)]
         self.tree_analyzers = [a for a in self.analyzers if isinstance(a, TreeAnalyzer)]
         self.config_analyzers = [a for a in self.analyzers if isinstance(a, ImageConfigAnalyzer)]
+        # Analyzers offered files by content: every file's head is sniffed when there are any.
+        self.content_analyzers = [
+            a for a in self.file_analyzers if a.content_kinds or _overrides_content(a)
+        ]
         self.target_analyzers = [a for a in self.analyzers if isinstance(a, TargetAnalyzer)]
         self.outputs: list[Output] = []
         self._trees: dict[str, Path] = {}
         self._artifact = ""
+        self._model_artifact = False
         self.files_seen = 0
         self.files_dispatched = 0
 
     def begin(self, sa: SourceArtifact) -> None:
         """Start an artifact: fresh tree folders for the TreeAnalyzers."""
         self._artifact = sa.artifact.name
+        self._model_artifact = sa.artifact.kind is ArtifactKind.MODEL
         self.outputs = []
         self._trees = {}
         for t in self.tree_analyzers:
@@ -84,7 +92,7 @@ class Dispatcher:
                 tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir)
             )
 
-    def _loader(self, member: ArchiveMember) -> IO[bytes] | bytes:
+    def _loader(self, member: PeekedMember) -> IO[bytes] | bytes:
         try:
             return self._read(member)
         except ArchiveStreamError:
@@ -92,7 +100,7 @@ class Dispatcher:
         except READ_ERRORS as exc:
             raise ArchiveStreamError.from_read_error(exc) from exc
 
-    def _read(self, member: ArchiveMember) -> IO[bytes] | bytes:
+    def _read(self, member: PeekedMember) -> IO[bytes] | bytes:
         with member.open() as src:
             if member.size <= MEMORY_LIMIT:
                 return src.read()
@@ -102,34 +110,59 @@ class Dispatcher:
             spool.seek(0)
             return cast(IO[bytes], spool)
 
+    def interested(
+        self, path: str, size: int, mode: int, sniffed: Sniffed | None
+    ) -> list[FileAnalyzer]:
+        """The FileAnalyzers that want a file: by name, then by what its content is."""
+        chosen = [a for a in self.file_analyzers if a.wants(path, size, mode)]
+        if sniffed is not None:
+            chosen += [
+                a
+                for a in self.content_analyzers
+                if a not in chosen and a.wants_content(path, size, sniffed)
+            ]
+        return chosen
+
     def handle(
         self,
-        member: ArchiveMember,
+        member: ArchiveMember | PeekedMember,
         *,
         layer: int = 0,
         layer_id: str | None = None,
         path_prefix: str = "",
     ) -> FileEntry | None:
-        """Offer one regular-file member to the analyzers; returns the entry if any wanted it."""
+        """Offer one regular-file member to the analyzers; returns the entry if any wanted it.
+
+        When some analyzer reads files by content, the member's head is sniffed first (the
+        walker may have done it already: a ``PeekedMember`` keeps its result).
+        """
         self.files_seen += 1
-        path = path_prefix + member.path
-        interested = [a for a in self.file_analyzers if a.wants(path, member.size, member.mode)]
-        trees = [t for t in self.tree_analyzers if t.wants(path, member.size, member.mode)]
+        peek = member if isinstance(member, PeekedMember) else PeekedMember(member)
+        m = peek.member
+        path = path_prefix + m.path
+        sniffed = peek.sniffed
+        if sniffed is None and self.content_analyzers and m.size > 0:
+            sniffed = peek.sniff(path)
+        interested = self.interested(path, m.size, m.mode, sniffed)
+        trees = [t for t in self.tree_analyzers if t.wants(path, m.size, m.mode)]
         if not interested and not trees:
             return None
         self.files_dispatched += 1
-        content = LazyContent(lambda: self._loader(member))  # type: ignore[arg-type, return-value]
+        content = LazyContent(lambda: self._loader(peek))  # type: ignore[arg-type, return-value]
         entry = FileEntry(
             self._artifact,
             path,
-            member.size,
-            member.mode,
+            m.size,
+            m.mode,
             content,
             layer,
-            member.uid,
-            member.gid,
+            m.uid,
+            m.gid,
             layer_id,
         )
+        if sniffed is not None:
+            entry.extra["sniffed"] = sniffed
+        entry.extra["model_artifact"] = self._model_artifact
         for a in interested:
             self.outputs.extend(run_safely(a, entry.location(), partial(a.analyze, entry)))
         for t in trees:
@@ -183,3 +216,7 @@ class Dispatcher:
                 shutil.rmtree(root, ignore_errors=True)
         out, self.outputs = self.outputs, []
         return out
+
+
+def _overrides_content(a: FileAnalyzer) -> bool:
+    return type(a).wants_content is not FileAnalyzer.wants_content

@@ -1,27 +1,36 @@
 """Which pickle globals a legitimate checkpoint needs, and which ones run code.
 
-The decision is an **allow-list**: a global not listed here (or added by the policy's
-``models.allow_globals``) is high; a global that is known to execute code, open files, reach the
-network or load a further pickle is critical whatever the policy says. Block-lists alone keep
-being bypassed (``numpy.testing._private.utils.runstring``, ``pydoc.pipepager``,
-``operator.methodcaller``...), so they only decide *how* bad an unknown global is.
+The decision is an **exact allow-list**: fully qualified callables only, no module wildcards
+(a wildcard over ``torch.nn.modules`` also allows every name those modules import:
+``functools``, ``torch`` itself, re-exported helpers). A global not listed here (or added by the
+policy's ``models.allow_globals``, also exact) is high; a global that is known to execute code,
+open files, reach the network or load a further pickle is critical whatever the policy says, and
+so is a *module object* (``torch``, ``operator``, ``torch.nn.modules.conv``): a pickle that holds
+a module can read or rewrite any of its attributes. Block-lists alone keep being bypassed
+(``numpy.testing._private.utils.runstring``, ``pydoc.pipepager``, ``operator.methodcaller``...),
+so they only decide *how* bad an unknown global is.
 
 Example::
 
-    policy = GlobalPolicy.from_options({"allow_globals": ["sklearn.*"]})
+    policy = GlobalPolicy.from_options({"allow_globals": ["mycompany.models.Detector"]})
     policy.classify("os", "system")          # Verdict.CRITICAL
     policy.classify("collections", "OrderedDict")  # Verdict.ALLOWED
+    policy.classify("torch.nn.modules.conv", "functools")  # Verdict.MODULE
 """
 
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-__all__ = ["GlobalPolicy", "GlobalVerdict"]
+from scanner.analyzers.models._torch_layers import TORCH_LAYERS
+from scanner.errors import ConfigError
+
+__all__ = ["GlobalPolicy", "GlobalVerdict", "PolicyPatternError"]
 
 
 class GlobalVerdict(Enum):
@@ -30,6 +39,7 @@ class GlobalVerdict(Enum):
     ALLOWED = "allowed"
     UNKNOWN = "unknown"  # outside the allow-list: high
     CRITICAL = "critical"  # code execution, file/network access, nested loading
+    MODULE = "module"  # a module object: every attribute of it is reachable (critical)
 
 
 # Globals that PyTorch, NumPy, joblib and the standard library need to rebuild weights and
@@ -141,8 +151,29 @@ _ALLOWED_EXACT: frozenset[str] = frozenset(
     }
 )
 
-# Whole modules whose classes are plain data or layer definitions with no loading side effects.
-_ALLOWED_MODULE_PREFIXES: tuple[str, ...] = ("torch.nn.modules.",)
+# PyTorch layers (full-model pickles): one exact name per class, generated from torch.
+_ALLOWED_EXACT |= frozenset(f"{m}.{n}" for m, names in TORCH_LAYERS.items() for n in names)
+# Functions layers keep as attributes (``activation=F.relu``): pure tensor math.
+_ALLOWED_EXACT |= frozenset(
+    f"torch.nn.functional.{n}"
+    for n in ("relu", "relu6", "gelu", "silu", "elu", "selu", "celu", "leaky_relu", "sigmoid",
+              "tanh", "softmax", "log_softmax", "hardswish", "hardsigmoid", "mish", "softplus",
+              "glu", "logsigmoid")
+)  # fmt: skip
+
+# Dotted paths that are modules, as far as the allow-list shows (``torch.nn.modules.conv``).
+_KNOWN_MODULES: frozenset[str] = frozenset(
+    ".".join(parts[:i])
+    for dotted in _ALLOWED_EXACT
+    for parts in [dotted.split(".")]
+    for i in range(1, len(parts))
+)
+# Top-level module names: the standard library's and the ML stack's.
+_MODULE_NAMES: frozenset[str] = frozenset(sys.stdlib_module_names) | frozenset(
+    {"torch", "numpy", "np", "joblib", "sklearn", "scipy", "pandas", "pd", "keras", "tensorflow",
+     "tf", "onnx", "onnxruntime", "mxnet", "mx", "cv2", "PIL", "yaml", "requests", "boto3",
+     "botocore", "dill", "cloudpickle", "torchvision", "transformers", "nn", "F", "functional"}
+)  # fmt: skip
 
 # torch dtypes appear as GLOBAL torch <dtype>.
 _TORCH_DTYPES = frozenset(
@@ -396,6 +427,38 @@ _CRITICAL_EXACT: frozenset[str] = frozenset(
 
 _SAFE_DUNDERS = frozenset({"__init__", "__new__", "__setstate__", "__reduce_ex__"})
 
+# Callable names that run code, spawn processes, load data or touch files wherever they live:
+# the same function re-exported by another module (``torch.nn.modules.conv.partial`` is
+# ``functools.partial``) is still that function.
+_CRITICAL_NAMES: frozenset[str] = frozenset(
+    {"eval", "exec", "execfile", "compile", "system", "popen", "Popen", "spawn", "spawnv",
+     "spawnve", "spawnl", "spawnlp", "execv", "execve", "execvp", "execl", "fork", "forkpty",
+     "check_output", "check_call", "getoutput", "getstatusoutput", "run_path", "run_module",
+     "__import__", "import_module", "getattr", "setattr", "delattr", "methodcaller",
+     "attrgetter", "itemgetter", "partial", "partialmethod", "load", "loads", "load_library",
+     "runcode", "runsource", "runctx", "runcall", "run_code", "urlopen", "urlretrieve",
+     "create_connection", "rmtree", "remove", "unlink", "removedirs", "rename", "chmod",
+     "chown", "symlink", "write_text", "write_bytes", "CDLL", "PyDLL", "LoadLibrary",
+     "dlopen", "pipepager", "tempfilepager", "locate", "breakpoint", "set_trace", "input",
+     "interact", "call_tracing", "settrace", "setprofile", "call", "run"}
+)  # fmt: skip
+
+
+class PolicyPatternError(ConfigError, ValueError):
+    """An ``allow_globals``/``deny_globals`` value the allow-list cannot take (exit 2)."""
+
+
+def allow_entry_problem(entry: str) -> str:
+    """Why an ``allow_globals`` entry is not acceptable (``""`` when it is)."""
+    if any(c in entry for c in "*?[]"):
+        return (
+            "is a wildcard; the allow-list takes exact names only (a wildcard also allows "
+            "whatever the module imports): list each class, e.g. 'sklearn.svm._classes.SVC'"
+        )
+    if "." not in entry:
+        return "is not a fully qualified 'module.name'"
+    return ""
+
 
 def _normalise_module(module: str) -> str:
     # Python 2 names resolve to their Python 3 counterparts through pickle's compat map.
@@ -408,7 +471,8 @@ def _normalise_module(module: str) -> str:
 class GlobalPolicy:
     """The allow-list in force: built-ins plus the policy's ``allow_globals``/``deny_globals``.
 
-    Patterns are ``module.name`` or ``module.*`` (fnmatch syntax on the dotted name).
+    ``allow_globals`` entries are exact ``module.qualname`` names (no wildcards: see the
+    module docstring); ``deny_globals`` entries may be fnmatch patterns (``mymodule.*``).
     """
 
     allow_patterns: tuple[str, ...] = ()
@@ -422,17 +486,27 @@ class GlobalPolicy:
         def strings(key: str) -> tuple[str, ...]:
             value = options.get(key) or ()
             if isinstance(value, str) or not isinstance(value, Iterable):
-                raise ValueError(f"models.{key} must be a list of 'module.name' patterns")
-            return tuple(str(v) for v in value)
+                raise PolicyPatternError(f"models.{key} must be a list of 'module.name' names")
+            return tuple(str(v).strip() for v in value)
 
-        return cls(strings("allow_globals"), strings("deny_globals"))
+        allow = strings("allow_globals")
+        for entry in allow:
+            problem = allow_entry_problem(entry)
+            if problem:
+                raise PolicyPatternError(f"models.allow_globals: {entry!r} {problem}")
+        return cls(allow, strings("deny_globals"))
 
     def with_torchscript(self) -> GlobalPolicy:
         """The same policy inside a TorchScript archive."""
         return GlobalPolicy(self.allow_patterns, self.deny_patterns, True)
 
     def classify(self, module: str, name: str) -> GlobalVerdict:
-        """Judge one global by its module and qualified name."""
+        """Judge one global by its module and qualified name.
+
+        In order: critical names (never allowed by any other rule), the exact allow-list, module
+        objects, the policy's exact additions, then names of dangerous callables re-exported
+        elsewhere (critical); anything else is unknown.
+        """
         module = _normalise_module(module.strip())
         name = name.strip()
         dotted = f"{module}.{name}"
@@ -442,15 +516,26 @@ class GlobalPolicy:
             return GlobalVerdict.ALLOWED
         if module == "torch" and (name in _TORCH_DTYPES or name in _TORCH_STORAGES):
             return GlobalVerdict.ALLOWED
-        if "." not in name and any(
-            module.startswith(p) or module + "." == p for p in _ALLOWED_MODULE_PREFIXES
-        ):
-            return GlobalVerdict.ALLOWED
+        if self.is_module_object(module, name):
+            return GlobalVerdict.MODULE
         if self.allow_torchscript and (module == "__torch__" or module.startswith("__torch__.")):
+            # TorchScript's own namespace: classes compiled from the archive's code/, resolved by
+            # the TorchScript type system, never imported as Python.
             return GlobalVerdict.ALLOWED
-        if any(fnmatch.fnmatchcase(dotted, p) for p in self.allow_patterns):
+        if dotted in self.allow_patterns:
             return GlobalVerdict.ALLOWED
+        if name.rsplit(".", 1)[-1] in _CRITICAL_NAMES:
+            return GlobalVerdict.CRITICAL
         return GlobalVerdict.UNKNOWN
+
+    @staticmethod
+    def is_module_object(module: str, name: str) -> bool:
+        """Whether ``module.name`` names a module rather than a class or function."""
+        dotted = f"{module}.{name}"
+        if dotted in _KNOWN_MODULES:
+            return True
+        first = name.split(".", 1)[0]
+        return first in _MODULE_NAMES and first != module.rsplit(".", 1)[-1]
 
     def is_critical(self, module: str, name: str) -> bool:
         """Whether a global is known to run code, touch files or network, or load more data."""

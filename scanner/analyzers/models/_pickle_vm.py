@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 __all__ = [
+    "AttributeWrite",
     "BlobRef",
     "Call",
     "GlobalRef",
@@ -131,6 +132,20 @@ class PickleGlobal:
         return f"{self.module}.{self.name}"
 
 
+@dataclass(frozen=True, slots=True)
+class AttributeWrite:
+    """A BUILD that writes attributes of something other than a freshly made instance.
+
+    ``target`` is the global whose attributes are written (a class, function or module
+    object), or ``None`` when the target is an instance but the state names dunder attributes
+    (``__class__``, ``__dict__``...). ``attrs`` lists the attribute names the state sets.
+    """
+
+    offset: int
+    target: GlobalRef | None
+    attrs: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class PickleScan:
     """What one pickle walk found."""
@@ -144,6 +159,7 @@ class PickleScan:
     small_bytes: list[tuple[int, bytes]] = field(default_factory=list)
     extensions: list[tuple[int, int]] = field(default_factory=list)  # (offset, code)
     persistent_ids: int = 0
+    attribute_writes: list[AttributeWrite] = field(default_factory=list)
     result: object = None  # the symbolic value left by STOP
 
 
@@ -527,6 +543,12 @@ def _walk(
         elif op == 0x62:  # BUILD
             state = pop()
             obj = pop()
+            attrs = _state_attrs(state)
+            if isinstance(obj, GlobalRef):
+                # setattr on a class, function or module: rewrites code the process runs
+                out.attribute_writes.append(AttributeWrite(pos, obj, attrs))
+            elif any(a.startswith("__") and a.endswith("__") for a in attrs):
+                out.attribute_writes.append(AttributeWrite(pos, None, attrs))
             if isinstance(obj, Call):
                 obj.state = state
                 if build_hook is not None:
@@ -544,6 +566,16 @@ def _walk(
             stack.append(Unknown("persistent id"))
         else:
             raise PickleError(f"unknown opcode 0x{op:02x} at offset {pos}")
+
+
+def _state_attrs(state: object) -> tuple[str, ...]:
+    """Attribute names a BUILD state sets: a dict, or ``(dict, slotstate)``."""
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+    names: list[str] = []
+    for part in parts:
+        if isinstance(part, SymDict):
+            names.extend(k for k, _ in part.pairs if isinstance(k, str))
+    return tuple(names)
 
 
 def _top(stack: list[object], pos: int) -> object:

@@ -128,14 +128,21 @@ def test_builtin_allow_list(module: str, name: str, verdict: GlobalVerdict) -> N
 
 def test_policy_extends_but_cannot_allow_critical() -> None:
     policy = GlobalPolicy.from_options(
-        {"allow_globals": ["sklearn.*", "os.system"], "deny_globals": ["collections.deque"]}
+        {
+            "allow_globals": ["sklearn.linear_model.LogisticRegression", "os.system", "torch.nn"],
+            "deny_globals": ["collections.deque"],
+        }
     )
     assert policy.classify("sklearn.linear_model", "LogisticRegression") is GlobalVerdict.ALLOWED
+    assert policy.classify("sklearn.linear_model", "LinearRegression") is GlobalVerdict.UNKNOWN
     assert policy.classify("os", "system") is GlobalVerdict.CRITICAL
+    assert policy.classify("torch", "nn") is GlobalVerdict.MODULE
     assert policy.classify("collections", "deque") is GlobalVerdict.CRITICAL
     assert policy.with_torchscript().classify("__torch__.m", "Net") is GlobalVerdict.ALLOWED
     with pytest.raises(ValueError, match="allow_globals"):
         GlobalPolicy.from_options({"allow_globals": "sklearn.*"})
+    with pytest.raises(ValueError, match="exact names only"):
+        GlobalPolicy.from_options({"allow_globals": ["sklearn.*"]})
 
 
 @pytest.mark.parametrize(
