@@ -253,7 +253,7 @@ def detect_target(path: Path) -> ScanTarget:
         # A file given as the target is taken as a model: content no model analyzer reads is
         # reported as such (model-format.unrecognised), never approved silently. Text that
         # does not even carry a model name is a wrong target, said as a usage error.
-        if exc.sniffed.kind is ContentKind.TEXT and not has_model_name(path.name, generic=True):
+        if exc.sniffed.kind is ContentKind.TEXT and not has_model_name(path.name):
             raise
         fmt = ArtifactFormat.MODEL_FILE
     if fmt in (ArtifactFormat.ROOTFS, ArtifactFormat.DOCKER_SAVE, ArtifactFormat.OCI_ARCHIVE):

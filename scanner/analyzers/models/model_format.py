@@ -90,7 +90,7 @@ class ModelFormatAnalyzer(FileAnalyzer):
         base = low.rsplit(".", 1)[0] if "." in low else low
         if kind is ContentKind.COMPRESSED and base.endswith(_PICKLE_NAMES):
             return  # the pickle analyzer decompresses it and fails closed if it cannot
-        if kind is ContentKind.TEXT and low.endswith(_TEXT_OK):
+        if kind is ContentKind.TEXT and low.endswith(_TEXT_OK) and not loose:
             return
         if kind not in _NOT_UNDERSTOOD and kind is not ContentKind.TEXT:
             return
