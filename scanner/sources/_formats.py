@@ -205,12 +205,28 @@ def _zip(head: bytes, name: str) -> Sniffed | None:
         return Sniffed(ContentKind.ZIP, detail="empty")
     if head[:4] != b"PK\x03\x04" or len(head) < 30:
         return None
-    (name_len,) = struct.unpack("<H", head[26:28])
-    first = head[30 : 30 + name_len].decode("utf-8", "replace")
-    kind = zip_kind([first])
+    names = _local_names(head)
+    first = names[0]
+    kind = zip_kind(names)
     if kind is ContentKind.ZIP and first.lower().endswith((".pkl", ".pickle")):
         kind = ContentKind.TORCH_ZIP  # a zip led by a pickle: torch.load reads it the same way
-    return Sniffed(kind, names=(first[:300],))
+    return Sniffed(kind, names=tuple(names))
+
+
+def _local_names(head: bytes) -> list[str]:
+    """Member names of the local headers inside the head (directories and small members come
+    first in many archives; a member whose size is only in a trailing descriptor ends it)."""
+    names: list[str] = []
+    pos = 0
+    while pos + 30 <= len(head) and head[pos : pos + 4] == b"PK\x03\x04" and len(names) < 32:
+        flags, _, _, _, _, csize, _, name_len, extra_len = struct.unpack(
+            "<HHHHIIIHH", head[pos + 6 : pos + 30]
+        )
+        names.append(head[pos + 30 : pos + 30 + name_len].decode("utf-8", "replace")[:300])
+        if flags & 0x08 and csize == 0:
+            break
+        pos += 30 + name_len + extra_len + csize
+    return names
 
 
 def _tar(head: bytes, name: str) -> Sniffed | None:

@@ -2,8 +2,10 @@
 
 Every artifact format ends here as a stream of regular-file members: a root-filesystem or
 model tar (plain or compressed), the layers of a ``docker save``/OCI image (merged with their
-whiteouts), a model zip, one loose file, or a folder on disk. Nested archives inside model
-archives and code packages are spooled once and walked in turn (within the depth limit).
+whiteouts), a model zip, one loose file, or a folder on disk. Each member's head is sniffed
+once; nested archives (by content: ``scanner.walk.nesting``) are spooled once and walked in
+turn, within the depth limit: every archive inside model archives and code packages, and the
+model containers inside root filesystems.
 
 Example::
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, cast
@@ -39,23 +42,15 @@ from scanner.sources.safe_archive import (
     normalise_path,
     sniff_compression,
 )
+from scanner.sources.sniff import ContentKind, zip_kind
 from scanner.walk.dispatch import Dispatcher
+from scanner.walk.nesting import opens_nested
+from scanner.walk.peek import PeekedMember
 
-__all__ = ["NESTED_SUFFIXES", "ArtifactWalker", "Progress", "entry_of", "mark_shadowed"]
+__all__ = ["ArtifactWalker", "Progress", "entry_of", "mark_shadowed"]
 
 Progress = Callable[[str, int, int], None]
 """``progress(artifact_name, bytes_done, bytes_total)``."""
-
-NESTED_SUFFIXES = (
-    ".tar",
-    ".tar.gz",
-    ".tgz",
-    ".tar.zst",
-    ".tar.zstd",
-    ".tar.xz",
-    ".tar.bz2",
-    ".zip",
-)
 
 
 class ArtifactWalker:
@@ -119,17 +114,34 @@ class ArtifactWalker:
         for member in reader:
             if member.type is not MemberType.FILE or member._opener is None:
                 continue
-            path = prefix + member.path
-            if self.entry_path and path == self.entry_path:
-                self.seen_entry = True
-            if reader.context is LinkContext.EXTRACT and path.lower().endswith(NESTED_SUFFIXES):
-                self._nested(member, sa, depth, path, layer, layer_id)
-                continue
-            self.d.handle(member, layer=layer, layer_id=layer_id, path_prefix=prefix)
+            self._offer(member, sa, depth, prefix, layer, layer_id, reader.context)
+
+    def _offer(
+        self,
+        member: ArchiveMember,
+        sa: SourceArtifact,
+        depth: int,
+        prefix: str,
+        layer: int,
+        layer_id: str | None,
+        context: LinkContext,
+    ) -> None:
+        """One regular file: walked inside when it is an archive to open, else dispatched."""
+        path = prefix + member.path
+        if self.entry_path and path == self.entry_path:
+            self.seen_entry = True
+        peek = PeekedMember(member)
+        # Sniffing costs a head read per file: in a root filesystem only when some analyzer
+        # reads files by content (the model analyzers), whose containers are then opened too.
+        sniffs = context is LinkContext.EXTRACT or bool(self.d.content_analyzers)
+        if member.size > 0 and sniffs and opens_nested(peek.sniff(path), path, context):
+            self._nested(peek, sa, depth, path, layer, layer_id)
+            return
+        self.d.handle(peek, layer=layer, layer_id=layer_id, path_prefix=prefix)
 
     def _nested(
         self,
-        member: ArchiveMember,
+        member: PeekedMember,
         sa: SourceArtifact,
         depth: int,
         path: str,
@@ -152,15 +164,15 @@ class ArtifactWalker:
                     # failure, verdict incomplete), not a corrupt archive (a finding)
                     spool.write(chunk)
             spool.seek(0)
+            m = member.member
             copy = ArchiveMember(
-                member.path,
-                member.raw_name,
-                MemberType.FILE,
-                member.size,
-                member.mode,
-                _opener=lambda: _shared(spool),
+                m.path, m.raw_name, MemberType.FILE, m.size, m.mode, _opener=lambda: _shared(spool)
             )
-            prefix = path[: len(path) - len(member.path)]
+            prefix = path[: len(path) - len(m.path)]
+            if _zip_is_one_model(spool):
+                # a checkpoint, .npz or .keras (its central directory says so): one model file
+                self.d.handle(copy, layer=layer, layer_id=layer_id, path_prefix=prefix)
+                return
             self.d.handle(copy, layer=layer, layer_id=layer_id, path_prefix=prefix)
             spool.seek(0)
             if depth + 1 > self.config.limits.max_depth:
@@ -325,11 +337,10 @@ class ArtifactWalker:
                 def opener(full: Path = full) -> IO[bytes]:
                     return full.open("rb")
 
-                self.d.handle(
-                    ArchiveMember(
-                        rel, rel, MemberType.FILE, st.st_size, st.st_mode & 0o7777, _opener=opener
-                    )
+                member = ArchiveMember(
+                    rel, rel, MemberType.FILE, st.st_size, st.st_mode & 0o7777, _opener=opener
                 )
+                self._offer(member, sa, 0, "", 0, None, LinkContext.EXTRACT)
 
     def _walk_image(self, sa: SourceArtifact) -> None:
         assert sa.file is not None
@@ -360,9 +371,9 @@ class ArtifactWalker:
                                 continue
                             if member.type is not MemberType.FILE or member._opener is None:
                                 continue
-                            if self.entry_path and member.path == self.entry_path:
-                                self.seen_entry = True
-                            self.d.handle(member, layer=layer.index, layer_id=layer_id)
+                            self._offer(
+                                member, sa, 0, "", layer.index, layer_id, LinkContext.ROOTFS
+                            )
                     except ArchiveStreamError as exc:
                         reader.fail(exc)
                     self.findings.extend(reader.findings)
@@ -406,6 +417,21 @@ class _Unclosable:
 
 def _shared(f: IO[bytes]) -> IO[bytes]:
     return cast(IO[bytes], _Unclosable(f))
+
+
+def _zip_is_one_model(spool: IO[bytes]) -> bool:
+    """A spooled zip whose central directory makes it one model file, not an archive."""
+    try:
+        head = spool.read(4)
+        if head != b"PK\x03\x04":
+            return False
+        spool.seek(0)
+        with zipfile.ZipFile(_shared(spool)) as zf:
+            return zip_kind(zf.namelist()[:2000]) is not ContentKind.ZIP
+    except READ_ERRORS:
+        return False  # a broken zip is walked (and reported) as an archive
+    finally:
+        spool.seek(0)
 
 
 def _drain(f: Any) -> None:
