@@ -1,6 +1,6 @@
 """Detection comparison: panorama-gate versus picklescan, modelscan and fickling.
 
-Every file of the malicious corpus (tests/unit/analyzers/models/corpus.py) is given to each
+Every file of the malicious corpus (tests/helpers/model_corpus.py) is given to each
 tool. The table is printed (``pytest -s`` shows it; ``python -m
 tests.integration.test_issue5_comparison`` prints it on its own). The test asserts that
 panorama-gate blocks every case any other tool detects, and strictly more cases overall.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.analyzers.models.corpus import Case, build_corpus, clean_cases
-from tests.unit.analyzers.models.helpers import blocking, run_models
+from tests.helpers.model_corpus import Case, build_corpus, clean_cases
+from tests.helpers.model_runner import blocking, run_models
 
 Outcome = str  # "yes" | "no" | "err"
 

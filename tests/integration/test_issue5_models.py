@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.analyzers.models.corpus import build_corpus, clean_cases
+from tests.helpers.model_corpus import build_corpus, clean_cases
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = {c.key: c for c in build_corpus() + clean_cases()}

@@ -503,9 +503,9 @@ class GlobalPolicy:
     def classify(self, module: str, name: str) -> GlobalVerdict:
         """Judge one global by its module and qualified name.
 
-        In order: critical names (never allowed by any other rule), the exact allow-list, module
-        objects, the policy's exact additions, then names of dangerous callables re-exported
-        elsewhere (critical); anything else is unknown.
+        In order: critical names, the built-in exact allow-list, module objects, names of
+        dangerous callables re-exported elsewhere (critical), then the policy's exact additions;
+        anything else is unknown. Nothing the tool rates critical can be allowed by a policy.
         """
         module = _normalise_module(module.strip())
         name = name.strip()
@@ -522,10 +522,10 @@ class GlobalPolicy:
             # TorchScript's own namespace: classes compiled from the archive's code/, resolved by
             # the TorchScript type system, never imported as Python.
             return GlobalVerdict.ALLOWED
+        if name.rsplit(".", 1)[-1] in _CRITICAL_NAMES:
+            return GlobalVerdict.CRITICAL  # before the policy's additions: never allowed
         if dotted in self.allow_patterns:
             return GlobalVerdict.ALLOWED
-        if name.rsplit(".", 1)[-1] in _CRITICAL_NAMES:
-            return GlobalVerdict.CRITICAL
         return GlobalVerdict.UNKNOWN
 
     @staticmethod

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from scanner.models import Severity
-from tests.unit.analyzers.models.corpus import (
+from tests.helpers.model_corpus import (
     keras_h5,
     mxnet_params,
     mxnet_symbol,
     tf_graphdef,
     tf_saved_model,
 )
-from tests.unit.analyzers.models.helpers import failures, findings, run_models
+from tests.helpers.model_runner import failures, findings, run_models
 
 torch = pytest.importorskip("torch")
 
@@ -120,7 +120,7 @@ def clean_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 
 def _keras3_clean() -> bytes:
-    from tests.unit.analyzers.models.corpus import keras_zip
+    from tests.helpers.model_corpus import keras_zip
 
     return keras_zip({"module": "keras", "class_name": "Sequential", "config": {"name": "s",
         "layers": [{"module": "keras.layers", "class_name": "Dense", "registered_name": None,
@@ -148,7 +148,7 @@ def test_every_clean_model_is_seen_by_some_analyzer(clean_models: dict[str, byte
 
     from scanner.sources.sniff import sniff_head
     from scanner.walk.dispatch import Dispatcher
-    from tests.unit.analyzers.models.helpers import model_analyzers
+    from tests.helpers.model_runner import model_analyzers
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Dispatcher(model_analyzers(), Path(tmp))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from scanner.analyzers.models._globals import GlobalPolicy, GlobalVerdict
 from scanner.analyzers.models._pickle_vm import PickleError, looks_like_pickle, scan_pickle
-from tests.unit.analyzers.models.corpus import P
+from tests.helpers.model_corpus import P
 
 _leaf = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20),
