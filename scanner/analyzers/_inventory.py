@@ -39,6 +39,7 @@ __all__ = [
     "INVENTORY_PATTERNS",
     "LICENSE_FILE_PATTERNS",
     "Collector",
+    "ComponentSet",
     "DebPackage",
     "DeclaredRequirement",
     "OsRelease",
@@ -551,3 +552,29 @@ def build_components(
         yield deb_component(inv.artifact, pkg, inv.os_release, lic.licenses, props)
     for req in declared_only(inv):
         yield declared_component(inv.artifact, req)
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentSet:
+    """One artifact's inventory and the Components built from it, shared by every consumer.
+
+    ``failures`` are the files that describe a package but could not be read (reported once,
+    under the ``packages`` analyzer's name).
+    """
+
+    artifact: str
+    inventory: Inventory
+    components: tuple[Component, ...]
+    failures: tuple[AnalyzerFailure, ...] = ()
+
+    @classmethod
+    def build(cls, inv: Inventory, *, license_texts: bool) -> ComponentSet:
+        """Build the Components of ``inv`` once (license detection included)."""
+        comps: list[Component] = []
+        failures: list[AnalyzerFailure] = []
+        for item in build_components(inv, license_texts=license_texts):
+            if isinstance(item, AnalyzerFailure):
+                failures.append(item)
+            else:
+                comps.append(item)
+        return cls(inv.artifact, inv, tuple(comps), tuple(failures))

@@ -1,6 +1,6 @@
 """The analyzer plug-in contract.
 
-Four kinds of analyzer, all declared the same way (``name``, ``version``, ``tags``,
+Five kinds of analyzer, all declared the same way (``name``, ``version``, ``tags``,
 ``patterns``) and all returning the same outputs (``Finding``, ``Component``,
 ``AnalyzerFailure``, ``Skipped``):
 
@@ -8,6 +8,8 @@ Four kinds of analyzer, all declared the same way (``name``, ``version``, ``tags
 - ``TreeAnalyzer``: gets a temporary folder holding only the files it wanted, after the pass
   (bandit wants real paths; package auditing wants all components at once).
 - ``ImageConfigAnalyzer``: gets the parsed image config of docker-save/OCI images.
+- ``ComponentAnalyzer``: gets each artifact's package inventory once, after its pass (the
+  component stage builds it once and shares it: packages, licenses, vulnerabilities).
 - ``TargetAnalyzer``: gets the whole detected target once (manifests, project model, asset
   files): manifest checks, privacy checks, the sandbox profile.
 
@@ -45,6 +47,7 @@ from scanner.models import (
 from scanner.sources.sniff import Sniffed
 
 if TYPE_CHECKING:
+    from scanner.analyzers._inventory import ComponentSet
     from scanner.config import ScanConfig
     from scanner.sources.interface import ScanTarget, SourceArtifact
     from scanner.walk.entry import FileEntry
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Analyzer",
     "AnalyzerContext",
+    "ComponentAnalyzer",
     "FileAnalyzer",
     "ImageConfigAnalyzer",
     "Output",
@@ -190,6 +194,25 @@ class ImageConfigAnalyzer(Analyzer):
         self, config: Mapping[str, Any], artifact: SourceArtifact
     ) -> Iterable[Output]:
         """Findings for one image config."""
+
+
+class ComponentAnalyzer(Analyzer):
+    """Runs once per artifact on its package inventory, built once by the component stage.
+
+    It declares no file patterns: the stage gathers the files that describe packages (dist-info,
+    dpkg's database, requirements, license files) during the single pass, parses each once and
+    builds the Components; every ComponentAnalyzer then sees the same ``ComponentSet``.
+    """
+
+    def needs_license_texts(self) -> bool:
+        """Whether Components must carry their license texts (the notice export)."""
+        return False
+
+    @abstractmethod
+    def analyze_components(
+        self, components: ComponentSet, artifact: SourceArtifact
+    ) -> Iterable[Output]:
+        """Findings (and components, for the inventory itself) for one artifact."""
 
 
 class TargetAnalyzer(Analyzer):

@@ -21,27 +21,20 @@ not-allowed findings, default ``high``).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from license_expression import ExpressionError, LicenseSymbol, LicenseWithExceptionSymbol
 
-from scanner.analyzers._inventory import (
-    INVENTORY_PATTERNS,
-    LICENSE_FILE_PATTERNS,
-    Collector,
-    build_components,
-)
 from scanner.analyzers._licensing import normalize_expression, spdx_licensing
-from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
+from scanner.analyzers.interface import AnalyzerContext, ComponentAnalyzer, Output
 from scanner.errors import ConfigError
-from scanner.models import AnalyzerFailure, Category, Component, Finding, Severity, Skipped
+from scanner.models import Category, Component, Finding, Severity, Skipped
 
 if TYPE_CHECKING:
+    from scanner.analyzers._inventory import ComponentSet
     from scanner.sources.interface import SourceArtifact
-    from scanner.walk.entry import FileEntry
 
 __all__ = ["LicensePolicy", "LicensesAnalyzer", "Outcome"]
 
@@ -161,19 +154,15 @@ _RULES = {
 }
 
 
-class LicensesAnalyzer(FileAnalyzer):
+class LicensesAnalyzer(ComponentAnalyzer):
     """License findings per component from the policy's allow/deny/unknown rules."""
 
     name = "licenses"
     version = 1
     tags = frozenset({"license", "deps"})
-    patterns = INVENTORY_PATTERNS + LICENSE_FILE_PATTERNS
-    max_size = 64 * 1024**2
 
     def __init__(self) -> None:
         super().__init__()
-        self._lock = threading.Lock()
-        self._collectors: dict[str, Collector] = {}
         self.policy = LicensePolicy()
 
     def configure(self, ctx: AnalyzerContext) -> None:
@@ -181,27 +170,13 @@ class LicensesAnalyzer(FileAnalyzer):
         super().configure(ctx)
         self.policy = LicensePolicy.from_options(ctx.options)
 
-    def analyze(self, entry: FileEntry) -> Iterable[Output]:
-        """Record the file; evaluation happens in ``finish``."""
-        with self._lock:
-            c = self._collectors.get(entry.artifact)
-            if c is None:
-                c = self._collectors[entry.artifact] = Collector(entry.artifact)
-        c.add(entry.path, entry.read(), entry.layer)
-        return ()
-
-    def finish(self, artifact: SourceArtifact) -> Iterable[Output]:
-        """Evaluate every component of one artifact."""
-        with self._lock:
-            collector = self._collectors.pop(artifact.artifact.name, None)
-        if collector is None:
-            return []
+    def analyze_components(
+        self, components: ComponentSet, artifact: SourceArtifact
+    ) -> Iterable[Output]:
+        """Evaluate every installed component of one artifact."""
         out: list[Output] = []
         declared = 0
-        for item in build_components(collector.inventory(), license_texts=False):
-            if isinstance(item, AnalyzerFailure):
-                # the packages analyzer reports unreadable metadata; one report is enough
-                continue
+        for item in components.components:
             if item.properties.get("declared"):
                 declared += 1
                 continue

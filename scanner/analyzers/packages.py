@@ -4,7 +4,8 @@ Finds Python distributions from ``*.dist-info``/``*.egg-info`` anywhere in a roo
 (any Python version's site-packages or dist-packages, vendored copies), dependencies declared in
 requirements/pyproject/lock files of code packages, and OS packages from the dpkg status
 database. Each Component records where it was found and its SPDX-normalised licenses (see
-``_licensing`` for the detection order).
+``_licensing`` for the detection order). The component stage (``scanner.walk.components``)
+builds them once per artifact; this analyzer puts them in the report.
 
 Options (``ScanConfig.options["packages"]``):
 
@@ -14,56 +15,31 @@ Options (``ScanConfig.options["packages"]``):
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from scanner.analyzers._inventory import (
-    INVENTORY_PATTERNS,
-    LICENSE_FILE_PATTERNS,
-    Collector,
-    build_components,
-)
-from scanner.analyzers.interface import FileAnalyzer, Output
+from scanner.analyzers.interface import ComponentAnalyzer, Output
 
 if TYPE_CHECKING:
+    from scanner.analyzers._inventory import ComponentSet
     from scanner.sources.interface import SourceArtifact
-    from scanner.walk.entry import FileEntry
 
 __all__ = ["PackagesAnalyzer"]
 
 
-class PackagesAnalyzer(FileAnalyzer):
+class PackagesAnalyzer(ComponentAnalyzer):
     """Inventory of Python distributions, declared requirements and dpkg packages."""
 
     name = "packages"
     version = 1
     tags = frozenset({"deps", "license"})
-    patterns = INVENTORY_PATTERNS + LICENSE_FILE_PATTERNS
-    max_size = 64 * 1024**2
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._collectors: dict[str, Collector] = {}
+    def needs_license_texts(self) -> bool:
+        """True when the ``license_texts`` option asks for them (the notice export)."""
+        return bool(self.ctx.options.get("license_texts", False))
 
-    def _collector(self, artifact: str) -> Collector:
-        with self._lock:
-            c = self._collectors.get(artifact)
-            if c is None:
-                c = self._collectors[artifact] = Collector(artifact)
-            return c
-
-    def analyze(self, entry: FileEntry) -> Iterable[Output]:
-        """Record the file; components are built in ``finish`` once all files are in."""
-        self._collector(entry.artifact).add(entry.path, entry.read(), entry.layer)
-        return ()
-
-    def finish(self, artifact: SourceArtifact) -> Iterable[Output]:
-        """Build the Components of one artifact."""
-        with self._lock:
-            collector = self._collectors.pop(artifact.artifact.name, None)
-        if collector is None:
-            return []
-        keep = bool(self.ctx.options.get("license_texts", False))
-        return list(build_components(collector.inventory(), license_texts=keep))
+    def analyze_components(
+        self, components: ComponentSet, artifact: SourceArtifact
+    ) -> Iterable[Output]:
+        """The artifact's Components, as the component stage built them."""
+        return components.components

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.analyzers._inventory import (
-    INVENTORY_PATTERNS,
-    Collector,
+    ComponentSet,
     Inventory,
     OsRelease,
     canonical_name,
@@ -39,14 +38,13 @@ from scanner.analyzers._inventory import (
     declared_only,
     pypi_purl,
 )
-from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
+from scanner.analyzers.interface import AnalyzerContext, ComponentAnalyzer, Output
 from scanner.errors import ConfigError
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
 from scanner.vulndb import OsvDatabase, VulnDbError
 
 if TYPE_CHECKING:
     from scanner.sources.interface import SourceArtifact
-    from scanner.walk.entry import FileEntry
 
 __all__ = ["VulnsAnalyzer", "deb_ecosystems"]
 
@@ -93,19 +91,16 @@ def _severity_option(options: Any, key: str, default: str) -> Severity:
         raise ConfigError(f"policy vulnerabilities.{key}: {exc}") from exc
 
 
-class VulnsAnalyzer(FileAnalyzer):
+class VulnsAnalyzer(ComponentAnalyzer):
     """Vulnerability matching of Python and dpkg packages (offline OSV DB or pip-audit)."""
 
     name = "vulns"
     version = 1
     tags = frozenset({"deps", "vulnerability"})
-    patterns = INVENTORY_PATTERNS
-    max_size = 64 * 1024**2
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._collectors: dict[str, Collector] = {}
         self.db: OsvDatabase | None = None
         self._db_reported = False
         self.now: Callable[[], datetime] = _utcnow  # injectable clock (tests)
@@ -138,24 +133,11 @@ class VulnsAnalyzer(FileAnalyzer):
         token = f"{self.now().date()}:{self.service}:"
         return token + (self.db.fingerprint() if self.db is not None else "online")
 
-    def analyze(self, entry: FileEntry) -> Iterable[Output]:
-        """Record the file; matching happens in ``finish``."""
-        with self._lock:
-            c = self._collectors.get(entry.artifact)
-            if c is None:
-                c = self._collectors[entry.artifact] = Collector(
-                    entry.artifact, keep_license_files=False
-                )
-        c.add(entry.path, entry.read(), entry.layer)
-        return ()
-
-    def finish(self, artifact: SourceArtifact) -> Iterable[Output]:
-        """Audit every package of one artifact."""
-        with self._lock:
-            collector = self._collectors.pop(artifact.artifact.name, None)
-        if collector is None:
-            return []
-        return list(self.audit_inventory(collector.inventory()))
+    def analyze_components(
+        self, components: ComponentSet, artifact: SourceArtifact
+    ) -> Iterable[Output]:
+        """Audit every package of one artifact's inventory."""
+        return list(self.audit_inventory(components.inventory))
 
     # -- the audit ------------------------------------------------------------------------
 

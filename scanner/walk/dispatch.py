@@ -22,6 +22,7 @@ from typing import IO, cast
 
 from scanner.analyzers.interface import (
     Analyzer,
+    ComponentAnalyzer,
     FileAnalyzer,
     ImageConfigAnalyzer,
     Output,
@@ -32,6 +33,7 @@ from scanner.models import AnalyzerFailure, ArtifactKind, Location
 from scanner.sources.interface import SourceArtifact
 from scanner.sources.safe_archive import CHUNK, READ_ERRORS, ArchiveMember, ArchiveStreamError
 from scanner.sources.sniff import Sniffed
+from scanner.walk.components import ComponentStage
 from scanner.walk.entry import FileEntry, LazyContent
 from scanner.walk.peek import PeekedMember
 
@@ -74,6 +76,12 @@ class Dispatcher:
             a for a in self.file_analyzers if a.content_kinds or _overrides_content(a)
         ]
         self.target_analyzers = [a for a in self.analyzers if isinstance(a, TargetAnalyzer)]
+        self.component_analyzers = [a for a in self.analyzers if isinstance(a, ComponentAnalyzer)]
+        # the component stage runs only when something consumes the inventory
+        self.stage: ComponentStage | None = None
+        if self.component_analyzers:
+            texts = any(a.needs_license_texts() for a in self.component_analyzers)
+            self.stage = ComponentStage(license_texts=texts)
         self.outputs: list[Output] = []
         self._trees: dict[str, Path] = {}
         self._artifact = ""
@@ -145,7 +153,8 @@ class Dispatcher:
             sniffed = peek.sniff(path)
         interested = self.interested(path, m.size, m.mode, sniffed)
         trees = [t for t in self.tree_analyzers if t.wants(path, m.size, m.mode)]
-        if not interested and not trees:
+        inventory = self.stage is not None and self.stage.wants(path, m.size)
+        if not interested and not trees and not inventory:
             return None
         self.files_dispatched += 1
         content = LazyContent(lambda: self._loader(peek))  # type: ignore[arg-type, return-value]
@@ -163,11 +172,24 @@ class Dispatcher:
         if sniffed is not None:
             entry.extra["sniffed"] = sniffed
         entry.extra["model_artifact"] = self._model_artifact
+        if inventory:
+            assert self.stage is not None
+            self._stage_add(self.stage, entry)
         for a in interested:
             self.outputs.extend(run_safely(a, entry.location(), partial(a.analyze, entry)))
         for t in trees:
             self._materialise(t, entry)
         return entry
+
+    def _stage_add(self, stage: ComponentStage, entry: FileEntry) -> None:
+        try:
+            stage.add(entry)
+        except ArchiveStreamError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded as data; the verdict becomes incomplete
+            log.debug("component stage failed at %s", entry.location(), exc_info=True)
+            reason = f"cannot inventory: {type(exc).__name__}: {exc}"[:500]
+            self.outputs.append(AnalyzerFailure("packages", reason, entry.location()))
 
     def remove(self, path: str) -> None:
         """A whiteout in a later layer: the file leaves the merged trees."""
@@ -204,10 +226,17 @@ class Dispatcher:
             self.outputs.extend(run_safely(a, loc, partial(a.analyze_config, config, sa)))
 
     def finish(self, sa: SourceArtifact) -> list[Output]:
-        """End an artifact: FileAnalyzer.finish, then the TreeAnalyzers; returns all outputs."""
+        """End an artifact: FileAnalyzer.finish, the component stage, then the TreeAnalyzers."""
         loc = Location(sa.artifact.name)
         for a in self.file_analyzers:
             self.outputs.extend(run_safely(a, loc, partial(a.finish, sa)))
+        if self.stage is not None:
+            components = self.stage.finish(sa.artifact.name)
+            self.outputs.extend(components.failures)
+            for c in self.component_analyzers:
+                self.outputs.extend(
+                    run_safely(c, loc, partial(c.analyze_components, components, sa))
+                )
         for t in self.tree_analyzers:
             root = self._trees.pop(t.name)
             try:

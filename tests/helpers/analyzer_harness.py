@@ -1,57 +1,72 @@
-"""Run analyzers on files the way a scan does: through the real dispatcher.
+"""Run analyzers over in-memory files through the real dispatcher (syft's ``pkgtest`` idea).
 
-The dispatcher sniffs each file's head and offers it by name and by content, exactly as the
-walker's files are offered; what comes back is what a scan would report for that file.
+Files go through ``Dispatcher.handle`` exactly as the walker hands them over, so a test sees
+what a scan would: pattern matching, the component stage, ``finish`` and the tree analyzers.
 
 Example::
 
-    out = dispatch_files([PickleAnalyzer()], {"weights/model.PTH": data})
+    out = AnalyzerHarness(LicensesAnalyzer(), options={"deny": ["GPL-3.0-only"]}).run(
+        {"usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA": b"..."}
+    )
 """
 
 from __future__ import annotations
 
-import io
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import Any
 
-from scanner.analyzers.interface import Analyzer, Output
-from scanner.models import Artifact, ArtifactKind
+from scanner.analyzers.interface import Analyzer, AnalyzerContext
+from scanner.config import ScanConfig
+from scanner.models import Artifact, ArtifactKind, frozen_mapping
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from scanner.sources.safe_archive import ArchiveMember, MemberType
 from scanner.walk.dispatch import Dispatcher
 
-__all__ = ["dispatch_files", "source_artifact"]
+
+def _member(path: str, data: bytes, mode: int) -> ArchiveMember:
+    import io
+
+    return ArchiveMember(
+        path, path, MemberType.FILE, len(data), mode, _opener=lambda: io.BytesIO(data)
+    )
 
 
-def source_artifact(
-    name: str = "model.tar.gz", kind: ArtifactKind = ArtifactKind.MODEL
-) -> SourceArtifact:
-    """A minimal artifact for the dispatcher (no file on disk)."""
-    fmt = ArtifactFormat.MODEL_ARCHIVE if kind is ArtifactKind.MODEL else ArtifactFormat.ROOTFS
-    return SourceArtifact(Artifact(kind, name, name, None, 0), None, fmt)
+class AnalyzerHarness:
+    """One analyzer (or several), configured, fed through a real Dispatcher."""
 
+    def __init__(
+        self,
+        *analyzers: Analyzer,
+        options: Mapping[str, Any] | None = None,
+        config: ScanConfig | None = None,
+        work_dir: Path | None = None,
+    ) -> None:
+        self.analyzers = list(analyzers)
+        self.options = options or {}
+        self.config = config or ScanConfig()
+        self.work_dir = work_dir
 
-def _member(path: str, data: bytes) -> ArchiveMember:
-    def opener() -> IO[bytes]:
-        return io.BytesIO(data)
-
-    return ArchiveMember(path, path, MemberType.FILE, len(data), 0o644, _opener=opener)
-
-
-def dispatch_files(
-    analyzers: Iterable[Analyzer],
-    files: Mapping[str, bytes],
-    *,
-    artifact: str = "model.tar.gz",
-    kind: ArtifactKind = ArtifactKind.MODEL,
-) -> list[Output]:
-    """Every output the analyzers give for ``files`` in one artifact (``finish`` included)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Dispatcher(list(analyzers), Path(tmp))
-        sa = source_artifact(artifact, kind)
-        d.begin(sa)
-        for path, data in files.items():
-            d.handle(_member(path, data))
-        return d.finish(sa)
+    def run(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        artifact: str = "test.tar",
+        kind: ArtifactKind = ArtifactKind.CONTAINER,
+        fmt: ArtifactFormat = ArtifactFormat.ROOTFS,
+        modes: Mapping[str, int] | None = None,
+    ) -> list[Any]:
+        """Outputs of one artifact holding ``files`` (path -> bytes), in dispatch order."""
+        with tempfile.TemporaryDirectory() as tmp:
+            work = self.work_dir or Path(tmp)
+            for a in self.analyzers:
+                a.configure(
+                    AnalyzerContext(a.name, frozen_mapping(self.options), self.config, work)
+                )
+            d = Dispatcher(self.analyzers, work)
+            sa = SourceArtifact(Artifact(kind, artifact, artifact, None, 0), None, fmt)
+            d.begin(sa)
+            for path, data in files.items():
+                d.handle(_member(path, data, (modes or {}).get(path, 0o644)))
+            return d.finish(sa)

@@ -405,27 +405,11 @@ def run_file_analyzer(
     config: Any = None,
     work_dir: Path | None = None,
 ) -> list[Any]:
-    """Configure a FileAnalyzer, feed it every file it wants, finish the artifact."""
-    from scanner.analyzers.interface import AnalyzerContext
-    from scanner.config import ScanConfig
-    from scanner.models import Artifact, ArtifactKind, frozen_mapping
-    from scanner.sources.interface import ArtifactFormat, SourceArtifact
-    from tests.helpers.entries import make_entry
+    """Configure an analyzer and run one artifact of ``files`` through the real dispatcher."""
+    from tests.helpers.analyzer_harness import AnalyzerHarness
 
-    analyzer.configure(
-        AnalyzerContext(
-            analyzer.name, frozen_mapping(options or {}), config or ScanConfig(), work_dir
-        )
-    )
-    out: list[Any] = []
-    for path, data in files.items():
-        if analyzer.wants(path, len(data)):
-            out.extend(analyzer.analyze(make_entry(path, data, artifact=artifact)))
-    sa = SourceArtifact(
-        Artifact(ArtifactKind.CONTAINER, artifact, artifact, None, 0), None, ArtifactFormat.ROOTFS
-    )
-    out.extend(analyzer.finish(sa))
-    return out
+    harness = AnalyzerHarness(analyzer, options=options, config=config, work_dir=work_dir)
+    return harness.run(files, artifact=artifact)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from scanner.analyzers.models.pickle_family import PickleAnalyzer
 from scanner.analyzers.models.safetensors_model import SafetensorsAnalyzer
 from scanner.analyzers.models.tensorflow_model import TensorFlowAnalyzer
 from scanner.models import AnalyzerFailure, ArtifactKind, Finding, Severity
-from tests.helpers.analyzer_harness import dispatch_files
+from scanner.sources.interface import ArtifactFormat
+from tests.helpers.analyzer_harness import AnalyzerHarness
 
 FILE_ANALYZERS: tuple[type[FileAnalyzer], ...] = (
     PickleAnalyzer,
@@ -46,7 +47,9 @@ def run_models(
     kind: ArtifactKind = ArtifactKind.MODEL,
 ) -> list[Output]:
     """What the model analyzers report for one file named ``path`` holding ``data``."""
-    return dispatch_files(model_analyzers(options), {path: data}, artifact=artifact, kind=kind)
+    fmt = ArtifactFormat.MODEL_ARCHIVE if kind is ArtifactKind.MODEL else ArtifactFormat.ROOTFS
+    harness = AnalyzerHarness(*(cls() for cls in FILE_ANALYZERS), options=options)
+    return harness.run({path: data}, artifact=artifact, kind=kind, fmt=fmt)
 
 
 def findings(out: list[Output]) -> list[Finding]:

@@ -135,12 +135,12 @@ def test_reject_waive_expire_crash(
     # 4. An analyzer crash: incomplete, exit 3, the failure in the report and the reason.
     from scanner.analyzers import licenses
 
-    def boom(self: object, entry: object) -> Iterator[object]:
+    def boom(self: object, components: object, artifact: object) -> Iterator[object]:
         # A generator, as analyzers are: the crash happens while the pipeline drains it.
         raise RuntimeError("planted crash")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(licenses.LicensesAnalyzer, "analyze", boom)
+    monkeypatch.setattr(licenses.LicensesAnalyzer, "analyze_components", boom)
     code, data4 = _scan(project, tmp_path / "4", "--waivers", str(waivers))
     assert code == 3
     assert data4["verdict"]["decision"] == "incomplete"

@@ -27,7 +27,14 @@ from scanner.policy import resolve_policy
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
 from tests.reliability._cli import QUIET_SCAN, read_json, run_cli
 
-METHODS = ("analyze", "analyze_tree", "analyze_config", "analyze_target", "finish")
+METHODS = (
+    "analyze",
+    "analyze_tree",
+    "analyze_config",
+    "analyze_target",
+    "analyze_components",
+    "finish",
+)
 
 METADATA = b"Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nLicense: Apache-2.0\n"
 
