@@ -239,6 +239,17 @@ _TOKEN_FORMATS: tuple[tuple[bytes, re.Pattern[bytes], str, str, Severity], ...] 
         "Google API key",
         Severity.HIGH,
     ),
+    (
+        # Whoever has the URL can post into the channel: the URL is the credential.
+        b"https://hooks.slack.com/",
+        re.compile(
+            rb"(https://hooks\.slack\.com/(?:services|workflows|triggers)/"
+            rb"[A-Za-z0-9_]{6,32}/[A-Za-z0-9_]{6,32}/[A-Za-z0-9_/]{8,80})(?![A-Za-z0-9_/])"
+        ),
+        "slack-webhook",
+        "Slack incoming-webhook URL",
+        Severity.HIGH,
+    ),
 )
 
 # A credential-like name, an assignment, and a literal value. The keyword list is what the
@@ -475,7 +486,7 @@ def _token_formats(data: bytes) -> Iterator[SecretMatch]:
                 yield _mk(rule, title, sev, data, m.start(1), m.end(1), m.group(1))
 
 
-def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
+def _generic(data: bytes, lower: bytes, config: bool = False) -> Iterator[SecretMatch]:
     # The regex runs on a window around each keyword: the keyword's line, cut to 128 bytes
     # before it and 600 after, so a one-line JSON config is searched as well as a source file.
     hits: list[tuple[int, int]] = []
@@ -506,11 +517,10 @@ def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
             if is_placeholder(value) or value.startswith(("http://", "https://", "/")):
                 continue
             is_password = bool(_PASSWORD_NAME.search(name))
-            # Unquoted values are code expressions as often as literals; only accept what
-            # looks like a literal secret (no call, attribute or identifier).
-            if not quoted and (
-                re.search(rb"[().\[\]]", raw) or re.fullmatch(rb"[A-Za-z_][A-Za-z0-9_]*", raw)
-            ):
+            # In code, unquoted values are expressions as often as literals; only accept what
+            # looks like a literal secret (no call, attribute or identifier). In configuration
+            # (YAML, INI, properties) an unquoted value *is* the literal.
+            if not quoted and (_not_a_config_literal(raw) if config else _code_expression(raw)):
                 continue
             ent = entropy(raw)
             if is_password:
@@ -529,6 +539,16 @@ def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
                 kind="context",
                 properties={"name": name.decode("utf-8", "replace")[:64], "entropy": f"{ent:.2f}"},
             )
+
+
+def _code_expression(raw: bytes) -> bool:
+    """An unquoted value in code: a call, an attribute, an index or a bare identifier."""
+    return bool(re.search(rb"[().\[\]]", raw) or re.fullmatch(rb"[A-Za-z_][A-Za-z0-9_]*", raw))
+
+
+def _not_a_config_literal(raw: bytes) -> bool:
+    """An unquoted YAML value that is no literal: a tag, anchor, alias or block scalar."""
+    return raw[:1] in (b"!", b"&", b"*", b"|", b">")
 
 
 def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
@@ -566,7 +586,7 @@ def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
 
 
 def scan_bytes(
-    data: bytes, *, binary: bool | None = None, heuristics: bool = True
+    data: bytes, *, binary: bool | None = None, heuristics: bool = True, config: bool = False
 ) -> list[SecretMatch]:
     """Every secret in ``data``, sorted by position, de-duplicated, with line numbers.
 
@@ -574,8 +594,9 @@ def scan_bytes(
     in every text file; the context and entropy rules (AWS secret keys and session tokens by
     name, service tokens, passwords, generic secrets) only in text files and only with
     ``heuristics`` (the caller turns it off for installed third-party/OS files, where these
-    rules find documentation and test values, and says so). A credential URL inside an
-    assignment is reported once, as a URL.
+    rules find documentation and test values, and says so). ``config`` says the text is a
+    configuration file (YAML, INI, properties), where unquoted values are literals. A
+    credential URL inside an assignment is reported once, as a URL.
     """
     if binary is None:
         binary = looks_binary(data)
@@ -615,7 +636,7 @@ def scan_bytes(
                 )
             )
         out.extend(_token_formats(data))
-        out.extend(_generic(data, lower))
+        out.extend(_generic(data, lower, config))
     return _with_lines(data, _dedupe(out))
 
 
