@@ -28,6 +28,7 @@ __all__ = [
     "ModelsSection",
     "PolicySpec",
     "ResourceSection",
+    "RuleRating",
     "VulnerabilitySection",
     "WaiverSpec",
     "WaiversFile",
@@ -180,6 +181,19 @@ class ModelsSection(_Open):
         return value
 
 
+class RuleRating(_Closed):
+    """``rules.<rule id>``: the severity the policy gives a rule, and why (``policy show``
+    prints both; rated findings carry the reason)."""
+
+    severity: SeverityName
+    reason: Annotated[str, Field(max_length=1000)] = ""
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _sev(cls, value: Any) -> Any:
+        return _severity(value)
+
+
 class WaiverSpec(_Closed):
     """One waiver: a scope (fingerprint, rule, package and/or vulnerability), who, why, until."""
 
@@ -242,6 +256,13 @@ class PolicySpec(_Closed):
     description: str = ""
     severity_threshold: SeverityName
     categories: dict[Category, SeverityName] = Field(default_factory=dict)
+    rules: dict[Annotated[str, Field(min_length=1, max_length=200)], RuleRating] = Field(
+        default_factory=dict,
+        description=(
+            "the severity this policy gives particular rules (rule id or glob such as "
+            "'code.B506'), whatever the analyzer said; thresholds then apply to it"
+        ),
+    )
     required_analyzers: Literal["all"] | tuple[Annotated[str, Field(min_length=1)], ...] = Field(
         default="all",
         description="'all' or analyzer names whose failure makes the verdict incomplete",
@@ -277,3 +298,15 @@ class PolicySpec(_Closed):
         if isinstance(value, dict):
             return {k: _severity(v) for k, v in value.items()}
         return value
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rule_severities(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        for key in value:
+            if isinstance(key, str) and key.strip("*?.[]") == "":
+                # a rating for every rule would quietly re-rate the whole gate
+                raise ValueError(f"rules: {key!r} would rate every rule; name rules")
+        # "rule: high" is short for "rule: {severity: high}"
+        return {k: {"severity": v} if isinstance(v, str) else v for k, v in value.items()}
