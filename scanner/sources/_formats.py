@@ -317,19 +317,26 @@ def pickle_opcodes_walk(data: bytes, *, min_ops: int = 12) -> bool:
 
     Only argument framing is checked (no stack): cheap, and text or random bytes fail within a
     few opcodes. Protocol 0/1 pickles have no header, so this is how they are recognised. Text
-    (no control bytes) may only use protocol 0's printable opcodes and must walk twice as far:
-    prose that happens to start with an opcode letter fails on its argument lines. (A tiny
-    protocol 1 pickle can be printable too, ``M90.``: it counts when it is the whole file.)
+    (no control bytes) walks with protocol 0's printable opcodes, twice as far: prose that
+    happens to start with an opcode letter fails on its argument lines. Protocol 1+ opcodes can
+    be printable too (``M90.``, names put in the memo): such a text counts when it reaches STOP
+    with at least six opcodes, or is a whole tiny pickle.
     """
     if not data or data[0] not in _FIRST:
         return False
     if data.translate(None, _TEXT_BYTES):
-        return _walk(data, _ARGS, min_ops) is not False
-    return bool(_walk(data, _PROTOCOL0, 2 * min_ops)) or _walk(data, _ARGS, 1 << 30) == len(data)
+        outcome, _, _ = _walk(data, _ARGS, min_ops)
+        return outcome != "fail"
+    outcome, _, _ = _walk(data, _PROTOCOL0, 2 * min_ops)
+    if outcome != "fail":
+        return True
+    outcome, end, ops = _walk(data, _ARGS, 1 << 30)
+    return outcome == "stop" and (ops >= 6 or end == len(data))
 
 
-def _walk(data: bytes, allowed: dict[int, object], min_ops: int) -> int | bool:
-    """Walk opcodes: the offset after STOP, True (ran out after ``min_ops``) or False."""
+def _walk(data: bytes, allowed: dict[int, object], min_ops: int) -> tuple[str, int, int]:
+    """Walk opcodes: ("stop", offset after STOP, ops), ("ran-out", ...) after ``min_ops``
+    opcodes with the data ending mid-pickle, or ("fail", ...)."""
     pos = 0
     ops = 0
     n = len(data)
@@ -337,11 +344,11 @@ def _walk(data: bytes, allowed: dict[int, object], min_ops: int) -> int | bool:
         op = data[pos]
         spec = allowed.get(op)
         if spec is None:
-            return False
+            return "fail", pos, ops
         pos += 1
         ops += 1
         if op == ord("."):
-            return pos if ops >= 2 else False
+            return ("stop" if ops >= 2 else "fail"), pos, ops
         if spec == 0:
             continue
         if isinstance(spec, int):
@@ -351,21 +358,20 @@ def _walk(data: bytes, allowed: dict[int, object], min_ops: int) -> int | bool:
             for i in range(2 if spec == "line2" else 1):
                 end = data.find(b"\n", pos)
                 if end < 0:
-                    return ops >= min_ops
-                arg = data[pos:end]
-                if not _line_arg_ok(op, arg, i):
-                    return False
+                    return ("ran-out" if ops >= min_ops else "fail"), pos, ops
+                if not _line_arg_ok(op, data[pos:end], i):
+                    return "fail", pos, ops
                 pos = end + 1
             continue
         assert isinstance(spec, tuple)
         width = spec[1]
         if pos + width > n:
-            return ops >= min_ops
+            return ("ran-out" if ops >= min_ops else "fail"), pos, ops
         length = int.from_bytes(data[pos : pos + width], "little", signed=width == 4)
         if length < 0 or length > 1 << 40:
-            return False
+            return "fail", pos, ops
         pos += width + length
-    return ops >= min_ops
+    return ("ran-out" if ops >= min_ops else "fail"), pos, ops
 
 
 def _line_arg_ok(op: int, arg: bytes, index: int) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import peer_compare as peers
 from tests.helpers.model_corpus import Case, build_corpus, clean_cases
 from tests.helpers.model_runner import blocking, run_models
 
@@ -31,40 +32,15 @@ def ours(case: Case, path: Path) -> Outcome:
 
 
 def picklescan(case: Case, path: Path) -> Outcome:
-    from picklescan.scanner import scan_file_path
-
-    try:
-        r = scan_file_path(str(path))
-    except Exception:  # a crash of the other tool is its result, not ours
-        return "err"
-    if r.infected_files or r.issues_count:
-        return "yes"
-    return "err" if r.scan_err else "no"
+    return peers.picklescan(path)
 
 
 def modelscan(case: Case, path: Path) -> Outcome:
-    from modelscan.modelscan import ModelScan
-
-    try:
-        res = ModelScan().scan(str(path))
-    except Exception:
-        return "err"
-    if res.get("summary", {}).get("total_issues", 0):
-        return "yes"
-    return "err" if res.get("errors") else "no"
+    return peers.modelscan(path)
 
 
 def fickling(case: Case, path: Path) -> Outcome:
-    import fickling as fk
-
-    try:
-        r = fk.scan_file(str(path), graceful=True)
-    except Exception:
-        return "err"
-    if r.errors:  # "No pickle files detected" and parse errors rate SUSPICIOUS: not a detection
-        return "err"
-    name = getattr(r.severity, "name", str(r.severity))
-    return "no" if name in ("LIKELY_SAFE", "OK") else "yes"
+    return peers.fickling(path)
 
 
 TOOLS: dict[str, Callable[[Case, Path], Outcome]] = {
