@@ -99,8 +99,14 @@ class Sniffed:
 
 
 def plain(head: bytes, name: str) -> Sniffed:
-    """Sniff uncompressed content (``name`` only breaks ties between protobuf schemas)."""
-    for test in (_magic, _zip, _tar, _pickle, _protobuf, _text):
+    """Sniff uncompressed content (``name`` only breaks ties between protobuf schemas).
+
+    Text (most of a root filesystem) takes a short path: no signature, zip, tar or protobuf
+    head is free of control bytes, so only a protocol 0 pickle or a text format can match.
+    """
+    if not head.translate(None, _TEXT_BYTES):
+        return _pickle(head, name) or _text_kind(head)
+    for test in (_magic, _zip, _tar, _pickle, _protobuf):
         found = test(head, name)
         if found is not None:
             return found
@@ -128,6 +134,11 @@ _OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+_OTHER_BY_FIRST: dict[bytes, tuple[tuple[bytes, str], ...]] = {}
+for _m, _w in _OTHER_MAGIC:
+    _OTHER_BY_FIRST[_m[:1]] = (*_OTHER_BY_FIRST.get(_m[:1], ()), (_m, _w))
+
+
 def _magic(head: bytes, name: str) -> Sniffed | None:
     if head.startswith(b"\x93NUMPY"):
         return Sniffed(ContentKind.NUMPY)
@@ -147,7 +158,7 @@ def _magic(head: bytes, name: str) -> Sniffed | None:
         return Sniffed(ContentKind.OTHER, detail="jpeg2000")
     if head[4:8] == b"ftyp":
         return Sniffed(ContentKind.OTHER, detail="mp4")
-    for magic, what in _OTHER_MAGIC:
+    for magic, what in _OTHER_BY_FIRST.get(head[:1], ()):
         if head.startswith(magic):
             return Sniffed(ContentKind.OTHER, detail=what)
     if len(head) >= 4 and head[2:4] == b"\r\n" and head[:2] != b"\r\n":
@@ -511,9 +522,8 @@ _PBTXT_START = re.compile(
 )
 
 
-def _text(head: bytes, name: str) -> Sniffed | None:
-    if head.translate(None, _TEXT_BYTES):
-        return None
+def _text_kind(head: bytes) -> Sniffed:
+    """A head already known to be text: a TensorFlow text protobuf, an MXNet symbol, or text."""
     if _PBTXT_START.match(head):
         return Sniffed(ContentKind.PROTOBUF_TEXT)
     symbol_keys = b'"arg_nodes"' in head or b'"heads"' in head

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
+import re
 import zlib
 from collections.abc import Callable
 
@@ -98,19 +99,25 @@ ARCHIVE_SUFFIXES: tuple[str, ...] = (
 _COMPRESSION_SUFFIXES = (".gz", ".xz", ".bz2", ".lzma", ".zst", ".z", ".zlib")
 
 
+def _suffix_rx(suffixes: tuple[str, ...]) -> re.Pattern[str]:
+    names = "|".join(re.escape(x) for x in suffixes)
+    squeezed = "|".join(re.escape(x) for x in _COMPRESSION_SUFFIXES)
+    return re.compile(rf"[^/]*(?:{names})(?:{squeezed})?\Z")
+
+
+_MODEL_NAME = _suffix_rx((*MODEL_SUFFIXES, "/saved_model.pb"))
+_GENERIC_NAME = _suffix_rx(GENERIC_MODEL_SUFFIXES)
+
+
 def has_model_name(path: str, *, generic: bool = False) -> bool:
     """Whether a file name says "model" (``generic`` also admits ``.bin``, ``.dat``...).
 
     Compression suffixes are looked through: ``weights.pkl.xz`` has a model name.
     """
-    low = path.lower().rsplit("/", 1)[-1]
-    for suffix in _COMPRESSION_SUFFIXES:
-        if low.endswith(suffix) and "." in low[: -len(suffix)]:
-            low = low[: -len(suffix)]
-            break
-    if low.endswith(MODEL_SUFFIXES) or low == "saved_model.pb":
+    low = "/" + path.lower().rsplit("/", 1)[-1]
+    if _MODEL_NAME.search(low) is not None:
         return True
-    return generic and low.endswith(GENERIC_MODEL_SUFFIXES)
+    return generic and _GENERIC_NAME.search(low) is not None
 
 
 def is_model_member_name(name: str) -> bool:
