@@ -17,6 +17,7 @@ from typing import Any
 from scanner.fsutil import atomic_write_text
 from scanner.models import (
     AnalyzerFailure,
+    ArtifactFacts,
     Category,
     Component,
     Finding,
@@ -32,7 +33,7 @@ __all__ = ["CACHE_FORMAT", "ResultCache", "cache_key"]
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 
-Cacheable = Finding | Component | Skipped
+Cacheable = Finding | Component | Skipped | ArtifactFacts
 
 
 def cache_key(content_digest: str, analyzers: Mapping[str, int], config_digest: str) -> str:
@@ -67,6 +68,8 @@ def _encode(item: Cacheable) -> dict[str, Any]:
             "cwe": item.cwe,
             "properties": _plain(item.properties),
         }
+    if isinstance(item, ArtifactFacts):
+        return {"type": "facts", "artifact": item.artifact, "facts": _plain(item.facts)}
     if isinstance(item, Component):
         return {
             "type": "component",
@@ -127,6 +130,8 @@ def _decode(d: Mapping[str, Any]) -> Cacheable:
             licenses=tuple(d["licenses"]),
             properties=frozen_mapping(_tuplify(d["properties"])),
         )
+    if kind == "facts":
+        return ArtifactFacts(d["artifact"], frozen_mapping(_tuplify(d["facts"])))
     if kind == "skipped":
         loc = d.get("location")
         return Skipped(d["analyzer"], d["reason"], _loc(loc) if loc else None)
@@ -173,7 +178,7 @@ class ResultCache:
         for o in outputs:
             if isinstance(o, AnalyzerFailure | ResourceProfile):
                 return False
-            if isinstance(o, Finding | Component | Skipped):
+            if isinstance(o, Finding | Component | Skipped | ArtifactFacts):
                 items.append(o)
         path = self._path(key)
         try:

@@ -168,6 +168,9 @@ class Artifact:
     package: str | None = None
     layers: tuple[Layer, ...] = ()
     media_type: str = ""
+    # facts the walk established about the artifact as a whole (e.g. ``files``: how many of
+    # its files packages own and how many still match what their package installed)
+    properties: Mapping[str, Any] = field(default_factory=_empty_mapping, hash=False)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -292,6 +295,14 @@ class Skipped:
     analyzer: str
     reason: str
     location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactFacts:
+    """Facts about a whole artifact found while walking it; merged into ``Artifact.properties``."""
+
+    artifact: str
+    facts: Mapping[str, Any] = field(default_factory=_empty_mapping, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from scanner.errors import ScannerError, SourceError
 from scanner.models import (
     AnalyzerFailure,
     Artifact,
+    ArtifactFacts,
     Category,
     Component,
     Digest,
@@ -190,7 +191,7 @@ def _scan_artifact(
             log.info("cache hit for %s", sa.artifact.name)
             return list(cached)
     walker = ArtifactWalker(dispatcher, config, work, progress)
-    dispatcher.begin(sa)
+    dispatcher.begin(sa, fmt)
     out: list[Output] = []
     try:
         walker.walk(sa, fmt)
@@ -239,6 +240,7 @@ def _build_report(
     failures: list[AnalyzerFailure] = []
     skipped: list[Skipped] = []
     resources: ResourceProfile | None = None
+    facts: dict[str, dict[str, Any]] = {}
     for o in outputs:
         if isinstance(o, Finding):
             findings.setdefault(o.fingerprint, o)
@@ -252,12 +254,22 @@ def _build_report(
             skipped.append(o)
         elif isinstance(o, ResourceProfile):
             resources = o
+        elif isinstance(o, ArtifactFacts):
+            facts.setdefault(o.artifact, {}).update(o.facts)
+    artifacts = [
+        dataclasses.replace(a, properties=frozen_mapping({**a.properties, **facts[a.name]}))
+        if a.name in facts
+        else a
+        for a in artifacts
+    ]
     audit: dict[str, Any] = {
         "analyzers": sorted(versions),
         "offline": config.offline,
         "profile": config.profile,
         "limits": {k: getattr(config.limits, k) for k in config.limits.__slots__},
         "config_sha256": config.digest(),
+        # which components the license lists judged (the license exports say "not judged")
+        "license_scopes": sorted(config.analyzer_options("licenses").get("scopes", ["app"])),
         "cache": {"enabled": config.cache_dir is not None, "hits": cache.hits},
     }
     return Report(

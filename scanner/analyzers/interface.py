@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from scanner.models import (
     AnalyzerFailure,
+    ArtifactFacts,
     Component,
     Finding,
     ResourceProfile,
@@ -64,7 +65,7 @@ __all__ = [
     "compile_globs",
 ]
 
-Output = Finding | Component | AnalyzerFailure | Skipped | ResourceProfile
+Output = Finding | Component | AnalyzerFailure | Skipped | ResourceProfile | ArtifactFacts
 
 
 def _glob_to_regex(glob: str) -> str:

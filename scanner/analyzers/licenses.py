@@ -16,7 +16,10 @@ component all apply (AND).
 
 Options (the policy's ``licenses:`` section): ``deny`` and ``allow`` (SPDX ids or
 expressions), ``unknown`` (``warn`` | ``reject``, default ``warn``), ``severity`` (of denied and
-not-allowed findings, default ``high``).
+not-allowed findings, default ``high``), ``scopes`` (which components are judged: ``app``, what
+the application installs or declares, and/or ``os``, the base image's OS packages; default
+``[app]``: an OS package's license binds that package's distribution, not the application, so
+its license is reported in the components and exports without a finding).
 """
 
 from __future__ import annotations
@@ -71,9 +74,13 @@ class LicensePolicy:
         allow: Iterable[str] = (),
         unknown: str = "warn",
         severity: Severity = Severity.HIGH,
+        scopes: Iterable[str] = ("app",),
     ) -> None:
         self.deny = _keys(list(deny), "deny")
         self.allow = _keys(list(allow), "allow")
+        self.scopes = frozenset(str(s).strip().lower() for s in scopes)
+        if not self.scopes or not self.scopes <= {"app", "os"}:
+            raise ConfigError(f"policy licenses.scopes: {sorted(self.scopes)} (app and/or os)")
         if unknown not in ("warn", "reject"):
             raise ConfigError(f"policy licenses.unknown: {unknown!r} is not one of: warn, reject")
         self.unknown = unknown
@@ -86,12 +93,21 @@ class LicensePolicy:
             severity = Severity.parse(str(options.get("severity", "high")))
         except ValueError as exc:
             raise ConfigError(f"policy licenses.severity: {exc}") from exc
+        scopes = options.get("scopes", ("app",))
+        if isinstance(scopes, str) or not isinstance(scopes, list | tuple):
+            raise ConfigError("policy licenses.scopes: expected a list (app and/or os)")
         return cls(
             deny=_keys(options.get("deny"), "deny"),
             allow=_keys(options.get("allow"), "allow"),
             unknown=str(options.get("unknown", "warn")).strip().lower(),
             severity=severity,
+            scopes=scopes,
         )
+
+    def judges(self, comp: Component) -> bool:
+        """Whether the lists apply to ``comp`` (its ``scope`` property is in ``scopes``)."""
+        scope = str(comp.properties.get("scope") or ("os" if comp.ecosystem == "deb" else "app"))
+        return scope in self.scopes
 
     def _symbol(self, key: str) -> Outcome:
         k = key.lower()
@@ -158,7 +174,7 @@ class LicensesAnalyzer(ComponentAnalyzer):
     """License findings per component from the policy's allow/deny/unknown rules."""
 
     name = "licenses"
-    version = 1
+    version = 2
     tags = frozenset({"license", "deps"})
 
     def __init__(self) -> None:
@@ -180,6 +196,8 @@ class LicensesAnalyzer(ComponentAnalyzer):
             if item.properties.get("declared"):
                 declared += 1
                 continue
+            if not self.policy.judges(item):
+                continue  # reported in the components, SBOM and license exports, not judged
             finding = self.finding_for(item)
             if finding is not None:
                 out.append(finding)

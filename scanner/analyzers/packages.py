@@ -31,7 +31,7 @@ class PackagesAnalyzer(ComponentAnalyzer):
     """Inventory of Python distributions, declared requirements and dpkg packages."""
 
     name = "packages"
-    version = 1
+    version = 2
     tags = frozenset({"deps", "license"})
 
     def needs_license_texts(self) -> bool:

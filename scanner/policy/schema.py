@@ -70,6 +70,15 @@ class LicenseSection(_Closed):
     severity: SeverityName = Field(
         default="high", description="severity of a denied or not-allowed license finding"
     )
+    scopes: tuple[Literal["app", "os"], ...] = Field(
+        default=("app",),
+        min_length=1,
+        description=(
+            "which components the lists judge: app (what the application installs or "
+            "declares: pip packages, requirements) and/or os (the base image's dpkg packages "
+            "and the Python packages dpkg installed); the others are reported, not judged"
+        ),
+    )
 
     @field_validator("severity", mode="before")
     @classmethod

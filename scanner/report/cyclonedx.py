@@ -16,9 +16,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TextIO
 
-from cyclonedx.model import Property, XsUri
+from cyclonedx.model import HashAlgorithm, HashType, Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component as CdxComponent
 from cyclonedx.model.component import ComponentType
@@ -35,10 +36,11 @@ from cyclonedx.model.vulnerability import (
     VulnerabilitySource,
 )
 from cyclonedx.output.json import JsonV1Dot6
-from license_expression import ExpressionError, get_spdx_licensing
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
 from packageurl import PackageURL
 
-from scanner.models import Category, Component, Finding, Report
+from scanner.models import Artifact, Category, Component, Finding, Report
+from scanner.report._sbom_graph import artifact_key, component_key, sbom_graph
 
 __all__ = ["CycloneDxWriter", "build_bom", "component_ref"]
 
@@ -53,11 +55,17 @@ _SEVERITY = {
 
 def component_ref(c: Component) -> str:
     """A bom-ref unique per component *and* place (one purl can ship twice)."""
-    return f"{c.purl}#{c.location.artifact}!{c.location.path}"
+    return component_key(c)
 
 
+@lru_cache(maxsize=1)
+def _spdx_licensing() -> Licensing:
+    return get_spdx_licensing()  # a 0.1 s index build: once, not once per license
+
+
+@lru_cache(maxsize=4096)
 def _is_spdx_id(text: str) -> bool:
-    licensing = get_spdx_licensing()
+    licensing = _spdx_licensing()
     try:
         expr = licensing.parse(text, validate=True, strict=True)
     except ExpressionError:
@@ -154,44 +162,92 @@ def build_bom(report: Report) -> Bom:
             ]
         ),
     )
-    comps: list[CdxComponent] = []
+    graph = sbom_graph(report)
+    cdx: dict[str, CdxComponent] = {}
     refs: dict[tuple[str, str, str], str] = {}
-    seen: set[str] = set()
-    for c in sorted(report.components, key=lambda c: c.sort_key()):
-        ref = component_ref(c)
-        if ref in seen:
-            continue
-        seen.add(ref)
+    for c in graph.components:
+        ref = component_key(c)
         refs[(c.purl, c.location.artifact, c.location.path)] = ref
-        props = [
-            Property(name="panorama-gate:ecosystem", value=c.ecosystem),
-            Property(name="panorama-gate:location:artifact", value=c.location.artifact),
-            Property(name="panorama-gate:location:path", value=c.location.path),
-        ]
-        source = c.properties.get("license_source")
-        if source:
-            props.append(Property(name="panorama-gate:license-source", value=str(source)))
-        comps.append(
-            CdxComponent(
-                name=c.name,
-                version=c.version or None,
-                type=ComponentType.LIBRARY,
-                bom_ref=ref,
-                purl=_purl(c.purl),
-                licenses=_licenses(c),
-                properties=props,
-            )
-        )
+        cdx[ref] = _component(c, ref)
+    for a in graph.artifacts:
+        cdx[artifact_key(a)] = _artifact(a)
+    # containment is nesting in CycloneDX: an artifact holds its packages, a wheel its libraries
+    for container, inside in graph.contains.items():
+        holder = cdx.get(container)
+        if holder is not None:
+            holder.components = [cdx[k] for k in inside]
+    top = [cdx[artifact_key(a)] for a in graph.artifacts] + [
+        cdx[component_key(c)] for c in graph.components if component_key(c) not in graph.contained
+    ]
     digest = next((a.digest.hex for a in report.artifacts if a.digest), report.target.path)
     serial = uuid.uuid5(uuid.NAMESPACE_URL, f"panorama-gate:{digest}:{report.created_at}")
     bom = Bom(
-        components=comps,
+        components=top,
         metadata=meta,
         serial_number=serial,
         vulnerabilities=_vulnerabilities(report, refs),
     )
-    bom.register_dependency(root, comps)
+    bom.register_dependency(root, [cdx[artifact_key(a)] for a in graph.artifacts] or top)
+    for key, targets in graph.depends_on.items():
+        bom.register_dependency(cdx[key], [cdx[t] for t in targets])
+    for container, inside in graph.contains.items():
+        if not container.startswith("artifact:"):
+            # a wheel loads the libraries it vendors: a dependency as well as containment
+            bom.register_dependency(cdx[container], [cdx[k] for k in inside])
     return bom
+
+
+def _component(c: Component, ref: str) -> CdxComponent:
+    props = [
+        Property(name="panorama-gate:ecosystem", value=c.ecosystem),
+        Property(name="panorama-gate:location:artifact", value=c.location.artifact),
+        Property(name="panorama-gate:location:path", value=c.location.path),
+    ]
+    for key, name in (
+        ("license_source", "license-source"),
+        ("scope", "scope"),
+        ("parent_name", "vendored-in"),
+        ("soname", "soname"),
+    ):
+        value = c.properties.get(key)
+        if value:
+            props.append(Property(name=f"panorama-gate:{name}", value=str(value)))
+    sha = c.properties.get("sha256")
+    return CdxComponent(
+        name=c.name,
+        version=c.version or None,
+        type=ComponentType.LIBRARY,
+        bom_ref=ref,
+        purl=_purl(c.purl),
+        licenses=_licenses(c),
+        properties=props,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=str(sha))] if sha else [],
+    )
+
+
+_ARTIFACT_TYPE = {
+    "container": ComponentType.CONTAINER,
+    "model": ComponentType.MACHINE_LEARNING_MODEL,
+}
+
+
+def _artifact(a: Artifact) -> CdxComponent:
+    """A deployed artifact (container asset, model archive) with its digest."""
+    hashes = (
+        [HashType(alg=HashAlgorithm.SHA_256, content=a.digest.hex)]
+        if a.digest and a.digest.algorithm == "sha256"
+        else []
+    )
+    return CdxComponent(
+        name=a.name,
+        type=_ARTIFACT_TYPE.get(a.kind.value, ComponentType.FILE),
+        bom_ref=artifact_key(a),
+        hashes=hashes,
+        properties=[
+            Property(name="panorama-gate:artifact-kind", value=a.kind.value),
+            Property(name="panorama-gate:artifact-path", value=a.path),
+        ],
+    )
 
 
 class CycloneDxWriter:

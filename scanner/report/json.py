@@ -64,6 +64,8 @@ def artifact_to_dict(a: Artifact) -> dict[str, Any]:
             {"index": la.index, "diff_id": str(la.diff_id) if la.diff_id else None, "size": la.size}
             for la in a.layers
         ]
+    for key, value in sorted(a.properties.items()):
+        out.setdefault(key, _jsonable(value))
     return out
 
 

@@ -4,7 +4,11 @@ Each row is one component: name, version, ecosystem, purl, its SPDX licenses (``
 none could be determined), how the license was found, where the component is, and the policy
 outcome as the ``licenses`` analyzer recorded it (``denied``, ``not-allowed``, ``unknown``,
 ``ok``, or ``not evaluated`` when that analyzer did not run); waived findings say so. Writers
-only present what the report holds: they decide nothing.
+only present what the report holds: they decide nothing. Then the columns added for legal review:
+``scope`` (``app`` for an application dependency, ``os`` for an OS package), ``evidence`` (the
+evidence the license came from, e.g. ``license-field: GPL-3.0-only (GNU GPL v3)``),
+``vendored_in`` (the wheel that carries a vendored native library) and ``conflicts`` (other
+evidence naming a different license family).
 
 The HTML page is self-contained (no external resources; a strict CSP), readable without
 JavaScript, and with JavaScript offers a filter box (also settable from the URL fragment,
@@ -50,6 +54,10 @@ FIELDS = (
     "purl",
     "artifact",
     "path",
+    "scope",
+    "evidence",
+    "vendored_in",
+    "conflicts",
 )
 
 
@@ -66,6 +74,10 @@ class LicenseRow:
     purl: str
     artifact: str
     path: str
+    scope: str = ""  # "app" (an application dependency) or "os" (an OS package)
+    evidence: str = ""  # the evidence used: "license-field: GNU GPL v3"
+    vendored_in: str = ""  # the wheel carrying a vendored library
+    conflicts: str = ""  # other evidence naming another license family
     texts: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, str]:
@@ -86,6 +98,8 @@ def _finding_key(f: Finding) -> tuple[str, str, str, str]:
 def license_rows(report: Report) -> list[LicenseRow]:
     """One row per component, in a stable order, with the licenses analyzer's outcome."""
     evaluated = "licenses" in report.analyzers
+    # reports written before license scopes judged every component
+    judged = set(report.config_audit.get("license_scopes", ("app", "os")))
     outcome: dict[tuple[str, str, str, str], str] = {}
     for f in report.findings:
         if f.category is not Category.LICENSE:
@@ -103,8 +117,12 @@ def license_rows(report: Report) -> list[LicenseRow]:
             status = "not installed"
         elif key in outcome:
             status = outcome[key]
+        elif not evaluated:
+            status = "not evaluated"
+        elif str(c.properties.get("scope", "app")) not in judged:
+            status = f"not judged ({c.properties.get('scope')})"
         else:
-            status = "ok" if evaluated else "not evaluated"
+            status = "ok"
         rows.append(
             LicenseRow(
                 name=c.name,
@@ -116,10 +134,39 @@ def license_rows(report: Report) -> list[LicenseRow]:
                 purl=c.purl,
                 artifact=c.location.artifact,
                 path=c.location.path,
+                scope=component_scope(c),
+                evidence=_evidence(c),
+                vendored_in=str(c.properties.get("parent_name", "")),
+                conflicts="; ".join(_evidence_text(e) for e in _items(c, "license_conflicts")),
                 texts=_texts(c),
             )
         )
     return rows
+
+
+def component_scope(c: Component) -> str:
+    """``app`` or ``os``: the inventory's ``scope`` property, else by ecosystem."""
+    given = str(c.properties.get("scope", ""))
+    if given:
+        return given
+    return "os" if c.ecosystem in ("deb", "apk", "rpm") else "app"
+
+
+def _items(c: Component, key: str) -> list[Any]:
+    raw = c.properties.get(key) or ()
+    return [item for item in raw if hasattr(item, "get")]
+
+
+def _evidence_text(e: Any) -> str:
+    detail = str(e.get("detail", ""))
+    text = f"{e.get('kind', '')}: {e.get('expression', '')}"
+    return f"{text} ({detail})" if detail else text
+
+
+def _evidence(c: Component) -> str:
+    """The evidence the license came from (the first, most specific, one recorded)."""
+    items = _items(c, "license_evidence")
+    return _evidence_text(items[0]) if items and c.licenses else ""
 
 
 def _texts(c: Component) -> tuple[tuple[str, str], ...]:
@@ -191,12 +238,16 @@ class LicenseMarkdownWriter:
         for lic, n in _summary(rows):
             fp.write(f"| {_md(lic)} | {n} |\n")
         fp.write("\n## Components\n\n")
-        fp.write("| Name | Version | Ecosystem | Licenses | Found from | Status | Location |\n")
-        fp.write("| --- | --- | --- | --- | --- | --- | --- |\n")
+        fp.write(
+            "| Name | Version | Ecosystem | Licenses | Found from | Status | Location | Scope "
+            "| Evidence | Vendored in | Conflicts |\n"
+        )
+        fp.write("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
         for r in rows:
             fp.write(
                 f"| {_md(r.name)} | {_md(r.version)} | {r.ecosystem} | {_md(r.licenses)} | "
-                f"{_md(r.license_source)} | {_md(r.status)} | `{_md(r.artifact)}:{_md(r.path)}` |\n"
+                f"{_md(r.license_source)} | {_md(r.status)} | `{_md(r.artifact)}:{_md(r.path)}` "
+                f"| {r.scope} | {_md(r.evidence)} | {_md(r.vendored_in)} | {_md(r.conflicts)} |\n"
             )
 
 
@@ -289,7 +340,8 @@ class LicenseHtmlWriter:
         )
         out.append(
             '<table id="components"><thead><tr><th>Name</th><th>Version</th><th>Ecosystem</th>'
-            "<th>Licenses</th><th>Found from</th><th>Status</th><th>Location</th></tr></thead>"
+            "<th>Licenses</th><th>Found from</th><th>Status</th><th>Location</th><th>Scope</th>"
+            "<th>Evidence</th><th>Vendored in</th><th>Conflicts</th></tr></thead>"
             "<tbody>"
         )
         for r in rows:
@@ -298,7 +350,8 @@ class LicenseHtmlWriter:
                 f'<tr data-group="{_group(r.status)}"><td>{e(r.name)}</td><td>{e(r.version)}</td>'
                 f"<td>{e(r.ecosystem)}</td><td>{e(r.licenses)}</td><td>{e(r.license_source)}</td>"
                 f'<td class="{e(status_cls)}">{e(r.status)}</td>'
-                f"<td><code>{e(r.artifact)}:{e(r.path)}</code></td></tr>"
+                f"<td><code>{e(r.artifact)}:{e(r.path)}</code></td><td>{e(r.scope)}</td>"
+                f"<td>{e(r.evidence)}</td><td>{e(r.vendored_in)}</td><td>{e(r.conflicts)}</td></tr>"
             )
         out.append("</tbody></table>")
         out.append(f"<script>{_JS}</script></body></html>")
@@ -326,11 +379,17 @@ class NoticeWriter:
             if not r.texts:
                 missing.append(r)
                 continue
-            fp.write(f"{rule}\n{r.name} {r.version} ({r.ecosystem})\nLicense: {r.licenses}\n")
+            fp.write(
+                f"{rule}\n{r.name} {r.version} ({r.ecosystem}, {r.scope})\nLicense: {r.licenses}\n"
+            )
+            if r.evidence:
+                fp.write(f"License found from: {r.evidence}\n")
             for path, text in r.texts:
                 fp.write(f"\n--- {r.artifact}:{path} ---\n\n{text.rstrip()}\n")
             fp.write("\n")
         if missing:
             fp.write(f"{rule}\nComponents whose license text was not found in the artifact:\n\n")
             for r in missing:
-                fp.write(f"- {r.name} {r.version} ({r.ecosystem}): {r.licenses}\n")
+                where = f", vendored in {r.vendored_in}" if r.vendored_in else ""
+                found = f"; from {r.evidence}" if r.evidence else ""
+                fp.write(f"- {r.name} {r.version} ({r.ecosystem}{where}): {r.licenses}{found}\n")

@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TextIO
 
-from license_expression import ExpressionError, get_spdx_licensing
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
 from spdx_tools.spdx.model.actor import Actor, ActorType
+from spdx_tools.spdx.model.checksum import Checksum, ChecksumAlgorithm
 from spdx_tools.spdx.model.document import CreationInfo, Document
 from spdx_tools.spdx.model.extracted_licensing_info import ExtractedLicensingInfo
 from spdx_tools.spdx.model.package import (
@@ -35,7 +37,8 @@ from spdx_tools.spdx.validation.document_validator import validate_full_spdx_doc
 from spdx_tools.spdx.writer.json.json_writer import write_document_to_stream
 
 from scanner.errors import ReportError
-from scanner.models import Component, Report
+from scanner.models import Artifact, Component, Report
+from scanner.report._sbom_graph import artifact_key, component_key, sbom_graph
 
 __all__ = ["SpdxWriter", "build_document"]
 
@@ -49,14 +52,63 @@ def _spdx_id(prefix: str, *parts: str) -> str:
     return f"SPDXRef-{prefix}-{readable}-{digest}"
 
 
+@lru_cache(maxsize=1)
+def _spdx_licensing() -> Licensing:
+    return get_spdx_licensing()  # a 0.1 s index build: once, not once per package
+
+
 def _declared(c: Component) -> object:
     if not c.licenses:
         return SpdxNoAssertion()
     text = " AND ".join(f"({x})" if " " in x else x for x in c.licenses)
     try:
-        return get_spdx_licensing().parse(text)
+        return _spdx_licensing().parse(text)
     except ExpressionError:
         return SpdxNoAssertion()
+
+
+def _package(c: Component, sid: str) -> Package:
+    sha = c.properties.get("sha256")
+    return Package(
+        spdx_id=sid,
+        name=c.name,
+        download_location=SpdxNoAssertion(),
+        version=c.version or None,
+        files_analyzed=False,
+        license_concluded=SpdxNoAssertion(),
+        license_declared=_declared(c),
+        copyright_text=SpdxNoAssertion(),
+        checksums=[Checksum(ChecksumAlgorithm.SHA256, str(sha))] if sha else [],
+        external_references=[
+            ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", c.purl)
+        ]
+        if c.purl and "@" in c.purl
+        else [],
+        primary_package_purpose=PackagePurpose.LIBRARY,
+        source_info=(
+            f"found by panorama-gate in {c.location.artifact}:{c.location.path} "
+            f"({c.properties.get('found_by', c.ecosystem)}; license from "
+            f"{c.properties.get('license_source', 'none')}; "
+            f"scope {c.properties.get('scope', 'unknown')})"
+        ),
+    )
+
+
+_PURPOSE = {"container": PackagePurpose.CONTAINER, "model": PackagePurpose.FILE}
+
+
+def _artifact(a: Artifact, sid: str) -> Package:
+    """A deployed artifact (container asset, model archive) with its digest."""
+    sha = a.digest.hex if a.digest and a.digest.algorithm == "sha256" else None
+    return Package(
+        spdx_id=sid,
+        name=a.name,
+        download_location=SpdxNoAssertion(),
+        files_analyzed=False,
+        checksums=[Checksum(ChecksumAlgorithm.SHA256, sha)] if sha else [],
+        primary_package_purpose=_PURPOSE.get(a.kind.value, PackagePurpose.OTHER),
+        comment=f"panorama-gate artifact ({a.kind.value}) at {a.path}",
+    )
 
 
 def build_document(report: Report) -> Document:
@@ -92,39 +144,31 @@ def build_document(report: Report) -> Document:
     packages = [root]
     relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, root_id)]
     refs: dict[str, str] = {}
-    seen: set[str] = set()
-    for c in sorted(report.components, key=lambda c: c.sort_key()):
-        sid = _spdx_id("Package", c.name, c.version, c.purl, c.location.artifact, c.location.path)
-        if sid in seen:
-            continue
-        seen.add(sid)
+    graph = sbom_graph(report)
+    ids: dict[str, str] = {}
+    for a in graph.artifacts:
+        sid = ids[artifact_key(a)] = _spdx_id("Artifact", a.name, a.path)
+        packages.append(_artifact(a, sid))
+        relationships.append(Relationship(root_id, RelationshipType.CONTAINS, sid))
+    for c in graph.components:
+        key = component_key(c)
+        sid = ids[key] = _spdx_id(
+            "Package", c.name, c.version, c.purl, c.location.artifact, c.location.path
+        )
         for lic in c.licenses:
             for ref in _REF_RX.findall(lic):
                 refs.setdefault(ref, str(c.properties.get("license_declared", "")))
-        packages.append(
-            Package(
-                spdx_id=sid,
-                name=c.name,
-                download_location=SpdxNoAssertion(),
-                version=c.version or None,
-                files_analyzed=False,
-                license_concluded=SpdxNoAssertion(),
-                license_declared=_declared(c),
-                copyright_text=SpdxNoAssertion(),
-                external_references=[
-                    ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", c.purl)
-                ]
-                if c.purl and "@" in c.purl
-                else [],
-                primary_package_purpose=PackagePurpose.LIBRARY,
-                source_info=(
-                    f"found by panorama-gate in {c.location.artifact}:{c.location.path} "
-                    f"({c.properties.get('found_by', c.ecosystem)}; license from "
-                    f"{c.properties.get('license_source', 'none')})"
-                ),
-            )
+        packages.append(_package(c, sid))
+        if key not in graph.contained:
+            relationships.append(Relationship(root_id, RelationshipType.CONTAINS, sid))
+    for container, inside in graph.contains.items():
+        relationships.extend(
+            Relationship(ids[container], RelationshipType.CONTAINS, ids[k]) for k in inside
         )
-        relationships.append(Relationship(root_id, RelationshipType.CONTAINS, sid))
+    for key, targets in graph.depends_on.items():
+        relationships.extend(
+            Relationship(ids[key], RelationshipType.DEPENDS_ON, ids[t]) for t in targets
+        )
     extracted = [
         ExtractedLicensingInfo(
             license_id=ref,

@@ -29,12 +29,21 @@ from scanner.analyzers.interface import (
     TargetAnalyzer,
     TreeAnalyzer,
 )
-from scanner.models import AnalyzerFailure, ArtifactKind, Location
-from scanner.sources.interface import SourceArtifact
-from scanner.sources.safe_archive import CHUNK, READ_ERRORS, ArchiveMember, ArchiveStreamError
+from scanner.models import AnalyzerFailure, ArtifactFacts, ArtifactKind, Finding, Location
+from scanner.sources.interface import ArtifactFormat, SourceArtifact
+from scanner.sources.safe_archive import (
+    CHUNK,
+    READ_ERRORS,
+    ArchiveMember,
+    ArchiveStreamError,
+    MemberType,
+    normalise_path,
+)
 from scanner.sources.sniff import Sniffed
 from scanner.walk.components import ComponentStage
+from scanner.walk.digesting import DigestTap
 from scanner.walk.entry import FileEntry, LazyContent
+from scanner.walk.ownership import Ownership, OwnershipIndex
 from scanner.walk.peek import PeekedMember
 
 __all__ = ["Dispatcher", "run_safely"]
@@ -42,6 +51,16 @@ __all__ = ["Dispatcher", "run_safely"]
 log = logging.getLogger(__name__)
 
 MEMORY_LIMIT = 8 * 1024 * 1024  # content up to this size stays in memory; larger is spooled
+
+# Formats that are root filesystems: their files are attributed to the packages that own them.
+ROOTFS_FORMATS = frozenset(
+    {
+        ArtifactFormat.ROOTFS,
+        ArtifactFormat.DOCKER_SAVE,
+        ArtifactFormat.OCI_ARCHIVE,
+        ArtifactFormat.OCI_DIR,
+    }
+)
 
 
 def run_safely(
@@ -86,15 +105,21 @@ class Dispatcher:
         self._trees: dict[str, Path] = {}
         self._artifact = ""
         self._model_artifact = False
+        self.ownership: OwnershipIndex | None = None
         self.files_seen = 0
         self.files_dispatched = 0
 
-    def begin(self, sa: SourceArtifact) -> None:
-        """Start an artifact: fresh tree folders for the TreeAnalyzers."""
+    def begin(self, sa: SourceArtifact, fmt: ArtifactFormat | None = None) -> None:
+        """Start an artifact: fresh tree folders; ownership tracking for root filesystems.
+
+        ``fmt`` is the format sniffed from the bytes when it differs from the source's guess.
+        """
         self._artifact = sa.artifact.name
         self._model_artifact = sa.artifact.kind is ArtifactKind.MODEL
         self.outputs = []
         self._trees = {}
+        rootfs = (fmt or sa.format) in ROOTFS_FORMATS
+        self.ownership = OwnershipIndex(sa.artifact.name) if rootfs else None
         for t in self.tree_analyzers:
             self._trees[t.name] = Path(
                 tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir)
@@ -131,6 +156,17 @@ class Dispatcher:
             ]
         return chosen
 
+    def prepare(self, member: ArchiveMember | PeekedMember, path_prefix: str = "") -> PeekedMember:
+        """A member ready to be sniffed and handed on: its head can be read first, and in a root
+        filesystem every byte that passes (head included) feeds its digest (``DigestTap``)."""
+        if isinstance(member, PeekedMember):
+            return member
+        index = self.ownership if not path_prefix else None
+        if index is None:
+            return PeekedMember(member)
+        tap = DigestTap(member, index.algorithm_for(path_prefix + member.path))
+        return PeekedMember(tap.member, tap)
+
     def handle(
         self,
         member: ArchiveMember | PeekedMember,
@@ -142,19 +178,57 @@ class Dispatcher:
         """Offer one regular-file member to the analyzers; returns the entry if any wanted it.
 
         When some analyzer reads files by content, the member's head is sniffed first (the
-        walker may have done it already: a ``PeekedMember`` keeps its result).
+        walker may have done it already: a ``PeekedMember`` keeps its result). In a root
+        filesystem every top-level file is also digested on its single way through
+        (``DigestTap``) for the ownership join, whether or not an analyzer wanted it.
         """
         self.files_seen += 1
-        peek = member if isinstance(member, PeekedMember) else PeekedMember(member)
+        peek = self.prepare(member, path_prefix)
+        path = path_prefix + peek.path
+        index = self.ownership if not path_prefix else None
+        tap = peek.tap
+        if index is None or not isinstance(tap, DigestTap):
+            return self._dispatch(peek, path, layer, layer_id, False)
+        entry = self._dispatch(peek, path, layer, layer_id, index.wants_content(path))
+        if entry is not None and index.wants_content(path):
+            index.add_content(path, entry.read())
+        try:
+            peek.finish()  # a head read ahead that nobody wanted: the rest still feeds the digest
+            index.add_file(path, index.algorithm_for(path), tap.hexdigest())
+        except ArchiveStreamError:
+            raise
+        except READ_ERRORS as exc:
+            raise ArchiveStreamError.from_read_error(exc) from exc
+        return entry
+
+    def note(self, member: ArchiveMember, path_prefix: str = "") -> None:
+        """A member without content to dispatch (link, oversized file): kept for ownership."""
+        if self.ownership is None or path_prefix:
+            return
+        if member.type is MemberType.SYMLINK:
+            self.ownership.add_symlink(member.path, member.linkname)
+        elif member.type is MemberType.HARDLINK:
+            self.ownership.add_hardlink(member.path, normalise_path(member.linkname)[0])
+        elif member.type is MemberType.FILE:
+            # too large to read: owned or not, it cannot be verified
+            self.ownership.add_file(member.path, self.ownership.algorithm_for(member.path), "")
+
+    def _dispatch(
+        self,
+        peek: PeekedMember,
+        path: str,
+        layer: int,
+        layer_id: str | None,
+        needed: bool,
+    ) -> FileEntry | None:
         m = peek.member
-        path = path_prefix + m.path
         sniffed = peek.sniffed
         if sniffed is None and self.content_analyzers and m.size > 0:
             sniffed = peek.sniff(path)
         interested = self.interested(path, m.size, m.mode, sniffed)
         trees = [t for t in self.tree_analyzers if t.wants(path, m.size, m.mode)]
         inventory = self.stage is not None and self.stage.wants(path, m.size)
-        if not interested and not trees and not inventory:
+        if not interested and not trees and not inventory and not needed:
             return None
         self.files_dispatched += 1
         content = LazyContent(lambda: self._loader(peek))  # type: ignore[arg-type, return-value]
@@ -193,6 +267,8 @@ class Dispatcher:
 
     def remove(self, path: str) -> None:
         """A whiteout in a later layer: the file leaves the merged trees."""
+        if self.ownership is not None:
+            self.ownership.remove(path)
         for root in self._trees.values():
             target = root / path
             if target.is_dir() and not target.is_symlink():
@@ -226,12 +302,18 @@ class Dispatcher:
             self.outputs.extend(run_safely(a, loc, partial(a.analyze_config, config, sa)))
 
     def finish(self, sa: SourceArtifact) -> list[Output]:
-        """End an artifact: FileAnalyzer.finish, the component stage, then the TreeAnalyzers."""
+        """End an artifact: FileAnalyzer.finish, ownership, components, then TreeAnalyzers."""
         loc = Location(sa.artifact.name)
         for a in self.file_analyzers:
             self.outputs.extend(run_safely(a, loc, partial(a.finish, sa)))
+        ownership: Ownership | None = None
+        if self.ownership is not None:
+            ownership = self.ownership.resolve()
+            self.ownership = None
+            self.outputs.extend(ownership.findings)
+            self.outputs.append(ArtifactFacts(sa.artifact.name, ownership.facts()))
         if self.stage is not None:
-            components = self.stage.finish(sa.artifact.name)
+            components = self.stage.finish(sa.artifact.name, ownership)
             self.outputs.extend(components.failures)
             for c in self.component_analyzers:
                 self.outputs.extend(
@@ -244,6 +326,9 @@ class Dispatcher:
             finally:
                 shutil.rmtree(root, ignore_errors=True)
         out, self.outputs = self.outputs, []
+        if ownership is not None:
+            # findings in package-owned files name their owner; verified ones are re-rated
+            out = [ownership.rate(o) if isinstance(o, Finding) else o for o in out]
         return out
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import IO, Any, cast
 
-from scanner.sources.safe_archive import READ_ERRORS, ArchiveMember, ArchiveStreamError
+from scanner.sources.safe_archive import CHUNK, READ_ERRORS, ArchiveMember, ArchiveStreamError
 from scanner.sources.sniff import Sniffed, sniff
 
 __all__ = ["PeekedMember"]
@@ -25,10 +25,11 @@ __all__ = ["PeekedMember"]
 class PeekedMember:
     """Wraps an ``ArchiveMember``: ``head(n)`` reads ahead once, ``open()`` replays it."""
 
-    __slots__ = ("_eof", "_head", "_reader", "_sniffed", "member")
+    __slots__ = ("_eof", "_head", "_reader", "_sniffed", "member", "tap")
 
-    def __init__(self, member: ArchiveMember) -> None:
+    def __init__(self, member: ArchiveMember, tap: object = None) -> None:
         self.member = member
+        self.tap = tap  # what the dispatcher wrapped the member with (a digest tap), if anything
         self._reader: IO[bytes] | None = None
         self._head = b""
         self._eof = False
@@ -72,6 +73,18 @@ class PeekedMember:
     def sniffed(self) -> Sniffed | None:
         """The sniff result, when ``sniff`` was called."""
         return self._sniffed
+
+    def finish(self) -> None:
+        """Read a peeked reader nobody took to its end (the bytes still pass any tap), then
+        close it. Nothing to do when the content was handed on or never opened."""
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        try:
+            while reader.read(CHUNK):
+                pass
+        finally:
+            reader.close()
 
     def open(self) -> IO[bytes]:
         """The whole content. After a peek, the first call replays the head in front of the

@@ -113,6 +113,7 @@ class ArtifactWalker:
     ) -> None:
         for member in reader:
             if member.type is not MemberType.FILE or member._opener is None:
+                self.d.note(member, prefix)
                 continue
             self._offer(member, sa, depth, prefix, layer, layer_id, reader.context)
 
@@ -130,7 +131,7 @@ class ArtifactWalker:
         path = prefix + member.path
         if self.entry_path and path == self.entry_path:
             self.seen_entry = True
-        peek = PeekedMember(member)
+        peek = self.d.prepare(member, prefix)
         # Sniffing costs a head read per file: in a root filesystem only when some analyzer
         # reads files by content (the model analyzers), whose containers are then opened too.
         sniffs = context is LinkContext.EXTRACT or bool(self.d.content_analyzers)
@@ -370,6 +371,7 @@ class ArtifactWalker:
                                     self.d.remove(gone)
                                 continue
                             if member.type is not MemberType.FILE or member._opener is None:
+                                self.d.note(member)
                                 continue
                             self._offer(
                                 member, sa, 0, "", layer.index, layer_id, LinkContext.ROOTFS

@@ -14,6 +14,11 @@ from scanner.cli import main
 from tests.helpers.issue4 import build_rootfs_tar, install_wheels, write_osv_db
 
 ANALYZERS = "packages,licenses,vulns"
+# A policy that judges the base image's OS packages too (the default only reports them).
+JUDGE_OS_POLICY = (
+    "name: judge-os\nseverity_threshold: high\n"
+    "licenses:\n  deny: [GPL-3.0-only]\n  scopes: [app, os]\n"
+)
 PINNED_APP = {
     "panorama/app.py": b"import requests\n",
     "panorama/requirements.txt": b"requests==2.19.1\nurllib3==1.24.1\n",
@@ -55,7 +60,7 @@ def _scan(target: Path, out: Path, *extra: str) -> tuple[int, dict[str, object]]
 
 def test_scan_reports_components_and_real_vulnerabilities(env: dict[str, Path]) -> None:
     code, report = _scan(env["pinned"], env["tmp"] / "r.json", "--vuln-db", str(env["db"]))
-    assert code == 1  # high vulnerabilities and a denied GPL-3.0 package reject
+    assert code == 1  # high vulnerabilities reject
     comps = {(c["ecosystem"], c["name"]): c for c in report["components"]}  # type: ignore[union-attr]
     urllib3 = comps[("pypi", "urllib3")]
     assert urllib3["version"] == "1.24.1"
@@ -85,14 +90,28 @@ def test_scan_reports_components_and_real_vulnerabilities(env: dict[str, Path]) 
     assert jinja["fixed_versions"] == ["2.10.1"]
     age = [f for f in report["findings"] if f["rule_id"] == "vulns.database-age"]  # type: ignore[union-attr]
     assert 0.1 < age[0]["properties"]["age_days"] < 0.3
+    # bash and tzdata are the base image's OS packages: the default policy reports their
+    # licenses (components, exports) and judges only what the application installs
+    assert comps[("deb", "bash")]["properties"]["scope"] == "os"
+    assert urllib3["properties"]["scope"] == "app"
+    assert not [f for f in report["findings"] if f["category"] == "license"]  # type: ignore[union-attr]
+    assert report["failures"] == []
+    assert report["verdict"]["decision"] == "rejected"  # type: ignore[index]
+
+
+def test_os_packages_are_judged_when_the_policy_scopes_them(env: dict[str, Path]) -> None:
+    policy = env["tmp"] / "os-scope.yaml"
+    policy.write_text(JUDGE_OS_POLICY)
+    code, report = _scan(
+        env["pinned"], env["tmp"] / "os.json", "--policy", str(policy), "--vuln-db", str(env["db"])
+    )
     license_rules = {
         f["properties"]["package"]: f["rule_id"]
         for f in report["findings"]  # type: ignore[union-attr]
         if f["category"] == "license"
     }
     assert license_rules == {"bash": "licenses.denied", "tzdata": "licenses.unknown"}
-    assert report["failures"] == []
-    assert report["verdict"]["decision"] == "rejected"  # type: ignore[index]
+    assert code == 1
 
 
 def test_what_cannot_be_audited_makes_the_verdict_incomplete(env: dict[str, Path]) -> None:
@@ -142,12 +161,14 @@ def test_licenses_command_writes_every_format(env: dict[str, Path]) -> None:
     out = env["tmp"] / "lic"
     out.mkdir()
     formats = ["csv", "json", "markdown", "html", "spdx", "cyclonedx", "notice"]
-    args = ["-q", "licenses", str(env["pinned"]), "--no-cache"]
+    policy = env["tmp"] / "judge-os.yaml"
+    policy.write_text(JUDGE_OS_POLICY)
+    args = ["-q", "licenses", str(env["pinned"]), "--no-cache", "--policy", str(policy)]
     for fmt in formats:
         args += ["--format", fmt, "-o", str(out / f"licenses.{fmt}")]
-    assert main(args) == 1  # the default policy denies bash's GPL-3.0-only
+    assert main(args) == 1  # a policy judging OS packages denies bash's GPL-3.0-only
     csv_text = (out / "licenses.csv").read_text()
-    assert "bash,5.1-6ubuntu1,deb,GPL-3.0-only,common-licenses,denied" in csv_text
+    assert "bash,5.1-6ubuntu1,deb,GPL-3.0-only,copyright-text,denied" in csv_text
     assert (
         JsonStrictValidator(SchemaVersion.V1_6).validate_str(
             (out / "licenses.cyclonedx").read_text()
@@ -183,9 +204,10 @@ def test_sbom_command(env: dict[str, Path]) -> None:
     )
     assert code == 0
     bom = json.loads(out.read_text())
-    assert len(bom["components"]) == 9
+    (asset,) = bom["components"]  # the container asset holds the 9 packages
+    assert len(asset["components"]) == 9
     assert {v["id"] for v in bom["vulnerabilities"]} >= {"GHSA-x84v-xcm2-53pg"}
-    assert len(json.loads(spdx.read_text())["packages"]) == 10  # the target plus 9
+    assert len(json.loads(spdx.read_text())["packages"]) == 11  # the target, the asset and 9
     assert (
         main(
             [

@@ -25,7 +25,7 @@ from scanner.models import Decision
 from scanner.pipeline import scan
 from scanner.policy import resolve_policy
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
-from tests.reliability._cli import QUIET_SCAN, read_json, run_cli
+from tests.reliability._cli import QUIET_SCAN, cli_env, read_json, run_cli
 
 METHODS = (
     "analyze",
@@ -220,11 +220,20 @@ def test_docker_unreachable_with_a_policy_that_requires_the_profile(
 
 
 def test_hadolint_missing_is_incomplete(project: BuiltProject, tmp_path: Path) -> None:
-    only_python = tmp_path / "bin"
-    only_python.mkdir()
-    (only_python / "python").symlink_to(os.path.realpath(sys.executable))
-    code, _ = _cli_report(
-        tmp_path, "scan", str(project.root), *QUIET_SCAN, "--analyzers=-vulns",
-        env={"PATH": str(only_python)},
+    # hadolint is looked up next to the interpreter first (scanner.tools), then on PATH: an
+    # installation without it anywhere is simulated by emptying both.
+    runner = (
+        "import sys, scanner.tools as t; t.tool_dirs = lambda: []; "
+        "from scanner.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    report = tmp_path / "report.json"
+    res = subprocess.run(
+        [sys.executable, "-c", runner, "scan", str(project.root), *QUIET_SCAN,
+         "--analyzers=-vulns", "--format", "json", "-o", str(report)],
+        env=cli_env({"PATH": str(tmp_path / "empty")}), capture_output=True, text=True,
+        check=False, timeout=300,
     )  # fmt: skip
-    assert code == 3
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 3, res.stderr
+    failures = read_json(report)["failures"]
+    assert any("hadolint" in f["reason"] for f in failures), failures

@@ -185,7 +185,9 @@ def test_good_dockerfile_has_nothing_above_low() -> None:
 
 
 def test_hadolint_missing_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    import scanner.analyzers.container_dockerfile as mod
+
+    monkeypatch.setattr(mod, "find_tool", lambda _name: None)
     out = DockerfileAnalyzer().analyze_dockerfile(DockerfileRef("pkg"), b"FROM a:1\nUSER 1\n")
     # the own rules still ran (digest-pin note), and the missing tool fails closed
     assert [type(o) for o in out] == [Finding, AnalyzerFailure]

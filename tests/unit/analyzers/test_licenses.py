@@ -52,7 +52,10 @@ def test_findings_from_a_rootfs(unknown: str, severity: Severity) -> None:
         "panorama/requirements.txt": b"flask==3.0.0\n",
     }
     out = run_file_analyzer(
-        LicensesAnalyzer(), files, options={"deny": DENY, "unknown": unknown}, artifact="c.tar"
+        LicensesAnalyzer(),
+        files,
+        options={"deny": DENY, "unknown": unknown, "scopes": ["app", "os"]},
+        artifact="c.tar",
     )
     findings = {f.properties["package"]: f for f in out if isinstance(f, Finding)}
     assert set(findings) == {"bash", "tzdata"}
@@ -74,7 +77,11 @@ def test_allow_list_mode() -> None:
     out = run_file_analyzer(
         LicensesAnalyzer(),
         ubuntu_rootfs_files(),
-        options={"allow": ["Apache-2.0", "Zlib", "PSF-2.0", "BSD-2-Clause"], "unknown": "warn"},
+        options={
+            "allow": ["Apache-2.0", "Zlib", "PSF-2.0", "BSD-2-Clause"],
+            "unknown": "warn",
+            "scopes": ["app", "os"],
+        },
     )
     rules = {f.properties["package"]: f.rule_id for f in out if isinstance(f, Finding)}
     assert rules == {
@@ -82,3 +89,25 @@ def test_allow_list_mode() -> None:
         "libc6": "licenses.not-allowed",
         "tzdata": "licenses.unknown",
     }
+
+
+def test_os_packages_are_reported_not_judged_by_default() -> None:
+    files = {
+        **ubuntu_rootfs_files(),
+        "usr/local/lib/python3.10/dist-packages/gplthing-1.0.dist-info/METADATA": (
+            b"Metadata-Version: 2.1\nName: gplthing\nVersion: 1.0\n"
+            b"License-Expression: GPL-3.0-only\n"
+        ),
+    }
+    out = run_file_analyzer(LicensesAnalyzer(), files, options={"deny": DENY})
+    rules = {f.properties["package"]: f.rule_id for f in out if isinstance(f, Finding)}
+    # bash (dpkg, GPL-3.0-only) is the base image's: reported in the components, not judged;
+    # a GPL package the application installs with pip is denied
+    assert rules == {"gplthing": "licenses.denied"}
+
+
+def test_scopes_must_name_app_or_os() -> None:
+    with pytest.raises(ConfigError, match="app and/or os"):
+        LicensePolicy.from_options({"scopes": ["everything"]})
+    with pytest.raises(ConfigError, match="list"):
+        LicensePolicy.from_options({"scopes": "app"})

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from scanner.analyzers._debian_copyright import debian_copyright_licenses
 from scanner.analyzers._inventory import parse_dpkg_status, parse_requirements
 from scanner.analyzers._licensing import (
     classifier_to_spdx,
-    debian_copyright_licenses,
     normalize_expression,
     python_dist_licenses,
 )
@@ -152,8 +152,8 @@ def test_unreadable_metadata_is_a_failure() -> None:
         ),
         ("", ["License :: OSI Approved"], "Apache 2.0", [], ("Apache-2.0",), "license-field"),
         ("", [], "GPLv3+", [], ("GPL-3.0-or-later",), "license-field"),
-        ("", [], "UNKNOWN", [("LICENSE", MIT_TEXT)], ("MIT",), "license-file:identify"),
-        ("", [], "", [("COPYING", b"just some words")], (), ""),
+        ("", [], "UNKNOWN", [("x.dist-info/LICENSE", MIT_TEXT)], ("MIT",), "license-text"),
+        ("", [], "", [("x.dist-info/COPYING", b"just some words")], (), ""),
         ("", [], "Custom license, see file", [], (), ""),
     ],
     ids=[
@@ -177,17 +177,6 @@ def test_license_detection_order(
     got = python_dist_licenses(expression, classifiers, field, files)
     assert got.licenses == expected
     assert got.source == source
-
-
-def test_signature_fallback_when_identify_finds_nothing() -> None:
-    # A BSD-3 text with a long custom preamble: too far from the SPDX text for identify
-    text = b"Preamble. " * 200 + (
-        b"\nRedistribution and use in source and binary forms, with or without modification, "
-        b"are permitted. Neither the name of Foo nor the names of its contributors may be used"
-    )
-    got = python_dist_licenses("", [], "", [("LICENSE", text[-400:])])
-    assert got.licenses == ("BSD-3-Clause",)
-    assert got.source == "license-file:signature"
 
 
 def test_normalisation_and_classifiers() -> None:
@@ -236,16 +225,3 @@ def test_dpkg_status_and_requirement_parsers() -> None:
     ]
     with pytest.raises(ValueError, match="Invalid|Expected|Unexpected|invalid"):
         parse_requirements(b"[project\n", "pyproject.toml")
-
-
-def test_own_matcher_runs_when_identify_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scanner.analyzers._licensing as lic
-
-    monkeypatch.setattr(lic, "identify_available", lambda: False)
-    lic._identify_cached.cache_clear()
-    try:
-        got = python_dist_licenses("", [], "", [("LICENSE", MIT_TEXT + b"\n")])
-    finally:
-        lic._identify_cached.cache_clear()
-    assert got.licenses == ("MIT",)
-    assert got.source == "license-file:signature"

@@ -1,0 +1,92 @@
+"""Digests of walked files, taken from the bytes the walk reads anyway.
+
+A ``DigestTap`` wraps one archive member: whoever reads the member (an analyzer through the
+shared lazy content, or nobody) reads through the tap, which hashes as the bytes pass. If no
+analyzer wanted the file, ``hexdigest`` reads it to the end itself: a tar stream has to pass
+over those bytes anyway, so every file is read exactly once.
+
+Example::
+
+    tap = DigestTap(member, "md5")
+    dispatcher_sees = tap.member          # hand this one on
+    digest = tap.hexdigest()              # "" if the bytes could not all be read
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+from typing import IO, Any, cast
+
+from scanner.sources.safe_archive import CHUNK, ArchiveMember
+
+__all__ = ["DigestTap"]
+
+
+class _TapReader(io.RawIOBase):
+    """Passes reads through and feeds every byte to the tap's hash."""
+
+    def __init__(self, inner: IO[bytes], tap: DigestTap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._inner.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self._tap._feed(data, eof=n == 0 and len(b) > 0)
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        n = -1 if size is None or size < 0 else size
+        data = self._inner.read(n)
+        self._tap._feed(data, eof=n < 0 or (not data and n != 0))
+        return data
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+
+
+class DigestTap:
+    """Hashes one member's bytes on their single way through."""
+
+    __slots__ = ("_hash", "_member", "done", "member", "opened")
+
+    def __init__(self, member: ArchiveMember, algorithm: str) -> None:
+        self._hash = hashlib.new(algorithm, usedforsecurity=False)
+        self._member = member
+        self.opened = False
+        self.done = member.size == 0
+        self.member = dataclasses.replace(member, _opener=self._open)
+
+    def _open(self) -> IO[bytes]:
+        self.opened = True
+        return cast(IO[bytes], _TapReader(self._member.open(), self))
+
+    def _feed(self, data: bytes, *, eof: bool) -> None:
+        if data:
+            self._hash.update(data)
+        if eof:
+            self.done = True
+
+    def hexdigest(self) -> str:
+        """The content's digest, reading what nobody read yet; ``""`` if it cannot be known.
+
+        A member that was opened but not read to the end cannot be read again (a tar stream
+        does not go back), so its digest is unknown rather than wrong.
+        """
+        if not self.done:
+            if self.opened:
+                return ""
+            with self._open() as f:
+                while f.read(CHUNK):
+                    pass
+            self.done = True
+        return self._hash.hexdigest()
