@@ -25,7 +25,6 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
-import re
 import zlib
 from collections.abc import Callable
 
@@ -99,14 +98,13 @@ ARCHIVE_SUFFIXES: tuple[str, ...] = (
 _COMPRESSION_SUFFIXES = (".gz", ".xz", ".bz2", ".lzma", ".zst", ".z", ".zlib")
 
 
-def _suffix_rx(suffixes: tuple[str, ...]) -> re.Pattern[str]:
-    names = "|".join(re.escape(x) for x in suffixes)
-    squeezed = "|".join(re.escape(x) for x in _COMPRESSION_SUFFIXES)
-    return re.compile(rf"[^/]*(?:{names})(?:{squeezed})?\Z")
+def _with_compression(suffixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(x + c for x in suffixes for c in ("", *_COMPRESSION_SUFFIXES))
 
 
-_MODEL_NAME = _suffix_rx((*MODEL_SUFFIXES, "/saved_model.pb"))
-_GENERIC_NAME = _suffix_rx(GENERIC_MODEL_SUFFIXES)
+# Every model suffix with and without a compression suffix after it: one C-level endswith.
+_MODEL_ENDINGS = _with_compression(MODEL_SUFFIXES)
+_GENERIC_ENDINGS = _with_compression(GENERIC_MODEL_SUFFIXES)
 
 
 def has_model_name(path: str, *, generic: bool = False) -> bool:
@@ -114,10 +112,10 @@ def has_model_name(path: str, *, generic: bool = False) -> bool:
 
     Compression suffixes are looked through: ``weights.pkl.xz`` has a model name.
     """
-    low = "/" + path.lower().rsplit("/", 1)[-1]
-    if _MODEL_NAME.search(low) is not None:
+    base = path[path.rfind("/") + 1 :].lower()
+    if base.endswith(_MODEL_ENDINGS) or base == "saved_model.pb":
         return True
-    return generic and _GENERIC_NAME.search(low) is not None
+    return generic and base.endswith(_GENERIC_ENDINGS)
 
 
 def is_model_member_name(name: str) -> bool:

@@ -21,6 +21,8 @@ from scanner.sources.sniff import Sniffed, sniff
 
 __all__ = ["PeekedMember"]
 
+_READ_AHEAD = 64 * 1024
+
 
 class PeekedMember:
     """Wraps an ``ArchiveMember``: ``head(n)`` reads ahead once, ``open()`` replays it."""
@@ -46,13 +48,18 @@ class PeekedMember:
         return self.member.size
 
     def head(self, n: int) -> bytes:
-        """The first ``n`` bytes (fewer at the end of the content), read at most once."""
+        """The first ``n`` bytes (fewer at the end of the content), read at most once.
+
+        The first read takes up to ``_READ_AHEAD`` bytes whatever ``n`` is: most files are
+        small and read whole by some analyzer next, so one read serves both.
+        """
         if len(self._head) < n and not self._eof:
             if self._reader is None:
                 self._reader = self.member.open()
+            want = max(n, min(self.member.size, _READ_AHEAD))
             try:
-                while len(self._head) < n:
-                    chunk = self._reader.read(n - len(self._head))
+                while len(self._head) < want:
+                    chunk = self._reader.read(want - len(self._head))
                     if not chunk:
                         self._eof = True
                         break
