@@ -151,31 +151,16 @@ class ArtifactWalker:
     ) -> None:
         """Spool a nested archive once, offer it to analyzers, then walk inside it."""
         with tempfile.TemporaryFile(dir=self.work_dir) as spool:
-            with member.open() as src:
-                while True:
-                    try:
-                        chunk = src.read(CHUNK)
-                    except ArchiveStreamError:
-                        raise
-                    except READ_ERRORS as exc:
-                        raise ArchiveStreamError.from_read_error(exc) from exc
-                    if not chunk:
-                        break
-                    # outside the try: a full work folder is the tool's problem (an I/O
-                    # failure, verdict incomplete), not a corrupt archive (a finding)
-                    spool.write(chunk)
-            spool.seek(0)
+            _spool(member, spool)
             m = member.member
             copy = ArchiveMember(
                 m.path, m.raw_name, MemberType.FILE, m.size, m.mode, _opener=lambda: _shared(spool)
             )
             prefix = path[: len(path) - len(m.path)]
-            if _zip_is_one_model(spool):
-                # a checkpoint, .npz or .keras (its central directory says so): one model file
-                self.d.handle(copy, layer=layer, layer_id=layer_id, path_prefix=prefix)
-                return
             self.d.handle(copy, layer=layer, layer_id=layer_id, path_prefix=prefix)
             spool.seek(0)
+            if _zip_is_one_model(spool):
+                return  # a checkpoint, .npz or .keras (its central directory says so): one file
             if depth + 1 > self.config.limits.max_depth:
                 self.findings.append(
                     Finding.create(
@@ -419,6 +404,24 @@ class _Unclosable:
 
 def _shared(f: IO[bytes]) -> IO[bytes]:
     return cast(IO[bytes], _Unclosable(f))
+
+
+def _spool(member: PeekedMember, spool: IO[bytes]) -> None:
+    """Copy a member into the spool; a read error is the archive's, a write error the tool's."""
+    with member.open() as src:
+        while True:
+            try:
+                chunk = src.read(CHUNK)
+            except ArchiveStreamError:
+                raise
+            except READ_ERRORS as exc:
+                raise ArchiveStreamError.from_read_error(exc) from exc
+            if not chunk:
+                break
+            # outside the try: a full work folder is the tool's problem (an I/O failure,
+            # verdict incomplete), not a corrupt archive (a finding)
+            spool.write(chunk)
+    spool.seek(0)
 
 
 def _zip_is_one_model(spool: IO[bytes]) -> bool:
