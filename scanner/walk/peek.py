@@ -76,6 +76,11 @@ class PeekedMember:
             self._sniffed = sniff(self.head, name)
         return self._sniffed
 
+    def sniffed_as(self, sniffed: Sniffed) -> None:
+        """Record what the content is when the caller knows better than the head (a zip whose
+        central directory it has read)."""
+        self._sniffed = sniffed
+
     @property
     def sniffed(self) -> Sniffed | None:
         """The sniff result, when ``sniff`` was called."""

@@ -42,7 +42,7 @@ from scanner.sources.safe_archive import (
     normalise_path,
     sniff_compression,
 )
-from scanner.sources.sniff import ContentKind, zip_kind
+from scanner.sources.sniff import ContentKind, Sniffed, zip_kind
 from scanner.walk.dispatch import Dispatcher
 from scanner.walk.nesting import opens_nested
 from scanner.walk.peek import PeekedMember
@@ -157,10 +157,17 @@ class ArtifactWalker:
                 m.path, m.raw_name, MemberType.FILE, m.size, m.mode, _opener=lambda: _shared(spool)
             )
             prefix = path[: len(path) - len(m.path)]
-            self.d.handle(copy, layer=layer, layer_id=layer_id, path_prefix=prefix)
+            whole = _zip_model_kind(spool)
+            peek = self.d.prepare(copy, prefix)
+            if whole is not None:
+                # a checkpoint, .npz or .keras (its central directory says so): one model file
+                peek.sniffed_as(
+                    Sniffed(whole, names=member.sniffed.names if member.sniffed else ())
+                )
+            self.d.handle(peek, layer=layer, layer_id=layer_id, path_prefix=prefix)
+            if whole is not None:
+                return
             spool.seek(0)
-            if _zip_is_one_model(spool):
-                return  # a checkpoint, .npz or .keras (its central directory says so): one file
             if depth + 1 > self.config.limits.max_depth:
                 self.findings.append(
                     Finding.create(
@@ -424,17 +431,17 @@ def _spool(member: PeekedMember, spool: IO[bytes]) -> None:
     spool.seek(0)
 
 
-def _zip_is_one_model(spool: IO[bytes]) -> bool:
-    """A spooled zip whose central directory makes it one model file, not an archive."""
+def _zip_model_kind(spool: IO[bytes]) -> ContentKind | None:
+    """What a spooled zip is when its central directory makes it one model file, else None."""
     try:
-        head = spool.read(4)
-        if head != b"PK\x03\x04":
-            return False
+        if spool.read(4) != b"PK\x03\x04":
+            return None
         spool.seek(0)
         with zipfile.ZipFile(_shared(spool)) as zf:
-            return zip_kind(zf.namelist()[:2000]) is not ContentKind.ZIP
+            kind = zip_kind(zf.namelist()[:2000])
+        return None if kind is ContentKind.ZIP else kind
     except READ_ERRORS:
-        return False  # a broken zip is walked (and reported) as an archive
+        return None  # a broken zip is walked (and reported) as an archive
     finally:
         spool.seek(0)
 

@@ -144,3 +144,21 @@ def test_a_clean_checkpoint_named_like_a_tar_is_approved(tmp_path: Path) -> None
     target.write_bytes(torch_checkpoint(evil=False))
     code, report = _cli(target, tmp_path)
     assert (code, report["findings"]) == (0, [])
+
+
+def test_a_checkpoint_that_only_its_central_directory_reveals_is_scanned_whole(
+    tmp_path: Path,
+) -> None:
+    # A notes file first: the head shows a plain zip; the central directory shows a checkpoint.
+    buf = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(torch_checkpoint(evil=True))) as src,
+        zipfile.ZipFile(buf, "w") as out,
+    ):
+        out.writestr("archive/NOTES.txt", b"exported by the training job\n")
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+    target = tmp_path / "model.tar.gz"
+    target.write_bytes(_tgz({"model/": b"", "model/export.zip": buf.getvalue()}))
+    report = _gate(target, tmp_path)
+    assert _where(report, "pickle.code-execution") == ["model/export.zip"]
