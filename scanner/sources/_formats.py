@@ -191,7 +191,6 @@ def _safetensors(head: bytes) -> bool:
 _TORCH_MEMBER = re.compile(
     r"(?:^|/)(?:data\.pkl|constants\.pkl|version|\.format_version|byteorder|data/\d+)$"
 )
-_KERAS_MEMBERS = frozenset({"config.json", "metadata.json", "model.weights.h5"})
 
 
 def zip_kind(names: Iterable[str]) -> ContentKind:
@@ -206,9 +205,8 @@ def zip_kind(names: Iterable[str]) -> ContentKind:
         return ContentKind.TORCH_ZIP
     if all(n.lower().endswith(".npy") for n in listed[:64]):
         return ContentKind.NPZ
-    if _KERAS_MEMBERS & {n.rsplit("/", 1)[-1] for n in listed[:8]} and any(
-        n == "config.json" or n == "metadata.json" for n in listed[:8]
-    ):
+    top = {n for n in listed[:16] if "/" not in n}
+    if {"config.json", "model.weights.h5"} <= top or {"metadata.json", "config.json"} <= top:
         return ContentKind.KERAS_ZIP
     return ContentKind.ZIP
 
