@@ -6,15 +6,18 @@ Each measured step runs in its own child process, so its peak memory (max RSS, f
 ``wait4``) is the step's alone. Steps, all on the same random file:
 
 1. ``encrypt``: :func:`signing.encrypt.encrypt_file` (AWS Encryption SDK format, committing
-   suite, 1 MiB frames) to a raw RSA-3072 public key;
-2. ``decrypt``: :func:`signing.encrypt.decrypt_file` with the private key (into a temporary
-   file, digest checked);
+   suite, 1 MiB frames) to a raw RSA-3072 public key, with the default engine (``frames``);
+   ``encrypt-sdk``: the same through the SDK's public streaming API (1 MiB reads);
+2. ``decrypt`` / ``decrypt-sdk``: :func:`signing.encrypt.decrypt_file` with the private key
+   (into a temporary file, digest checked), each engine;
 3. ``age-encrypt`` / ``age-decrypt``: the ``age`` CLI (X25519 recipient) on the same file;
 4. ``publish``: :func:`signing.publish.publish_release` of the file as a single-file target
    (sign: hash + ECDSA; encrypt; multipart upload with SHA-256 checksums) to moto's S3 server
    running in a separate process on loopback.
 
-Targets (issue 9): encryption within 1.5x of age's time; memory flat, under 200 MB.
+Targets (issue 9): encryption within 1.5x of age's time; memory flat, under 200 MB. The
+private ``frames`` engine is kept only while the public API misses that target (issue 21):
+the run prints both engines' ratios to age, measured in the same run.
 """
 
 from __future__ import annotations
@@ -99,6 +102,41 @@ def _make_input(path: Path, size: int) -> None:
             left -= n
 
 
+def _encryption_round(
+    common: str, work: Path, src: Path, age: str | None, recipient: str
+) -> dict[str, tuple[float, int, float]]:
+    """One round: each engine encrypts and decrypts the file, then age does."""
+    out: dict[str, tuple[float, int, float]] = {}
+    for engine, suffix in (("frames", ""), ("sdk", "-sdk")):
+        out["encrypt" + suffix] = _child(
+            common
+            + f"""
+encrypt_file(work / 'asset.bin', work / 'asset.enc',
+             RawRsaKeyring.from_public_pem((work / 'rsa.pub').read_bytes()), ctx,
+             engine={engine!r})
+"""
+        )
+        out["decrypt" + suffix] = _child(
+            common
+            + f"""
+r = decrypt_file(work / 'asset.enc', work,
+                 RawRsaKeyring.from_private_pem((work / 'rsa.pem').read_bytes()), ctx,
+                 engine={engine!r})
+r.path.unlink()
+"""
+        )
+        (work / "asset.enc").unlink()
+    if age:
+        out["age-encrypt"] = _run([age, "-r", recipient, "-o", str(work / "asset.age"), str(src)])
+        out["age-decrypt"] = _run(
+            [age, "-d", "-i", str(work / "age.key"), "-o", str(work / "asset.age.out")]
+            + [str(work / "asset.age")]
+        )
+        (work / "asset.age").unlink()
+        (work / "asset.age.out").unlink()
+    return out
+
+
 def main() -> int:
     """Run every step and print a table (and JSON with ``--json``)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,6 +144,9 @@ def main() -> int:
     ap.add_argument("--work-dir", type=Path, help="scratch folder (default: a temporary one)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--skip-publish", action="store_true")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="interleaved rounds; the best of each step is kept"
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pg-bench.", dir=args.work_dir))
@@ -137,22 +178,8 @@ work = Path({str(work)!r})
 ctx = encryption_context({sha!r}, application='bench', version='1')
 """
         steps = results["steps"]
-        steps["encrypt"] = _child(
-            common
-            + """
-encrypt_file(work / 'asset.bin', work / 'asset.enc',
-             RawRsaKeyring.from_public_pem((work / 'rsa.pub').read_bytes()), ctx)
-"""
-        )
-        steps["decrypt"] = _child(
-            common
-            + """
-r = decrypt_file(work / 'asset.enc', work,
-                 RawRsaKeyring.from_private_pem((work / 'rsa.pem').read_bytes()), ctx)
-r.path.unlink()
-"""
-        )
         age = shutil.which("age")
+        recipient = ""
         if age:
             subprocess.run(
                 ["age-keygen", "-o", str(work / "age.key")], check=True, capture_output=True
@@ -162,25 +189,14 @@ r.path.unlink()
                 for line in (work / "age.key").read_text().splitlines()
                 if line.startswith("# public key")
             )
-            steps["age-encrypt"] = _run(
-                [age, "-r", recipient, "-o", str(work / "asset.age"), str(src)]
-            )
-            steps["age-decrypt"] = _run(
-                [
-                    age,
-                    "-d",
-                    "-i",
-                    str(work / "age.key"),
-                    "-o",
-                    str(work / "asset.age.out"),
-                    str(work / "asset.age"),
-                ]
-            )
-            (work / "asset.age").unlink()
-            (work / "asset.age.out").unlink()
         else:
             results["age"] = "not installed (apt-get install age)"
-        (work / "asset.enc").unlink()
+        # Rounds interleave every step, and the best of each is kept: on a shared machine a
+        # step run once measures the neighbours' load as much as the step.
+        for _ in range(args.repeat):
+            for name, figures in _encryption_round(common, work, src, age, recipient).items():
+                if name not in steps or figures[0] < steps[name][0]:
+                    steps[name] = figures
 
         if not args.skip_publish:
             port = _free_port()
@@ -212,6 +228,7 @@ from pathlib import Path
 from scanner.models import *
 from signing.encrypt import RawRsaKeyring
 from signing.keys import KeyType, write_keypair
+from scanner.cli._release_docs import write_release_documents
 from signing.publish import PublishOptions, publish_release
 from signing.signer import load_signer
 work = Path({str(work)!r})
@@ -223,7 +240,8 @@ report = Report(tool_name='panorama-gate', tool_version='0', created_at='2026-01
                         Digest.from_hex({sha!r}), asset.stat().st_size),),
     verdict=Verdict(Decision.APPROVED, (), 'default', '00' * 32))
 publish_release(asset, report, PublishOptions(destination='s3://bench/rel',
-    signer=load_signer(priv, b'pw'), keyring=RawRsaKeyring.from_public_pem(
+    signer=load_signer(priv, b'pw'), documents=write_release_documents,
+    keyring=RawRsaKeyring.from_public_pem(
         (work / 'rsa.pub').read_bytes()), endpoint_url={url!r}, state_dir=work / 'state'))
 """,
                 env,
@@ -240,14 +258,20 @@ publish_release(asset, report, PublishOptions(destination='s3://bench/rel',
         print(f"{name:14} {secs:9.2f} {size / MiB / secs:9.1f} {cpu:7.2f} {rss / MiB:13.1f}")
     steps = results["steps"]
     if "age-encrypt" in steps:
-        ratio = steps["encrypt"][0] / steps["age-encrypt"][0]
-        cpu_ratio = steps["encrypt"][2] / steps["age-encrypt"][2]
-        results["encrypt_vs_age"] = round(ratio, 2)
-        results["encrypt_vs_age_cpu"] = round(cpu_ratio, 2)
-        print(
-            f"encrypt / age-encrypt: {ratio:.2f}x wall time, {cpu_ratio:.2f}x CPU time "
-            "(target <= 1.5x)"
-        )
+        for name, age_step in (
+            ("encrypt", "age-encrypt"),
+            ("encrypt-sdk", "age-encrypt"),
+            ("decrypt", "age-decrypt"),
+            ("decrypt-sdk", "age-decrypt"),
+        ):
+            ratio = steps[name][0] / steps[age_step][0]
+            cpu_ratio = steps[name][2] / steps[age_step][2]
+            results[f"{name}_vs_age"] = round(ratio, 2)
+            results[f"{name}_vs_age_cpu"] = round(cpu_ratio, 2)
+            print(
+                f"{name} / {age_step}: {ratio:.2f}x wall time, {cpu_ratio:.2f}x CPU time "
+                "(target <= 1.5x)"
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

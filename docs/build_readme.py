@@ -16,6 +16,7 @@ README = HERE.parent / "README.md"
 ORDER = [
     "00-head.md",
     "05-unpacking.md",
+    "ownership.md",
     "manifests.md",
     "code-secrets-privacy-container.md",
     "packages-vulns-licenses.md",

@@ -48,6 +48,7 @@ from scanner.models import (
 from scanner.sources.detect import detect_target, sniff_file
 from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
 from scanner.sources.safe_archive import CHUNK
+from scanner.treedigest import tree_manifest
 from scanner.walk.dispatch import Dispatcher, run_safely
 from scanner.walk.walker import ArtifactWalker, Progress, entry_of, mark_shadowed
 
@@ -80,6 +81,18 @@ def _file_digest(path: Path) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _with_tree_digest(sa: SourceArtifact) -> tuple[SourceArtifact, list[Output]]:
+    """``sa`` with its folder's tree digest and total size; a failure when unreadable."""
+    assert sa.file is not None
+    try:
+        tree = tree_manifest(sa.file)
+    except OSError as exc:
+        reason = f"cannot take the folder's digest: {exc.strerror or exc}"
+        return sa, [AnalyzerFailure("integrity", reason, Location(sa.artifact.name))]
+    artifact = dataclasses.replace(sa.artifact, digest=Digest.from_hex(tree.digest), size=tree.size)
+    return dataclasses.replace(sa, artifact=artifact), []
 
 
 @contextlib.contextmanager
@@ -139,6 +152,12 @@ def scan(
                 st.artifacts[i] = sa
                 assert sa.artifact.digest is not None
                 verified[sa.artifact.name] = sa.artifact.digest.hex
+            elif sa.format is ArtifactFormat.DIRECTORY and sa.file is not None:
+                # a folder's digest is that of its exact file set (scanner.treedigest), so
+                # `sign` can refuse a folder that changed after the scan
+                sa, failure = _with_tree_digest(sa)
+                st.artifacts[i] = sa
+                outputs.extend(failure)
             artifacts.append(sa.artifact)
             outputs.extend(
                 _scan_artifact(

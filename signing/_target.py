@@ -8,14 +8,15 @@ name/kind/path/sha256/size and ``verdict`` {decision, reasons, policy{name, sha2
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from scanner.models import Artifact, ArtifactKind, Decision, Digest, Reason, Verdict
 from signing.digest import FileDigest, sha256_bytes
-from signing.errors import Reason as Why
-from signing.errors import SigningError, SignRefusedError
+from signing.errors import InputError, SigningError
 
 __all__ = [
     "ReportFacts",
@@ -23,6 +24,7 @@ __all__ = [
     "manifest_files",
     "read_report",
     "resolve",
+    "subject_name",
     "walk_files",
 ]
 
@@ -43,8 +45,8 @@ class ReportFacts:
     target: dict[str, str]
 
 
-def _bad(path: Path, message: str) -> SignRefusedError:
-    return SignRefusedError(Why.BAD_REPORT, f"{path}: {message}")
+def _bad(path: Path, message: str) -> InputError:
+    return InputError(f"{path}: invalid report: {message}")
 
 
 def read_report(path: Path) -> ReportFacts:
@@ -52,7 +54,7 @@ def read_report(path: Path) -> ReportFacts:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise SigningError(f"{path}: cannot read report: {exc.strerror or exc}") from exc
+        raise InputError(f"{path}: cannot read the report: {exc.strerror or exc}") from exc
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -154,70 +156,52 @@ def _is_project(target: Path) -> bool:
 
 
 def walk_files(root: Path, exclude: Path | None = None) -> list[Path]:
-    """Regular files under ``root``, sorted, leaving out everything under ``exclude``.
+    """Every non-folder entry under ``root`` (files, and links, which are not followed),
+    sorted, leaving out everything under ``exclude``.
 
     ``exclude`` is the signatures folder: when it lies inside a folder target, its files are
-    outputs of signing, not part of what is signed.
+    outputs of signing, not part of what is signed. Links are listed so that a caller that
+    expects only regular files sees them and refuses.
     """
-    skip = exclude.resolve() if exclude is not None else None
-    out = []
-    for p in root.rglob("*"):
-        if not p.is_file():
+    skip = exclude.absolute() if exclude is not None else None
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        if skip is not None and here.absolute().is_relative_to(skip):
+            dirnames[:] = []
             continue
-        if skip is not None and p.resolve().is_relative_to(skip):
-            continue
-        out.append(p)
+        # os.walk lists a link to a folder among the folders and does not enter it.
+        links = [d for d in dirnames if (here / d).is_symlink()]
+        out.extend(here / name for name in (*filenames, *links))
     return sorted(out)
 
 
-def unbuilt_code_folders(target: Path) -> list[Path]:
-    """Code package folders of a project (with a Dockerfile) whose package.json lists no built
-    asset, as the scan finds them (``integrity.not-built``).
-
-    A package.json that cannot be read counts as not built: its folder's files must then be
-    subjects too, which is the stricter reading.
-    """
-    packages = target / "packages"
-    if not packages.is_dir():
-        return []
-    # Imported here: the manifest models it pulls in are only needed for project targets.
-    from scanner.sources.panorama import has_built_assets
-
-    out = []
-    for folder in sorted(packages.iterdir()):
-        if not folder.is_dir() or not (folder / "Dockerfile").is_file():
-            continue
-        try:
-            built = has_built_assets(json.loads((folder / "package.json").read_bytes()))
-        except (OSError, ValueError):
-            built = False
-        if not built:
-            out.append(folder)
-    return out
-
-
-def discover_files(target: Path, exclude: Path | None = None) -> list[str]:
+def discover_files(
+    target: Path, exclude: Path | None = None, folders: Iterable[str] = ()
+) -> list[str]:
     """Files of the target that must all be subjects of a valid attestation.
 
     * a project: every file under ``assets/`` (but hidden ones, which the scan skips too), the
-      package manifests, and every file of a code package that is not built yet (its folder is
-      what the scan covered in place of a container);
+      package manifests, and every file of each folder artifact in ``folders`` (relative
+      POSIX paths: the unbuilt code packages the scan covered in place of a container, as the
+      report or the signed statement names them);
     * a single file: the file itself;
-    * any other folder (code package, model folder): every regular file in it;
+    * any other folder (code package, model folder): every file in it;
 
     in each case leaving out the signatures folder ``exclude``.
     """
     if target.is_file():
         return [target.name]
     if not target.is_dir():
-        raise SigningError(f"{target}: target does not exist")
+        raise InputError(f"{target}: target does not exist")
     if _is_project(target):
         files = {
             p.relative_to(target).as_posix()
             for p in walk_files(target / "assets", exclude)
             if not p.name.startswith(".")
         }
-        for folder in unbuilt_code_folders(target):
+        for name in folders:
+            folder = resolve(target, name)
             files.update(p.relative_to(target).as_posix() for p in walk_files(folder, exclude))
         return sorted(files | set(manifest_files(target)))
     return [p.relative_to(target).as_posix() for p in walk_files(target, exclude)]

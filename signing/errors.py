@@ -4,6 +4,7 @@ They derive from :class:`scanner.errors.ScannerError`, so the CLI's single ``exc
 into a one-line message and the contract's exit code:
 
 * :class:`KeyLoadError` (2): a key, password or key reference cannot be used;
+* :class:`InputError` (2): an input file (report, target) is missing, unreadable or invalid;
 * :class:`SignRefusedError` (1): the gate will not sign (verdict not approved, bytes changed);
 * :class:`VerificationError` (1): a signature, subject or attested fact does not check out;
 * :class:`SigningError` (3): anything else that stops signing (KMS unreachable, I/O).
@@ -23,7 +24,9 @@ from enum import StrEnum
 from scanner.errors import ScannerError
 
 __all__ = [
+    "InputError",
     "KeyLoadError",
+    "PullError",
     "Reason",
     "SignRefusedError",
     "SigningError",
@@ -43,6 +46,15 @@ class KeyLoadError(SigningError):
     exit_code = 2
 
 
+class InputError(SigningError):
+    """An input (report file, target) is missing, unreadable or not what it must be (exit 2).
+
+    The message names the file and says why, in one line, as the CLI contract asks.
+    """
+
+    exit_code = 2
+
+
 class Reason(StrEnum):
     """Machine-readable cause of a refusal or a failed verification.
 
@@ -54,6 +66,7 @@ class Reason(StrEnum):
     DIGEST_MISMATCH = "digest-mismatch"
     MISSING_ARTIFACT = "missing-artifact"
     UNSCANNED_FILE = "unscanned-file"
+    UNSIGNABLE_ENTRY = "unsignable-entry"
     BAD_REPORT = "bad-report"
     # verification failures
     MALFORMED_BUNDLE = "malformed-bundle"
@@ -70,6 +83,9 @@ class Reason(StrEnum):
     BAD_DETACHED_SIGNATURE = "bad-detached-signature"
     BAD_MODEL_SIGNATURE = "bad-model-signature"
     IDENTITY_MISMATCH = "identity-mismatch"
+    WRONG_RELEASE = "wrong-release"
+    ROLLBACK = "rollback"
+    MALFORMED_INDEX = "malformed-index"
 
 
 class SignRefusedError(SigningError):
@@ -98,3 +114,7 @@ class VerificationError(SigningError):
     def __init__(self, reason: Reason, message: str, *, hint: str = "") -> None:
         super().__init__(f"verification failed ({reason.value}): {message}", hint=hint)
         self.reason = reason
+
+
+class PullError(VerificationError):
+    """A release cannot be trusted or is not all there (exit 1: do not deploy)."""

@@ -1,9 +1,12 @@
-"""Key pairs: ECDSA P-256 (default) or Ed25519, encrypted PKCS#8 private keys, PEM public keys.
+"""Key pairs: ECDSA P-256 (default) or Ed25519, encrypted private keys, PEM public keys.
 
-The private key is always written encrypted (PKCS#8 ``ENCRYPTED PRIVATE KEY``, PBKDF2 + AES-256,
-which openssl and cosign's ``import-key-pair`` read); the public key is a standard
-``PUBLIC KEY`` (SubjectPublicKeyInfo) PEM that ``openssl`` and ``cosign --key`` read. Passwords
-are arguments: reading ``PANORAMA_GATE_KEY_PASSWORD`` or prompting is the CLI's job.
+The private key is always written encrypted, in cosign's own format (PEM ``ENCRYPTED SIGSTORE
+PRIVATE KEY``: scrypt N=2^16 r=8 p=1, a memory-hard KDF, and NaCl secretbox around the PKCS#8
+key; :mod:`signing._cosign_key`), so ``cosign sign-blob --key`` can use it and ``sign`` can use
+keys cosign made. Keys written by earlier versions (PKCS#8 ``ENCRYPTED PRIVATE KEY``, PBKDF2 +
+AES-256) are still read. The public key is a standard ``PUBLIC KEY`` (SubjectPublicKeyInfo)
+PEM that ``openssl`` and ``cosign --key`` read. Passwords are arguments: reading
+``PANORAMA_GATE_KEY_PASSWORD`` or prompting is the CLI's job.
 
 Example::
 
@@ -24,6 +27,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from signing._cosign_key import CosignKeyError, decrypt_pkcs8, encrypt_pkcs8, pem_type
 from signing.errors import KeyLoadError, SigningError
 
 __all__ = [
@@ -70,17 +74,19 @@ def key_type_of(key: PrivateKey | PublicKey) -> KeyType:
 
 
 def private_key_pem(key: PrivateKey, password: bytes) -> bytes:
-    """Encrypted PKCS#8 PEM of ``key``; an empty password is refused (never write keys in clear)."""
+    """cosign's encrypted PEM of ``key``; an empty password is refused (never write keys in
+    clear)."""
     if not password:
         raise KeyLoadError(
             "an empty password is not allowed for a private key",
             hint="set PANORAMA_GATE_KEY_PASSWORD or type one at the prompt",
         )
-    return key.private_bytes(
-        serialization.Encoding.PEM,
+    der = key.private_bytes(
+        serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(password),
+        serialization.NoEncryption(),
     )
+    return encrypt_pkcs8(der, password)
 
 
 def public_key_pem(key: PublicKey) -> bytes:
@@ -150,7 +156,8 @@ def write_keypair(
 
 
 def load_private_key(path: Path, password: bytes | None) -> PrivateKey:
-    """Read an (encrypted) PKCS#8 PEM private key; messages never contain the password."""
+    """Read a private key: cosign's encrypted format, or an (encrypted) PKCS#8 PEM as earlier
+    versions wrote; messages never contain the password."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -162,7 +169,13 @@ def load_private_key(path: Path, password: bytes | None) -> PrivateKey:
             hint="set PANORAMA_GATE_KEY_PASSWORD or type it at the prompt",
         )
     try:
-        key = serialization.load_pem_private_key(data, password if encrypted else None)
+        if pem_type(data) is not None:
+            assert password is not None
+            key = serialization.load_der_private_key(decrypt_pkcs8(data, password), None)
+        else:
+            key = serialization.load_pem_private_key(data, password if encrypted else None)
+    except CosignKeyError as exc:
+        raise KeyLoadError(f"{path}: cannot load private key: {exc}") from exc
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         # cryptography's text ("Bad decrypt. Incorrect password?") carries no key material or
         # password, so chaining it is safe; our own message says what to do.

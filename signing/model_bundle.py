@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -31,7 +32,7 @@ MODEL_SIGNATURE_SUFFIX = ".model.sig"
 
 def can_sign_models(signer: Signer) -> str | None:
     """``None`` when ``signer`` can make model-signing bundles, else the reason why not."""
-    if not isinstance(signer, LocalKeySigner) or signer.path is None:
+    if not isinstance(signer, LocalKeySigner):
         return "model-signing's key method needs a private key file (not KMS or keyless)"
     if signer.key_type is not KeyType.ECDSA_P256:
         return "model-signing's key method supports ECDSA keys only, not Ed25519"
@@ -44,19 +45,26 @@ def sign_model(model: Path, signer: Signer, out: Path) -> None:
     if why_not is not None:
         raise SigningError(f"{model}: cannot make a model-signing bundle: {why_not}")
     assert isinstance(signer, LocalKeySigner)
-    assert signer.path is not None
     import model_signing
 
-    try:
-        config = model_signing.signing.Config()  # type: ignore[no-untyped-call]
-        # model-signing hands the password straight to cryptography, which wants bytes
-        # (its annotation says str).
-        config.use_elliptic_key_signer(
-            private_key=signer.path,
-            password=signer.password,  # type: ignore[arg-type]
-        ).sign(model, out)
-    except (OSError, ValueError, TypeError) as exc:
-        raise SigningError(f"{model}: model-signing failed: {exc}") from exc
+    # model-signing reads keys only from PEM files (not cosign's format): hand it the key in
+    # a private temporary folder, encrypted with a one-time password, deleted right after.
+    one_time = secrets.token_hex(32).encode()
+    with tempfile.TemporaryDirectory(prefix="panorama-gate-key.") as tmp:
+        key_file = Path(tmp) / "model-signing.key"
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fp:
+            fp.write(signer.export_pkcs8_pem(one_time))
+        try:
+            config = model_signing.signing.Config()  # type: ignore[no-untyped-call]
+            # model-signing hands the password straight to cryptography, which wants bytes
+            # (its annotation says str).
+            config.use_elliptic_key_signer(
+                private_key=key_file,
+                password=one_time,  # type: ignore[arg-type]
+            ).sign(model, out)
+        except (OSError, ValueError, TypeError) as exc:
+            raise SigningError(f"{model}: model-signing failed: {exc}") from exc
 
 
 def verify_model(model: Path, public_key: PublicKey, signature: Path) -> str | None:

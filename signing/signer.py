@@ -128,20 +128,16 @@ def _require_ecdsa(key_type: KeyType, what: str) -> None:
 
 
 class LocalKeySigner(Signer):
-    """A private key held in memory (loaded from an encrypted PEM file, or made in tests).
+    """A private key held in memory (loaded from an encrypted key file, or made in tests).
 
-    ``path`` and ``password`` are kept only so that ``model_signing`` (which loads keys from
-    files itself) can sign model bundles; ``repr`` never shows them.
+    ``path`` is where it was loaded from (for messages); the password is not kept.
     """
 
-    def __init__(
-        self, key: PrivateKey, *, path: Path | None = None, password: bytes | None = None
-    ) -> None:
+    def __init__(self, key: PrivateKey, *, path: Path | None = None) -> None:
         self._key = key
         self._type = key_type_of(key)
         self._id = key_id(key.public_key())
         self.path = path
-        self._password = password
 
     def __repr__(self) -> str:
         return f"LocalKeySigner(key_type={self._type.value}, key_id={self._id[:16]}…)"
@@ -154,10 +150,15 @@ class LocalKeySigner(Signer):
     def key_type(self) -> KeyType:
         return self._type
 
-    @property
-    def password(self) -> bytes | None:
-        """The key file's password (for ``model_signing``); never log it."""
-        return self._password
+    def export_pkcs8_pem(self, password: bytes) -> bytes:
+        """The key as a PKCS#8 PEM encrypted with ``password``, for a library that reads keys
+        only from files (``model_signing``): the caller writes it somewhere private and
+        deletes it."""
+        return self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password),
+        )
 
     def public_key(self) -> PublicKey:
         return self._key.public_key()
@@ -392,7 +393,7 @@ def load_signer(
         ref = parse_kms_uri(text)
         return KmsSigner(ref, kms_client or _kms_client(ref, endpoint_url))
     path = Path(text)
-    return LocalKeySigner(load_private_key(path, password), path=path, password=password)
+    return LocalKeySigner(load_private_key(path, password), path=path)
 
 
 def load_verifier(

@@ -3,15 +3,18 @@
 Checks, in order (the first failure raises :class:`~signing.errors.VerificationError` with its
 own ``reason``):
 
-1. ``attestation.sigstore.json`` exists and is a well-formed bundle (key bundles must be in the
-   exact form ``sign`` writes: the unsigned wrapper cannot be edited unnoticed);
+1. ``attestation.sigstore.json`` exists and is a well-formed bundle (any serialisation of it:
+   nothing in the unsigned wrapper is trusted);
 2. the DSSE signature verifies with the given key (``wrong-key`` when the bundle names another
    key, ``bad-signature`` otherwise) or, for keyless bundles, against Sigstore's trusted root
    with the expected identity and issuer, offline;
-3. the statement is ours; its verdict is ``approved``; its policy SHA-256 is the expected one
-   (and, when given, the report file is the attested one);
-4. every subject's file exists in the target with the attested SHA-256, and every file of the
-   target that must be signed is a subject (``missing-subject``);
+3. the statement is ours; its verdict is ``approved``; its policy SHA-256 is the expected one;
+   it is for the expected application, version (not older than a pinned minimum) and
+   destination (``wrong-release``, ``rollback``); when given, the report file is the attested
+   one;
+4. every subject's file exists in the target with the attested SHA-256 and size (and, for files
+   of a folder artifact, execute bit), and every file of the target that must be signed is a
+   subject (``missing-subject``), every file of each attested folder included;
 5. every detached ``.sig`` and model-signing bundle the statement lists exists and verifies.
 
 Example::
@@ -22,21 +25,23 @@ Example::
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.models import Decision, Digest
 from signing._target import discover_files, resolve
 from signing.blob import decode_signature, encode_signature, verify_digest_or_blob
-from signing.bundle import ParsedBundle, key_bundle_json, parse_bundle
+from signing.bundle import ParsedBundle, parse_bundle
 from signing.digest import FileDigest, sha256_file
 from signing.dsse import IN_TOTO_PAYLOAD_TYPE, verify_envelope
-from signing.errors import Reason, SigningError, VerificationError
+from signing.errors import InputError, Reason, SigningError, VerificationError
 from signing.keyless import KeylessIdentity, verify_keyless_dsse
 from signing.model_bundle import verify_model
+from signing.release import ReleaseExpectation, check_release
 from signing.sign import ATTESTATION_FILE
 from signing.signer import PublicKeyVerifier, Verifier
-from signing.statement import Statement, parse_statement
+from signing.statement import ArtifactEntry, Statement, parse_statement
 
 __all__ = ["VerifyResult", "verify_attestation", "verify_target"]
 
@@ -102,14 +107,10 @@ def verify_attestation(
                 Reason.MALFORMED_BUNDLE,
                 "a DSSE signature's keyid differs from the bundle's public-key hint",
             )
-        # The wrapper around the signed payload is not itself signed: accept only the exact
-        # bytes `sign` writes, so no edit to it (whitespace, non-canonical base64) goes unseen.
-        if key_bundle_json(envelope, hint or "") != bundle_bytes:
-            raise VerificationError(
-                Reason.MALFORMED_BUNDLE,
-                "the attestation bundle is not byte-for-byte in the form panorama-gate writes "
-                "(edited after signing?)",
-            )
+        # The wrapper around the signed payload is not itself signed, and nothing in it is
+        # trusted: the key comes from the caller, the statement from the signed payload. A
+        # bundle re-serialised by another tool (key order, spacing) is the same bundle; what
+        # parse_bundle accepted has exactly one envelope whose signature is checked below.
         if not verify_envelope(envelope, verifier):
             raise VerificationError(
                 Reason.BAD_SIGNATURE,
@@ -134,15 +135,17 @@ def verify_target(
     identity: KeylessIdentity | None = None,
     expected_policy_sha256: str | None = None,
     report: Path | None = None,
+    release: ReleaseExpectation | None = None,
 ) -> VerifyResult:
     """Verify ``target`` against the signatures in ``signatures_dir``; raise on any failure.
 
     ``expected_policy_sha256`` pins the policy that must have decided; ``report`` is a JSON
-    report file that must be the very one the attested verdict came from.
+    report file that must be the very one the attested verdict came from; ``release`` is the
+    application, version (or minimum version) and destination the statement must be for.
     """
     target = Path(target)
     if not target.exists():
-        raise SigningError(f"{target}: target does not exist")
+        raise InputError(f"{target}: target does not exist")
     bundle_path = Path(signatures_dir) / ATTESTATION_FILE
     try:
         bundle_bytes = bundle_path.read_bytes()
@@ -154,6 +157,20 @@ def verify_target(
         raise SigningError(f"{bundle_path}: cannot read: {exc.strerror or exc}") from exc
 
     statement, who = verify_attestation(bundle_bytes, verifier, identity=identity)
+    _check_predicate(statement, expected_policy_sha256, report, release)
+    digests = _check_subjects(target, Path(signatures_dir), statement)
+    n_sigs, n_models = _check_signature_files(
+        target, Path(signatures_dir), statement, digests, verifier
+    )
+    return VerifyResult(statement, len(statement.subjects), n_sigs, n_models, who)
+
+
+def _check_predicate(
+    statement: Statement,
+    expected_policy_sha256: str | None,
+    report: Path | None,
+    release: ReleaseExpectation | None,
+) -> None:
     pred = statement.predicate
     if pred.decision != Decision.APPROVED.value:
         raise VerificationError(
@@ -169,7 +186,8 @@ def verify_target(
                 f"the attestation was decided by policy {pred.policy_name!r} with sha256 "
                 f"{pred.policy_sha256}, not the expected {expected}",
             )
-
+    if release is not None:
+        check_release(pred.release, release)
     if report is not None:
         got = sha256_file(Path(report)).hex
         if got != pred.report_sha256.lower():
@@ -179,17 +197,24 @@ def verify_target(
                 f"sha256 {pred.report_sha256}",
             )
 
-    # Subjects: every attested file is present with the attested bytes.
+
+def _check_subjects(
+    target: Path, signatures_dir: Path, statement: Statement
+) -> dict[str, FileDigest]:
+    """Every attested file is present with the attested bytes (and size, and execute bit),
+    and every deployable file of the target is attested."""
+    entries = {a.name: a for a in statement.predicate.artifacts}
     digests: dict[str, FileDigest] = {}
     for subject in statement.subjects:
         try:
             path = resolve(target, subject.name)
         except SigningError as exc:
             raise VerificationError(Reason.SUBJECT_MISSING_FILE, str(exc)) from exc
-        if not path.is_file():
+        if path.is_symlink() or not path.is_file():
             raise VerificationError(
                 Reason.SUBJECT_MISSING_FILE,
-                f"subject {subject.name!r} is attested but {path} does not exist",
+                f"subject {subject.name!r} is attested but {path} does not exist or is not a "
+                "regular file",
             )
         d = sha256_file(path)
         if d.hex != subject.sha256.lower():
@@ -198,76 +223,118 @@ def verify_target(
                 f"{subject.name}: sha256 is {d.hex}, the attestation says {subject.sha256}",
                 hint="the file changed after signing: do not deploy it",
             )
+        entry = entries.get(subject.name)
+        if entry is not None and entry.mode is not None:
+            # The execute bit is what a build or a container runs; read/write bits follow the
+            # umask of whoever checked the folder out, so only this bit is compared.
+            attested_x = int(entry.mode, 8) & stat.S_IXUSR
+            if bool(path.stat().st_mode & stat.S_IXUSR) != bool(attested_x):
+                raise VerificationError(
+                    Reason.SUBJECT_MISMATCH,
+                    f"{subject.name}: its execute bit differs from the attested mode {entry.mode}",
+                )
         digests[subject.name] = d
     # The other way round: nothing deployable was added beside the signed files.
-    for name in discover_files(target, Path(signatures_dir)):
+    folders = [f.name for f in statement.predicate.folders]
+    for name in discover_files(target, signatures_dir, folders):
         if name not in digests:
             raise VerificationError(
                 Reason.MISSING_SUBJECT,
                 f"{name} is in the target but is not a subject of the attestation "
                 "(added or renamed after signing?)",
             )
+    return digests
 
-    # Detached signatures and model bundles the statement lists.
+
+def _check_signature_files(
+    target: Path,
+    signatures_dir: Path,
+    statement: Statement,
+    digests: dict[str, FileDigest],
+    verifier: Verifier | None,
+) -> tuple[int, int]:
+    """Detached signatures and model bundles the statement lists; returns how many."""
     n_sigs = n_models = 0
-    for entry in pred.artifacts:
+    for entry in statement.predicate.artifacts:
         if entry.name not in digests or digests[entry.name].hex != entry.sha256.lower():
             raise VerificationError(
                 Reason.MALFORMED_STATEMENT,
                 f"predicate artifact {entry.name!r} does not match a subject",
             )
+        if entry.size is not None and digests[entry.name].size != entry.size:
+            raise VerificationError(
+                Reason.MALFORMED_STATEMENT,
+                f"predicate artifact {entry.name!r}: attested size {entry.size} is not the "
+                f"subject's {digests[entry.name].size}",
+            )
         path = resolve(target, entry.name)
         if entry.signature is not None:
-            if verifier is None:
-                raise VerificationError(
-                    Reason.MISSING_SIGNATURE,
-                    f"{entry.signature}: a key is needed to check detached signatures",
-                )
-            sig_path = Path(signatures_dir) / Path(entry.signature).name
-            try:
-                text = sig_path.read_bytes()
-            except FileNotFoundError as exc:
-                raise VerificationError(
-                    Reason.MISSING_SIGNATURE, f"{sig_path}: detached signature is missing"
-                ) from exc
-            sig = decode_signature(text)
-            # Only the exact base64 `sign` wrote: a flipped padding bit must not pass.
-            if sig is None or encode_signature(sig) != text.strip():
-                raise VerificationError(
-                    Reason.BAD_DETACHED_SIGNATURE, f"{sig_path}: not a base64 signature"
-                )
-            digest = Digest("sha256", digests[entry.name].digest.value)
-            if not verify_digest_or_blob(verifier, sig, digest, path):
-                raise VerificationError(
-                    Reason.BAD_DETACHED_SIGNATURE,
-                    f"{sig_path}: does not verify {entry.name} with key {_short(verifier.key_id)}…",
-                )
+            _check_detached(signatures_dir, entry.name, entry.signature, path, digests, verifier)
             n_sigs += 1
         if entry.model_signature is not None:
-            msig = Path(signatures_dir) / Path(entry.model_signature).name
-            if not msig.is_file():
-                raise VerificationError(
-                    Reason.MISSING_SIGNATURE, f"{msig}: model-signing bundle is missing"
-                )
-            pinned = entry.model_signature_sha256
-            if pinned is not None and sha256_file(msig).hex != pinned.lower():
-                raise VerificationError(
-                    Reason.BAD_MODEL_SIGNATURE,
-                    f"{msig}: the model-signing bundle changed after signing",
-                )
-            if not isinstance(verifier, PublicKeyVerifier):
-                raise VerificationError(
-                    Reason.BAD_MODEL_SIGNATURE,
-                    f"{msig}: model-signing bundles are verified with a PEM public key (--key)",
-                )
-            try:
-                model = resolve(target, entry.model_root or entry.name)
-            except SigningError as exc:
-                raise VerificationError(Reason.MALFORMED_STATEMENT, str(exc)) from exc
-            problem = verify_model(model, verifier.public_key, msig)
-            if problem is not None:
-                raise VerificationError(
-                    Reason.BAD_MODEL_SIGNATURE, f"{msig}: model-signing says: {problem}"
-                )
+            _check_model(target, signatures_dir, entry, verifier)
             n_models += 1
-    return VerifyResult(statement, len(statement.subjects), n_sigs, n_models, who)
+    return n_sigs, n_models
+
+
+def _check_detached(
+    signatures_dir: Path,
+    name: str,
+    signature: str,
+    path: Path,
+    digests: dict[str, FileDigest],
+    verifier: Verifier | None,
+) -> None:
+    if verifier is None:
+        raise VerificationError(
+            Reason.MISSING_SIGNATURE, f"{signature}: a key is needed to check detached signatures"
+        )
+    sig_path = signatures_dir / Path(signature).name
+    try:
+        text = sig_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise VerificationError(
+            Reason.MISSING_SIGNATURE, f"{sig_path}: detached signature is missing"
+        ) from exc
+    sig = decode_signature(text)
+    # Only the exact base64 `sign` wrote: a flipped padding bit must not pass.
+    if sig is None or encode_signature(sig) != text.strip():
+        raise VerificationError(
+            Reason.BAD_DETACHED_SIGNATURE, f"{sig_path}: not a base64 signature"
+        )
+    digest = Digest("sha256", digests[name].digest.value)
+    if not verify_digest_or_blob(verifier, sig, digest, path):
+        raise VerificationError(
+            Reason.BAD_DETACHED_SIGNATURE,
+            f"{sig_path}: does not verify {name} with key {_short(verifier.key_id)}…",
+        )
+
+
+def _check_model(
+    target: Path, signatures_dir: Path, entry: ArtifactEntry, verifier: Verifier | None
+) -> None:
+    assert entry.model_signature is not None
+    msig = signatures_dir / Path(entry.model_signature).name
+    if not msig.is_file():
+        raise VerificationError(
+            Reason.MISSING_SIGNATURE, f"{msig}: model-signing bundle is missing"
+        )
+    pinned = entry.model_signature_sha256
+    if pinned is not None and sha256_file(msig).hex != pinned.lower():
+        raise VerificationError(
+            Reason.BAD_MODEL_SIGNATURE, f"{msig}: the model-signing bundle changed after signing"
+        )
+    if not isinstance(verifier, PublicKeyVerifier):
+        raise VerificationError(
+            Reason.BAD_MODEL_SIGNATURE,
+            f"{msig}: model-signing bundles are verified with a PEM public key (--key)",
+        )
+    try:
+        model = resolve(target, entry.model_root or entry.name)
+    except SigningError as exc:
+        raise VerificationError(Reason.MALFORMED_STATEMENT, str(exc)) from exc
+    problem = verify_model(model, verifier.public_key, msig)
+    if problem is not None:
+        raise VerificationError(
+            Reason.BAD_MODEL_SIGNATURE, f"{msig}: model-signing says: {problem}"
+        )

@@ -21,7 +21,7 @@ import re
 import threading
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
@@ -30,6 +30,12 @@ from packageurl import PackageURL
 
 from scanner.analyzers import _enrich
 from scanner.analyzers._licensing import LicenseResult
+from scanner.analyzers._requirements import (
+    DeclaredRequirement,
+    decode_text,
+    parse_dockerfile_requirements,
+    parse_requirements,
+)
 from scanner.analyzers._vendored import VendoredLibrary
 from scanner.models import AnalyzerFailure, Component, Location, frozen_mapping
 
@@ -47,6 +53,7 @@ __all__ = [
     "canonical_name",
     "parse_dpkg_status",
     "parse_os_release",
+    "parse_dockerfile_requirements",
     "parse_python_metadata",
     "parse_requirements",
 ]
@@ -64,6 +71,9 @@ INVENTORY_PATTERNS: tuple[str, ...] = (
     "etc/os-release",
     "usr/lib/os-release",
     "**/requirements*.txt",
+    "**/requirements/*.txt",
+    "**/constraints*.txt",
+    "Dockerfile",  # a code package folder's build recipe: its `pip install x==1.2` lines
     "**/pyproject.toml",
     "**/poetry.lock",
     "**/Pipfile.lock",
@@ -94,14 +104,6 @@ def canonical_name(name: str) -> str:
     return _NAME_RX.sub("-", name).lower()
 
 
-def _decode(data: bytes) -> str:
-    # METADATA is UTF-8 by spec; old egg-info files are sometimes Latin-1: never fail on them.
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 @dataclass(frozen=True, slots=True)
 class PythonDist:
     """One installed Python distribution (from ``METADATA`` or ``PKG-INFO``)."""
@@ -125,7 +127,7 @@ class PythonDist:
 
 def parse_python_metadata(data: bytes, path: str) -> PythonDist | None:
     """Parse core metadata (RFC 822 headers); ``None`` when it names no project or version."""
-    text = _decode(data)
+    text = decode_text(data)
     # Headers end at the first blank line; the body (long description) can be huge.
     head, _, _ = text.partition("\n\n")
     msg = BytesHeaderParser(policy=compat32).parsebytes(head.encode("utf-8", "surrogateescape"))
@@ -169,7 +171,7 @@ class DebPackage:
 def parse_dpkg_status(data: bytes, path: str) -> list[DebPackage]:
     """Installed packages of a dpkg status file (config-files-only remnants are left out)."""
     out: list[DebPackage] = []
-    for para in re.split(r"\n\s*\n", _decode(data)):
+    for para in re.split(r"\n\s*\n", decode_text(data)):
         fields: dict[str, str] = {}
         key = ""
         for line in para.splitlines():
@@ -233,7 +235,7 @@ class OsRelease:
 def parse_os_release(data: bytes) -> OsRelease:
     """Parse ``os-release`` (shell-style ``KEY=value`` lines)."""
     values: dict[str, str] = {}
-    for line in _decode(data).splitlines():
+    for line in decode_text(data).splitlines():
         k, sep, v = line.strip().partition("=")
         if sep and k and not k.startswith("#"):
             values[k] = v.strip().strip("\"'")
@@ -243,82 +245,6 @@ def parse_os_release(data: bytes) -> OsRelease:
         version_codename=values.get("VERSION_CODENAME", ""),
         pretty_name=values.get("PRETTY_NAME", ""),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class DeclaredRequirement:
-    """A dependency declared in a requirements/pyproject/lock file of a code package."""
-
-    name: str
-    version: str  # the pinned version ("" when the requirement is not pinned to one version)
-    specifier: str
-    path: str
-    line: int | None = None
-
-
-_REQ_RX = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
-
-
-def _requirement(text: str, path: str, line: int | None) -> DeclaredRequirement | None:
-    text = text.split(" #", 1)[0].split(";", 1)[0].strip()
-    if not text or text.startswith(("#", "-", "git+", "http:", "https:", "file:", ".", "/")):
-        return None
-    m = _REQ_RX.match(text)
-    if m is None:
-        return None
-    spec = m.group(3).strip()
-    pinned = ""
-    pin = re.fullmatch(r"===?\s*([A-Za-z0-9.+!_-]+)", spec)
-    if pin and "*" not in pin.group(1):
-        pinned = pin.group(1)
-    return DeclaredRequirement(m.group(1), pinned, spec, path, line)
-
-
-def parse_requirements(data: bytes, path: str) -> list[DeclaredRequirement]:
-    """Requirements from ``requirements*.txt``, ``pyproject.toml`` or a lock file.
-
-    Raises ``ValueError`` when a TOML/JSON file does not parse (callers record a failure).
-    """
-    base = path.rsplit("/", 1)[-1]
-    text = _decode(data)
-    out: list[DeclaredRequirement] = []
-    if base.endswith(".txt"):
-        joined = text.replace("\\\n", " ")
-        for i, line in enumerate(joined.splitlines(), 1):
-            # hashes continue a requirement line; they never name one
-            req = _requirement(line.split(" --hash", 1)[0], path, i)
-            if req:
-                out.append(req)
-    elif base == "pyproject.toml":
-        doc = tomllib.loads(text)
-        project = doc.get("project") or {}
-        deps: list[str] = list(project.get("dependencies") or [])
-        poetry = ((doc.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}
-        for name, spec in poetry.items():
-            if name.lower() == "python":
-                continue
-            ver = spec if isinstance(spec, str) else str((spec or {}).get("version", ""))
-            ver = ver.strip()
-            deps.append(f"{name}=={ver}" if re.fullmatch(r"[0-9][A-Za-z0-9.+!_-]*", ver) else name)
-        for dep in deps:
-            req = _requirement(str(dep), path, None)
-            if req:
-                out.append(req)
-    elif base in ("poetry.lock", "uv.lock"):
-        doc = tomllib.loads(text)
-        for pkg in doc.get("package") or []:
-            name, ver = str(pkg.get("name", "")), str(pkg.get("version", ""))
-            if name and ver:
-                out.append(DeclaredRequirement(name, ver, f"=={ver}", path))
-    elif base == "Pipfile.lock":
-        import json
-
-        doc = json.loads(text)
-        for section in ("default",):
-            for name, info in (doc.get(section) or {}).items():
-                ver = str((info or {}).get("version", "")).lstrip("=")
-                out.append(DeclaredRequirement(name, ver, f"=={ver}" if ver else "", path))
-    return out
 
 
 def pypi_purl(name: str, version: str) -> str:
@@ -458,13 +384,23 @@ class Collector:
 
 
 def declared_only(inv: Inventory) -> list[DeclaredRequirement]:
-    """Declared requirements not already installed in the artifact (those are the real thing)."""
+    """Declared requirements not already installed in the artifact (those are the real thing).
+
+    A constraints file's pin applies to a requirement that does not pin the package itself;
+    constraint lines request nothing, so they are not listed on their own.
+    """
     installed = {canonical_name(d.name) for d in inv.dists}
+    pins = {canonical_name(r.name): r for r in inv.declared if r.constraint and r.version}
     out: dict[tuple[str, str, str], DeclaredRequirement] = {}
     for r in inv.declared:
-        if canonical_name(r.name) in installed:
+        key = canonical_name(r.name)
+        if key in installed or r.constraint:
             continue
-        out.setdefault((canonical_name(r.name), r.version, r.path), r)
+        pin = pins.get(key)
+        if not r.version and pin is not None:
+            spec = f"{r.specifier} (constrained to =={pin.version} in {pin.path})".lstrip()
+            r = replace(r, version=pin.version, specifier=spec)
+        out.setdefault((key, r.version, r.path), r)
     return [out[k] for k in sorted(out)]
 
 

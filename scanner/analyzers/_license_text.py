@@ -57,15 +57,38 @@ class TextMatch:
     ids: tuple[str, ...] = ()
     kind: str = ""  # "license-text" | "license-notice" | "" (nothing recognised)
     dual: bool = False  # the prose around the texts offers a choice between them
+    # how many of the first ids the choice is between (0: all of them); FreeType's "two
+    # mutually exclusive licenses" followed by other components' texts is (FTL OR GPL) AND MIT
+    choice: int = 0
+
+    def expression(self) -> str:
+        """The SPDX expression: the offered choice ORed, everything else ANDed."""
+        ids = list(self.ids)
+        if self.dual and len(ids) > 1:
+            n = self.choice or len(ids)
+            ids = ["(" + " OR ".join(ids[:n]) + ")", *ids[n:]] if n > 1 else ids
+            if len(ids) == 1:
+                return ids[0][1:-1]
+        return " AND ".join(f"({i})" if " " in i and not i.startswith("(") else i for i in ids)
 
 
 _DUAL_RX = re.compile(
     r"\bdual[- ]?licen[cs]|\bunder\s+the\s+terms\s+of\s+\*?(?:either|one)\*?\s+of\b|"
     r"\beither\s+of\s+the\s+(?:following\s+)?licen[cs]es\b|"
     r"\bat\s+your\s+(?:option|choice),?\s+(?:under|either)\b|"
-    r"\bone\s+of\s+the\s+following\s+licen[cs]",
+    r"\bone\s+of\s+the\s+following\s+licen[cs]|"
+    r"\bmutually\s+exclusive\s+(?:open[- ]source\s+)?licen[cs]es\b",
     re.IGNORECASE,
 )
+# A choice between exactly two of the texts that follow ("two mutually exclusive licenses",
+# "choose one of the two licenses"): later texts are other components' and still apply.
+_TWO_RX = re.compile(
+    r"\btwo\s+mutually\s+exclusive\b|\bone\*?\s+of\s+the\s+two\s+licen[cs]es\b",
+    re.IGNORECASE,
+)
+# Prose granting later versions of the GPL family the texts are ("any later version can be
+# used also"): only read outside the license texts themselves, which always mention it.
+_LATER_RX = re.compile(r"\bany\s+later\s+version\b", re.IGNORECASE)
 
 # The FSF's grant notice ("licensed under the GNU Lesser General Public License, version 2.1
 # (or, at your option, any later version)") as free prose: the corpus knows the standard
@@ -134,8 +157,14 @@ def _match_cached(digest: str, text: str) -> TextMatch:
         outside.append(text[pos : r.start])
         pos = r.end
     outside.append(text[pos:])
-    dual = len(ids) > 1 and bool(_DUAL_RX.search(" ".join(outside)))
-    return TextMatch(tuple(ids), kind, dual)
+    prose = " ".join(outside)
+    dual = len(ids) > 1 and bool(_DUAL_RX.search(prose))
+    choice = 2 if dual and len(ids) > 2 and _TWO_RX.search(prose) else 0
+    if _LATER_RX.search(prose):
+        ids = [
+            i.replace("-only", "-or-later") if i.startswith(("GPL-", "LGPL-")) else i for i in ids
+        ]
+    return TextMatch(tuple(ids), kind, dual, choice)
 
 
 def match_text(data: bytes | str) -> TextMatch:

@@ -254,10 +254,10 @@ def declared_license(
         for section in sections(data.decode("utf-8", "replace")):
             if not _names_match(names, _words(section.heading)):
                 continue
-            ids = list(match_text(section.body).ids)
-            if ids:
+            m = match_text(section.body)
+            if m.ids:
                 heading = " ".join(section.heading.split())[:80]
-                return _join(ids), f"{path} ({heading})"
+                return m.expression(), f"{path} ({heading})"
     for path, data in files:
         file_name = path.rsplit("/", 1)[-1]
         qualifier = re.sub(r"^(?:licen[cs]e|copying|notice)s?", "", file_name.lower())

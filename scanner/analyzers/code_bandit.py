@@ -1,14 +1,17 @@
 """``code``: bandit on the application's own Python code (category ``code``).
 
-App code is the ``panorama/`` tree of a container, the ``src/`` tree of a code package, and
-every module the descriptor's entry point reaches through local imports. Third-party
+App code is the ``panorama/`` tree of a container, the files of a code package folder that its
+Dockerfile copies into the image (``COPY src /panorama``: ``src/``; ``COPY . .``: all of them),
+and every module the descriptor's entry point reaches through local imports. Third-party
 site-packages and the standard library are scanned only with ``--code-scope all``.
 
 Bandit runs through its Python API. Files are sorted largest first and cut into small chunks
 that a process pool hands out as workers free up, so one big file never holds up a fixed share
 of the work; results are sorted, so a parallel run equals a serial one. ``# nosec`` works as in
 bandit (bandit's own manager handles it). Files bandit cannot parse are failures for app code
-(the verdict becomes incomplete) and recorded skips for third-party code.
+(the verdict becomes incomplete) and recorded skips for third-party code. A few checks bandit
+lacks (``_code_checks``: the whole environment written to a log, a server bound to the empty
+host) run on the same files and report in the same form.
 
 Example::
 
@@ -19,11 +22,9 @@ Example::
 
 from __future__ import annotations
 
-import ast
 import concurrent.futures as cf
 import contextlib
 import hashlib
-import json
 import logging
 import multiprocessing
 import multiprocessing.forkserver
@@ -36,6 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from scanner.analyzers._app_code import (
+    LIBRARY,
+    app_files_of_folder,
+    descriptor_of,
+    entry_candidates,
+    entry_names,
+    reached_from,
+)
+from scanner.analyzers._code_checks import check_source
 from scanner.analyzers._input_sinks import input_sink_findings
 from scanner.analyzers.interface import Output, TreeAnalyzer
 from scanner.errors import ConfigError
@@ -43,13 +53,8 @@ from scanner.models import AnalyzerFailure, Category, Finding, Location, Severit
 from scanner.redact import redact
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 
-__all__ = ["BanditIssue", "CodeAnalyzer", "run_bandit"]
+__all__ = ["BanditIssue", "CodeAnalyzer", "reached_from", "run_bandit"]
 
-# Installed libraries and the interpreter's own modules: not the app's code.
-_LIBRARY = re.compile(
-    r"(?:^|/)(?:site-packages|dist-packages|node_modules|__pycache__)/"
-    r"|^(?:usr/(?:local/)?lib(?:64)?/python[0-9.]*|usr/share|opt/conda|lib/python[0-9.]*)/"
-)
 # Tests whose message quotes the literal they found (a password): only a redacted form is kept.
 _QUOTES_LITERAL = frozenset({"B105", "B106", "B107"})
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
@@ -282,97 +287,44 @@ def run_bandit(
     return issues, errors
 
 
-# --- which files are the app's code ------------------------------------------------------------
+_OWN_TEST_NAMES = {"log-environment": "log_environment", "B104": "hardcoded_bind_all_interfaces"}
 
 
-def _entry_names(descriptor: Mapping[str, Any] | None) -> list[str]:
-    if not isinstance(descriptor, Mapping):
-        return []
-    rt = descriptor.get("runtimeDescriptor")
-    entry = rt.get("entry") if isinstance(rt, Mapping) else None
-    name = entry.get("name") if isinstance(entry, Mapping) else None
-    return [name] if isinstance(name, str) and name.strip() else []
-
-
-def _descriptor_of(artifact: SourceArtifact) -> Mapping[str, Any] | None:
-    """The artifact's descriptor; for a lone code package, its ``descriptor.json``."""
-    if artifact.descriptor is not None or artifact.package_dir is None:
-        return artifact.descriptor
-    path = artifact.package_dir / "descriptor.json"
-    try:
-        data = json.loads(path.read_bytes()) if path.is_file() else None
-    except (OSError, ValueError):
-        return None  # the manifest analyzer reports an unreadable descriptor
-    return data if isinstance(data, Mapping) else None
-
-
-def _entry_candidates(name: str) -> list[str]:
-    rel = name.strip().lstrip("/")
-    out = [rel]
-    if rel.startswith("panorama/"):
-        rest = rel[len("panorama/") :]
-        out += [f"src/{rest}", rest]  # a code package before build: COPY src /panorama
-    return out
-
-
-def _imports(source: bytes) -> list[tuple[str, int, list[str]]]:
-    """(module, level, imported names) of every import statement; unparsable source yields none."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []  # bandit reports the file itself; reach stops here
-    found: list[tuple[str, int, list[str]]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.extend((a.name, 0, []) for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            found.append((node.module or "", node.level, [a.name for a in node.names]))
-    return found
-
-
-def reached_from(root: Path, entry: str, available: set[str]) -> set[str]:
-    """Files in ``available`` (relative to ``root``) that ``entry`` imports, even indirectly."""
-    if entry not in available:
-        return set()
-    top = entry.rsplit("/", 1)[0] if "/" in entry else ""
-    seen = {entry}
-    todo = [entry]
-
-    def resolve(base: str, dotted: str) -> list[str]:
-        stem = "/".join(p for p in [base, *dotted.split(".")] if p)
-        return [c for c in (f"{stem}.py", f"{stem}/__init__.py") if c in available]
-
-    while todo:
-        cur = todo.pop()
-        here = cur.rsplit("/", 1)[0] if "/" in cur else ""
+def _own_checks(root: Path, files: Sequence[str]) -> list[BanditIssue]:
+    """The checks bandit lacks (``_code_checks``), in bandit's shape; ``# nosec`` honoured."""
+    out: list[BanditIssue] = []
+    for rel in files:
         try:
-            source = (root / cur).read_bytes()
+            source = (root / rel).read_bytes()
         except OSError:
-            continue
-        for module, level, names in _imports(source):
-            if level:
-                base = here
-                for _ in range(level - 1):
-                    base = base.rsplit("/", 1)[0] if "/" in base else ""
-                bases = [base]
-            else:
-                bases = [top, here]
-            for base in bases:
-                hits = resolve(base, module) if module else []
-                for name in names:
-                    hits += resolve(base, f"{module}.{name}" if module else name)
-                for h in hits:
-                    if h not in seen:
-                        seen.add(h)
-                        todo.append(h)
-    return seen
+            continue  # bandit reports an unreadable file
+        for issue in check_source(source):
+            if "nosec" in issue.source_line:
+                continue
+            out.append(
+                BanditIssue(
+                    path=rel,
+                    line=issue.line,
+                    col=0,
+                    test_id=issue.rule,
+                    test_name=_OWN_TEST_NAMES.get(issue.rule, issue.rule.replace("-", "_")),
+                    severity=issue.severity,
+                    confidence="MEDIUM",
+                    cwe=issue.cwe,
+                    text=issue.text,
+                    line_range=(issue.line,),
+                    more_info="",
+                    source_line=issue.source_line,
+                )
+            )
+    return out
 
 
 class CodeAnalyzer(TreeAnalyzer):
     """bandit on the app's Python code; options: ``scope`` ``app`` (default) or ``all``."""
 
     name: ClassVar[str] = "code"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     tags: ClassVar[frozenset[str]] = frozenset({"code"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*.py", "**/*.pyw")
     max_size: ClassVar[int] = 8 * 1024**2
@@ -392,7 +344,7 @@ class CodeAnalyzer(TreeAnalyzer):
         """Python files; installed libraries only with scope ``all``."""
         if not super().wants(path, size, mode):
             return False
-        return self.scope == "all" or _LIBRARY.search(path) is None
+        return self.scope == "all" or LIBRARY.search(path) is None
 
     def _jobs(self) -> int:
         cfg = self.ctx.config
@@ -407,14 +359,12 @@ class CodeAnalyzer(TreeAnalyzer):
         }
         if self.scope == "all":
             return sorted(available), []
-        is_package = artifact.format == ArtifactFormat.DIRECTORY
-        app = {
-            f
-            for f in available
-            if f.startswith("panorama/") or (is_package and f.startswith("src/"))
-        }
-        for name in _entry_names(_descriptor_of(artifact)):
-            for cand in _entry_candidates(name):
+        if artifact.format == ArtifactFormat.DIRECTORY:
+            app = app_files_of_folder(artifact, available)
+        else:
+            app = {f for f in available if f.startswith("panorama/")}
+        for name in entry_names(descriptor_of(artifact)):
+            for cand in entry_candidates(name):
                 app |= reached_from(root, cand, available)
         return sorted(app), sorted(available - app)
 
@@ -440,11 +390,12 @@ class CodeAnalyzer(TreeAnalyzer):
             return [*out, AnalyzerFailure(self.name, f"bandit run failed: {exc}", Location(name))]
         for path, reason in errors:
             loc = Location(name, path)
-            if _LIBRARY.search(path):
+            if LIBRARY.search(path):
                 out.append(Skipped(self.name, f"bandit could not scan: {reason}", loc))
             else:
                 out.append(AnalyzerFailure(self.name, f"bandit could not scan: {reason}", loc))
         out.extend(self._finding(name, i) for i in issues)
+        out.extend(self._finding(name, i) for i in _own_checks(root, app))
         # eval/pickle/yaml sinks that outside data reaches (bandit sees each call on its own)
         out.extend(input_sink_findings(root, app, name))
         return out
@@ -468,7 +419,7 @@ class CodeAnalyzer(TreeAnalyzer):
         }
         if issue.more_info:
             props["more_info"] = issue.more_info
-        if _LIBRARY.search(issue.path):
+        if LIBRARY.search(issue.path):
             props["third_party"] = True
         return Finding.create(
             rule_id=f"code.{issue.test_id}",

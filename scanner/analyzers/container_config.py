@@ -6,7 +6,7 @@
 - ``container-files`` (FileAnalyzer): for every container, setuid/setgid files (the base image's
   usual ones are reported low, anything else high), world-writable files in the app tree, and
   package-manager caches left behind (one finding per cache, with its size).
-- ``dockerfile`` (FileAnalyzer, in ``container_dockerfile``): the code package's Dockerfile.
+- ``dockerfile`` (TargetAnalyzer, in ``container_dockerfile``): each code package's Dockerfile.
 
 A docker-export root filesystem (Panorama's own container form) has no image config, so only
 the file checks apply to it.

@@ -1,11 +1,18 @@
-"""``privacy``: sensitive data in the free-form fields of Panorama manifests (category ``privacy``).
+"""``privacy``: personal data and credentials in Panorama manifests.
 
 Names, descriptions, decorator titles and texts, parameter values, defaults, package names and
-descriptor arguments/environment of ``graph.json``, ``package.json``, ``descriptor.json`` and
-override manifests end up in AWS billing and diagnostic logs. AWS asks that they carry no
-confidential data. This analyzer reports, per field: email addresses, phone numbers, personal
-names next to contact words, IP addresses (of cameras, typically), and, in any string of any
-manifest, secrets and credentials inside URLs.
+descriptor arguments/environment of ``graph.json``, ``package.json``, descriptors and override
+manifests (beside the graph and in ``deployment_overrides/``) end up in git, in AWS billing and
+diagnostic logs, and in the packages uploaded to AWS. This analyzer reports, per field:
+
+- credentials (category ``secret``): a value or ``default`` whose field, port, parameter or
+  variable is named as a credential (a camera package's ``password`` input above all; an
+  override node replacing a graph parameter answers to that parameter's name), key-shaped
+  secrets in any string, and credentials inside URLs;
+- personal data (category ``privacy``): email addresses, phone numbers, personal names next to
+  contact words, IP addresses (of cameras, typically).
+
+Stand-ins to fill in (``{CameraPassword}``, ``MY_PASSWORD``, ``<password>``) are not credentials.
 
 Locations follow the manifest convention: ``artifact`` is the manifest's path in the project,
 ``path`` the JSON path (``nodeGraph.nodes[2].decorator.title``), ``line`` its line. Values are
@@ -29,9 +36,16 @@ from scanner.analyzers.interface import Output, TargetAnalyzer
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity
 from scanner.redact import redact
 from scanner.sources.interface import ManifestDoc, ScanTarget
-from scanner.sources.manifests import format_path, line_index, line_of
+from scanner.sources.manifests import format_path, jget, jobjects, jstr, line_index, line_of
 
-__all__ = ["PrivacyAnalyzer", "field_issues"]
+__all__ = ["PrivacyAnalyzer", "field_issues", "is_credential_name", "is_stand_in"]
+
+# Credentials found in a manifest are secrets (they reject from medium under the default
+# policy); the other rules are about personal data.
+_CATEGORY = {
+    "secret": Category.SECRET,
+    "credential-url": Category.SECRET,
+}
 
 JsonPath = tuple[str | int, ...]
 
@@ -201,11 +215,14 @@ def _strings(data: Any, parts: JsonPath = ()) -> Iterator[tuple[JsonPath, str, s
     while stack:
         path, value = stack.pop()
         if isinstance(value, Mapping):
-            name, val = value.get("name"), value.get("value")
-            if isinstance(name, str) and isinstance(val, str):
-                # An environment entry {"name": "DB_PASSWORD", "value": "..."}: the name is
-                # what makes the value a secret, so check them together.
-                yield (*path, "value"), "pair", f'{name} = "{val}"'
+            name = value.get("name")
+            for key in ("value", "default"):
+                val = value.get(key)
+                if isinstance(name, str) and isinstance(val, str):
+                    # An environment entry {"name": "DB_PASSWORD", "value": "..."}, a camera
+                    # input {"name": "password", "default": "..."}: the name is what makes the
+                    # value a secret, so check them together.
+                    yield (*path, key), "pair", f'{name} = "{val}"'
             stack.extend(((*path, str(k)), value[k]) for k in sorted(value, key=str, reverse=True))
         elif isinstance(value, list):
             stack.extend(((*path, i), value[i]) for i in range(len(value) - 1, -1, -1))
@@ -214,11 +231,90 @@ def _strings(data: Any, parts: JsonPath = ()) -> Iterator[tuple[JsonPath, str, s
             yield path, key, value
 
 
+# Names of fields that hold a credential (a camera's password above all), and names that only
+# look like one (a path to a key file, a token's URL).
+_CREDENTIAL_NAME = re.compile(
+    r"(?i)passw(?:or)?d|passwd|(?:^|[_\-.])(?:pwd|pass|passphrase)(?:$|[_\-.])|secret|token|"
+    r"api_?key|access_?key|private_?key|credential"
+)
+_NOT_CREDENTIAL_NAME = re.compile(
+    r"(?i)(?:_file|_path|_dir|_url|_uri|_arn|_name|_id|_type|_region|_endpoint|_length|_len)$"
+)
+_PLACEHOLDER_WORDS = (
+    "your",
+    "example",
+    "changeme",
+    "change_me",
+    "placeholder",
+    "xxx",
+    "***",
+    "replace",
+    "insert",
+    "dummy",
+    "sample",
+    "fake",
+    "redacted",
+    "todo",
+    "tbd",
+)
+_TEMPLATE_CHARS = re.compile(r"[{}<>$%]")
+_CAPS_STAND_IN = re.compile(r"[A-Z][A-Z0-9_]*(?:PASS|SECRET|TOKEN|KEY|PWD)[A-Z0-9_]*")
+
+
+def is_credential_name(name: str) -> bool:
+    """A field, port, parameter or variable name that says its value is a credential."""
+    return bool(_CREDENTIAL_NAME.search(name)) and not _NOT_CREDENTIAL_NAME.search(name)
+
+
+def is_stand_in(name: str, value: str) -> bool:
+    """A value that stands in for a credential to fill in, rather than being one."""
+    v = value.strip()
+    low = v.lower()
+    return (
+        not v
+        or low == name.lower()
+        or low in ("password", "passwd", "secret", "token", "none", "null", "string", "default")
+        or bool(_TEMPLATE_CHARS.search(v))
+        or any(w in low for w in _PLACEHOLDER_WORDS)
+        or bool(_CAPS_STAND_IN.fullmatch(v))
+        or len(set(low)) == 1
+    )
+
+
+def _named_values(data: Any, kind: str) -> Iterator[tuple[JsonPath, str, str]]:
+    """(JSON path, name, value) of each ``{name, value|default}`` string pair in a manifest.
+
+    In an override, a node that replaces a graph parameter also answers to that parameter's
+    name (``{"replace": "camera_password", "with": [{"name": "pw_2"}]}``).
+    """
+    aliases: dict[str, list[str]] = {}
+    if kind == "override":
+        body = jget(data, "nodeGraphOverrides")
+        for _, ov in jobjects(jget(body, "nodeOverrides")):
+            replaced = jstr(ov.get("replace"))
+            for _, w in jobjects(ov.get("with")):
+                if replaced and (with_name := jstr(w.get("name"))):
+                    aliases.setdefault(with_name, []).append(replaced)
+    stack: list[tuple[JsonPath, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, Mapping):
+            name = jstr(value.get("name"))
+            for key in ("value", "default"):
+                val = jstr(value.get(key))
+                if name is not None and val is not None:
+                    for alias in (name, *aliases.get(name, ())):
+                        yield (*path, key), alias, val
+            stack.extend(((*path, str(k)), value[k]) for k in sorted(value, key=str, reverse=True))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), value[i]) for i in range(len(value) - 1, -1, -1))
+
+
 class PrivacyAnalyzer(TargetAnalyzer):
     """Personal data, camera addresses and credentials in manifest fields."""
 
     name: ClassVar[str] = "privacy"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     tags: ClassVar[frozenset[str]] = frozenset({"privacy", "manifest"})
 
     def analyze_target(self, target: ScanTarget) -> Iterable[Output]:
@@ -244,17 +340,24 @@ class PrivacyAnalyzer(TargetAnalyzer):
             index = line_index(text)
         except OSError:
             index = {}  # location without a line rather than no finding
+        credentials: set[str] = set()
+        for parts, name, value in _named_values(doc.data, doc.kind):
+            where = format_path(parts)
+            if where in credentials or not is_credential_name(name) or is_stand_in(name, value):
+                continue
+            credentials.add(where)
+            yield self._credential(doc, parts, name, value, line_of(index, parts))
         seen: set[tuple[str, str, str]] = set()
         for parts, key, value in _strings(doc.data):
             free = key in FREE_FORM or key == "pair"
             for rule, what, severity, redacted in field_issues(value, free_form=free):
                 where = format_path(parts)
-                if (rule, where, redacted) in seen:
-                    continue
+                if (rule, where, redacted) in seen or (rule == "secret" and where in credentials):
+                    continue  # one finding per field: the credential rule already named it
                 seen.add((rule, where, redacted))
                 yield Finding.create(
                     rule_id=f"privacy.{rule}",
-                    category=Category.PRIVACY,
+                    category=_CATEGORY.get(rule, Category.PRIVACY),
                     severity=severity,
                     message=(
                         f"{what} {redacted} in {doc.kind} field {where} of {doc.path}; these "
@@ -267,3 +370,26 @@ class PrivacyAnalyzer(TargetAnalyzer):
                     cwe=359 if rule not in ("secret", "credential-url") else 798,
                     properties={"manifest": doc.kind, "field": where, "redacted": redacted},
                 )
+
+    def _credential(
+        self, doc: ManifestDoc, parts: JsonPath, name: str, value: str, line: int | None
+    ) -> Finding:
+        where = format_path(parts)
+        redacted = redact(value)
+        field = "default of input" if parts[-1:] == ("default",) else "value of"
+        return Finding.create(
+            rule_id="privacy.credential",
+            category=Category.SECRET,
+            severity=Severity.HIGH,
+            message=(
+                f"credential {redacted} as the {field} {name!r} in {doc.kind} field {where} of "
+                f"{doc.path}: a manifest is kept in git and uploaded to AWS with the package, so "
+                "anyone who can read either has it. Leave it empty and set it at deploy time "
+                "(camera credentials belong to the camera's node, kept in AWS Secrets Manager)"
+            ),
+            location=Location(doc.path, where, line),
+            evidence=f"credential:{name}:{redacted}",
+            title="credential in a manifest",
+            cwe=798,
+            properties={"manifest": doc.kind, "field": where, "name": name, "redacted": redacted},
+        )

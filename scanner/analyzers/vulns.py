@@ -7,9 +7,15 @@
 - Online without a database: PyPI packages through pip-audit (``service: pypi|osv``); OS
   packages cannot be audited online and need the offline database.
 
+Requirements declared but not pinned to one version (an unbuilt code package's
+``requirements.txt`` or ``pip install x`` line) are judged as ranges: advisories affecting every
+version the range allows are vulnerabilities like any other; advisories affecting only some
+make the requirement's one low ``vulns.unpinned-requirement`` finding name them (every unpinned
+requirement has that finding: a build of it is not reproducible; ``_requirement_ranges``).
+
 Fail closed: every package that could not be audited (no data for its ecosystem, a network
-error, pip-audit skipping it, a version that cannot be ordered, an unpinned requirement) is an
-``AnalyzerFailure``, which makes the verdict incomplete. ``os_packages: skip`` in the policy's
+error, pip-audit skipping it, a version that cannot be ordered) is an ``AnalyzerFailure``,
+which makes the verdict incomplete. ``os_packages: skip`` in the policy's
 ``vulnerabilities:`` section is the one explicit opt-out (OS packages are then *skipped*,
 recorded as such, instead of failing).
 
@@ -24,19 +30,25 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.analyzers._inventory import (
     ComponentSet,
+    DeclaredRequirement,
     Inventory,
     OsRelease,
     canonical_name,
     deb_purl,
     declared_only,
     pypi_purl,
+)
+from scanner.analyzers._vuln_findings import (
+    AuditPackage,
+    audit_unpinned,
+    unpinned_online,
+    vulnerability_finding,
 )
 from scanner.analyzers.interface import AnalyzerContext, ComponentAnalyzer, Output
 from scanner.errors import ConfigError
@@ -47,19 +59,6 @@ if TYPE_CHECKING:
     from scanner.sources.interface import SourceArtifact
 
 __all__ = ["VulnsAnalyzer", "deb_ecosystems"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Pkg:
-    """One package to audit, in the shape every backend needs."""
-
-    ecosystem: str  # pypi | deb
-    name: str
-    version: str
-    purl: str
-    location: Location
-    query_name: str  # source package for deb
-    query_version: str
 
 
 def deb_ecosystems(os_release: OsRelease, available: Iterable[str]) -> list[str]:
@@ -95,7 +94,7 @@ class VulnsAnalyzer(ComponentAnalyzer):
     """Vulnerability matching of Python and dpkg packages (offline OSV DB or pip-audit)."""
 
     name = "vulns"
-    version = 1
+    version = 2
     tags = frozenset({"deps", "vulnerability"})
 
     def __init__(self) -> None:
@@ -145,7 +144,7 @@ class VulnsAnalyzer(ComponentAnalyzer):
         """Findings and failures for one artifact's inventory."""
         out: list[Output] = []
         pypi = [
-            _Pkg(
+            AuditPackage(
                 "pypi",
                 d.name,
                 d.version,
@@ -156,25 +155,19 @@ class VulnsAnalyzer(ComponentAnalyzer):
             )
             for d in inv.dists
         ]
+        unpinned: list[DeclaredRequirement] = []
         for r in declared_only(inv):
             loc = Location(inv.artifact, r.path, r.line)
             if not r.version:
-                out.append(
-                    AnalyzerFailure(
-                        self.name,
-                        f"{r.name} is not audited: requirement {r.specifier or '(any)'} is not "
-                        "pinned to one version (pin it with ==, or scan the built container)",
-                        loc,
-                    )
-                )
+                unpinned.append(r)
                 continue
             pypi.append(
-                _Pkg(
+                AuditPackage(
                     "pypi", r.name, r.version, pypi_purl(r.name, r.version), loc, r.name, r.version
                 )
             )
         debs = [
-            _Pkg(
+            AuditPackage(
                 "deb",
                 p.name,
                 p.version,
@@ -185,14 +178,24 @@ class VulnsAnalyzer(ComponentAnalyzer):
             )
             for p in inv.debs
         ]
-        if not pypi and not debs:
+        if not pypi and not debs and not unpinned:
             return out
         if self.db is not None:
+            out.extend(
+                audit_unpinned(
+                    self.db,
+                    unpinned,
+                    inv.artifact,
+                    analyzer=self.name,
+                    unknown_severity=self.unknown_severity,
+                )
+            )
             out.extend(self._offline_pypi(pypi, inv.artifact))
             out.extend(self._offline_debs(debs, inv))
             # after matching: a database without metadata is dated by its loaded records
             out.extend(self._db_facts(inv.artifact))
         else:
+            out.extend(unpinned_online(unpinned, inv.artifact))
             out.extend(self._online_pypi(pypi, inv.artifact))
             out.extend(self._no_db_debs(debs, inv.artifact))
         return out
@@ -255,7 +258,7 @@ class VulnsAnalyzer(ComponentAnalyzer):
 
     def _finding(
         self,
-        pkg: _Pkg,
+        pkg: AuditPackage,
         vid: str,
         aliases: Iterable[str],
         fixed: Iterable[str],
@@ -263,32 +266,18 @@ class VulnsAnalyzer(ComponentAnalyzer):
         severity: Severity | None,
         extra: dict[str, Any],
     ) -> Finding:
-        fixed_list = list(fixed)
-        sev = severity if severity is not None else self.unknown_severity
-        fix_text = f"upgrade to {', '.join(fixed_list)}" if fixed_list else "no fixed version yet"
-        return Finding.create(
-            rule_id="vulns.known-vulnerability",
-            category=Category.VULNERABILITY,
-            severity=sev,
-            message=f"{pkg.name} {pkg.version} is affected by {vid}: {summary} ({fix_text})",
-            location=pkg.location,
-            evidence=f"{vid}:{pkg.ecosystem}:{pkg.name}@{pkg.version}",
-            title=vid,
-            properties={
-                "package": pkg.name,
-                "version": pkg.version,
-                "ecosystem": pkg.ecosystem,
-                "purl": pkg.purl,
-                "vulnerability_id": vid,
-                "aliases": sorted(set(aliases)),
-                "fixed_versions": fixed_list,
-                "summary": summary,
-                "severity_source": extra.pop("severity_source", "") or "policy-default",
-                **extra,
-            },
+        return vulnerability_finding(
+            pkg,
+            vid,
+            aliases,
+            fixed,
+            summary,
+            severity,
+            extra,
+            unknown_severity=self.unknown_severity,
         )
 
-    def _offline_pypi(self, pkgs: list[_Pkg], artifact: str) -> list[Output]:
+    def _offline_pypi(self, pkgs: list[AuditPackage], artifact: str) -> list[Output]:
         assert self.db is not None
         if not pkgs:
             return []
@@ -307,7 +296,7 @@ class VulnsAnalyzer(ComponentAnalyzer):
             return [AnalyzerFailure(self.name, exc.diagnostics(), Location(artifact, ""))]
         return self._match(pkgs, ["PyPI"], "osv-offline")
 
-    def _match(self, pkgs: list[_Pkg], ecosystems: list[str], source: str) -> list[Output]:
+    def _match(self, pkgs: list[AuditPackage], ecosystems: list[str], source: str) -> list[Output]:
         assert self.db is not None
         out: list[Output] = []
         for pkg in pkgs:
@@ -346,7 +335,7 @@ class VulnsAnalyzer(ComponentAnalyzer):
                     )
         return out
 
-    def _offline_debs(self, pkgs: list[_Pkg], inv: Inventory) -> list[Output]:
+    def _offline_debs(self, pkgs: list[AuditPackage], inv: Inventory) -> list[Output]:
         assert self.db is not None
         if not pkgs:
             return []
@@ -381,7 +370,7 @@ class VulnsAnalyzer(ComponentAnalyzer):
             ]
         return self._match(pkgs, ecosystems, "osv-offline")
 
-    def _no_db_debs(self, pkgs: list[_Pkg], artifact: str) -> list[Output]:
+    def _no_db_debs(self, pkgs: list[AuditPackage], artifact: str) -> list[Output]:
         if not pkgs:
             return []
         where = Location(artifact, pkgs[0].location.path)
@@ -397,7 +386,7 @@ class VulnsAnalyzer(ComponentAnalyzer):
             )
         ]
 
-    def _online_pypi(self, pkgs: list[_Pkg], artifact: str) -> list[Output]:
+    def _online_pypi(self, pkgs: list[AuditPackage], artifact: str) -> list[Output]:
         if not pkgs:
             return []
         config = self.ctx.config

@@ -3,8 +3,10 @@
 Runs the inventory (``packages``) and the license policy (``licenses``) analyzers only, then
 writes each requested format: ``csv``, ``json``, ``markdown``, ``html``, ``spdx``,
 ``cyclonedx`` or ``notice`` (a third-party notices file with each license text as found in the
-artifact). The exit code is the license verdict: 0 accepted, 1 a license the policy rejects,
-3 incomplete (a package could not be inventoried); the files are written in every case.
+artifact). The exit code is the license verdict, and only that: 0 accepted, 1 a license the
+policy rejects, 3 incomplete (a package could not be inventoried); findings of other categories
+(a model asset not in the checkout, a Dockerfile risk) are for ``scan`` to judge. The files are
+written in every case, with the license verdict.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from scanner.cli._options import (
     write_outputs,
 )
 from scanner.gate import run_gate
-from scanner.models import Decision
+from scanner.models import Category, Decision, Report
+from scanner.policy import Policy
+from scanner.policy.evaluate import evaluate
 
 __all__ = ["FORMAT_WRITERS", "register"]
 
@@ -62,6 +66,16 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def license_verdict(report: Report, policy: Policy) -> Report:
+    """The report with a verdict on its license findings alone (failures still count)."""
+    assert report.verdict is not None
+    licenses = tuple(f for f in report.findings if f.category is Category.LICENSE)
+    verdict = evaluate(
+        dataclasses.replace(report, findings=licenses), policy, waivers=report.verdict.waivers
+    )
+    return dataclasses.replace(report, verdict=verdict)
+
+
 def run(args: argparse.Namespace) -> int:
     """Scan for packages and licenses, write the exports, return the license verdict."""
     pairs = output_pairs(args)
@@ -72,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         options = {k: dict(v) for k, v in config.options.items()}
         options.setdefault("packages", {})["license_texts"] = True
         config = dataclasses.replace(config, options=options)
-    report = run_gate(args.target, config, policy, waivers=args.waivers)
+    report = license_verdict(run_gate(args.target, config, policy, waivers=args.waivers), policy)
     write_outputs(report, pairs, args.quiet)
     assert report.verdict is not None
     if all(path is not None for _, path in pairs):

@@ -33,9 +33,9 @@ examples:
 
 layout (one folder per application version; see the README's publish section):
   APP/VERSION/index.json                     written last: a release without it is incomplete
-  APP/VERSION/attestation.sigstore.json      signed in-toto statement
-  APP/VERSION/report.json                    the JSON report
-  APP/VERSION/signatures/<file>.sig          detached signatures of the plaintext assets
+  APP/VERSION/meta/<sha256>/attestation.sigstore.json   signed in-toto statement
+  APP/VERSION/meta/<sha256>/report.json      the JSON report
+  APP/VERSION/signatures/<sha256>/<file>.sig detached signatures of the plaintext assets
   APP/VERSION/objects/sha256/<hex>.enc       encrypted files (AWS Encryption SDK format)
 
 exit codes: 0 published (or already published), 1 rejected (nothing uploaded), 2 bad input,
@@ -126,7 +126,7 @@ def add_transport_flags(p: argparse.ArgumentParser) -> None:
 
 def kms_endpoint(args: argparse.Namespace) -> str | None:
     """The KMS endpoint: ``--kms-endpoint-url``, else ``--endpoint-url`` (checked likewise)."""
-    from signing.upload import check_endpoint
+    from signing.store import check_endpoint
 
     url: str | None = args.kms_endpoint_url or args.endpoint_url
     check_endpoint(url)
@@ -201,12 +201,17 @@ def register(sub: Any) -> None:
         help="server-side encryption at rest with this KMS key (SSE-KMS with S3 Bucket Keys)",
     )
     p.add_argument("--app", help="application name (default: from the target)")
-    p.add_argument("--app-version", help="release version (default: from the target)")
+    p.add_argument(
+        "--app-version",
+        help="release version (default: the code package's version, or the one version the "
+        "project's own packages share in its graph)",
+    )
     p.add_argument(
         "--state-dir",
         type=Path,
-        help="where staged ciphertexts and resumable-upload state live "
-        "(default: CACHE_DIR/publish)",
+        help="where staged ciphertexts and resumable-upload state live; must be private "
+        "(yours, not writable by others, not a link) (default: CACHE_DIR/publish, or "
+        "$XDG_STATE_HOME/panorama-gate/publish with --no-cache)",
     )
     p.add_argument(
         "--dry-run",
@@ -217,25 +222,38 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Scan, decide; if approved, sign, encrypt and upload."""
+    """Check every flag, then scan and decide; if approved, sign, encrypt and upload."""
+    from scanner.cli._release_docs import write_release_documents
     from scanner.gate import run_gate
-    from signing.publish import PublishOptions, publish_release
-    from signing.upload import RetryPolicy, check_endpoint, split_url
+    from signing.publish import PublishOptions, check_segment, publish_release
+    from signing.store import RetryPolicy, check_endpoint, split_url
 
+    # Every flag is checked before any work (the scan can take minutes): a run that would
+    # fail on a missing version or key must fail at once, --dry-run included.
     if not args.to:
         raise UsageError("publish needs --to s3://BUCKET/PREFIX or file://DIR")
     split_url(args.to)
     check_endpoint(args.endpoint_url)
+    if args.app is not None:
+        check_segment(args.app, "--app")
+    version = args.app_version or project_version(args.target)
+    if not version:
+        raise UsageError(
+            f"{args.target}: cannot tell the release version (the project's own packages do not "
+            "share one version): pass --app-version VERSION"
+        )
+    check_segment(version, "--app-version" if args.app_version else "version")
     pairs = output_pairs(args)
     policy = policy_from_args(args)
     config = config_from_args(args, policy)
     keyring = signer = token = None
-    if not args.dry_run:
-        keyring = keyring_from_args(args, rsa_paths=list(args.encrypt_to), decrypt=False)
+    if not args.dry_run or args.key or args.keyless:
         if args.keyless:
             token = _identity_token(args)
         else:
             signer = _signer(args)
+    if not args.dry_run or args.kms_keys or args.encrypt_to or args.raw_aes_key_file:
+        keyring = keyring_from_args(args, rsa_paths=list(args.encrypt_to), decrypt=False)
     report = run_gate(args.target, config, policy, waivers=args.waivers)
     write_outputs(report, pairs, args.quiet)
     assert report.verdict is not None
@@ -244,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"verdict: {decision.value}; nothing was uploaded", file=sys.stderr)
         return EXIT[decision]
     # Staged ciphertexts must outlive a failed run (a rerun resumes from them): the cache
-    # folder, or a fixed folder under the system temporary directory with --no-cache.
+    # folder, or a per-user state folder with --no-cache; publish checks it is private.
     state_dir = args.state_dir or (config.cache_dir / "publish" if config.cache_dir else None)
     show = sys.stderr.isatty() and not args.quiet
     progress = RichProgress() if show else None
@@ -252,8 +270,9 @@ def run(args: argparse.Namespace) -> int:
         destination=args.to,
         signer=signer,
         keyring=keyring,
+        documents=write_release_documents,
         application=args.app,
-        version=args.app_version,
+        version=version,
         endpoint_url=args.endpoint_url,
         region=args.region,
         fips=args.fips,
@@ -269,6 +288,10 @@ def run(args: argparse.Namespace) -> int:
             result = publish_release(args.target, report, options)
     else:
         result = publish_release(args.target, report, options)
+    return _print_result(result, args.quiet)
+
+
+def _print_result(result: Any, quiet: bool) -> int:
     if result.dry_run:
         state = (
             " (already published: a real run changes nothing)" if result.already_published else ""
@@ -283,11 +306,45 @@ def run(args: argparse.Namespace) -> int:
             f"{result.url}: already published with the same files; nothing to do", file=sys.stderr
         )
         return 0
-    if not args.quiet:
+    if not quiet:
         for o in result.objects:
             print(f"{o.action:9} {result.url}/{o.key}  {o.what}", file=sys.stderr)
     print(f"{result.url}/index.json")
     return 0
+
+
+def project_version(target: Path) -> str | None:
+    """The release version a target carries, read without scanning: a code package folder's
+    ``<account>-<name>-<version>``, or the one version a project's own packages share in its
+    graph (``panorama::`` packages are AWS's, not the application's)."""
+    import json
+
+    from scanner.sources.panorama import parse_folder_name
+
+    if not target.is_dir():
+        return None
+    graphs = sorted(target.glob("graphs/*/graph.json"))
+    if not graphs:
+        parsed = parse_folder_name(target.name)
+        return parsed[2] if parsed and (target / "package.json").is_file() else None
+    versions: set[str] = set()
+    for graph in graphs:
+        try:
+            if graph.stat().st_size > 4 * 1024 * 1024:
+                return None
+            doc = json.loads(graph.read_bytes())
+            packages = doc["nodeGraph"]["packages"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        for pkg in packages if isinstance(packages, list) else []:
+            if not isinstance(pkg, dict):
+                continue
+            name, version = pkg.get("name"), pkg.get("version")
+            if isinstance(name, str) and not name.startswith("panorama::"):
+                if not isinstance(version, str) or not version:
+                    return None
+                versions.add(version)
+    return versions.pop() if len(versions) == 1 else None
 
 
 def _identity_token(args: argparse.Namespace) -> str:

@@ -17,6 +17,7 @@ from scanner.cli.publish import (
     keyring_from_args,
     kms_endpoint,
 )
+from scanner.cli.verify import add_release_flags
 from scanner.errors import UsageError
 
 EXAMPLES = """\
@@ -24,7 +25,10 @@ examples:
   panorama-gate pull s3://releases/panorama/shelf_app/1.0.0 -o deploy/ --key ci.pub \\
       --kms-key arn:aws:kms:us-east-1:111122223333:key/mrk-1234...
   PANORAMA_GATE_DECRYPT_KEY_PASSWORD=... panorama-gate pull file:///tmp/releases/shelf_app/1.0.0 \\
-      -o deploy/ --key ci.pub --decrypt-key device.key.pem
+      -o deploy/ --key ci.pub --decrypt-key device.key.pem --min-version 1.0.0
+
+The signed attestation must be for the APP and VERSION of the URL and for the destination it
+was read from (--published-to names the original one of a copied release).
 
 DIR receives the target's files as they were signed, plus DIR/.panorama-gate/ with the release
 index, the attestation, the report and the detached signatures (so `verify DIR --key PUB
@@ -61,6 +65,7 @@ def register(sub: Any) -> None:
     p.add_argument("--key", help="the signer's public key PEM or awskms://[ENDPOINT]/KEY")
     add_keyless_flags(p)
     p.add_argument("--policy-sha256", help="also require the release to be decided by this policy")
+    add_release_flags(p)
     p.add_argument(
         "--decrypt-key",
         type=Path,
@@ -75,13 +80,18 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Pull and verify; print the output folder."""
     from signing.pull import pull_release
+    from signing.release import parse_version
     from signing.signer import load_verifier
-    from signing.upload import RetryPolicy, check_endpoint, split_url
+    from signing.store import RetryPolicy, check_endpoint, split_url
 
     if args.output is None:
         raise UsageError("pull needs -o DIR (a new or empty folder)")
     split_url(args.url)
     check_endpoint(args.endpoint_url)
+    if args.min_version is not None:
+        parse_version(args.min_version, "--min-version")
+    if args.published_to is not None:
+        split_url(args.published_to)
     identity = keyless_identity(args, "pull")
     verifier = load_verifier(args.key, endpoint_url=kms_endpoint(args)) if args.key else None
     rsa_paths = [args.decrypt_key] if args.decrypt_key else []
@@ -93,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         "verifier": verifier,
         "identity": identity,
         "expected_policy_sha256": args.policy_sha256,
+        "min_version": args.min_version,
+        "published_to": args.published_to,
         "endpoint_url": args.endpoint_url,
         "region": args.region,
         "fips": args.fips,

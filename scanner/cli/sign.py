@@ -62,6 +62,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="do not write OpenSSF model-signing bundles for models",
     )
+    p.add_argument(
+        "--app", metavar="NAME", help="application the release is for (default: the report's)"
+    )
+    p.add_argument(
+        "--app-version", metavar="VERSION", help="release version (default: the report's)"
+    )
     p.add_argument("--endpoint-url", help="KMS endpoint URL (for awskms:// keys)")
     p.set_defaults(func=run)
 
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from signing.keyless import ambient_identity_token
     from signing.sign import sign_target
     from signing.signer import KMS_SCHEME, load_signer
+    from signing.statement import ReleaseInfo
 
     if bool(args.key) == bool(args.keyless):
         raise UsageError("give exactly one of --key KEY or --keyless")
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         sbom=args.sbom,
         model_signatures=not args.no_model_signatures,
         identity_token=token,
+        release=ReleaseInfo(args.app, args.app_version) if args.app or args.app_version else None,
     )
     for path in (result.attestation, *result.signatures, *result.model_signatures):
         print(path)

@@ -1,7 +1,8 @@
 """``panorama-gate verify TARGET --key PUB [--signatures DIR]``: check before deploy.
 
 Fails closed (exit 1) with the precise reason: wrong key, altered bundle or artifact, an
-artifact that is not a subject, a verdict that was not approved, an unexpected policy digest.
+artifact that is not a subject, a verdict that was not approved, an unexpected policy digest,
+another application or version than asked for, a version older than ``--min-version``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ examples:
   panorama-gate verify app/ --key cosign.pub
   panorama-gate verify app/ --key cosign.pub --signatures sigs/ --policy-sha256 3f2a...
   panorama-gate verify app/ --key cosign.pub --report report.json
+  panorama-gate verify app/ --key cosign.pub --app shelf_app --app-version 1.4.0 --min-version 1.4.0
   panorama-gate verify app/ --key awskms:///alias/panorama-gate
   panorama-gate verify app/ --certificate-identity \\
       https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main \\
@@ -55,16 +57,44 @@ def register(sub: Any) -> None:
         help="require this JSON report to be the one the attested verdict came from",
     )
     add_keyless_flags(p)
+    p.add_argument(
+        "--app", metavar="NAME", help="require the attestation to be for this application"
+    )
+    p.add_argument(
+        "--app-version", metavar="VERSION", help="require the attestation to be for this version"
+    )
+    add_release_flags(p)
     p.add_argument("--endpoint-url", help="KMS endpoint URL (for awskms:// keys)")
     p.set_defaults(func=run)
 
 
+def add_release_flags(p: argparse.ArgumentParser) -> None:
+    """``--min-version`` and ``--published-to``, shared by verify and pull."""
+    p.add_argument(
+        "--min-version",
+        metavar="VERSION",
+        help="refuse a release older than this version (a rollback to a known-bad release)",
+    )
+    p.add_argument(
+        "--published-to",
+        metavar="URL",
+        help="the destination the release was published to (s3://BUCKET/PREFIX), when it "
+        "was copied elsewhere since; pull otherwise requires the URL it reads from",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Verify; print a one-line summary."""
+    from signing.release import ReleaseExpectation, parse_version
     from signing.signer import load_verifier
+    from signing.store import split_url
     from signing.verify import verify_target
 
     identity = keyless_identity(args, "verify")
+    if args.min_version is not None:
+        parse_version(args.min_version, "--min-version")
+    if args.published_to is not None:
+        split_url(args.published_to)
     verifier = load_verifier(args.key, endpoint_url=args.endpoint_url) if args.key else None
     result = verify_target(
         args.target,
@@ -73,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         identity=identity,
         expected_policy_sha256=args.policy_sha256,
         report=args.report,
+        release=ReleaseExpectation(args.app, args.app_version, args.published_to, args.min_version),
     )
     pred = result.statement.predicate
     print(

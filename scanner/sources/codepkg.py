@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from scanner.models import (
+    AnalyzerFailure,
     Category,
     Finding,
     Location,
@@ -24,9 +25,17 @@ from scanner.models import (
     Target,
     TargetKind,
 )
+from scanner.sources._coverage import check_code_sources
+from scanner.sources._package_folder import empty_assets
 from scanner.sources.interface import ScanTarget
 from scanner.sources.manifests import Project
-from scanner.sources.panorama import ProjectReader, code_folder_artifact, load_package_folder
+from scanner.sources.panorama import (
+    ProjectReader,
+    code_folder_artifact,
+    entry_point,
+    load_package_folder,
+    one_line,
+)
 
 __all__ = ["load_code_package"]
 
@@ -53,6 +62,27 @@ def load_code_package(root: Path) -> ScanTarget:
                 location=Location("Dockerfile"),
             )
         )
+    failures: list[AnalyzerFailure] = []
+    if folder.dockerfile_path is not None:
+        check = check_code_sources(top, top / "Dockerfile", entry_point(folder))
+        if not check.present:
+            # The folder is the whole target: code it does not hold was not reviewed.
+            reason = f"the code package's code is not in this folder: {check.reason}"
+            failures.append(
+                AnalyzerFailure("sources", one_line(reason), Location("Dockerfile", "", check.line))
+            )
+        else:
+            folder.scanned_from = "source"
+    if empty_assets(folder):
+        reader.add(
+            "integrity.not-built",
+            Severity.LOW,
+            f'package {folder.folder_name or top.name} is not built yet (empty "assets"): its '
+            "code was scanned from this folder, but what the build adds (the base image, "
+            "packages the Dockerfile installs) was not",
+            reader.location(folder.package_path, ("nodePackage", "assets")),
+            properties={"package": folder.folder_name or top.name, "scanned_from": "source"},
+        )
     project = Project(root=top, packages=[folder], texts=dict(reader.texts))
     version = folder.folder_version or ""
     return ScanTarget(
@@ -61,5 +91,6 @@ def load_code_package(root: Path) -> ScanTarget:
         artifacts=[code_folder_artifact(top, ".", folder.folder_name or top.name)],
         manifests=reader.manifests,
         findings=reader.findings,
+        failures=failures,
         project=project,
     )

@@ -38,12 +38,15 @@ class ManifestDoc:
 
     ``kind`` is ``graph``, ``package``, ``descriptor`` or ``override``; ``path`` is relative to
     the target root; ``data`` is the parsed JSON (``None`` when it did not parse).
+    ``template`` lists the ``{Placeholder}`` values of an override that is a fill-in template
+    (empty for a document meant to be used as it is).
     """
 
     kind: str
     path: str
     data: Any
     package: str | None = None
+    template: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

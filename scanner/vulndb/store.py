@@ -202,6 +202,11 @@ class OsvDatabase:
 
     # -- matching -------------------------------------------------------------------------
 
+    def affected_entries(self, ecosystem: str, name: str) -> list[AffectedEntry]:
+        """Every affected entry of the records for one package (for version-range questions)."""
+        self.load([ecosystem.split(":", 1)[0]])
+        return list(self._index.get(ecosystem, {}).get(normalize_name(ecosystem, name), []))
+
     def query(self, ecosystem: str, name: str, version: str) -> list[Match]:
         """Advisories affecting ``name`` at ``version`` (``ValueError``: unorderable version).
 

@@ -193,7 +193,7 @@ def test_planted_findings_by_rule_category_severity_and_location(
         ),
         (
             "privacy.credential-url",
-            "privacy",
+            "secret",
             "critical",
             graph_rel,
             f"nodeGraph.nodes[{cam}].value",
@@ -208,8 +208,8 @@ def test_planted_findings_by_rule_category_severity_and_location(
             line_of(gtext, "Camera at 10."),
         ),
         (
-            "privacy.secret",
-            "privacy",
+            "privacy.credential",
+            "secret",
             "high",
             desc_rel,
             "runtimeDescriptor.entry.environment[0].value",
@@ -240,7 +240,7 @@ def test_planted_findings_by_rule_category_severity_and_location(
         ("dockerfile.secret-in-env", "container", "high", pkg_dir, "Dockerfile", 3),
         ("dockerfile.add-url", "container", "medium", pkg_dir, "Dockerfile", 4),
         ("dockerfile.curl-pipe-shell", "container", "high", pkg_dir, "Dockerfile", 5),
-        ("dockerfile.root-user", "container", "medium", pkg_dir, "Dockerfile", 7),
+        ("dockerfile.runs-as-root", "container", "info", pkg_dir, "Dockerfile", 7),
     }
     got = {_key(f) for f in planted_scan.report["findings"]}
     missing = expected - got

@@ -43,7 +43,7 @@ def test_keygen_sign_verify(
     env: Path, project: BuiltProject, capsys: pytest.CaptureFixture[str], key_type: str
 ) -> None:
     assert main(["keygen", "--out", "ci", "--type", key_type]) == 0
-    assert (env / "ci.key").read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert (env / "ci.key").read_text().startswith("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
     report = _report(project, env / "report.json")
     capsys.readouterr()
     assert main(["sign", str(project.root), "--key", "ci.key", "--report", str(report)]) == 0

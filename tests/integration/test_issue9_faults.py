@@ -15,25 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from scanner import __version__
+from scanner.cli._release_docs import write_release_documents
 from scanner.models import (
-    Artifact,
-    ArtifactKind,
-    Decision,
-    Digest,
     Report,
-    Target,
-    TargetKind,
-    Verdict,
 )
 from signing.encrypt import RawAesKeyring
 from signing.keys import KeyType, write_keypair
 from signing.publish import PublishOptions, publish_release
 from signing.pull import PullError, pull_release
 from signing.signer import load_signer, load_verifier
-from signing.upload import RetryPolicy, StorageError
+from signing.store import RetryPolicy, StorageError
 from tests.helpers.moto_server import MotoServer, start_moto
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
+from tests.helpers.reports import project_report
 
 MiB = 1024 * 1024
 KEY = RawAesKeyring(b"\x09" * 32, key_name="faults")
@@ -180,19 +174,7 @@ def signer_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _report(proj: BuiltProject) -> Report:
-    arts = []
-    for p in sorted((proj.root / "assets").iterdir()):
-        data = p.read_bytes()
-        kind = ArtifactKind.CONTAINER if p == proj.container_asset else ArtifactKind.DESCRIPTOR
-        arts.append(Artifact(kind, p.name, proj.rel(p), Digest.sha256_of(data), len(data)))
-    return Report(
-        tool_name="panorama-gate",
-        tool_version=__version__,
-        created_at="2026-11-29T16:00:00Z",
-        target=Target(str(proj.root), TargetKind.PROJECT, "shelf_app", "2.0.0"),
-        artifacts=tuple(arts),
-        verdict=Verdict(Decision.APPROVED, (), "default", "cd" * 32),
-    )
+    return project_report(proj, version="2.0.0", policy_sha256="cd" * 32)
 
 
 def _options(
@@ -202,6 +184,7 @@ def _options(
         destination=f"s3://{bucket}/rel",
         signer=load_signer(keys[0], b"pw"),
         keyring=KEY,
+        documents=write_release_documents,
         endpoint_url=proxy.url,
         state_dir=state,
         part_size=5 * MiB,

@@ -144,11 +144,32 @@ def test_code_package_src_and_its_descriptor(tmp_path: Path) -> None:
     (tmp_path / "descriptor.json").write_text(
         json.dumps({"runtimeDescriptor": {"entry": {"name": "/panorama/app.py"}}})
     )
+    (tmp_path / "Dockerfile").write_text("FROM x:1\nCOPY src /panorama\n")
     art = _artifact(ArtifactFormat.DIRECTORY, package_dir=tmp_path)
     out = list(_analyzer().analyze_tree(tmp_path, art))
+    # tools/ is not copied into the image: not the app's code
     assert {(o.rule_id, o.location.path) for o in out if isinstance(o, Finding)} == {
         ("code.B605", "src/app.py")
     }
+
+
+@pytest.mark.parametrize("dockerfile", ["FROM x:1\nWORKDIR /panorama\nCOPY . .\n", None])
+def test_code_package_folder_copied_whole_is_all_app_code(
+    tmp_path: Path, dockerfile: str | None
+) -> None:
+    _write(
+        tmp_path,
+        {
+            "application.py": "import subprocess\nsubprocess.run(cmd, shell=True)\n",
+            "helpers/tool.py": "eval(input())\n",
+        },
+    )
+    if dockerfile is not None:
+        (tmp_path / "Dockerfile").write_text(dockerfile)
+    art = _artifact(ArtifactFormat.DIRECTORY, package_dir=tmp_path)
+    out = list(_analyzer().analyze_tree(tmp_path, art))
+    found = {(o.rule_id, o.location.path) for o in out if isinstance(o, Finding)}
+    assert {("code.B602", "application.py"), ("code.B307", "helpers/tool.py")} <= found
 
 
 def test_reached_from_follows_relative_and_package_imports(tmp_path: Path) -> None:

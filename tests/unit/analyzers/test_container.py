@@ -8,11 +8,7 @@ from pathlib import Path
 import pytest
 
 from scanner.analyzers.container_config import ContainerFilesCheck, ImageConfigCheck, env_secret
-from scanner.analyzers.container_dockerfile import (
-    DockerfileAnalyzer,
-    DockerfileRef,
-    parse_dockerfile,
-)
+from scanner.analyzers.container_dockerfile import DockerfileAnalyzer, DockerfileRef
 from scanner.models import (
     AnalyzerFailure,
     Artifact,
@@ -129,16 +125,6 @@ def test_file_checks() -> None:
     assert list(check.finish(_sa("c.tar.gz"))) == []  # tallies are per artifact, consumed once
 
 
-def test_parse_dockerfile_joins_continuations() -> None:
-    text = (
-        "# syntax=docker/dockerfile:1\nFROM a:1 AS build\n"
-        "RUN echo a \\\n  # note\n  && echo b\n\nUSER app\n"
-    )
-    ins = parse_dockerfile(text)
-    assert [(i.keyword, i.line) for i in ins] == [("FROM", 2), ("RUN", 3), ("USER", 7)]
-    assert ins[1].args == "echo a && echo b"
-
-
 BAD_DOCKERFILE = """\
 FROM public.ecr.aws/panorama/panorama-application
 ARG GITHUB_TOKEN=ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5
@@ -161,7 +147,8 @@ def test_dockerfile_rules(tmp_path: Path) -> None:
         ("dockerfile.secret-in-env", 3, Severity.HIGH),
         ("dockerfile.add-url", 4, Severity.MEDIUM),
         ("dockerfile.curl-pipe-shell", 5, Severity.HIGH),
-        ("dockerfile.root-user", 8, Severity.MEDIUM),
+        # On Panorama USER cannot take effect (docker export): said as a fact, not as advice.
+        ("dockerfile.runs-as-root", 8, Severity.INFO),
     }
     if shutil.which("hadolint"):
         # hadolint's own view is kept (pip without --no-cache-dir: DL3042), its duplicates
@@ -189,12 +176,12 @@ def test_hadolint_missing_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(mod, "find_tool", lambda _name: None)
     out = DockerfileAnalyzer().analyze_dockerfile(DockerfileRef("pkg"), b"FROM a:1\nUSER 1\n")
-    # the own rules still ran (digest-pin note), and the missing tool fails closed
-    assert [type(o) for o in out] == [Finding, AnalyzerFailure]
+    # the own rules still ran (digest-pin note, the root fact), and the missing tool fails closed
+    assert [type(o) for o in out] == [Finding, Finding, AnalyzerFailure]
 
 
 def test_dockerfile_of_a_code_package_target(tmp_path: Path) -> None:
     root = build_code_package(tmp_path / "111122223333-cam-1.0", ProjectSpec())
     out = list(DockerfileAnalyzer().analyze_target(load_code_package(root)))
     got = {(f.rule_id, f.location.artifact, f.location.path) for f in out if isinstance(f, Finding)}
-    assert ("dockerfile.root-user", root.name, "Dockerfile") in got
+    assert ("dockerfile.runs-as-root", root.name, "Dockerfile") in got

@@ -23,6 +23,7 @@ from tests.helpers.issue4 import (
     ubuntu_rootfs_files,
     write_osv_db,
 )
+from tests.helpers.osv_records import PANORAMA_PYPI
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_debian_release_and_unknown_severity(tmp_path: Path) -> None:
         ("no-os-release", "cannot tell the Debian/Ubuntu release"),
         ("other-release", "no Ubuntu 20.04 records"),
         ("bad-version", "not audited: not a PEP 440 version"),
-        ("unpinned", "not pinned"),
+        ("bad-range", "is not a PEP 440 version range"),
     ],
 )
 def test_what_cannot_be_audited_is_a_failure(tmp_path: Path, case: str, reason: str) -> None:
@@ -119,8 +120,8 @@ def test_what_cannot_be_audited_is_a_failure(tmp_path: Path, case: str, reason: 
         files["etc/os-release"] = b'ID=ubuntu\nVERSION_ID="20.04"\n'
     elif case == "bad-version":
         files["x/a-1.0.dist-info/METADATA"] = b"Name: a\nVersion: 1.0 final\n"
-    elif case == "unpinned":
-        files["panorama/requirements.txt"] = b"flask>=2\n"
+    elif case == "bad-range":
+        files["panorama/requirements.txt"] = b"flask>=2 latest\n"
     db = write_osv_db(tmp_path / "db", fetched_at=datetime.now(UTC), ecosystems=ecosystems)
     out = run_file_analyzer(VulnsAnalyzer(), files, options={"vuln_db": str(db)})
     _, failures = _split(out)
@@ -239,3 +240,106 @@ def test_real_pip_audit_never_passes_silently(tmp_path: Path) -> None:
         assert "CVE-2019-11324" in aliases
     else:
         assert result.vulnerabilities == ()
+
+
+def _unpinned_run(tmp_path: Path, requirements: bytes) -> list[Any]:
+    db = write_osv_db(
+        tmp_path / "db", fetched_at=datetime.now(UTC), ecosystems={"PyPI": PANORAMA_PYPI}
+    )
+    files = {"requirements.txt": requirements}
+    return run_file_analyzer(VulnsAnalyzer(), files, options={"vuln_db": str(db)})
+
+
+def test_a_range_every_version_of_which_is_affected_is_a_vulnerability(tmp_path: Path) -> None:
+    out = _unpinned_run(tmp_path, b"boto3==1.24.*\nopencv-python==4.6.*\n")
+    found, failures = _split(out)
+    assert failures == []
+    f = found[("opencv-python", "GHSA-qr4w-53vh-m672")]
+    assert f.severity is Severity.HIGH
+    assert f.location.path == "requirements.txt"
+    assert f.location.line == 2
+    assert f.properties["version"] == "==4.6.*"
+    assert f.properties["pinned"] is False
+    assert f.properties["fixed_versions"] == ["4.8.1.78"]
+    assert "every version opencv-python ==4.6.* allows is affected" in f.message
+    # one finding per requirement: opencv's is the vulnerability; boto3's says it is not pinned
+    unpinned = [
+        o for o in out if isinstance(o, Finding) and o.rule_id == "vulns.unpinned-requirement"
+    ]
+    assert [(o.properties["package"], o.location.line) for o in unpinned] == [("boto3", 1)]
+    assert "no known advisory affects the versions it allows" in unpinned[0].message
+
+
+def test_a_range_with_some_affected_versions_is_one_low_finding(tmp_path: Path) -> None:
+    out = _unpinned_run(tmp_path, b"boto3\nopencv-python\nrequests\n")
+    found, failures = _split(out)
+    assert failures == []
+    assert found == {}  # the newest versions are fixed: nothing proves a vulnerable install
+    unpinned = {
+        f.properties["package"]: f
+        for f in out
+        if isinstance(f, Finding) and f.rule_id == "vulns.unpinned-requirement"
+    }
+    assert set(unpinned) == {"boto3", "opencv-python", "requests"}
+    assert unpinned["boto3"].properties["aliases"] == []  # not pinned, no advisory in range
+    cv = unpinned["opencv-python"]
+    assert cv.severity is Severity.LOW
+    assert cv.location.line == 2
+    assert "GHSA-qr4w-53vh-m672 (4.5.4.58 to 4.8.0.76, fixed in 4.8.1.78)" in cv.message
+    req = unpinned["requests"]
+    assert sorted(req.properties["aliases"]) == ["GHSA-9wx4-h78v-vm56", "GHSA-j8r2-6x86-q33q"]
+    assert req.properties["fixed_versions"] == ["2.31.0", "2.32.0"]
+
+
+def test_unpinned_requirements_online_are_stated_not_failed() -> None:
+    files = {"requirements.txt": b"opencv-python\n"}
+    out = run_file_analyzer(VulnsAnalyzer(), files, config=ScanConfig(offline=True))
+    assert not [o for o in out if isinstance(o, AnalyzerFailure)]
+    (f,) = [o for o in out if isinstance(o, Finding)]
+    assert f.rule_id == "vulns.unpinned-requirement"
+    assert "not audited" in f.message
+
+
+def test_dockerfile_pins_are_audited_at_their_line(tmp_path: Path) -> None:
+    db = write_osv_db(
+        tmp_path / "db", fetched_at=datetime.now(UTC), ecosystems={"PyPI": PANORAMA_PYPI}
+    )
+    dockerfile = (
+        b"FROM public.ecr.aws/panorama/panorama-application:1.2.1-arm64v8\n"
+        b"RUN apt-get update && \\\n"
+        b"    pip install --no-cache-dir boto3 \\\n"
+        b"        opencv-python-headless==4.5.4.60\n"
+        b"COPY src /panorama\n"
+    )
+    out = run_file_analyzer(
+        VulnsAnalyzer(), {"Dockerfile": dockerfile}, options={"vuln_db": str(db)}
+    )
+    found, failures = _split(out)
+    assert failures == []
+    f = found[("opencv-python-headless", "GHSA-qr4w-53vh-m672")]
+    assert (f.location.path, f.location.line) == ("Dockerfile", 4)
+    assert f.properties["version"] == "4.5.4.60"
+
+
+def test_a_constraints_file_pins_what_requirements_leave_open(tmp_path: Path) -> None:
+    db = write_osv_db(
+        tmp_path / "db", fetched_at=datetime.now(UTC), ecosystems={"PyPI": PANORAMA_PYPI}
+    )
+    files = {
+        "requirements.txt": b"-c constraints.txt\nopencv-python\n",
+        "constraints.txt": b"opencv-python==4.7.0.72\nnumpy==1.24.4\n",
+    }
+    out = run_file_analyzer(VulnsAnalyzer(), files, options={"vuln_db": str(db)})
+    found, failures = _split(out)
+    assert failures == []
+    f = found[("opencv-python", "GHSA-qr4w-53vh-m672")]
+    assert f.properties["version"] == "4.7.0.72"
+    assert (f.location.path, f.location.line) == ("requirements.txt", 2)
+
+
+def test_a_direct_reference_is_unpinned_not_a_failure(tmp_path: Path) -> None:
+    out = _unpinned_run(tmp_path, b"lib @ https://files.example.com/lib.tar.gz?token=s3cr3t\n")
+    assert not [o for o in out if isinstance(o, AnalyzerFailure)]
+    (f,) = [o for o in out if isinstance(o, Finding) and o.rule_id == "vulns.unpinned-requirement"]
+    assert "installed from https://files.example.com/lib.tar.gz" in f.message
+    assert "s3cr3t" not in f.message

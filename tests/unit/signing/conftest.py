@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from scanner.treedigest import tree_manifest
 from signing.keys import KeyType, write_keypair
 from tests.helpers.project_builder import BuiltProject, build_project
 
@@ -65,9 +66,29 @@ def report_for(
     }
 
 
+def folder_artifact(folder: Path, kind: str, path: str = ".") -> dict[str, Any]:
+    """A report entry for a folder artifact, with its tree digest as the scan records it."""
+    tree = tree_manifest(folder)
+    return {
+        "name": folder.name,
+        "kind": kind,
+        "path": path,
+        "sha256": tree.digest,
+        "size": tree.size,
+    }
+
+
 def project_files(proj: BuiltProject) -> list[tuple[str, str]]:
-    """The project's asset files as a scan would list them."""
-    out = []
+    """The project's asset files and package manifests, as a scan lists them."""
+    out = [
+        (p.relative_to(proj.root).as_posix(), "descriptor")
+        for pattern in (
+            "graphs/*/graph.json",
+            "packages/*/package.json",
+            "packages/*/descriptor.json",
+        )
+        for p in sorted(proj.root.glob(pattern))
+    ]
     for p in sorted((proj.root / "assets").iterdir()):
         rel = proj.rel(p)
         if p == proj.container_asset:

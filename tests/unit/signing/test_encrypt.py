@@ -25,6 +25,7 @@ from signing.encrypt import (
     FRAME_LENGTH,
     DecryptionError,
     EncryptionError,
+    Engine,
     KmsKeyring,
     RawAesKeyring,
     RawRsaKeyring,
@@ -33,6 +34,7 @@ from signing.encrypt import (
     encryption_context,
 )
 from signing.errors import KeyLoadError
+from tests.helpers.esdk import message_with_full_final_frame
 from tests.helpers.moto_server import MotoServer, start_moto
 
 AES = RawAesKeyring(b"\x01" * 32, key_name="unit")
@@ -73,14 +75,20 @@ def _only(dir_: Path) -> list[str]:
     [0, 1, FRAME_LENGTH - 1, FRAME_LENGTH, FRAME_LENGTH + 1, 3 * FRAME_LENGTH + 7],
     ids=["empty", "one-byte", "frame-minus-1", "one-frame", "frame-plus-1", "several-frames"],
 )
-def test_aes_round_trip_any_size(tmp_path: Path, size: int) -> None:
+@pytest.mark.parametrize(
+    ("write", "read"),
+    [("sdk", "sdk"), ("sdk", "frames"), ("frames", "sdk"), ("frames", "frames")],
+)
+def test_aes_round_trip_any_size(tmp_path: Path, size: int, write: Engine, read: Engine) -> None:
+    # Both engines write the same format and read each other's messages.
     src, ctx = _plain(tmp_path, size)
-    res = encrypt_file(src, tmp_path / "a.enc", AES, ctx)
+    res = encrypt_file(src, tmp_path / "a.enc", AES, ctx, engine=write)
     assert res.plaintext_size == size
     assert res.ciphertext_size == (tmp_path / "a.enc").stat().st_size
+    assert _sdk_decrypt((tmp_path / "a.enc").read_bytes(), AES) == src.read_bytes()
     out = tmp_path / "out"
     out.mkdir()
-    dec = decrypt_file(tmp_path / "a.enc", out, AES, ctx)
+    dec = decrypt_file(tmp_path / "a.enc", out, AES, ctx, engine=read)
     assert dec.path.read_bytes() == src.read_bytes()
     assert dec.sha256 == ctx[CONTEXT_SHA256]
     assert dec.context[CONTEXT_APPLICATION] == "shelf"
@@ -304,6 +312,7 @@ def test_own_frame_writer_survives_short_reads(size: int) -> None:
     # would end the message early.
     import io
 
+    from signing import _frames, _streams
     from signing import encrypt as enc
 
     class Trickle(io.RawIOBase):
@@ -324,7 +333,7 @@ def test_own_frame_writer_survives_short_reads(size: int) -> None:
     data = os.urandom(size)
     ctx = encryption_context(hashlib.sha256(data).hexdigest(), application="a", version="1")
     hasher = BackgroundHasher()
-    reader = enc._HashingReader(Trickle(data), hasher, None)
+    reader = _streams.HashingReader(Trickle(data), hasher, None)
     encryptor = enc._CLIENT.stream(
         mode="encrypt",
         source=reader,
@@ -334,17 +343,17 @@ def test_own_frame_writer_survives_short_reads(size: int) -> None:
         frame_length=FRAME_LENGTH,
     )
     out = io.BytesIO()
-    writer = enc._CountingWriter(out)
-    assert enc._write_frames(encryptor, reader, writer)
+    writer = _streams.CountingWriter(out)
+    assert _frames.write_frames(encryptor, reader, writer, ALGORITHM, FRAME_LENGTH)
     assert hasher.hexdigest() == ctx[CONTEXT_SHA256]
     assert writer.size == len(out.getvalue())
     assert _sdk_decrypt(out.getvalue(), AES) == data
 
 
 def test_sdk_body_loop_is_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from signing import encrypt as enc
+    from signing import _frames
 
-    monkeypatch.setattr(enc, "_write_frames", lambda *a: False)
+    monkeypatch.setattr(_frames, "write_frames", lambda *a: False)
     src, ctx = _plain(tmp_path, FRAME_LENGTH + 3)
     res = encrypt_file(src, tmp_path / "a.enc", AES, ctx)
     assert res.ciphertext_size == (tmp_path / "a.enc").stat().st_size
@@ -373,9 +382,9 @@ def test_own_frame_reader_rejects_reordered_frames_and_trailing_data(
 def test_sdk_body_reader_is_the_fallback(
     sealed: tuple[Path, dict[str, str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from signing import encrypt as enc_mod
+    from signing import _frames
 
-    monkeypatch.setattr(enc_mod, "_read_frames", lambda *a: False)
+    monkeypatch.setattr(_frames, "read_frames", lambda *a: False)
     enc, ctx, out = sealed
     dec = decrypt_file(enc, out, AES, ctx)
     assert dec.sha256 == ctx[CONTEXT_SHA256]
@@ -407,14 +416,14 @@ def test_counting_writer_finishes_short_writes() -> None:
     # A raw (unbuffered) file may accept fewer bytes than offered; nothing may be dropped.
     import io
 
-    from signing import encrypt as enc
+    from signing import _streams
 
     class Sip(io.BytesIO):
         def write(self, data: Any) -> int:
             return super().write(bytes(data[:1000]))
 
     sink = Sip()
-    writer = enc._CountingWriter(sink)
+    writer = _streams.CountingWriter(sink)
     data = os.urandom(10_500)
     writer.write(data)
     writer.write(b"")
@@ -481,7 +490,7 @@ def test_frame_loops_without_the_into_methods(
     # cryptography releases before encrypt_into/decrypt_into: the allocating calls are used.
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from signing import encrypt as enc
+    from signing import _frames
 
     class OldAESGCM:
         def __init__(self, key: bytes) -> None:
@@ -493,9 +502,26 @@ def test_frame_loops_without_the_into_methods(
         def decrypt(self, nonce: bytes, data: Any, aad: bytes) -> bytes:
             return self._aead.decrypt(nonce, bytes(data), aad)
 
-    monkeypatch.setattr(enc, "AESGCM", OldAESGCM)
+    monkeypatch.setattr(_frames, "AESGCM", OldAESGCM)
     src, ctx = _plain(tmp_path, 3 * FRAME_LENGTH + 11)
     encrypt_file(src, tmp_path / "a.enc", AES, ctx)
     assert _sdk_decrypt((tmp_path / "a.enc").read_bytes(), AES) == src.read_bytes()
     out = decrypt_file(tmp_path / "a.enc", tmp_path, AES, ctx)
     assert out.path.read_bytes() == src.read_bytes()
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_a_final_frame_of_exactly_the_frame_length_decrypts(tmp_path: Path, frames: int) -> None:
+    # The format allows it and the specification recommends it for exact multiples (other SDKs
+    # write it); the default engine reads it. The SDK's own Python reader refuses it, which is
+    # one reason the frames engine exists.
+    data = os.urandom(frames * FRAME_LENGTH)
+    ctx = encryption_context(hashlib.sha256(data).hexdigest(), application="a", version="1")
+    (tmp_path / "m.enc").write_bytes(
+        message_with_full_final_frame(data, AES.provider(), ctx, ALGORITHM, FRAME_LENGTH)
+    )
+    dec = decrypt_file(tmp_path / "m.enc", tmp_path, AES, ctx, engine="frames")
+    assert dec.path.read_bytes() == data
+    with pytest.raises(DecryptionError, match="malformed"):
+        decrypt_file(tmp_path / "m.enc", tmp_path, AES, ctx, engine="sdk")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.enc", dec.path.name])

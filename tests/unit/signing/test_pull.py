@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner import __version__
+from scanner.cli._release_docs import write_release_documents
 from scanner.errors import UsageError
 from scanner.models import (
     Artifact,
     ArtifactKind,
     Decision,
     Digest,
-    Reason,
     Report,
     Target,
     TargetKind,
@@ -35,6 +35,7 @@ from signing.pull import META_DIR, PullError, pull_release
 from signing.signer import load_signer, load_verifier
 from signing.verify import verify_target
 from tests.helpers.project_builder import BuiltProject, build_project
+from tests.helpers.reports import project_report
 from tests.unit.signing.conftest import PASSWORD, Keys
 
 KEY = RawAesKeyring(b"\x05" * 32, key_name="unit")
@@ -43,28 +44,7 @@ KEY = RawAesKeyring(b"\x05" * 32, key_name="unit")
 def make_report(
     proj: BuiltProject, decision: Decision = Decision.APPROVED, version: str = "1.0.0"
 ) -> Report:
-    kinds = {proj.container_asset: ArtifactKind.CONTAINER, proj.model_asset: ArtifactKind.MODEL}
-    artifacts = []
-    for p in sorted((proj.root / "assets").iterdir()):
-        data = p.read_bytes()
-        artifacts.append(
-            Artifact(
-                kind=kinds.get(p, ArtifactKind.DESCRIPTOR),
-                name=p.name,
-                path=proj.rel(p),
-                digest=Digest.sha256_of(data),
-                size=len(data),
-            )
-        )
-    reasons = () if decision is Decision.APPROVED else (Reason("x", "a finding over threshold"),)
-    return Report(
-        tool_name="panorama-gate",
-        tool_version=__version__,
-        created_at="2026-11-29T16:00:00Z",
-        target=Target(str(proj.root), TargetKind.PROJECT, "shelf_app", version),
-        artifacts=tuple(artifacts),
-        verdict=Verdict(decision, reasons, "default", "ab" * 32),
-    )
+    return project_report(proj, decision=decision, version=version)
 
 
 @pytest.fixture
@@ -77,6 +57,7 @@ def options(tmp_path: Path, keys: Keys, **kw: object) -> PublishOptions:
         "destination": f"file://{tmp_path / 'releases'}",
         "signer": load_signer(keys.private, PASSWORD),
         "keyring": KEY,
+        "documents": write_release_documents,
         "state_dir": tmp_path / "state",
     }
     base.update(kw)
@@ -212,7 +193,7 @@ def test_dry_run_plans_and_writes_nothing(tmp_path: Path, proj: BuiltProject) ->
 def test_interrupted_publish_leaves_no_index_and_rerun_skips_finished_objects(
     tmp_path: Path, proj: BuiltProject, ec_keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import signing.publish as pub
+    import signing._publish_objects as pub
 
     real = pub.encrypt_file
     calls = {"n": 0}
@@ -337,7 +318,7 @@ def test_report_swapped(tmp_path: Path, ec_keys: Keys, published: Path) -> None:
     index = _index(published)
     index["report"]["sha256"] = hashlib.sha256(b'{"verdict": "approved"}').hexdigest()
     _write_index(published, index)
-    with pytest.raises(PullError, match="attestation vouches for"):
+    with pytest.raises(PullError, match="the attestation records"):
         _pull(tmp_path, published, ec_keys)
     assert _leftovers(tmp_path) == []
 
@@ -453,6 +434,7 @@ def sealed_release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
             destination=f"file://{root / 'releases'}",
             signer=load_signer(priv, PASSWORD),
             keyring=KEY,
+            documents=write_release_documents,
             state_dir=root / "state",
         ),
     )
@@ -492,6 +474,33 @@ def test_any_flipped_bit_in_a_signed_or_encrypted_file_fails_closed(
     data[min(len(data) - 1, int(where * len(data)))] ^= 1 << bit
     target.write_bytes(bytes(data))
     with pytest.raises(ScannerError):
-        pull_release(f"file://{copy}", work / "out", keyring=KEY, verifier=load_verifier(pub))
+        pull_release(
+            f"file://{copy}",
+            work / "out",
+            keyring=KEY,
+            verifier=load_verifier(pub),
+            published_to=f"file://{rel.parent.parent}",  # a copy: name where it was published
+        )
     assert not (work / "out").exists()
     assert not [p for p in work.iterdir() if ".pull-" in p.name]
+
+
+def test_a_copied_release_pulls_only_when_its_original_destination_is_named(
+    tmp_path: Path, sealed_release: tuple[Path, Path]
+) -> None:
+    rel, pub = sealed_release
+    copy = tmp_path / "mirror" / "shelf_app" / "1.0.0"
+    shutil.copytree(rel, copy)
+    with pytest.raises(VerificationError, match="wrong-release.*signed for publishing to") as info:
+        pull_release(f"file://{copy}", tmp_path / "a", keyring=KEY, verifier=load_verifier(pub))
+    assert "--published-to" in info.value.diagnostics()
+    assert not (tmp_path / "a").exists()
+    out = pull_release(
+        f"file://{copy}",
+        tmp_path / "b",
+        keyring=KEY,
+        verifier=load_verifier(pub),
+        published_to=f"file://{rel.parent.parent}",
+    )
+    assert out.version == "1.0.0"
+    assert not [p for p in tmp_path.iterdir() if ".pull-" in p.name]

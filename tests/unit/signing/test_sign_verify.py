@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scanner.errors import UsageError
 from signing import (
     ATTESTATION_FILE,
     PREDICATE_TYPE,
@@ -22,9 +23,17 @@ from signing import (
 )
 from signing.bundle import key_bundle_json
 from signing.dsse import IN_TOTO_PAYLOAD_TYPE, sign_envelope
+from signing.errors import InputError
 from signing.statement import GatePredicate, Subject, build_statement, statement_bytes
 from tests.helpers.project_builder import BuiltProject
-from tests.unit.signing.conftest import PASSWORD, POLICY_SHA, Keys, project_files, report_for
+from tests.unit.signing.conftest import (
+    PASSWORD,
+    POLICY_SHA,
+    Keys,
+    folder_artifact,
+    project_files,
+    report_for,
+)
 
 FIXED = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)
 
@@ -90,7 +99,10 @@ def test_statement_carries_sbom_digest(
         == __import__("hashlib").sha256(sbom.read_bytes()).hexdigest()
     )
     payload = json.loads(statement_bytes(r.statement))
-    assert payload["predicate"]["sbom"] == {"sha256": r.statement.predicate.sbom_sha256}
+    assert payload["predicate"]["sbom"] == {
+        "sha256": r.statement.predicate.sbom_sha256,
+        "size": sbom.stat().st_size,
+    }
 
 
 # --- sign refuses --------------------------------------------------------------------------
@@ -140,9 +152,14 @@ def test_sign_refuses_missing_artifact_and_bad_reports(
         ),
     ]:
         (tmp_path / "bad.json").write_text(doc)
-        with pytest.raises(SignRefusedError, match=what) as info:
+        # A bad report is bad input (exit 2, the file named), not a refusal of the target.
+        with pytest.raises(InputError, match=what) as bad:
             _sign(project, tmp_path / "bad.json", ec_keys, tmp_path / "out")
-        assert info.value.reason is Reason.BAD_REPORT
+        assert bad.value.exit_code == 2
+        assert "bad.json: invalid report" in str(bad.value)
+    with pytest.raises(InputError, match="cannot read the report") as missing:
+        _sign(project, tmp_path / "absent.json", ec_keys, tmp_path / "out")
+    assert missing.value.exit_code == 2
 
 
 def test_sign_refuses_unscanned_leftover_asset(
@@ -266,10 +283,21 @@ def test_no_attestation(project: BuiltProject, ec_keys: Keys, tmp_path: Path) ->
     _fails(Reason.MISSING_SIGNATURE, project.root, tmp_path, ec_keys)
 
 
-def test_bundle_reformatted_is_rejected(project: BuiltProject, signed: Path, ec_keys: Keys) -> None:
+def test_bundle_reserialised_by_another_tool_still_verifies(
+    project: BuiltProject, signed: Path, ec_keys: Keys, other_keys: Keys
+) -> None:
+    # Other key order and spacing, as another tool re-serialising the bundle writes it: the
+    # unsigned wrapper is not trusted, so the same signed payload verifies.
     b = signed / ATTESTATION_FILE
-    b.write_text(json.dumps(json.loads(b.read_text())))  # same content, other whitespace
-    _fails(Reason.MALFORMED_BUNDLE, project.root, signed, ec_keys)
+    doc = json.loads(b.read_text())
+    b.write_text(json.dumps(dict(reversed(list(doc.items())))))
+    verify_target(project.root, signed, load_verifier(ec_keys.public))
+    # ...and it is still only the signer's key that verifies it.
+    _fails(Reason.WRONG_KEY, project.root, signed, other_keys)
+    doc["dsseEnvelope"]["payload"] = doc["dsseEnvelope"]["payload"][:-8] + "AAAAAAA="
+    b.write_text(json.dumps(doc))
+    with pytest.raises(VerificationError):
+        verify_target(project.root, signed, load_verifier(ec_keys.public))
 
 
 def test_single_file_and_folder_targets(tmp_path: Path, ec_keys: Keys) -> None:
@@ -288,11 +316,9 @@ def test_single_file_and_folder_targets(tmp_path: Path, ec_keys: Keys) -> None:
     (folder / "variables").mkdir(parents=True)
     (folder / "saved_model.pb").write_bytes(b"pb")
     (folder / "variables" / "variables.index").write_bytes(b"idx")
-    rp.write_text(json.dumps(report_for(folder, [])))
-    doc = json.loads(rp.read_text())
-    doc["artifacts"] = [
-        {"name": "saved_model", "kind": "model", "path": ".", "sha256": None, "size": 0}
-    ]
+    doc = report_for(folder, [])
+    # As the scan lists a model folder target: named and pathed after the folder itself.
+    doc["artifacts"] = [folder_artifact(folder, "model", path="saved_model")]
     rp.write_text(json.dumps(doc))
     out2 = tmp_path / "s2"
     r2 = sign_target(folder, rp, load_signer(ec_keys.private, PASSWORD), out2)
@@ -327,15 +353,20 @@ def test_signatures_folder_inside_a_folder_target(tmp_path: Path, ec_keys: Keys)
     (pkg / "src" / "app.py").write_text("print('hi')\n")
     rp = tmp_path / "r.json"
     doc = report_for(pkg, [])
-    doc["artifacts"] = [{"name": "pkg", "kind": "code", "path": ".", "sha256": None, "size": 0}]
+    doc["artifacts"] = [folder_artifact(pkg, "code")]
     rp.write_text(json.dumps(doc))
-    out = pkg / "signatures"
-    for _ in range(2):  # signing again must not pick up its own earlier output
-        r = sign_target(pkg, rp, load_signer(ec_keys.private, PASSWORD), out)
-        assert {s.name for s in r.statement.subjects} == {"Dockerfile", "src/app.py"}
-    verify_target(pkg, out, load_verifier(ec_keys.public))
+    # Signatures written into the folder being signed would change it: a usage error.
+    with pytest.raises(UsageError, match="inside"):
+        sign_target(pkg, rp, load_signer(ec_keys.private, PASSWORD), pkg / "signatures")
+    assert not (pkg / "signatures").exists()
+    out = tmp_path / "signatures"
+    r = sign_target(pkg, rp, load_signer(ec_keys.private, PASSWORD), out)
+    assert {s.name for s in r.statement.subjects} == {"Dockerfile", "src/app.py"}
+    # Verify leaves a signatures folder inside the target out (pull puts one there).
+    shutil.copytree(out, pkg / ".panorama-gate")
+    verify_target(pkg, pkg / ".panorama-gate", load_verifier(ec_keys.public))
     (pkg / "src" / "backdoor.py").write_text("import os\n")
-    _fails(Reason.MISSING_SUBJECT, pkg, out, ec_keys)
+    _fails(Reason.MISSING_SUBJECT, pkg, pkg / ".panorama-gate", ec_keys)
 
 
 def test_report_inside_a_folder_target_is_refused_with_a_hint(
@@ -452,7 +483,7 @@ def test_report_listing_a_file_twice_or_inside_a_listed_folder(
     pkg.mkdir()
     (pkg / "app.py").write_text("x = 1\n")
     doc = report_for(pkg, [("app.py", "code"), ("app.py", "code")])
-    doc["artifacts"].append({"name": "pkg", "kind": "code", "path": ".", "sha256": None, "size": 0})
+    doc["artifacts"].append(folder_artifact(pkg, "code"))
     (tmp_path / "r.json").write_text(json.dumps(doc))
     r = sign_target(
         pkg, tmp_path / "r.json", load_signer(ec_keys.private, PASSWORD), tmp_path / "s"

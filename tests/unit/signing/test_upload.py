@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from scanner.errors import UsageError
-from signing.upload import (
+from signing.store import (
     ChecksumError,
     FileDigests,
     FileStore,
@@ -424,7 +424,7 @@ def test_cli_progress_bar_counts_bytes_from_threads() -> None:
 
 
 def test_if_absent_writes_never_replace(moto: MotoServer, bucket: str, tmp_path: Path) -> None:
-    from signing.upload import ObjectExistsError
+    from signing.store import ObjectExistsError
 
     s3store = S3Store(bucket, endpoint_url=moto.url, retry=NO_WAIT)
     fstore = FileStore(tmp_path / "rel")

@@ -105,9 +105,10 @@ def test_clean_project(tmp_path: Path) -> None:
         ("container-digest", "integrity.digest-mismatch", Severity.CRITICAL),
         ("model-digest", "integrity.digest-mismatch", Severity.CRITICAL),
         ("descriptor-digest", "integrity.digest-mismatch", Severity.CRITICAL),
-        ("missing-container", "integrity.asset-missing", Severity.HIGH),
-        ("missing-model", "integrity.asset-missing", Severity.HIGH),
-        ("missing-descriptor", "integrity.asset-missing", Severity.HIGH),
+        # A named asset that is not in assets/ is a checkout, not corruption: not covered.
+        ("missing-container", "integrity.not-built", Severity.LOW),
+        ("missing-model", "integrity.not-built", Severity.LOW),
+        ("missing-descriptor", "integrity.not-built", Severity.LOW),
         ("descriptor-copy-differs", "integrity.descriptor-copy-mismatch", Severity.HIGH),
         ("empty-assets", "integrity.not-built", Severity.LOW),
         ("bad-json", "integrity.manifest-unreadable", Severity.HIGH),
@@ -136,17 +137,42 @@ def test_digest_mismatch_details(tmp_path: Path) -> None:
     assert container.artifact.digest.hex == proj.container_sha
 
 
-def test_missing_asset_points_at_the_reference(tmp_path: Path) -> None:
+def test_missing_container_is_not_built_here_and_its_sources_are_scanned(tmp_path: Path) -> None:
     proj = build_project(tmp_path, ProjectSpec(breaks={"missing-container"}))
     st = load_project(tmp_path)
-    f = only(st, "integrity.asset-missing")
+    f = only(st, "integrity.not-built")
     rel = f"packages/{proj.code_dir.name}/package.json"
     assert f.location.artifact == rel
     assert f.location.path == "nodePackage.assets[0].implementations[0].assetUri"
     lines = (proj.code_dir / "package.json").read_text().splitlines()
     assert f.location.line is not None
     assert '"assetUri"' in lines[f.location.line - 1]
+    assert "not in this checkout" in f.message
+    assert "scanned from the source folder" in f.message
+    assert f.properties["scanned_from"] == "source"
     assert not any(a.artifact.kind is ArtifactKind.CONTAINER for a in st.artifacts)
+    # the code is not hidden by the missing asset: the source folder is walked instead
+    (code,) = [sa for sa in st.artifacts if sa.artifact.kind is ArtifactKind.CODE]
+    assert code.artifact.path == f"packages/{proj.code_dir.name}"
+    assert st.failures == []
+
+
+def test_code_in_neither_container_nor_folder_is_a_failure(tmp_path: Path) -> None:
+    proj = build_project(tmp_path, ProjectSpec(breaks={"missing-container"}))
+    import shutil
+
+    shutil.rmtree(proj.code_dir / "src")  # the Dockerfile copies src/, which is not here
+    st = load_project(tmp_path)
+    (failure,) = st.failures
+    assert failure.analyzer == "sources"
+    assert "not reviewed" in failure.reason
+    assert "/panorama/app.py comes from src (Dockerfile line 2)" in failure.reason
+    assert failure.location is not None
+    assert failure.location.line == 2
+    assert not any(a.artifact.kind is ArtifactKind.CONTAINER for a in st.artifacts)
+    # what is there (the Dockerfile and its pip installs, the manifests) is still walked
+    (code,) = [a for a in st.artifacts if a.artifact.kind is ArtifactKind.CODE]
+    assert code.artifact.path == f"packages/{proj.code_dir.name}"
 
 
 def test_reformatted_descriptor_copy_is_low(tmp_path: Path) -> None:
@@ -375,9 +401,10 @@ def test_no_graph_folder_and_no_assets(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "graphs" / "shelf_app")
     shutil.rmtree(tmp_path / "assets")
     st = load_project(tmp_path)
-    assert {"integrity.manifest-missing", "integrity.layout", "integrity.asset-missing"} <= set(
+    assert {"integrity.manifest-missing", "integrity.layout", "integrity.not-built"} <= set(
         rules(st)
     )
+    assert only(st, "integrity.layout").severity is Severity.LOW
 
 
 @pytest.mark.parametrize("missing", ["graphs", "packages"])
@@ -560,7 +587,7 @@ def test_control_characters_never_reach_messages(tmp_path: Path) -> None:
     _set_asset_uri(proj, "a\nb.tar.gz")
     (tmp_path / "packages" / "1-odd\nname-1.0").mkdir()
     st = load_project(tmp_path)
-    assert "integrity.asset-missing" in rules(st)
+    assert "integrity.path-escape" in rules(st) or "integrity.not-built" in rules(st)
     assert all("\n" not in f.message for f in st.findings)
 
 
