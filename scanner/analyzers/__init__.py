@@ -31,6 +31,7 @@ BUILTIN: tuple[str, ...] = (
     "scanner.analyzers.models.mxnet_model:MxnetAnalyzer",
     "scanner.analyzers.models.safetensors_model:SafetensorsAnalyzer",
     "scanner.analyzers.models.descriptor:ModelDescriptorAnalyzer",
+    "scanner.analyzers.models.model_format:ModelFormatAnalyzer",
     "scanner.analyzers.resources:SandboxAnalyzer",
     "scanner.analyzers.code_bandit:CodeAnalyzer",
     "scanner.analyzers.secrets:SecretsAnalyzer",

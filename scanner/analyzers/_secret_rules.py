@@ -17,17 +17,30 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from scanner.analyzers._secret_values import (
+    CWE_CLEARTEXT_CREDENTIALS,
+    CWE_HARDCODED_CREDENTIALS,
+    CWE_PRIVATE_KEY,
+    KNOWN_SAMPLES,
+    SAMPLE_REASON,
+    SecretMatch,
+    entropy,
+    is_placeholder,
+    looks_binary,
+)
 from scanner.models import Severity
 from scanner.redact import redact
 
 __all__ = [
+    "CWE_CLEARTEXT_CREDENTIALS",
+    "CWE_HARDCODED_CREDENTIALS",
+    "CWE_PRIVATE_KEY",
     "KNOWN_SAMPLES",
+    "SAMPLE_REASON",
     "SecretMatch",
     "entropy",
     "find_secrets",
@@ -35,133 +48,6 @@ __all__ = [
     "looks_binary",
     "scan_bytes",
 ]
-
-# Values published in AWS documentation and SDK examples (boto, botocore, awscli, moto). They
-# grant nothing, but appear in many third-party packages; they are reported at info level with
-# this reason instead of flooding the report.
-KNOWN_SAMPLES: frozenset[str] = frozenset(
-    {
-        "AKIAIOSFODNN7EXAMPLE",
-        "AKIAI44QH8DHBEXAMPLE",
-        "AKIDEXAMPLE",
-        "ASIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-    }
-)
-SAMPLE_REASON = "documented example key from AWS documentation/SDK samples; grants no access"
-
-CWE_HARDCODED_CREDENTIALS = 798
-CWE_PRIVATE_KEY = 321  # use of hard-coded cryptographic key
-CWE_CLEARTEXT_CREDENTIALS = 522
-
-
-@dataclass(frozen=True, slots=True)
-class SecretMatch:
-    """One secret found in some bytes: never holds the value, only its redacted form.
-
-    ``start``/``end`` are byte offsets into the scanned data; ``line`` is 1-based. ``kind``
-    says how much the match can be trusted: ``key`` (key material or a fixed-format
-    credential), ``context`` (a value next to a credential-like name), or ``url``.
-    """
-
-    rule: str
-    title: str
-    severity: Severity
-    line: int
-    start: int
-    end: int
-    redacted: str
-    kind: str = "key"
-    cwe: int = CWE_HARDCODED_CREDENTIALS
-    sample: bool = False
-    reason: str = ""
-    properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
-
-    @property
-    def evidence(self) -> str:
-        """What the fingerprint is computed from: rule and redacted form, never the value."""
-        return f"{self.rule}:{self.redacted}"
-
-
-def entropy(value: str | bytes) -> float:
-    """Shannon entropy in bits per character."""
-    if not value:
-        return 0.0
-    counts = Counter(value)
-    n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
-
-
-_PLACEHOLDER_WORDS = (
-    "example",
-    "changeme",
-    "change_me",
-    "change-me",
-    "placeholder",
-    "your",
-    "dummy",
-    "redacted",
-    "xxxx",
-    "****",
-    "...",
-    "sample",
-    "fake",
-    "secret_here",
-    "insert",
-    "todo",
-    "replace",
-)
-_PLACEHOLDER_EXACT = frozenset(
-    {
-        "password",
-        "passwd",
-        "pass",
-        "pwd",
-        "secret",
-        "token",
-        "none",
-        "null",
-        "true",
-        "false",
-        "user",
-        "username",
-        "test",
-        "admin",
-        "string",
-        "empty",
-        "default",
-        "required",
-        "optional",
-        "value",
-        "foo",
-        "bar",
-        "baz",
-    }
-)
-_TEMPLATE_RX = re.compile(r"[${}<>%]|^\*+$|^\.+$|^_+$|^-+$")
-
-
-def is_placeholder(value: str) -> bool:
-    """Whether a credential-looking value is a template, variable or documentation stand-in."""
-    v = value.strip().strip("\"'")
-    if len(v) < 4:
-        return True
-    low = v.lower()
-    if low in _PLACEHOLDER_EXACT or _TEMPLATE_RX.search(v):
-        return True
-    if any(w in low for w in _PLACEHOLDER_WORDS):
-        return True
-    # One repeated character ("aaaaaaaa") or an obvious sequence is not a real secret.
-    if len(set(low)) <= 2:
-        return True
-    return low in ("12345678", "123456789", "1234567890", "abcdefgh", "qwertyui")
-
-
-def looks_binary(data: bytes) -> bool:
-    """A NUL byte in the first 8 KiB marks binary content (the heuristic git and grep use)."""
-    return b"\x00" in data[:8192]
 
 
 def _with_lines(data: bytes, matches: list[SecretMatch]) -> list[SecretMatch]:
@@ -237,6 +123,17 @@ _TOKEN_FORMATS: tuple[tuple[bytes, re.Pattern[bytes], str, str, Severity], ...] 
         re.compile(rb"(AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])"),
         "google-api-key",
         "Google API key",
+        Severity.HIGH,
+    ),
+    (
+        # Whoever has the URL can post into the channel: the URL is the credential.
+        b"https://hooks.slack.com/",
+        re.compile(
+            rb"(https://hooks\.slack\.com/(?:services|workflows|triggers)/"
+            rb"[A-Za-z0-9_]{6,32}/[A-Za-z0-9_]{6,32}/[A-Za-z0-9_/]{8,80})(?![A-Za-z0-9_/])"
+        ),
+        "slack-webhook",
+        "Slack incoming-webhook URL",
         Severity.HIGH,
     ),
 )
@@ -475,7 +372,7 @@ def _token_formats(data: bytes) -> Iterator[SecretMatch]:
                 yield _mk(rule, title, sev, data, m.start(1), m.end(1), m.group(1))
 
 
-def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
+def _generic(data: bytes, lower: bytes, config: bool = False) -> Iterator[SecretMatch]:
     # The regex runs on a window around each keyword: the keyword's line, cut to 128 bytes
     # before it and 600 after, so a one-line JSON config is searched as well as a source file.
     hits: list[tuple[int, int]] = []
@@ -506,11 +403,10 @@ def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
             if is_placeholder(value) or value.startswith(("http://", "https://", "/")):
                 continue
             is_password = bool(_PASSWORD_NAME.search(name))
-            # Unquoted values are code expressions as often as literals; only accept what
-            # looks like a literal secret (no call, attribute or identifier).
-            if not quoted and (
-                re.search(rb"[().\[\]]", raw) or re.fullmatch(rb"[A-Za-z_][A-Za-z0-9_]*", raw)
-            ):
+            # In code, unquoted values are expressions as often as literals; only accept what
+            # looks like a literal secret (no call, attribute or identifier). In configuration
+            # (YAML, INI, properties) an unquoted value *is* the literal.
+            if not quoted and (_not_a_config_literal(raw) if config else _code_expression(raw)):
                 continue
             ent = entropy(raw)
             if is_password:
@@ -529,6 +425,16 @@ def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
                 kind="context",
                 properties={"name": name.decode("utf-8", "replace")[:64], "entropy": f"{ent:.2f}"},
             )
+
+
+def _code_expression(raw: bytes) -> bool:
+    """An unquoted value in code: a call, an attribute, an index or a bare identifier."""
+    return bool(re.search(rb"[().\[\]]", raw) or re.fullmatch(rb"[A-Za-z_][A-Za-z0-9_]*", raw))
+
+
+def _not_a_config_literal(raw: bytes) -> bool:
+    """An unquoted YAML value that is no literal: a tag, anchor, alias or block scalar."""
+    return raw[:1] in (b"!", b"&", b"*", b"|", b">")
 
 
 def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
@@ -566,7 +472,7 @@ def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
 
 
 def scan_bytes(
-    data: bytes, *, binary: bool | None = None, heuristics: bool = True
+    data: bytes, *, binary: bool | None = None, heuristics: bool = True, config: bool = False
 ) -> list[SecretMatch]:
     """Every secret in ``data``, sorted by position, de-duplicated, with line numbers.
 
@@ -574,8 +480,9 @@ def scan_bytes(
     in every text file; the context and entropy rules (AWS secret keys and session tokens by
     name, service tokens, passwords, generic secrets) only in text files and only with
     ``heuristics`` (the caller turns it off for installed third-party/OS files, where these
-    rules find documentation and test values, and says so). A credential URL inside an
-    assignment is reported once, as a URL.
+    rules find documentation and test values, and says so). ``config`` says the text is a
+    configuration file (YAML, INI, properties), where unquoted values are literals. A
+    credential URL inside an assignment is reported once, as a URL.
     """
     if binary is None:
         binary = looks_binary(data)
@@ -615,7 +522,7 @@ def scan_bytes(
                 )
             )
         out.extend(_token_formats(data))
-        out.extend(_generic(data, lower))
+        out.extend(_generic(data, lower, config))
     return _with_lines(data, _dedupe(out))
 
 

@@ -29,7 +29,7 @@ from scanner.analyzers.interface import (
     TargetAnalyzer,
     TreeAnalyzer,
 )
-from scanner.models import AnalyzerFailure, ArtifactFacts, Finding, Location
+from scanner.models import AnalyzerFailure, ArtifactFacts, ArtifactKind, Finding, Location
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from scanner.sources.safe_archive import (
     CHUNK,
@@ -39,10 +39,12 @@ from scanner.sources.safe_archive import (
     MemberType,
     normalise_path,
 )
+from scanner.sources.sniff import Sniffed
 from scanner.walk.components import ComponentStage
 from scanner.walk.digesting import DigestTap
 from scanner.walk.entry import FileEntry, LazyContent
 from scanner.walk.ownership import Ownership, OwnershipIndex
+from scanner.walk.peek import PeekedMember
 
 __all__ = ["Dispatcher", "run_safely"]
 
@@ -88,6 +90,10 @@ class Dispatcher:
         self.file_analyzers = [a for a in self.analyzers if isinstance(a, FileAnalyzer)]
         self.tree_analyzers = [a for a in self.analyzers if isinstance(a, TreeAnalyzer)]
         self.config_analyzers = [a for a in self.analyzers if isinstance(a, ImageConfigAnalyzer)]
+        # Analyzers offered files by content: every file's head is sniffed when there are any.
+        self.content_analyzers = [
+            a for a in self.file_analyzers if a.content_kinds or _overrides_content(a)
+        ]
         self.target_analyzers = [a for a in self.analyzers if isinstance(a, TargetAnalyzer)]
         self.component_analyzers = [a for a in self.analyzers if isinstance(a, ComponentAnalyzer)]
         # the component stage runs only when something consumes the inventory
@@ -98,6 +104,7 @@ class Dispatcher:
         self.outputs: list[Output] = []
         self._trees: dict[str, Path] = {}
         self._artifact = ""
+        self._model_artifact = False
         self.ownership: OwnershipIndex | None = None
         self.files_seen = 0
         self.files_dispatched = 0
@@ -108,6 +115,7 @@ class Dispatcher:
         ``fmt`` is the format sniffed from the bytes when it differs from the source's guess.
         """
         self._artifact = sa.artifact.name
+        self._model_artifact = sa.artifact.kind is ArtifactKind.MODEL
         self.outputs = []
         self._trees = {}
         rootfs = (fmt or sa.format) in ROOTFS_FORMATS
@@ -117,7 +125,7 @@ class Dispatcher:
                 tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir)
             )
 
-    def _loader(self, member: ArchiveMember) -> IO[bytes] | bytes:
+    def _loader(self, member: PeekedMember) -> IO[bytes] | bytes:
         try:
             return self._read(member)
         except ArchiveStreamError:
@@ -125,7 +133,7 @@ class Dispatcher:
         except READ_ERRORS as exc:
             raise ArchiveStreamError.from_read_error(exc) from exc
 
-    def _read(self, member: ArchiveMember) -> IO[bytes] | bytes:
+    def _read(self, member: PeekedMember) -> IO[bytes] | bytes:
         with member.open() as src:
             if member.size <= MEMORY_LIMIT:
                 return src.read()
@@ -135,9 +143,33 @@ class Dispatcher:
             spool.seek(0)
             return cast(IO[bytes], spool)
 
+    def interested(
+        self, path: str, size: int, mode: int, sniffed: Sniffed | None
+    ) -> list[FileAnalyzer]:
+        """The FileAnalyzers that want a file: by name, then by what its content is."""
+        chosen = [a for a in self.file_analyzers if a.wants(path, size, mode)]
+        if sniffed is not None:
+            chosen += [
+                a
+                for a in self.content_analyzers
+                if a not in chosen and a.wants_content(path, size, sniffed)
+            ]
+        return chosen
+
+    def prepare(self, member: ArchiveMember | PeekedMember, path_prefix: str = "") -> PeekedMember:
+        """A member ready to be sniffed and handed on: its head can be read first, and in a root
+        filesystem every byte that passes (head included) feeds its digest (``DigestTap``)."""
+        if isinstance(member, PeekedMember):
+            return member
+        index = self.ownership if not path_prefix else None
+        if index is None:
+            return PeekedMember(member)
+        tap = DigestTap(member, index.algorithm_for(path_prefix + member.path))
+        return PeekedMember(tap.member, tap)
+
     def handle(
         self,
-        member: ArchiveMember,
+        member: ArchiveMember | PeekedMember,
         *,
         layer: int = 0,
         layer_id: str | None = None,
@@ -145,19 +177,23 @@ class Dispatcher:
     ) -> FileEntry | None:
         """Offer one regular-file member to the analyzers; returns the entry if any wanted it.
 
-        In a root filesystem every top-level file is also digested on its single way through
+        When some analyzer reads files by content, the member's head is sniffed first (the
+        walker may have done it already: a ``PeekedMember`` keeps its result). In a root
+        filesystem every top-level file is also digested on its single way through
         (``DigestTap``) for the ownership join, whether or not an analyzer wanted it.
         """
         self.files_seen += 1
-        path = path_prefix + member.path
+        peek = self.prepare(member, path_prefix)
+        path = path_prefix + peek.path
         index = self.ownership if not path_prefix else None
-        if index is None:
-            return self._dispatch(member, path, layer, layer_id, False)
-        tap = DigestTap(member, index.algorithm_for(path))
-        entry = self._dispatch(tap.member, path, layer, layer_id, index.wants_content(path))
+        tap = peek.tap
+        if index is None or not isinstance(tap, DigestTap):
+            return self._dispatch(peek, path, layer, layer_id, False)
+        entry = self._dispatch(peek, path, layer, layer_id, index.wants_content(path))
         if entry is not None and index.wants_content(path):
             index.add_content(path, entry.read())
         try:
+            peek.finish()  # a head read ahead that nobody wanted: the rest still feeds the digest
             index.add_file(path, index.algorithm_for(path), tap.hexdigest())
         except ArchiveStreamError:
             raise
@@ -179,30 +215,37 @@ class Dispatcher:
 
     def _dispatch(
         self,
-        member: ArchiveMember,
+        peek: PeekedMember,
         path: str,
         layer: int,
         layer_id: str | None,
         needed: bool,
     ) -> FileEntry | None:
-        interested = [a for a in self.file_analyzers if a.wants(path, member.size, member.mode)]
-        trees = [t for t in self.tree_analyzers if t.wants(path, member.size, member.mode)]
-        inventory = self.stage is not None and self.stage.wants(path, member.size)
+        m = peek.member
+        sniffed = peek.sniffed
+        if sniffed is None and self.content_analyzers and m.size > 0:
+            sniffed = peek.sniff(path)
+        interested = self.interested(path, m.size, m.mode, sniffed)
+        trees = [t for t in self.tree_analyzers if t.wants(path, m.size, m.mode)]
+        inventory = self.stage is not None and self.stage.wants(path, m.size)
         if not interested and not trees and not inventory and not needed:
             return None
         self.files_dispatched += 1
-        content = LazyContent(lambda: self._loader(member))  # type: ignore[arg-type, return-value]
+        content = LazyContent(lambda: self._loader(peek))  # type: ignore[arg-type, return-value]
         entry = FileEntry(
             self._artifact,
             path,
-            member.size,
-            member.mode,
+            m.size,
+            m.mode,
             content,
             layer,
-            member.uid,
-            member.gid,
+            m.uid,
+            m.gid,
             layer_id,
         )
+        if sniffed is not None:
+            entry.extra["sniffed"] = sniffed
+        entry.extra["model_artifact"] = self._model_artifact
         if inventory:
             assert self.stage is not None
             self._stage_add(self.stage, entry)
@@ -287,3 +330,7 @@ class Dispatcher:
             # findings in package-owned files name their owner; verified ones are re-rated
             out = [ownership.rate(o) if isinstance(o, Finding) else o for o in out]
         return out
+
+
+def _overrides_content(a: FileAnalyzer) -> bool:
+    return type(a).wants_content is not FileAnalyzer.wants_content

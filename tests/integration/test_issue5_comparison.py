@@ -1,6 +1,6 @@
 """Detection comparison: panorama-gate versus picklescan, modelscan and fickling.
 
-Every file of the malicious corpus (tests/unit/analyzers/models/corpus.py) is given to each
+Every file of the malicious corpus (tests/helpers/model_corpus.py) is given to each
 tool. The table is printed (``pytest -s`` shows it; ``python -m
 tests.integration.test_issue5_comparison`` prints it on its own). The test asserts that
 panorama-gate blocks every case any other tool detects, and strictly more cases overall.
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.analyzers.models.corpus import Case, build_corpus, clean_cases
-from tests.unit.analyzers.models.helpers import blocking, run_models
+from tests.helpers import peer_compare as peers
+from tests.helpers.model_corpus import Case, build_corpus, clean_cases
+from tests.helpers.model_runner import blocking, run_models
 
 Outcome = str  # "yes" | "no" | "err"
 
@@ -31,40 +32,15 @@ def ours(case: Case, path: Path) -> Outcome:
 
 
 def picklescan(case: Case, path: Path) -> Outcome:
-    from picklescan.scanner import scan_file_path
-
-    try:
-        r = scan_file_path(str(path))
-    except Exception:  # a crash of the other tool is its result, not ours
-        return "err"
-    if r.infected_files or r.issues_count:
-        return "yes"
-    return "err" if r.scan_err else "no"
+    return peers.picklescan(path)
 
 
 def modelscan(case: Case, path: Path) -> Outcome:
-    from modelscan.modelscan import ModelScan
-
-    try:
-        res = ModelScan().scan(str(path))
-    except Exception:
-        return "err"
-    if res.get("summary", {}).get("total_issues", 0):
-        return "yes"
-    return "err" if res.get("errors") else "no"
+    return peers.modelscan(path)
 
 
 def fickling(case: Case, path: Path) -> Outcome:
-    import fickling as fk
-
-    try:
-        r = fk.scan_file(str(path), graceful=True)
-    except Exception:
-        return "err"
-    if r.errors:  # "No pickle files detected" and parse errors rate SUSPICIOUS: not a detection
-        return "err"
-    name = getattr(r.severity, "name", str(r.severity))
-    return "no" if name in ("LIKELY_SAFE", "OK") else "yes"
+    return peers.fickling(path)
 
 
 TOOLS: dict[str, Callable[[Case, Path], Outcome]] = {

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.analyzers.models.corpus import build_corpus, clean_cases
+from tests.helpers.model_corpus import build_corpus, clean_cases
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = {c.key: c for c in build_corpus() + clean_cases()}
@@ -137,7 +137,15 @@ def test_policy_allow_list_reaches_the_analyzer(tmp_path: Path) -> None:
     default = (REPO / "scanner" / "policies" / "default.yaml").read_text()
     assert "  allow_globals: []" in default
     policy = tmp_path / "policy.yaml"
+    # a wildcard is refused (it would allow whatever __main__ imports): exit 2, named
     policy.write_text(default.replace("  allow_globals: []", '  allow_globals: ["__main__.*"]'))
+    wild = subprocess.run(
+        [sys.executable, "-m", "scanner", "policy", "validate", str(policy)],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+    )  # fmt: skip
+    assert wild.returncode == 2
+    assert "exact names only" in wild.stderr + wild.stdout
+    policy.write_text(default.replace("  allow_globals: []", '  allow_globals: ["__main__.Evil"]'))
     out = tmp_path / "allowed.json"
     proc = subprocess.run(
         [sys.executable, "-m", "scanner", "scan", str(target), "--policy", str(policy),

@@ -10,6 +10,8 @@ from scanner.analyzers._secret_rules import find_secrets
 from scanner.analyzers.interface import AnalyzerContext
 from scanner.models import Category, Finding, Location, Severity
 from scanner.redact import redact
+from scanner.sources.sniff import Sniffed, sniff
+from scanner.walk.entry import FileEntry
 
 __all__ = [
     "SliceReader",
@@ -17,10 +19,21 @@ __all__ = [
     "model_options",
     "opt_int",
     "secret_kind",
+    "sniffed_of",
 ]
 
 # Effectively unlimited for the dispatcher: model files are streamed, never read whole.
 MODEL_MAX_SIZE = 1 << 46
+
+
+def sniffed_of(entry: FileEntry) -> Sniffed:
+    """What the entry's content is: the walker's sniff, or one done now (direct callers)."""
+    found = entry.extra.get("sniffed")
+    if isinstance(found, Sniffed):
+        return found
+    result = sniff(entry.read, entry.path)
+    entry.extra["sniffed"] = result
+    return result
 
 
 def model_options(ctx: AnalyzerContext) -> dict[str, Any]:

@@ -19,10 +19,22 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from scanner.analyzers.models._pickle_values import (
+    AttributeWrite,
+    BlobRef,
+    Call,
+    GlobalRef,
+    PickleError,
+    PickleGlobal,
+    PickleScan,
+    SymDict,
+    Unknown,
+)
+
 __all__ = [
+    "AttributeWrite",
     "BlobRef",
     "Call",
     "GlobalRef",
@@ -43,108 +55,6 @@ DEFAULT_MAX_OPS = 10_000_000
 DEFAULT_MAX_MEMO = 1_000_000
 # No real constant is larger than this (256 TiB); bigger claims would overflow seek().
 _MAX_LENGTH = 1 << 48
-
-
-class PickleError(Exception):
-    """The byte stream is not a well-formed pickle (truncated, unknown opcode, bad stack).
-
-    ``partial`` holds what the walk saw before it failed (globals named so far).
-    """
-
-    partial: PickleScan | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class GlobalRef:
-    """A symbolic global (``module.name``) as the unpickler would import it."""
-
-    module: str
-    name: str
-
-    @property
-    def dotted(self) -> str:
-        """``module.name``."""
-        return f"{self.module}.{self.name}"
-
-
-@dataclass(slots=True)
-class Call:
-    """The symbolic result of calling ``func`` (REDUCE, NEWOBJ, OBJ, INST)."""
-
-    func: object
-    args: object
-    state: object = None
-
-
-@dataclass(frozen=True, slots=True)
-class BlobRef:
-    """A long bytes/str constant left in the stream: where it is and how it starts."""
-
-    offset: int
-    length: int
-    prefix: bytes
-
-
-class Unknown:
-    """A value the symbolic machine cannot know (persistent ids, extension codes, buffers)."""
-
-    __slots__ = ("what",)
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __repr__(self) -> str:
-        return f"Unknown({self.what})"
-
-
-@dataclass(slots=True)
-class SymDict:
-    """A dict of symbolic values (keys may be unhashable, so pairs are kept in order)."""
-
-    pairs: list[tuple[object, object]] = field(default_factory=list)
-
-    def get(self, key: object, default: object = None) -> object:
-        """Last value set for ``key`` (comparison by equality)."""
-        for k, v in reversed(self.pairs):
-            if type(k) is type(key) and k == key:
-                return v
-        return default
-
-
-@dataclass(frozen=True, slots=True)
-class PickleGlobal:
-    """One global the pickle names.
-
-    ``how`` is the opcode (``GLOBAL``, ``INST``, ``STACK_GLOBAL``); ``resolved`` is False when
-    the name could not be computed statically (then ``module``/``name`` describe what is known).
-    """
-
-    module: str
-    name: str
-    offset: int
-    how: str
-    resolved: bool = True
-
-    @property
-    def dotted(self) -> str:
-        """``module.name``."""
-        return f"{self.module}.{self.name}"
-
-
-@dataclass(slots=True)
-class PickleScan:
-    """What one pickle walk found."""
-
-    globals: list[PickleGlobal] = field(default_factory=list)
-    protocol: int = 0
-    start: int = 0
-    end: int = 0  # offset just after STOP
-    opcodes: int = 0
-    blobs: list[BlobRef] = field(default_factory=list)  # bytes constants (nested pickle candidates)
-    small_bytes: list[tuple[int, bytes]] = field(default_factory=list)
-    extensions: list[tuple[int, int]] = field(default_factory=list)  # (offset, code)
-    persistent_ids: int = 0
-    result: object = None  # the symbolic value left by STOP
 
 
 class _Mark:
@@ -214,6 +124,10 @@ def scan_pickle(
 def _walk(
     f: BinaryIO, out: PickleScan, max_ops: int, max_memo: int, build_hook: BuildHook | None
 ) -> PickleScan:
+    """The opcode loop. One function on purpose, well over the house's 80 lines: it is the hot
+    path of every checkpoint scan, and a function call per opcode (a dispatch table of
+    handlers) would add to every one of millions of opcodes; the branches are ordered by how
+    often real checkpoints use each opcode."""
     stack: list[object] = []
     metastack: list[list[object]] = []
     memo: dict[int, object] = {}
@@ -527,6 +441,12 @@ def _walk(
         elif op == 0x62:  # BUILD
             state = pop()
             obj = pop()
+            attrs = _state_attrs(state)
+            if isinstance(obj, GlobalRef):
+                # setattr on a class, function or module: rewrites code the process runs
+                out.attribute_writes.append(AttributeWrite(pos, obj, attrs))
+            elif any(a.startswith("__") and a.endswith("__") for a in attrs):
+                out.attribute_writes.append(AttributeWrite(pos, None, attrs))
             if isinstance(obj, Call):
                 obj.state = state
                 if build_hook is not None:
@@ -544,6 +464,16 @@ def _walk(
             stack.append(Unknown("persistent id"))
         else:
             raise PickleError(f"unknown opcode 0x{op:02x} at offset {pos}")
+
+
+def _state_attrs(state: object) -> tuple[str, ...]:
+    """Attribute names a BUILD state sets: a dict, or ``(dict, slotstate)``."""
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+    names: list[str] = []
+    for part in parts:
+        if isinstance(part, SymDict):
+            names.extend(k for k, _ in part.pairs if isinstance(k, str))
+    return tuple(names)
 
 
 def _top(stack: list[object], pos: int) -> object:

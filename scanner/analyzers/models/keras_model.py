@@ -22,10 +22,16 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
-from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding, model_options
+from scanner.analyzers.models._common import (
+    MODEL_MAX_SIZE,
+    model_finding,
+    model_options,
+    sniffed_of,
+)
 from scanner.analyzers.models._globals import GlobalPolicy
 from scanner.analyzers.models._protowire import WireError, iter_fields
-from scanner.models import AnalyzerFailure, Location, Severity
+from scanner.models import AnalyzerFailure, Location, Severity, Skipped
+from scanner.sources.sniff import ContentKind
 from scanner.walk.entry import FileEntry
 
 __all__ = ["KerasAnalyzer", "iter_keras_configs"]
@@ -39,9 +45,13 @@ def _is_keras_module(module: str) -> bool:
 
 
 def iter_keras_configs(entry: FileEntry) -> Iterator[tuple[str, Any]]:
-    """``(where, parsed JSON)`` for each model config the file holds."""
+    """``(where, parsed JSON)`` for each model config the file holds (by content; the name
+    only says what ``keras_metadata.pb``, a protobuf of no signature, is)."""
     lower = entry.path.lower()
-    if lower.endswith(".keras"):
+    kind = sniffed_of(entry).kind
+    if kind in (ContentKind.KERAS_ZIP, ContentKind.ZIP, ContentKind.TORCH_ZIP) or (
+        kind is not ContentKind.HDF5 and lower.endswith(".keras")
+    ):
         f = entry.open()
         try:
             with zipfile.ZipFile(f) as zf:
@@ -88,6 +98,9 @@ class KerasAnalyzer(FileAnalyzer):
     patterns: ClassVar[tuple[str, ...]] = (
         "**/*.h5", "**/*.hdf5", "**/*.keras", "**/keras_metadata.pb",
     )  # fmt: skip
+    content_kinds: ClassVar[frozenset[str]] = frozenset(
+        {ContentKind.HDF5.value, ContentKind.KERAS_ZIP.value}
+    )
     max_size: ClassVar[int] = MODEL_MAX_SIZE
 
     def __init__(self) -> None:
@@ -118,7 +131,9 @@ class KerasAnalyzer(FileAnalyzer):
             zipfile.BadZipFile,
             WireError,
         ) as exc:  # h5py and zipfile report corrupt files through all of these
-            if entry.path.lower().endswith((".keras", ".h5", ".hdf5")):
+            if entry.path.lower().endswith((".keras", ".h5", ".hdf5")) or (
+                sniffed_of(entry).kind is ContentKind.KERAS_ZIP
+            ):
                 yield model_finding(
                     self.name,
                     "malformed",
@@ -127,8 +142,12 @@ class KerasAnalyzer(FileAnalyzer):
                     loc,
                     "malformed",
                 )
-            else:
+            elif entry.path.lower().endswith("keras_metadata.pb"):
                 yield AnalyzerFailure(self.name, f"cannot read {entry.path}: {exc}", loc)
+            else:
+                # HDF5 data under another name (a dataset, not a Keras model): recorded, and
+                # the unrecognised-model rule speaks for model-named files
+                yield Skipped(self.name, f"HDF5 content not readable: {exc}", loc)
             return
         seen: set[str] = set()
         for where, config in configs:

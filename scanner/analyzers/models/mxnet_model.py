@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
 from scanner.analyzers.interface import FileAnalyzer, Output
-from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding
+from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding, sniffed_of
 from scanner.models import Severity
+from scanner.sources.sniff import ContentKind
 from scanner.walk.entry import FileEntry
 
 __all__ = ["MxnetAnalyzer", "parse_params", "symbol_inputs"]
@@ -325,11 +326,17 @@ class MxnetAnalyzer(FileAnalyzer):
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*-symbol.json", "**/*.params")
+    content_kinds: ClassVar[frozenset[str]] = frozenset(
+        {ContentKind.MXNET_PARAMS.value, ContentKind.MXNET_SYMBOL.value}
+    )
     max_size: ClassVar[int] = MODEL_MAX_SIZE
 
     def analyze(self, entry: FileEntry) -> Iterator[Output]:
-        """Scan one symbol or params file."""
-        if entry.path.endswith(".params"):
+        """Scan one symbol or params file (the content decides which; the name breaks ties)."""
+        kind = sniffed_of(entry).kind
+        if kind is ContentKind.MXNET_PARAMS or (
+            kind is not ContentKind.MXNET_SYMBOL and entry.path.lower().endswith(".params")
+        ):
             yield from self._params(entry)
         else:
             yield from self._symbol(entry)

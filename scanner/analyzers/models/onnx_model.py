@@ -39,6 +39,7 @@ from scanner.analyzers.models._common import (
 )
 from scanner.analyzers.models._protowire import ONNX_SCHEMA, WireError, strip_message
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity
+from scanner.sources.sniff import ContentKind
 from scanner.walk.entry import FileEntry
 
 __all__ = ["OnnxAnalyzer", "OnnxSkeleton", "load_skeleton"]
@@ -142,6 +143,7 @@ class OnnxAnalyzer(FileAnalyzer):
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*.onnx", "**/*.onnx.model")
+    content_kinds: ClassVar[frozenset[str]] = frozenset({ContentKind.ONNX.value})
     max_size: ClassVar[int] = MODEL_MAX_SIZE
 
     def __init__(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from scanner.analyzers.interface import FileAnalyzer, Output
 from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding, redacted, secret_kind
 from scanner.models import Category, Finding, Severity
+from scanner.sources.sniff import ContentKind
 from scanner.walk.entry import FileEntry
 
 __all__ = ["SafetensorsAnalyzer"]
@@ -51,6 +52,7 @@ class SafetensorsAnalyzer(FileAnalyzer):
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*.safetensors",)
+    content_kinds: ClassVar[frozenset[str]] = frozenset({ContentKind.SAFETENSORS.value})
     max_size: ClassVar[int] = MODEL_MAX_SIZE
 
     def analyze(self, entry: FileEntry) -> Iterator[Output]:

@@ -1,7 +1,10 @@
-"""``tensorflow``: SavedModel (``saved_model.pb``) and frozen ``GraphDef`` files: dangerous ops.
+"""``tensorflow``: SavedModels (``saved_model.pb`` and ``saved_model.pbtxt``) and frozen
+``GraphDef`` files (binary or text): dangerous ops.
 
-The protobuf is walked in wire format (no TensorFlow install needed) with constant tensor
-contents skipped, and every ``NodeDef.op`` in the graph and in its function library is
+Files come by content (a SavedModel or graph protobuf, a TensorFlow text protobuf) whatever
+they are named; other ``.pb`` names are tried too. The binary protobuf is walked in wire format
+(no TensorFlow install needed) with constant tensor contents skipped, the text format is
+streamed (``_pbtxt``), and every ``NodeDef.op`` in the graph and in its function library is
 checked.
 
 Rules (``tensorflow.<rule>``):
@@ -20,9 +23,11 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from scanner.analyzers.interface import FileAnalyzer, Output
-from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding
+from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding, sniffed_of
+from scanner.analyzers.models._pbtxt import pbtxt_ops
 from scanner.analyzers.models._protowire import WireError, iter_fields, strip_message
-from scanner.models import Severity
+from scanner.models import Finding, Location, Severity
+from scanner.sources.sniff import ContentKind, Sniffed
 from scanner.walk.entry import FileEntry
 
 __all__ = ["TensorFlowAnalyzer", "graph_ops"]
@@ -113,33 +118,45 @@ class TensorFlowAnalyzer(FileAnalyzer):
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/saved_model.pb", "**/*.pb", "**/*.graphdef")
+    content_kinds: ClassVar[frozenset[str]] = frozenset(
+        {
+            ContentKind.TF_SAVED_MODEL.value,
+            ContentKind.TF_GRAPHDEF.value,
+            ContentKind.PROTOBUF_TEXT.value,
+        }
+    )
     max_size: ClassVar[int] = MODEL_MAX_SIZE
 
     def wants(self, path: str, size: int, mode: int = 0o644) -> bool:
         """keras_metadata.pb belongs to the keras analyzer."""
-        return not path.endswith("keras_metadata.pb") and super().wants(path, size, mode)
+        return not _keras_metadata(path) and super().wants(path, size, mode)
+
+    def wants_content(self, path: str, size: int, sniffed: Sniffed) -> bool:
+        """Graph content, except Keras metadata (the keras analyzer reads it)."""
+        return not _keras_metadata(path) and super().wants_content(path, size, sniffed)
 
     def analyze(self, entry: FileEntry) -> Iterator[Output]:
-        """Scan one SavedModel or GraphDef."""
-        saved = entry.path.rsplit("/", 1)[-1] == "saved_model.pb"
+        """Scan one SavedModel or GraphDef, binary or text."""
+        kind = sniffed_of(entry).kind
+        base = entry.path.rsplit("/", 1)[-1]
+        saved = kind is ContentKind.TF_SAVED_MODEL or base in (
+            "saved_model.pb",
+            "saved_model.pbtxt",
+        )
         loc = entry.location()
         f = entry.open()
         try:
-            skeleton, _ = strip_message(
-                f, entry.size, "Saved" if saved else "Graph", _TF_SCHEMA,
-                threshold=4096, max_output=512 << 20,
-            )  # fmt: skip
-            ops = graph_ops(skeleton, saved)
+            if kind is ContentKind.PROTOBUF_TEXT:
+                ops = pbtxt_ops(f)
+            else:
+                skeleton, _ = strip_message(
+                    f, entry.size, "Saved" if saved else "Graph", _TF_SCHEMA,
+                    threshold=4096, max_output=512 << 20,
+                )  # fmt: skip
+                ops = graph_ops(skeleton, saved)
         except WireError as exc:
             if saved:
-                yield model_finding(
-                    self.name,
-                    "malformed",
-                    Severity.HIGH,
-                    f"{entry.path} is not a well-formed SavedModel ({exc}).",
-                    loc,
-                    "malformed",
-                )
+                yield _malformed(self.name, entry, loc, exc)
             # Any other .pb that is not a graph is simply some other protobuf: no record, or
             # a root filesystem would fill the report with them.
             return
@@ -169,3 +186,18 @@ class TensorFlowAnalyzer(FileAnalyzer):
                 cwe=94 if rule == "code-execution" else 73,
                 properties={"op": op, "node": node},
             )
+
+
+def _malformed(name: str, entry: FileEntry, loc: Location, exc: Exception) -> Finding:
+    return model_finding(
+        name,
+        "malformed",
+        Severity.HIGH,
+        f"{entry.path} is not a well-formed SavedModel ({exc}).",
+        loc,
+        "malformed",
+    )
+
+
+def _keras_metadata(path: str) -> bool:
+    return path.lower().endswith("keras_metadata.pb")

@@ -13,29 +13,14 @@ import dataclasses
 import posixpath
 from collections.abc import Iterable
 
+from scanner.sources import sniff
+
 __all__ = ["ARCHIVE_SUFFIXES", "MODEL_SUFFIXES", "HookTarget", "plan_targets"]
 
-# Loose model files a push may add outside a project (the contract's model list). ``.json``
-# and ``.bin`` are too generic on their own; MXNet's ``-symbol.json`` is named explicitly.
-MODEL_SUFFIXES = (
-    ".onnx",
-    ".pt",
-    ".pth",
-    ".pkl",
-    ".pickle",
-    ".joblib",
-    ".h5",
-    ".hdf5",
-    ".keras",
-    ".params",
-    ".npy",
-    ".npz",
-    ".safetensors",
-    ".ckpt",
-    ".tflite",
-    "-symbol.json",
-)
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".tar.zst", ".tar.xz", ".tar.bz2")
+# Loose model files a push may add outside a project: the one list of model names, kept with the
+# content sniffer (a push only names paths; names are what the hook has to go on).
+MODEL_SUFFIXES = sniff.MODEL_SUFFIXES
+ARCHIVE_SUFFIXES = sniff.ARCHIVE_SUFFIXES
 PACKAGE_MANIFESTS = ("package.json", "descriptor.json")
 
 

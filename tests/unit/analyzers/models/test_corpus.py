@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scanner.models import Severity
-from tests.unit.analyzers.models.corpus import Case, build_corpus
-from tests.unit.analyzers.models.helpers import blocking, failures, findings, run_models
+from tests.helpers.model_corpus import Case, build_corpus
+from tests.helpers.model_runner import blocking, failures, findings, run_models
 
 CORPUS = build_corpus()
 

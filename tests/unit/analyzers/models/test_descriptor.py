@@ -14,7 +14,7 @@ import pytest
 from scanner.analyzers.models.descriptor import ModelDescriptorAnalyzer, detect_frameworks
 from scanner.models import Artifact, ArtifactKind, Finding, Target, TargetKind
 from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
-from tests.unit.analyzers.models.corpus import mxnet_params, mxnet_symbol
+from tests.helpers.model_corpus import mxnet_params, mxnet_symbol
 
 
 def _tgz(path: Path, files: dict[str, bytes]) -> Path:

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from scanner.models import Severity
-from tests.unit.analyzers.models.corpus import (
+from tests.helpers.model_corpus import (
     keras_zip,
     mxnet_params,
     safetensors_file,
     tf_graphdef,
     tf_saved_model,
 )
-from tests.unit.analyzers.models.helpers import findings, run_models
+from tests.helpers.model_runner import findings, run_models
 
 
 def _keras3(layer: dict[str, Any]) -> bytes:

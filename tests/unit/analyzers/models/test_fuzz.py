@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from scanner.models import AnalyzerFailure, Finding, Skipped
 from tests.helpers.entries import make_entry
-from tests.unit.analyzers.models.corpus import build_corpus
-from tests.unit.analyzers.models.helpers import FILE_ANALYZERS
+from tests.helpers.model_corpus import build_corpus
+from tests.helpers.model_runner import FILE_ANALYZERS
 
 CORPUS = [c for c in build_corpus() if len(c.data) < 200_000]
 

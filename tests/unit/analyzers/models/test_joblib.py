@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scanner.models import Severity
-from tests.unit.analyzers.models.helpers import failures, findings, run_models
+from tests.helpers.model_runner import failures, findings, run_models
 
 joblib = pytest.importorskip("joblib")
 

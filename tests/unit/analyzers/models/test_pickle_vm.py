@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from scanner.analyzers.models._globals import GlobalPolicy, GlobalVerdict
 from scanner.analyzers.models._pickle_vm import PickleError, looks_like_pickle, scan_pickle
-from tests.unit.analyzers.models.corpus import P
+from tests.helpers.model_corpus import P
 
 _leaf = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20),
@@ -128,14 +128,21 @@ def test_builtin_allow_list(module: str, name: str, verdict: GlobalVerdict) -> N
 
 def test_policy_extends_but_cannot_allow_critical() -> None:
     policy = GlobalPolicy.from_options(
-        {"allow_globals": ["sklearn.*", "os.system"], "deny_globals": ["collections.deque"]}
+        {
+            "allow_globals": ["sklearn.linear_model.LogisticRegression", "os.system", "torch.nn"],
+            "deny_globals": ["collections.deque"],
+        }
     )
     assert policy.classify("sklearn.linear_model", "LogisticRegression") is GlobalVerdict.ALLOWED
+    assert policy.classify("sklearn.linear_model", "LinearRegression") is GlobalVerdict.UNKNOWN
     assert policy.classify("os", "system") is GlobalVerdict.CRITICAL
+    assert policy.classify("torch", "nn") is GlobalVerdict.MODULE
     assert policy.classify("collections", "deque") is GlobalVerdict.CRITICAL
     assert policy.with_torchscript().classify("__torch__.m", "Net") is GlobalVerdict.ALLOWED
     with pytest.raises(ValueError, match="allow_globals"):
         GlobalPolicy.from_options({"allow_globals": "sklearn.*"})
+    with pytest.raises(ValueError, match="exact names only"):
+        GlobalPolicy.from_options({"allow_globals": ["sklearn.*"]})
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Run the model analyzers on bytes, the way the dispatcher would."""
+"""Run the model analyzers on bytes, the way a scan does (through the real dispatcher)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Any
 
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
 from scanner.analyzers.models.keras_model import KerasAnalyzer
+from scanner.analyzers.models.model_format import ModelFormatAnalyzer
 from scanner.analyzers.models.mxnet_model import MxnetAnalyzer
 from scanner.analyzers.models.onnx_model import OnnxAnalyzer
 from scanner.analyzers.models.pickle_family import PickleAnalyzer
 from scanner.analyzers.models.safetensors_model import SafetensorsAnalyzer
 from scanner.analyzers.models.tensorflow_model import TensorFlowAnalyzer
-from scanner.models import AnalyzerFailure, Finding, Severity
-from tests.helpers.entries import make_entry
+from scanner.models import AnalyzerFailure, ArtifactKind, Finding, Severity
+from scanner.sources.interface import ArtifactFormat
+from tests.helpers.analyzer_harness import AnalyzerHarness
 
 FILE_ANALYZERS: tuple[type[FileAnalyzer], ...] = (
     PickleAnalyzer,
@@ -22,21 +24,32 @@ FILE_ANALYZERS: tuple[type[FileAnalyzer], ...] = (
     KerasAnalyzer,
     MxnetAnalyzer,
     SafetensorsAnalyzer,
+    ModelFormatAnalyzer,
 )
 
 
-def run_models(
-    path: str, data: bytes, options: Mapping[str, Any] | None = None, artifact: str = "model.tar.gz"
-) -> list[Output]:
-    """Every model FileAnalyzer that wants ``path``, run on ``data``."""
-    out: list[Output] = []
+def model_analyzers(options: Mapping[str, Any] | None = None) -> list[FileAnalyzer]:
+    """One configured instance of each model FileAnalyzer."""
+    out: list[FileAnalyzer] = []
     for cls in FILE_ANALYZERS:
         a = cls()
         if options is not None:
             a.configure(AnalyzerContext(a.name, options))
-        if a.wants(path, len(data)):
-            out.extend(a.analyze(make_entry(path, data, artifact=artifact)))
+        out.append(a)
     return out
+
+
+def run_models(
+    path: str,
+    data: bytes,
+    options: Mapping[str, Any] | None = None,
+    artifact: str = "model.tar.gz",
+    kind: ArtifactKind = ArtifactKind.MODEL,
+) -> list[Output]:
+    """What the model analyzers report for one file named ``path`` holding ``data``."""
+    fmt = ArtifactFormat.MODEL_ARCHIVE if kind is ArtifactKind.MODEL else ArtifactFormat.ROOTFS
+    harness = AnalyzerHarness(*(cls() for cls in FILE_ANALYZERS), options=options)
+    return harness.run({path: data}, artifact=artifact, kind=kind, fmt=fmt)
 
 
 def findings(out: list[Output]) -> list[Finding]:
