@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing_requirement
-from tests.unit.sandbox.rootfs_builder import build_rootfs
+from tests.helpers.requirements import missing_requirement
+from tests.helpers.sandbox_rootfs import build_rootfs
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = ["examples/shelf-monitor", "--vuln-db", "examples/osv-db", "--offline", "--no-profile"]

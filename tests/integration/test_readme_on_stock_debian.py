@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing_requirement
 from tests.helpers.debian_image import STOCK_PACKAGES, debian_rootfs, docker_image, wheelhouse
+from tests.helpers.requirements import missing_requirement
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

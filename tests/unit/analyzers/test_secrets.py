@@ -27,7 +27,7 @@ from scanner.models import (
 )
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from tests.helpers.entries import make_entry
-from tests.integration._keys import rsa_pem as make_rsa_pem
+from tests.helpers.keys import rsa_pem as make_rsa_pem
 
 # Made-up values with the right shapes; none of them was ever a real credential.
 AKID = "AKIAZ4XQ7RMBC2JT6N5W"

@@ -10,7 +10,7 @@ import pytest
 
 from scanner.config import ArchiveLimits
 from scanner.policy import bundled_policy_path, load_policy
-from tests.unit.report.sample import policy_from
+from tests.helpers.report_sample import policy_from
 
 
 @pytest.mark.parametrize("name", ["default", "strict"])

@@ -21,8 +21,8 @@ from scanner.models import Decision, Report
 from scanner.policy import decide
 from scanner.report import FORMATS, get_writer
 from scanner.report.terminal import TerminalWriter
-from tests.unit.report import sample
-from tests.unit.report.agree import assert_reports_agree, render
+from tests.helpers import report_sample as sample
+from tests.helpers.report_agree import assert_reports_agree, render
 
 REPO = Path(__file__).resolve().parents[3]
 GOLDEN = REPO / "tests" / "assets" / "golden"
@@ -48,9 +48,9 @@ def _approved() -> Report:
 
 
 CASES: dict[str, Callable[[], Report]] = {
-    "issue7-rejected": sample.decided,
-    "issue7-incomplete": lambda: sample.decided(failure=True),
-    "issue7-approved": _approved,
+    "rejected": sample.decided,
+    "incomplete": lambda: sample.decided(failure=True),
+    "approved": _approved,
 }
 
 

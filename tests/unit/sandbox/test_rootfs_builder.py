@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-from tests.conftest import missing_requirement
+from tests.helpers.requirements import missing_requirement
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -42,7 +42,7 @@ def _build_with(python: Path, out: Path, extra_path: list[Path]) -> None:
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [REPO, *extra_path])
     code = (
         "import sys; from pathlib import Path; "
-        "from tests.unit.sandbox.rootfs_builder import build_rootfs; "
+        "from tests.helpers.sandbox_rootfs import build_rootfs; "
         "build_rootfs(Path(sys.argv[1]), {}, compress=False)"
     )
     subprocess.run([str(python), "-c", code, str(out)], env=env, cwd=REPO, check=True, timeout=300)

@@ -19,46 +19,9 @@ import pytest
 from scanner.errors import UsageError
 from scanner.sandbox import _frames
 from scanner.sandbox._frames import load_frames, write_frames
+from tests.helpers.video import BLUE_BGR, FPS, HALF, RED_BGR, TOLERANCE, H, W, ffmpeg_video
 
 pytestmark = pytest.mark.timeout(120)  # a decoder that hangs fails the test instead of CI
-
-W, H, FPS = 64, 48, 10
-HALF = 5  # frames of each colour
-BLUE_BGR = (255, 0, 0)
-RED_BGR = (0, 0, 255)
-TOLERANCE = 40  # lossy codecs and YUV 4:2:0 round trips move solid colours a little
-
-
-def ffmpeg_video(ffmpeg: str, path: Path, *, size: str = f"{W}x{H}", half: int = HALF) -> Path:
-    """``half`` blue frames then ``half`` red ones, H.264 in MP4 (index at the end)."""
-    seconds = half / FPS
-    subprocess.run(
-        [
-            ffmpeg,
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"color=c=blue:s={size}:r={FPS}:d={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"color=c=red:s={size}:r={FPS}:d={seconds}",
-            "-filter_complex",
-            "[0:v][1:v]concat=n=2:v=1:a=0",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return path
 
 
 def opencv_video(cv2, path: Path) -> Path:

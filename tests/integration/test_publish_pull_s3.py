@@ -1,4 +1,4 @@
-"""Issue 9 end to end: the real gate, ``publish`` to a real S3 API (moto's server mode on
+"""End to end: the real gate, ``publish`` to a real S3 API (moto's server mode on
 loopback), cross-checked with independent clients (the AWS CLI and the AWS Encryption CLI),
 then ``pull`` back.
 """
@@ -18,9 +18,9 @@ import pytest
 from scanner.cli import main
 from signing.encrypt import RawRsaKeyring
 from signing.keys import KeyType, write_keypair
+from tests.helpers.keys import write_rsa_keypair
 from tests.helpers.moto_server import FAKE_ENV, MotoServer, aws_cli, start_moto
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
-from tests.integration._keys import write_rsa_keypair
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -260,7 +260,7 @@ def test_rejected_target_uploads_nothing(
     default = (REPO / "scanner" / "policies" / "default.yaml").read_text()
     policy = tmp_path / "strict.yaml"
     policy.write_text(
-        default.replace("name: default", "name: issue9-strict", 1).replace(
+        default.replace("name: default", "name: publish-strict", 1).replace(
             "\n  container: high", "\n  container: low", 1
         )
     )

@@ -1,4 +1,4 @@
-"""Issue 6: an arm64 (Panorama) image on this host, under qemu user emulation.
+"""An arm64 (Panorama) image on this host, under qemu user emulation.
 
 Needs an arm64 Debian root filesystem with python3 and numpy. ``mmdebstrap --arch=arm64``
 makes one (about 75 s on a quiet machine, more under load); it is cached across sessions in
@@ -22,7 +22,7 @@ from scanner.sandbox import Budgets, FrameSpec, SandboxRequest
 from scanner.sandbox._arch import check_arch, host_machine
 from scanner.sandbox._docker import DockerSandbox
 from scanner.sandbox.budgets import budget_findings
-from tests.unit.sandbox.apps import WELL_BEHAVED
+from tests.helpers.sandbox_apps import WELL_BEHAVED
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.docker]
 

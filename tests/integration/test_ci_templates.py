@@ -1,4 +1,4 @@
-"""Issue 10: the CI templates, exercised as far as this machine allows.
+"""The CI templates, exercised as far as this machine allows.
 
 Each template is parsed, its pinned actions checked, and its shell commands run for real
 against the bundled example (or a clean built project) with ``panorama-gate`` on PATH: the

@@ -1,4 +1,4 @@
-"""Issue 6 end to end: ``profile`` and ``scan`` on a Panorama project, through the CLI.
+"""End to end: ``profile`` and ``scan`` on a Panorama project, through the CLI.
 
 The project comes from the shared project builder; its container asset is replaced by a rootfs
 with a real Python (so the entry point can run) and re-addressed by its digest, as
@@ -19,65 +19,20 @@ import pytest
 
 from scanner.sandbox._cgroups import cgroup_mounts
 from scanner.sandbox._docker import LABEL, leftover_resources
-from tests.helpers.project_builder import ProjectSpec, build_project, sha256_hex
-from tests.unit.sandbox.rootfs_builder import app_rootfs
-from tests.unit.sandbox.test_video import HALF as VIDEO_HALF
-from tests.unit.sandbox.test_video import H as VIDEO_H
-from tests.unit.sandbox.test_video import W as VIDEO_W
-from tests.unit.sandbox.test_video import ffmpeg_video
+from tests.helpers.profile_project import GRAPH_APP, project_with_apps
+from tests.helpers.video import HALF as VIDEO_HALF
+from tests.helpers.video import H as VIDEO_H
+from tests.helpers.video import W as VIDEO_W
+from tests.helpers.video import ffmpeg_video
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Checks what the graph says reaches the app: the threshold parameter's value and strict ports.
-GRAPH_APP = """\
-import panoramasdk
-
-
-class App(panoramasdk.node):
-    def __init__(self):
-        super().__init__()
-        self.threshold = self.inputs.threshold.get()
-        assert self.threshold == 0.5, self.threshold
-        try:
-            self.inputs.not_in_the_graph
-        except AttributeError:
-            pass
-        else:
-            raise SystemExit("ports not taken from the graph")
-
-    def step(self):
-        media = self.inputs.video_in.get()
-        for m in media:
-            m.add_label("t=%s" % self.threshold, 0.1, 0.1)
-        self.outputs.video_out.put(media)
-
-
-app = App()
-while True:
-    app.step()
-"""
-
-
-def _project(root: Path, apps: dict[str, str]) -> Path:
-    """A project whose container asset holds ``apps`` (``app`` is the entry point)."""
-    proj = build_project(root, ProjectSpec(with_model=False))
-    assert proj.container_asset is not None
-    rootfs = app_rootfs(root / "rootfs.tar.gz", apps, compress=True)
-    data = rootfs.read_bytes()
-    rootfs.unlink()
-    new_asset = proj.container_asset.with_name(f"{sha256_hex(data)}.tar.gz")
-    new_asset.write_bytes(data)
-    proj.container_asset.unlink()
-    pkg_json = proj.code_dir / "package.json"
-    pkg_json.write_text(pkg_json.read_text().replace(proj.container_asset.name, new_asset.name))
-    return root
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _project(tmp_path_factory.mktemp("proj") / "app", {"app": GRAPH_APP})
+    return project_with_apps(tmp_path_factory.mktemp("proj") / "app", {"app": GRAPH_APP})
 
 
 # Expects the clip of tests/unit/sandbox/test_video.py: HALF blue frames, then red ones. A frame
@@ -122,7 +77,7 @@ while True:
 
 @pytest.fixture(scope="module")
 def video_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _project(tmp_path_factory.mktemp("proj") / "app", {"app": VIDEO_APP})
+    return project_with_apps(tmp_path_factory.mktemp("proj") / "app", {"app": VIDEO_APP})
 
 
 def cli(

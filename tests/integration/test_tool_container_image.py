@@ -1,4 +1,4 @@
-"""Issue 10: the tool's own container image, built with the real Docker engine and no registry.
+"""The tool's own container image, built with the real Docker engine and no registry.
 
 No registry is reachable here, so the test makes its own base image: a root filesystem tar
 holding this host's Python 3.11 (interpreter, standard library, the shared libraries they
@@ -37,7 +37,7 @@ STDLIB_SKIP = frozenset(
     {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3"}
 )
 RUN_ID = uuid.uuid4().hex[:10]
-LABEL = f"panorama-gate-test=issue10-{RUN_ID}"
+LABEL = f"panorama-gate-test=tool-image-{RUN_ID}"
 TOOLS = ("dash", "mkdir", "chown", "rm", "cat", "ls", "id")
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -1,4 +1,4 @@
-"""Issue 9 fault injection: a small TCP proxy between the S3 client and moto's server drops
+"""Publish under network faults: a small TCP proxy between the S3 client and moto's server drops
 connections and answers with errors mid-upload.
 
 Either publish recovers by retrying, or it fails with no release index; a rerun then completes

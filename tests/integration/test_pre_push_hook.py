@@ -1,4 +1,4 @@
-"""Issue 10 acceptance: the pre-push hook in a real git repository pushing to a local bare repo.
+"""the pre-push hook in a real git repository pushing to a local bare repo.
 
 A push that adds a hard-coded AWS key is blocked with the finding shown (redacted); a harmless
 change passes; an existing hook is kept and chained; only what the push touches is scanned.

@@ -1,4 +1,4 @@
-"""Issue 3 end to end: every planted problem is found where it was planted, and no output leaks.
+"""End to end: every planted problem is found where it was planted, and no output leaks.
 
 One scan of a planted Panorama project (and one of a planted docker-save image) through the
 real CLI, writing every report format; the tests then read the JSON report and grep every
@@ -19,7 +19,7 @@ import pytest
 
 from scanner.report import FORMATS
 from tests.helpers.archives import M, docker_save_archive
-from tests.integration._issue3_apps import (
+from tests.helpers.planted_apps import (
     APP_PY,
     DIST,
     DOCKERFILE_TOKEN,

@@ -65,7 +65,7 @@ def measured_cli(tmp: Path, *args: str, env: Mapping[str, str] | None = None) ->
     """Run ``panorama-gate ARGS`` in a subprocess and measure its time and peak memory."""
     stats = tmp / "measure.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.reliability._measure", str(stats), *args],
+        [sys.executable, "-m", "tests.helpers.measure", str(stats), *args],
         cwd=REPO,
         env=cli_env(env),
         capture_output=True,
@@ -125,3 +125,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 120.0, what: str = 
 def read_json(path: Path) -> Any:
     """Parse a JSON file."""
     return json.loads(path.read_text("utf-8"))
+
+
+# What the CLI prints when SIGINT or SIGTERM stops it (and it cleaned up).
+INTERRUPTED_MESSAGE = "interrupted; temporary files, containers and partial outputs removed"
+
+
+def session_processes(sid: int) -> list[str]:
+    """The ``ps`` lines of every process still in session ``sid``."""
+    out = subprocess.run(
+        ["ps", "-eo", "pid=,sid=,args="], capture_output=True, text=True, check=True
+    ).stdout
+    return [line for line in out.splitlines() if line.split()[1] == str(sid)]

@@ -1,4 +1,4 @@
-"""Issue 8 with the real pipeline: ``scan --format json`` → ``sign`` → ``verify``.
+"""Signing with the real pipeline: ``scan --format json`` → ``sign`` → ``verify``.
 
 A clean project (container only) and a single clean ONNX model are scanned, approved, signed and
 verified; the model's OpenSSF model-signing bundle is checked by ``model_signing``'s own CLI.

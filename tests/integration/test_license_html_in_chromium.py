@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import main
-from tests.helpers.issue4 import build_rootfs_tar, install_wheels
+from tests.helpers.inventory_fixtures import build_rootfs_tar, install_wheels
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -1,4 +1,4 @@
-"""Fixtures for the inventory, vulnerability and license tests (issue 4).
+"""Fixtures for the inventory, vulnerability and license tests.
 
 - ``OSV_RECORDS``: OSV records written for real advisories (real ids, packages, versions):
   urllib3 1.24.1 (CVE-2019-11324, CVE-2019-11236), requests 2.19.1 (CVE-2018-18074),

@@ -21,7 +21,7 @@ from scanner.analyzers.vulns import VulnsAnalyzer
 from scanner.config import ScanConfig
 from scanner.models import Component
 from scanner.pipeline import scan
-from tests.helpers.issue4 import (
+from tests.helpers.inventory_fixtures import (
     build_rootfs_tar,
     compare_with_syft,
     dpkg_status,
@@ -73,7 +73,7 @@ def test_synthetic_rootfs_matches_syft(rootfs: Path, tmp_path: Path) -> None:
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_engine")
 def test_docker_image_matches_syft(rootfs: Path, tmp_path: Path) -> None:
-    tag = f"panorama-gate-issue4-test:{tmp_path.name.lower()[-20:]}"
+    tag = f"panorama-gate-inventory_fixtures-test:{tmp_path.name.lower()[-20:]}"
     subprocess.run(["docker", "import", str(rootfs), tag], check=True, capture_output=True)
     saved = tmp_path / "image.tar"
     try:

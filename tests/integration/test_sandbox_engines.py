@@ -1,4 +1,4 @@
-"""Issue 6: the sandbox profile on a real Docker engine and under bubblewrap.
+"""The sandbox profile on a real Docker engine and under bubblewrap.
 
 One small base image (the host's Python, its stdlib, numpy) holds every test application at
 ``/panorama/<name>.py``; it is built once per session, imported into Docker once, extracted for
@@ -19,8 +19,8 @@ from scanner.sandbox._bwrap import BwrapSandbox
 from scanner.sandbox._cgroups import cgroup_mounts
 from scanner.sandbox._docker import DockerSandbox, leftover_resources
 from scanner.sandbox.budgets import budget_findings
-from tests.unit.sandbox import apps
-from tests.unit.sandbox.rootfs_builder import app_rootfs
+from tests.helpers import sandbox_apps as apps
+from tests.helpers.sandbox_rootfs import app_rootfs
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -239,7 +239,7 @@ def test_docker_without_writable_cgroups_falls_back_to_wait4(
 
 
 def test_image_without_the_interpreter_is_skipped_not_failed(sandbox, tmp_path):
-    from tests.unit.sandbox.rootfs_builder import build_rootfs
+    from tests.helpers.sandbox_rootfs import build_rootfs
 
     bare = build_rootfs(
         tmp_path / "bare.tar", {"panorama/app.py": b"print(1)\n"}, base={}, compress=False
@@ -285,8 +285,8 @@ def test_docker_save_archive_is_loaded_run_and_removed(docker_engine, apps_rootf
 
 
 def _import(client, rootfs: Path) -> str:
-    client.api.import_image_from_file(str(rootfs), repository="pg-issue6-save", tag="1")
-    return "pg-issue6-save:1"
+    client.api.import_image_from_file(str(rootfs), repository="pg-sandbox-save", tag="1")
+    return "pg-sandbox-save:1"
 
 
 @pytest.fixture(scope="session")
@@ -333,7 +333,7 @@ def test_bwrap_with_rlimits_only(bwrap_rlimits_sandbox, apps_rootfs, tmp_path, a
 def test_frames_from_an_image_folder_reach_the_app(sandbox, apps_rootfs, tmp_path):
     import numpy as np
 
-    from tests.unit.sandbox.test_frames import png
+    from tests.helpers.video import png
 
     folder = tmp_path / "frames"
     folder.mkdir()

@@ -1,7 +1,7 @@
-"""Issue 8 end to end through the CLI: keygen → sign → verify, exit codes and messages.
+"""End to end through the CLI: keygen → sign → verify, exit codes and messages.
 
 Reports are written from the project's real bytes in the JSON report's form; the scan → sign
-chain with the real pipeline is in ``test_issue8_scan_sign.py``.
+chain with the real pipeline is in ``test_scan_sign_verify.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from scanner.cli import main
 from signing import load_private_key
 from tests.helpers.project_builder import BuiltProject, build_project
-from tests.unit.signing.conftest import POLICY_SHA, project_files, report_for
+from tests.helpers.signing_fixtures import POLICY_SHA, project_files, report_for
 
 PASSWORD = "cli-test-password"
 

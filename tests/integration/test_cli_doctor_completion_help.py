@@ -1,4 +1,4 @@
-"""Issue 10 everyday comfort: ``doctor``, shell completion, and examples in every ``--help``."""
+"""Everyday comfort: ``doctor``, shell completion, and examples in every ``--help``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Run the panorama-gate CLI in this process and record its cost.
 
-``python -m tests.reliability._measure OUT.json ARGS...`` runs ``scanner.cli.main(ARGS)`` and
+``python -m tests.helpers.measure OUT.json ARGS...`` runs ``scanner.cli.main(ARGS)`` and
 writes ``{"exit": code, "wall_seconds": s, "vm_hwm_kb": peak RSS of this process,
 "children_maxrss_kb": peak RSS of the largest waited-for child}`` to OUT.json, then exits with
 the CLI's code. The peak comes from ``/proc/self/status`` (VmHWM), so it covers everything the

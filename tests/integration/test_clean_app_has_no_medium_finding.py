@@ -1,4 +1,4 @@
-"""Issue 3 end to end: a clean, realistic app gives no finding at medium or above; the code
+"""End to end: a clean, realistic app gives no finding at medium or above; the code
 analyzer gives the same results with one worker or two through the whole pipeline.
 """
 
@@ -12,7 +12,7 @@ from scanner.config import ScanConfig
 from scanner.models import Category, Finding, Severity
 from scanner.pipeline import scan
 from tests.helpers.archives import rootfs_tar
-from tests.integration._issue3_apps import App, build_clean
+from tests.helpers.planted_apps import App, build_clean
 
 MINE = ("code", "secrets", "privacy", "container", "container-files", "dockerfile")
 CATEGORIES = {Category.CODE, Category.SECRET, Category.PRIVACY, Category.CONTAINER}

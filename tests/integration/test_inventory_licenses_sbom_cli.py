@@ -11,7 +11,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from scanner.cli import main
-from tests.helpers.issue4 import build_rootfs_tar, install_wheels, write_osv_db
+from tests.helpers.inventory_fixtures import build_rootfs_tar, install_wheels, write_osv_db
 
 ANALYZERS = "packages,licenses,vulns"
 # A policy that judges the base image's OS packages too (the default only reports them).
@@ -27,7 +27,7 @@ PINNED_APP = {
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    tmp = tmp_path_factory.mktemp("issue4-cli")
+    tmp = tmp_path_factory.mktemp("inventory_fixtures-cli")
     site = install_wheels(tmp / "site")
     return {
         "tmp": tmp,

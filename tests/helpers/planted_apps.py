@@ -1,4 +1,4 @@
-"""Applications for the issue-3 end-to-end tests: one with every planted problem, one clean.
+"""Applications for the end-to-end detection tests: one with every planted problem, one clean.
 
 Everything is built in code: a Panorama project from ``project_builder`` whose container asset is
 replaced by a root filesystem with real file modes (setuid, world-writable), generated keys and
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers.archives import M, tar_bytes
+from tests.helpers.keys import rsa_pem, self_signed_cert
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project, sha256_hex
-from tests.integration._keys import rsa_pem, self_signed_cert
 
 # Planted secret values: made up, of the right shape, never real credentials. The secret-grep
 # test looks for each of these in every output.
@@ -389,3 +389,16 @@ def image_config(extra_env: Mapping[str, str] | None = None) -> dict[str, Any]:
             {"created_by": f"|1 GITHUB_TOKEN={DOCKERFILE_TOKEN} /bin/sh -c make install"},
         ],
     }
+
+
+# Files planted in a project's container for the verdict, waiver and golden-report tests.
+LICENSE_ROOTFS_FILES = {
+    # A denied license (high: rejects under the default policy) and an unknown one (low: warns).
+    "usr/lib/python3/dist-packages/copyleft_lib-1.0.dist-info/METADATA": (
+        b"Metadata-Version: 2.4\nName: copyleft-lib\nVersion: 1.0\n"
+        b"License-Expression: GPL-3.0-only\n"
+    ),
+    "usr/lib/python3/dist-packages/mystery-2.0.dist-info/METADATA": (
+        b"Metadata-Version: 2.1\nName: mystery\nVersion: 2.0\n"
+    ),
+}

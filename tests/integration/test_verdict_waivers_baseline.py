@@ -1,4 +1,4 @@
-"""Issue 7 acceptance, end to end through the CLI on a planted-issue Panorama project.
+"""Verdicts, waivers and baselines, end to end through the CLI on a planted-issue Panorama project.
 
 Rejected (exit 1, reasons naming the findings) -> every finding waived (exit 0) -> the same
 waivers expired (exit 1 again, expiry reported) -> an analyzer crash (exit 3, incomplete).
@@ -19,8 +19,9 @@ import pytest
 
 import scanner.gate
 from scanner.cli import main
+from tests.helpers.planted_apps import LICENSE_ROOTFS_FILES as PLANTED
 from tests.helpers.project_builder import ProjectSpec, build_project
-from tests.unit.report.agree import FORMATS_CHECKED, assert_outputs_agree
+from tests.helpers.report_agree import FORMATS_CHECKED, assert_outputs_agree
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "scanner/report/schema/report.schema.json").read_text())
@@ -33,16 +34,6 @@ SUFFIX = {
     "html": "html",
     "terminal": "txt",
 }
-PLANTED = {
-    # A denied license (high: rejects under the default policy) and an unknown one (low: warns).
-    "usr/lib/python3/dist-packages/copyleft_lib-1.0.dist-info/METADATA": (
-        b"Metadata-Version: 2.4\nName: copyleft-lib\nVersion: 1.0\n"
-        b"License-Expression: GPL-3.0-only\n"
-    ),
-    "usr/lib/python3/dist-packages/mystery-2.0.dist-info/METADATA": (
-        b"Metadata-Version: 2.1\nName: mystery\nVersion: 2.0\n"
-    ),
-}
 # Only the analyzers this scenario is about: the test stays fast and does not change meaning
 # when more analyzers are registered.
 ANALYZERS = "--analyzers=packages,licenses"
@@ -51,7 +42,7 @@ DAY = dt.date(2026, 6, 1)
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("issue7") / "planted"
+    root = tmp_path_factory.mktemp("verdicts") / "planted"
     return build_project(root, ProjectSpec(with_model=False, rootfs_files=dict(PLANTED))).root
 
 

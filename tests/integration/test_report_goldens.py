@@ -20,9 +20,9 @@ from scanner.gate import judge
 from scanner.models import Report, Target
 from scanner.pipeline import scan
 from scanner.policy import load_policy
+from tests.helpers.planted_apps import LICENSE_ROOTFS_FILES as PLANTED
 from tests.helpers.project_builder import ProjectSpec, build_project
-from tests.integration.test_issue7_acceptance import PLANTED
-from tests.unit.report.agree import FORMATS_CHECKED, assert_reports_agree, render
+from tests.helpers.report_agree import FORMATS_CHECKED, assert_reports_agree, render
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "assets" / "golden"
@@ -85,7 +85,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Report:
 @pytest.mark.parametrize("fmt", FORMATS_CHECKED)
 def test_scanned_project_golden(scanned: Report, fmt: str, update_goldens: bool) -> None:
     text = render(scanned, fmt)
-    path = GOLDEN / f"issue7-planted-project.{SUFFIX[fmt]}"
+    path = GOLDEN / f"planted-project.{SUFFIX[fmt]}"
     if update_goldens:
         path.write_text(text, encoding="utf-8")
         return

@@ -2,7 +2,7 @@
 
 Every file of the malicious corpus (tests/helpers/model_corpus.py) is given to each
 tool. The table is printed (``pytest -s`` shows it; ``python -m
-tests.integration.test_issue5_comparison`` prints it on its own). The test asserts that
+tests.integration.test_model_scanners_compared`` prints it on its own). The test asserts that
 panorama-gate blocks every case any other tool detects, and strictly more cases overall.
 
 "Detected" means: picklescan reports a dangerous global; modelscan reports an issue; fickling
