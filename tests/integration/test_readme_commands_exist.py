@@ -21,7 +21,7 @@ import pytest
 from scanner.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
-HEAD = (REPO / "docs" / "sections" / "00-head.md").read_text()
+HEAD = (REPO / "README.md").read_text()
 
 
 def _table_commands() -> list[str]:

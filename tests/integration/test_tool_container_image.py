@@ -282,7 +282,7 @@ def test_image_builds_without_a_registry_and_scans_the_example(
     ctx.mkdir()
     for name in ("Dockerfile", ".dockerignore", "pyproject.toml"):
         shutil.copy2(REPO / name, ctx / name)
-    # pyproject names README.md as the long description; it is assembled from docs/sections.
+    # pyproject names README.md as the long description.
     readme = REPO / "README.md"
     (ctx / "README.md").write_text(readme.read_text() if readme.is_file() else "panorama-gate\n")
     for pkg in ("scanner", "signing"):
