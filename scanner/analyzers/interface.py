@@ -49,9 +49,9 @@ from scanner.sources.sniff import Sniffed
 
 if TYPE_CHECKING:
     from scanner.analyzers._inventory import ComponentSet
+    from scanner.analyzers.entry import FileEntry
     from scanner.config import ScanConfig
     from scanner.sources.interface import ScanTarget, SourceArtifact
-    from scanner.walk.entry import FileEntry
 
 __all__ = [
     "Analyzer",

@@ -42,11 +42,11 @@ from scanner.analyzers._secret_rules import (
     looks_binary,
     scan_bytes,
 )
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
 from scanner.redact import redact
 from scanner.sources.interface import SourceArtifact
-from scanner.walk.entry import FileEntry
 
 __all__ = ["SecretsAnalyzer", "is_test_path", "is_third_party"]
 

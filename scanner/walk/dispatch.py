@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, cast
 
+from scanner.analyzers.entry import FileEntry, LazyContent
 from scanner.analyzers.interface import (
     Analyzer,
     ComponentAnalyzer,
@@ -42,7 +43,6 @@ from scanner.sources.safe_archive import (
 from scanner.sources.sniff import Sniffed
 from scanner.walk.components import ComponentStage
 from scanner.walk.digesting import DigestTap
-from scanner.walk.entry import FileEntry, LazyContent
 from scanner.walk.ownership import Ownership, OwnershipIndex
 from scanner.walk.peek import PeekedMember
 

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
-from scanner.analyzers.models.keras_model import KerasAnalyzer
-from scanner.analyzers.models.model_format import ModelFormatAnalyzer
-from scanner.analyzers.models.mxnet_model import MxnetAnalyzer
-from scanner.analyzers.models.onnx_model import OnnxAnalyzer
-from scanner.analyzers.models.pickle_family import PickleAnalyzer
-from scanner.analyzers.models.safetensors_model import SafetensorsAnalyzer
-from scanner.analyzers.models.tensorflow_model import TensorFlowAnalyzer
+from scanner.analyzers.ml.keras_model import KerasAnalyzer
+from scanner.analyzers.ml.model_format import ModelFormatAnalyzer
+from scanner.analyzers.ml.mxnet_model import MxnetAnalyzer
+from scanner.analyzers.ml.onnx_model import OnnxAnalyzer
+from scanner.analyzers.ml.pickle_family import PickleAnalyzer
+from scanner.analyzers.ml.safetensors_model import SafetensorsAnalyzer
+from scanner.analyzers.ml.tensorflow_model import TensorFlowAnalyzer
 from scanner.models import AnalyzerFailure, ArtifactKind, Finding, Severity
 from scanner.sources.interface import ArtifactFormat
 from tests.helpers.analyzer_harness import AnalyzerHarness

@@ -134,7 +134,7 @@ def test_policy_allow_list_reaches_the_analyzer(tmp_path: Path) -> None:
     target.write_bytes(CASES["unknown-global"].data)
     code, report = scan(target, tmp_path)
     assert (code, _rules(report)) == (1, {"pickle.unknown-global"})
-    default = (REPO / "scanner" / "policies" / "default.yaml").read_text()
+    default = (REPO / "scanner" / "data" / "policies" / "default.yaml").read_text()
     assert "  allow_globals: []" in default
     policy = tmp_path / "policy.yaml"
     # a wildcard is refused (it would allow whatever __main__ imports): exit 2, named

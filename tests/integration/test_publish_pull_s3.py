@@ -257,7 +257,7 @@ def test_rejected_target_uploads_nothing(
 ) -> None:
     moto.client("s3").create_bucket(Bucket="rejected")
     # A policy that rejects container findings from low: the fixture's tag-pinned base image.
-    default = (REPO / "scanner" / "policies" / "default.yaml").read_text()
+    default = (REPO / "scanner" / "data" / "policies" / "default.yaml").read_text()
     policy = tmp_path / "strict.yaml"
     policy.write_text(
         default.replace("name: default", "name: publish-strict", 1).replace(

@@ -16,16 +16,16 @@ import zipfile
 import zlib
 from typing import IO, BinaryIO
 
-from scanner.analyzers.models._common import model_finding
-from scanner.analyzers.models._numpy_arrays import scan_npy
-from scanner.analyzers.models._pickle_ctx import (
+from scanner.analyzers.ml._common import model_finding
+from scanner.analyzers.ml._numpy_arrays import scan_npy
+from scanner.analyzers.ml._pickle_ctx import (
     PickleFormatError,
     ScanCtx,
     Walker,
     label,
     seekable,
 )
-from scanner.analyzers.models._pickle_vm import PickleError
+from scanner.analyzers.ml._pickle_vm import PickleError
 from scanner.models import Severity
 from scanner.sources.sniff import SNIFF_BYTES, ContentKind, sniff_head
 

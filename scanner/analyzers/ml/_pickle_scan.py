@@ -13,17 +13,17 @@ import io
 import zipfile
 from typing import BinaryIO
 
-from scanner.analyzers.models._common import SliceReader, model_finding
-from scanner.analyzers.models._decompress import DecompressError, decompressor_for
-from scanner.analyzers.models._globals import GlobalVerdict
-from scanner.analyzers.models._numpy_arrays import scan_npy, skip_joblib_array
-from scanner.analyzers.models._pickle_ctx import (
+from scanner.analyzers.ml._common import SliceReader, model_finding
+from scanner.analyzers.ml._decompress import DecompressError, decompressor_for
+from scanner.analyzers.ml._globals import GlobalVerdict
+from scanner.analyzers.ml._numpy_arrays import scan_npy, skip_joblib_array
+from scanner.analyzers.ml._pickle_ctx import (
     PickleFormatError,
     ScanCtx,
     identifier_like,
     label,
 )
-from scanner.analyzers.models._pickle_vm import (
+from scanner.analyzers.ml._pickle_vm import (
     BlobRef,
     Call,
     PickleError,
@@ -31,8 +31,8 @@ from scanner.analyzers.models._pickle_vm import (
     looks_like_pickle,
     scan_pickle,
 )
-from scanner.analyzers.models._torch_legacy import TORCH_LEGACY_MAGIC, scan_legacy_tar
-from scanner.analyzers.models._zip_checkpoint import scan_zip
+from scanner.analyzers.ml._torch_legacy import TORCH_LEGACY_MAGIC, scan_legacy_tar
+from scanner.analyzers.ml._zip_checkpoint import scan_zip
 from scanner.models import Severity
 from scanner.sources.sniff import SNIFF_BYTES, ContentKind, sniff_head
 

@@ -14,15 +14,15 @@ import re
 import struct
 from typing import BinaryIO
 
-from scanner.analyzers.models._common import model_finding
-from scanner.analyzers.models._pickle_ctx import (
+from scanner.analyzers.ml._common import model_finding
+from scanner.analyzers.ml._pickle_ctx import (
     MAX_BLOB,
     PickleFormatError,
     ScanCtx,
     Walker,
     label,
 )
-from scanner.analyzers.models._pickle_vm import Call, GlobalRef, PickleError, SymDict
+from scanner.analyzers.ml._pickle_vm import Call, GlobalRef, PickleError, SymDict
 from scanner.models import Severity
 
 __all__ = ["NPY_MAGIC", "scan_npy", "skip_joblib_array"]

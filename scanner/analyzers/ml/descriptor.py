@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from scanner.analyzers.interface import Output, TargetAnalyzer
-from scanner.analyzers.models._common import model_finding
-from scanner.analyzers.models.mxnet_model import symbol_inputs
+from scanner.analyzers.ml._common import model_finding
+from scanner.analyzers.ml.mxnet_model import symbol_inputs
 from scanner.config import ArchiveLimits
 from scanner.models import AnalyzerFailure, ArtifactKind, Location, Severity
 from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
@@ -323,8 +323,8 @@ class ModelDescriptorAnalyzer(TargetAnalyzer):
         self, view: ArchiveView, members: list[str], inputs: list[Mapping[str, Any]],
         loc: Location, art: str,
     ) -> Iterator[Output]:  # fmt: skip
-        from scanner.analyzers.models._protowire import WireError
-        from scanner.analyzers.models.onnx_model import load_skeleton
+        from scanner.analyzers.ml._protowire import WireError
+        from scanner.analyzers.ml.onnx_model import load_skeleton
 
         for m in members[:4]:
             data = view.read_member(m, limit=256 * 1024**2) if view.kind != "file" else None

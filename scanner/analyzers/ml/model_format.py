@@ -27,11 +27,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
-from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding, sniffed_of
+from scanner.analyzers.ml._common import MODEL_MAX_SIZE, model_finding, sniffed_of
 from scanner.models import Severity
 from scanner.sources.sniff import ContentKind, has_model_name
-from scanner.walk.entry import FileEntry
 
 __all__ = ["ModelFormatAnalyzer"]
 

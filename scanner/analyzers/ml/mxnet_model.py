@@ -17,11 +17,11 @@ import struct
 from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
-from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding, sniffed_of
+from scanner.analyzers.ml._common import MODEL_MAX_SIZE, model_finding, sniffed_of
 from scanner.models import Severity
 from scanner.sources.sniff import ContentKind
-from scanner.walk.entry import FileEntry
 
 __all__ = ["MxnetAnalyzer", "parse_params", "symbol_inputs"]
 

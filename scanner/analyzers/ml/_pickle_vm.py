@@ -21,7 +21,7 @@ import struct
 from collections.abc import Callable
 from typing import BinaryIO
 
-from scanner.analyzers.models._pickle_values import (
+from scanner.analyzers.ml._pickle_values import (
     AttributeWrite,
     BlobRef,
     Call,

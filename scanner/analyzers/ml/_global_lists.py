@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from scanner.analyzers.models._torch_layers import TORCH_LAYERS
+from scanner.analyzers.ml._torch_layers import TORCH_LAYERS
 
 __all__ = [
     "ALLOWED_EXACT",

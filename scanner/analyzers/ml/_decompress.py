@@ -12,7 +12,7 @@ import lzma
 import zlib
 from typing import BinaryIO, ClassVar
 
-from scanner.analyzers.models._pickle_ctx import PickleFormatError
+from scanner.analyzers.ml._pickle_ctx import PickleFormatError
 
 __all__ = ["DecompressError", "decompressor_for"]
 

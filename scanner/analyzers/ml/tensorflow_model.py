@@ -22,13 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
-from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding, sniffed_of
-from scanner.analyzers.models._pbtxt import pbtxt_ops
-from scanner.analyzers.models._protowire import WireError, iter_fields, strip_message
+from scanner.analyzers.ml._common import MODEL_MAX_SIZE, model_finding, sniffed_of
+from scanner.analyzers.ml._pbtxt import pbtxt_ops
+from scanner.analyzers.ml._protowire import WireError, iter_fields, strip_message
 from scanner.models import Finding, Location, Severity
 from scanner.sources.sniff import ContentKind, Sniffed
-from scanner.walk.entry import FileEntry
 
 __all__ = ["TensorFlowAnalyzer", "graph_ops"]
 

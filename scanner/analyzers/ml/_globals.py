@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from scanner.analyzers.models._global_lists import (
+from scanner.analyzers.ml._global_lists import (
     ALLOWED_EXACT,
     CRITICAL_EXACT,
     CRITICAL_MODULES,

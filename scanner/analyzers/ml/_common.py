@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from scanner.analyzers._secret_rules import find_secrets
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import AnalyzerContext
 from scanner.models import Category, Finding, Location, Severity
 from scanner.redact import redact
 from scanner.sources.sniff import Sniffed, sniff
-from scanner.walk.entry import FileEntry
 
 __all__ = [
     "SliceReader",

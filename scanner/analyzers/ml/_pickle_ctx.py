@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import Output
-from scanner.analyzers.models._globals import GlobalPolicy
+from scanner.analyzers.ml._globals import GlobalPolicy
 from scanner.models import Location
-from scanner.walk.entry import FileEntry
 
 if TYPE_CHECKING:
-    from scanner.analyzers.models._pickle_vm import PickleScan
+    from scanner.analyzers.ml._pickle_vm import PickleScan
 
 __all__ = ["PickleFormatError", "ScanCtx", "Walker", "identifier_like", "label", "seekable"]
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.analyzers.models._globals import GlobalPolicy, GlobalVerdict
-from scanner.analyzers.models._pickle_vm import PickleError, looks_like_pickle, scan_pickle
+from scanner.analyzers.ml._globals import GlobalPolicy, GlobalVerdict
+from scanner.analyzers.ml._pickle_vm import PickleError, looks_like_pickle, scan_pickle
 from tests.helpers.model_corpus import P
 
 _leaf = st.one_of(

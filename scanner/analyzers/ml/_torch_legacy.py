@@ -12,8 +12,8 @@ import struct
 import tarfile
 from typing import BinaryIO
 
-from scanner.analyzers.models._pickle_ctx import MAX_BLOB, ScanCtx, Walker, seekable
-from scanner.analyzers.models._pickle_vm import GlobalRef, PickleError, looks_like_pickle
+from scanner.analyzers.ml._pickle_ctx import MAX_BLOB, ScanCtx, Walker, seekable
+from scanner.analyzers.ml._pickle_vm import GlobalRef, PickleError, looks_like_pickle
 
 __all__ = ["TORCH_LEGACY_MAGIC", "scan_legacy_tar"]
 

@@ -21,18 +21,18 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
-from scanner.analyzers.models._common import (
+from scanner.analyzers.ml._common import (
     MODEL_MAX_SIZE,
     model_finding,
     model_options,
     sniffed_of,
 )
-from scanner.analyzers.models._globals import GlobalPolicy
-from scanner.analyzers.models._protowire import WireError, iter_fields
+from scanner.analyzers.ml._globals import GlobalPolicy
+from scanner.analyzers.ml._protowire import WireError, iter_fields
 from scanner.models import AnalyzerFailure, Location, Severity, Skipped
 from scanner.sources.sniff import ContentKind
-from scanner.walk.entry import FileEntry
 
 __all__ = ["KerasAnalyzer", "iter_keras_configs"]
 

@@ -28,8 +28,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
-from scanner.analyzers.models._common import (
+from scanner.analyzers.ml._common import (
     MODEL_MAX_SIZE,
     model_finding,
     model_options,
@@ -37,10 +38,9 @@ from scanner.analyzers.models._common import (
     redacted,
     secret_kind,
 )
-from scanner.analyzers.models._protowire import ONNX_SCHEMA, WireError, strip_message
+from scanner.analyzers.ml._protowire import ONNX_SCHEMA, WireError, strip_message
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity
 from scanner.sources.sniff import ContentKind
-from scanner.walk.entry import FileEntry
 
 __all__ = ["OnnxAnalyzer", "OnnxSkeleton", "load_skeleton"]
 

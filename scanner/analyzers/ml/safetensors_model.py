@@ -16,11 +16,11 @@ import struct
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
-from scanner.analyzers.models._common import MODEL_MAX_SIZE, model_finding, redacted, secret_kind
+from scanner.analyzers.ml._common import MODEL_MAX_SIZE, model_finding, redacted, secret_kind
 from scanner.models import Category, Finding, Severity
 from scanner.sources.sniff import ContentKind
-from scanner.walk.entry import FileEntry
 
 __all__ = ["SafetensorsAnalyzer"]
 

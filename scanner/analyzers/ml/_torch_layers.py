@@ -3,7 +3,7 @@
 Every ``nn.Module`` subclass defined under ``torch.nn.modules`` and ``torch.ao.nn``, one
 exact name each (the allow-list has no module wildcards: a wildcard would also allow
 whatever those modules import, such as ``functools`` or ``torch`` itself). Regenerate
-with ``python -m tests.unit.analyzers.models.test_torch_layers``.
+with ``python -m tests.unit.analyzers.ml.test_torch_layers``.
 """
 
 TORCH_LAYERS: dict[str, tuple[str, ...]] = {

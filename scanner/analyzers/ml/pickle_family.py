@@ -38,20 +38,20 @@ import zlib
 from collections.abc import Iterator
 from typing import ClassVar
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
-from scanner.analyzers.models._common import (
+from scanner.analyzers.ml._common import (
     MODEL_MAX_SIZE,
     model_options,
     opt_int,
     sniffed_of,
 )
-from scanner.analyzers.models._globals import GlobalPolicy
-from scanner.analyzers.models._pickle_ctx import PickleFormatError, ScanCtx
-from scanner.analyzers.models._pickle_scan import PickleWalker
-from scanner.analyzers.models._pickle_vm import DEFAULT_MAX_OPS, PickleError
+from scanner.analyzers.ml._globals import GlobalPolicy
+from scanner.analyzers.ml._pickle_ctx import PickleFormatError, ScanCtx
+from scanner.analyzers.ml._pickle_scan import PickleWalker
+from scanner.analyzers.ml._pickle_vm import DEFAULT_MAX_OPS, PickleError
 from scanner.models import AnalyzerFailure, Skipped
 from scanner.sources.sniff import ContentKind, Sniffed
-from scanner.walk.entry import FileEntry
 
 __all__ = ["PickleAnalyzer", "PickleFormatError"]
 

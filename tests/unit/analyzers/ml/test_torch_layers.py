@@ -3,8 +3,8 @@ matches what the installed torch defines: one class each, no module-wide wildcar
 
 Regenerate after a torch upgrade with::
 
-    python -m tests.unit.analyzers.models.test_torch_layers \
-        > scanner/analyzers/models/_torch_layers.py
+    python -m tests.unit.analyzers.ml.test_torch_layers \
+        > scanner/analyzers/ml/_torch_layers.py
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import warnings
 
 import pytest
 
-from scanner.analyzers.models._torch_layers import TORCH_LAYERS
+from scanner.analyzers.ml._torch_layers import TORCH_LAYERS
 
 ROOTS = ("torch.nn.modules", "torch.ao.nn")
 
@@ -54,7 +54,7 @@ def render(layers: dict[str, tuple[str, ...]]) -> str:
         "Every ``nn.Module`` subclass defined under ``torch.nn.modules`` and ``torch.ao.nn``, one",
         "exact name each (the allow-list has no module wildcards: a wildcard would also allow",
         "whatever those modules import, such as ``functools`` or ``torch`` itself). Regenerate",
-        "with ``python -m tests.unit.analyzers.models.test_torch_layers``.",
+        "with ``python -m tests.unit.analyzers.ml.test_torch_layers``.",
         '"""',
         "",
         "TORCH_LAYERS: dict[str, tuple[str, ...]] = {",

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from scanner.analyzers.models.descriptor import ModelDescriptorAnalyzer, detect_frameworks
+from scanner.analyzers.ml.descriptor import ModelDescriptorAnalyzer, detect_frameworks
 from scanner.models import Artifact, ArtifactKind, Finding, Target, TargetKind
 from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
 from tests.helpers.model_corpus import mxnet_params, mxnet_symbol

@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from scanner.analyzers.models._globals import GlobalPolicy, GlobalVerdict
+from scanner.analyzers.ml._globals import GlobalPolicy, GlobalVerdict
 from scanner.models import Severity
 from tests.helpers.lookalikes import (
     attribute_write_on_class,
