@@ -58,11 +58,13 @@ __all__ = [
     "PythonDist",
     "build_components",
     "canonical_name",
+    "deb_purl",
     "parse_dpkg_status",
     "parse_os_release",
     "parse_dockerfile_requirements",
     "parse_python_metadata",
     "parse_requirements",
+    "pypi_purl",
 ]
 
 # Native libraries vendored in wheels (auditwheel's ``<dist>.libs``, delocate's ``.dylibs``).
