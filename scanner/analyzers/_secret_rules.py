@@ -21,6 +21,22 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
+from scanner.analyzers._secret_patterns import (
+    AWS_KEY_ID,
+    AWS_SECRET,
+    AWS_SESSION,
+    B64_BODY,
+    BENIGN_NAME,
+    GENERIC,
+    GENERIC_KEYWORDS,
+    NOT_SECRET_VALUE,
+    PASSWORD_NAME,
+    PEM_CERT,
+    PEM_KEY,
+    SCHEME,
+    TOKEN_FORMATS,
+    URL_TAIL,
+)
 from scanner.analyzers._secret_values import (
     CWE_CLEARTEXT_CREDENTIALS,
     CWE_HARDCODED_CREDENTIALS,
@@ -71,116 +87,6 @@ def _text(b: bytes) -> str:
 
 # --- rules -----------------------------------------------------------------------------------
 
-_AWS_KEY_ID = re.compile(rb"(A[KS]IA[A-Z2-7]{16})(?![A-Za-z0-9])")
-_AWS_SECRET = re.compile(
-    rb"(?i)(?:aws_?secret_?(?:access_?)?key(?:_?id)?|secret_?access_?key|aws_?secret)"
-    rb"[\"']?\s*(?:[:=]|=>|:=)\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
-)
-_AWS_SESSION = re.compile(
-    rb"(?i)(?:aws_?session_?token|aws_?security_?token|session_?token|security_?token)"
-    rb"[\"']?\s*(?:[:=]|=>|:=)\s*[\"']?([A-Za-z0-9/+=]{100,})"
-)
-_PEM_KEY = re.compile(
-    rb"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |ED25519 |PGP |SSH2 ENCRYPTED )?"
-    rb"PRIVATE KEY(?: BLOCK)?)-----(.{64,65536}?)-----END \1-----",
-    re.DOTALL,
-)
-_PEM_CERT = b"-----BEGIN CERTIFICATE-----"
-_B64_BODY = re.compile(rb"[^A-Za-z0-9+/=]")
-
-# Fixed-format tokens from well-known services: the format itself is the evidence.
-_TOKEN_FORMATS: tuple[tuple[bytes, re.Pattern[bytes], str, str, Severity], ...] = (
-    (
-        b"gh",
-        re.compile(rb"(gh[pousr]_[A-Za-z0-9]{36,255})"),
-        "github-token",
-        "GitHub token",
-        Severity.HIGH,
-    ),
-    (
-        b"github_pat_",
-        re.compile(rb"(github_pat_[A-Za-z0-9_]{60,255})"),
-        "github-token",
-        "GitHub token",
-        Severity.HIGH,
-    ),
-    (
-        b"xox",
-        re.compile(rb"(xox[abposr]-[A-Za-z0-9-]{10,250})"),
-        "slack-token",
-        "Slack token",
-        Severity.HIGH,
-    ),
-    (
-        b"sk_live_",
-        re.compile(rb"(sk_live_[0-9a-zA-Z]{24,99})"),
-        "stripe-key",
-        "Stripe secret key",
-        Severity.HIGH,
-    ),
-    (
-        b"AIza",
-        re.compile(rb"(AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])"),
-        "google-api-key",
-        "Google API key",
-        Severity.HIGH,
-    ),
-    (
-        # Whoever has the URL can post into the channel: the URL is the credential.
-        b"https://hooks.slack.com/",
-        re.compile(
-            rb"(https://hooks\.slack\.com/(?:services|workflows|triggers)/"
-            rb"[A-Za-z0-9_]{6,32}/[A-Za-z0-9_]{6,32}/[A-Za-z0-9_/]{8,80})(?![A-Za-z0-9_/])"
-        ),
-        "slack-webhook",
-        "Slack incoming-webhook URL",
-        Severity.HIGH,
-    ),
-)
-
-# A credential-like name, an assignment, and a literal value. The keyword list is what the
-# anchor search looks for (lower-cased), the regex then runs on that line only.
-_GENERIC_KEYWORDS = (
-    b"secret",
-    b"token",
-    b"passw",
-    b"pwd",
-    b"api_key",
-    b"apikey",
-    b"api-key",
-    b"access_key",
-    b"auth",
-    b"credential",
-    b"private_key",
-)
-_GENERIC = re.compile(
-    rb"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_\-]?key|access[_\-]?key|"
-    rb"auth[_\-]?(?:key|token)|credentials?|private[_\-]?key))[\"']?\s*(?:[:=]|=>|:=)\s*"
-    rb"(?:[\"']([^\"'\s]{4,256})[\"']|([^\"'\s,;#]{4,256}))"
-)
-_PASSWORD_NAME = re.compile(rb"(?i)passw(?:or)?d|pwd")
-# Names that look credential-like but hold no secret (counts, paths, flags, file names).
-_BENIGN_NAME = re.compile(
-    rb"(?i)(?:_?(?:len|length|size|count|max|min|file|path|dir|url|uri|name|type|id|field|"
-    rb"prompt|label|pattern|regex|policy|mode|expir\w*|timeout|ttl|header|param|env|var|key_id|"
-    rb"endpoint|format|class|enabled|required|hash|salt|rounds|type|kind|tokens?_?(?:type|url))$)"
-    rb"|^(?:no|is|has|use|allow|enable|disable|tokenize\w*)_"
-    # Pagination, idempotency and request tokens: identifiers, not credentials.
-    rb"|(?:next|continuation|request|change|purchase|pagination|page|input|output|"
-    rb"idempotency|lifecycle_?action|csrf|resume|marker|sync)_?token$"
-)
-# Values that are identifiers rather than secrets: UUIDs, dotted paths, CONSTANT_NAMES.
-_NOT_SECRET_VALUE = re.compile(
-    rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    rb"|[A-Za-z_][\w\[\]\-]*(?:\.[A-Za-z_][\w\[\]\-]*)+"
-    rb"|[A-Z][A-Z0-9_]+"
-)
-
-_URL_TAIL = re.compile(
-    rb"://([^\s:/?#@'\"<>\[\]{}\\]{1,128}):([^\s/?#@'\"<>\\]{1,256})@([^\s/?#'\"<>\\:]{1,253})"
-)
-_SCHEME = re.compile(rb"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]{1,20})\Z")
-
 
 def _mk(
     rule: str,
@@ -228,7 +134,7 @@ def _line_bounds(data: bytes, pos: int) -> tuple[int, int]:
 
 def _aws_key_ids(data: bytes) -> Iterator[SecretMatch]:
     # One regex pass: its literal "A" prefix makes it faster than two substring searches.
-    for m in _AWS_KEY_ID.finditer(data):
+    for m in AWS_KEY_ID.finditer(data):
         pos = m.start(1)
         if pos and data[pos - 1 : pos].isalnum():
             continue
@@ -288,7 +194,7 @@ def _context_rule(
 def _openssh_encrypted(body: bytes) -> bool | None:
     """Whether an OpenSSH private key body names a cipher other than ``none``."""
     try:
-        raw = base64.b64decode(_B64_BODY.sub(b"", body) + b"==", validate=False)
+        raw = base64.b64decode(B64_BODY.sub(b"", body) + b"==", validate=False)
     except (binascii.Error, ValueError):
         return None
     magic = b"openssh-key-v1\x00"
@@ -300,14 +206,14 @@ def _openssh_encrypted(body: bytes) -> bool | None:
 
 
 def _private_keys(data: bytes) -> Iterator[SecretMatch]:
-    has_cert = _PEM_CERT in data
+    has_cert = PEM_CERT in data
     for pos in _find_all(data, b"-----BEGIN "):
-        m = _PEM_KEY.match(data, pos)
+        m = PEM_KEY.match(data, pos)
         if not m:
             continue
         label = m.group(1).decode()
         body = m.group(2)
-        b64 = _B64_BODY.sub(b"", body.split(b"\n\n", 1)[-1] if b"Proc-Type" in body else body)
+        b64 = B64_BODY.sub(b"", body.split(b"\n\n", 1)[-1] if b"Proc-Type" in body else body)
         if len(b64) < 64:
             continue  # a format string or documentation stub, not a key
         encrypted: bool
@@ -363,7 +269,7 @@ def _private_keys(data: bytes) -> Iterator[SecretMatch]:
 
 
 def _token_formats(data: bytes) -> Iterator[SecretMatch]:
-    for anchor, rx, rule, title, sev in _TOKEN_FORMATS:
+    for anchor, rx, rule, title, sev in TOKEN_FORMATS:
         for pos in _find_all(data, anchor):
             if pos and (data[pos - 1 : pos].isalnum() or data[pos - 1 : pos] == b"_"):
                 continue
@@ -376,7 +282,7 @@ def _generic(data: bytes, lower: bytes, config: bool = False) -> Iterator[Secret
     # The regex runs on a window around each keyword: the keyword's line, cut to 128 bytes
     # before it and 600 after, so a one-line JSON config is searched as well as a source file.
     hits: list[tuple[int, int]] = []
-    for kw in _GENERIC_KEYWORDS:
+    for kw in GENERIC_KEYWORDS:
         for pos in _find_all(lower, kw):
             ls, le = _line_bounds(data, pos)
             hits.append((max(ls, pos - 128), min(le, pos + 600)))
@@ -388,21 +294,21 @@ def _generic(data: bytes, lower: bytes, config: bool = False) -> Iterator[Secret
             windows.append((s, e))
     seen: set[int] = set()
     for s, e in windows:
-        for m in _GENERIC.finditer(data, s, e):
+        for m in GENERIC.finditer(data, s, e):
             if m.start() in seen:
                 continue
             seen.add(m.start())
             name = m.group(1)
             raw = m.group(2) if m.group(2) is not None else m.group(3)
             quoted = m.group(2) is not None
-            if _BENIGN_NAME.search(name) or _NOT_SECRET_VALUE.fullmatch(raw):
+            if BENIGN_NAME.search(name) or NOT_SECRET_VALUE.fullmatch(raw):
                 continue
             if m.start() and data[m.start() - 1 : m.start()] == b":":
                 continue  # "...:secret:Name" inside an ARN names a secret, it is not one
             value = raw.decode("utf-8", "replace")
             if is_placeholder(value) or value.startswith(("http://", "https://", "/")):
                 continue
-            is_password = bool(_PASSWORD_NAME.search(name))
+            is_password = bool(PASSWORD_NAME.search(name))
             # In code, unquoted values are expressions as often as literals; only accept what
             # looks like a literal secret (no call, attribute or identifier). In configuration
             # (YAML, INI, properties) an unquoted value *is* the literal.
@@ -440,9 +346,9 @@ def _not_a_config_literal(raw: bytes) -> bool:
 def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
     # Anchored on the literal "://", so the regex engine skips ahead with a fast search; the
     # scheme is read backwards from there.
-    for m in _URL_TAIL.finditer(data):
+    for m in URL_TAIL.finditer(data):
         pos = m.start()
-        head = _SCHEME.search(data, max(0, pos - 21), pos)
+        head = SCHEME.search(data, max(0, pos - 21), pos)
         if head is None:
             continue
         scheme = head.group(1).decode("latin-1").lower()
@@ -501,7 +407,7 @@ def scan_bytes(
                     data,
                     lower,
                     b"secret",
-                    _AWS_SECRET,
+                    AWS_SECRET,
                     "aws-secret-access-key",
                     "AWS secret access key",
                     Severity.CRITICAL,
@@ -514,7 +420,7 @@ def scan_bytes(
                     data,
                     lower,
                     b"token",
-                    _AWS_SESSION,
+                    AWS_SESSION,
                     "aws-session-token",
                     "AWS session token",
                     Severity.HIGH,

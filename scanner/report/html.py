@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from html import escape
 from typing import TextIO
 
-from scanner.models import Category, Decision, Finding, Reason, Report
+from scanner.models import Category, Decision, Finding, Reason, Report, Verdict
 from scanner.report._common import (
     DECISION_TEXT,
     SEVERITIES,
+    Summary,
     by_file,
     finding_status,
     no_surrogates,
@@ -166,122 +168,163 @@ class HtmlWriter:
     media_type = "text/html"
 
     def write(self, report: Report, fp: TextIO) -> None:
-        """Write the page."""
+        """Write the page: one line per element, in reading order."""
         s = summarize(report)
-        v = report.verdict
-        t = report.target
-        decision = v.decision if v is not None else Decision.INCOMPLETE
-        csp = (
-            f"default-src 'none'; style-src {_csp_hash(_CSS)}; script-src {_csp_hash(_JS)}; "
-            "img-src 'none'; base-uri 'none'; form-action 'none'"
-        )
         out: list[str] = [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{_e(report.tool_name)}: {_e(DECISION_TEXT[decision])} "
-            f"{_e(t.name or t.path)}</title>",
-            f"<style>{_CSS}</style></head><body>",
-            f'<header class="{decision.value}" id="verdict" data-decision="{decision.value}">',
-            f"<h1>{_e(DECISION_TEXT[decision])}</h1>",
-            f"<p>{_e(t.kind.value)} <code>{_e(t.path)}</code>"
-            + (f" · {_e(t.name)} {_e(t.version)}" if t.name else "")
-            + (
-                f" · policy {_e(v.policy_name)} (sha256 <code>{_e(v.policy_sha256[:16])}</code>)"
-                if v is not None
-                else ""
-            )
-            + f" · {_e(report.tool_name)} {_e(report.tool_version)}</p>",
-            "</header><main>",
-        ]
-        out.append('<h2>Why</h2><ul id="reasons">')
-        out.extend(_reason(r, report) for r in (v.reasons if v is not None else ()))
-        out.append("</ul>")
-        out.append(
+            *_head(report),
+            *_why(report),
             f"<p>{len(report.artifacts)} artifact(s), {len(report.components)} component(s), "
-            f"{s.total} finding(s) ({s.waived} waived), {len(report.failures)} failure(s).</p>"
-        )
-        # Summary table: category x severity of unwaived findings.
-        out.append('<h2>Summary</h2><div class="scroll"><table id="summary"><thead><tr>')
-        out.append("<th>category</th>")
-        out.extend(f'<th class="n">{sev.label}</th>' for sev in SEVERITIES)
-        out.append("</tr></thead><tbody>")
-        for cat in Category:
-            row = s.active_by_category.get(cat)
-            if row is None:
-                continue
-            out.append(f'<tr data-category="{cat.value}"><td>{cat.value}</td>')
-            out.extend(f'<td class="n">{row[sev]}</td>' for sev in SEVERITIES)
-            out.append("</tr>")
-        out.append("<tr><th>total</th>")
-        out.extend(f'<th class="n">{s.active_by_severity[sev]}</th>' for sev in SEVERITIES)
-        out.append("</tr></tbody></table></div>")
-        # Filters.
-        cats = sorted({f.category.value for f in report.findings})
-        out.append('<h2>Findings</h2><div id="filters">')
-        out.append('<label>category <select id="f-category"><option value="">all</option>')
-        out.extend(f'<option value="{c}">{c}</option>' for c in cats)
-        out.append("</select></label>")
-        out.append('<label>severity at least <select id="f-severity"><option value="">any</option>')
-        out.extend(f'<option value="{sev.label}">{sev.label}</option>' for sev in SEVERITIES)
-        out.append("</select></label>")
-        out.append('<label><input type="checkbox" id="f-waived" checked> show waived</label>')
-        # The script rewrites this; the static text differs so a test can tell that it ran.
-        out.append(f'<span id="shown">{s.total} finding(s)</span></div>')
-        for group in by_file(report, report.findings):
-            detail = f" <small><code>{_e(group.detail)}</code></small>" if group.detail else ""
-            out.append(
-                f'<section class="artifact" data-artifact="{_e(group.path)}">'
-                f"<h3>{_e(group.title)}{detail} ({len(group.findings)})</h3>"
-                '<table class="findings"><thead><tr><th>status</th><th>severity</th>'
-                "<th>rule</th><th>where</th><th>message</th></tr></thead><tbody>"
-            )
-            out.extend(
-                _finding_row(f, finding_status(f, s), where_in_file(f, report))
-                for f in group.findings
-            )
-            out.append("</tbody></table></section>")
-        if v is not None and v.waivers:
-            out.append(
-                '<h2>Waivers</h2><table id="waivers"><thead><tr><th>id</th><th>status</th>'
-                "<th>owner</th><th>expires</th><th>findings</th><th>reason</th></tr></thead><tbody>"
-            )
-            out.extend(
-                f'<tr data-status="{_e(u.status)}"><td><code>{_e(u.id)}</code></td>'
-                f"<td>{_e(u.status)}</td><td>{_e(u.owner)}</td><td>{_e(u.expires)}</td>"
-                f'<td class="n">{len(u.fingerprints)}</td><td>{_e(u.reason)}</td></tr>'
-                for u in v.waivers
-            )
-            out.append("</tbody></table>")
-        if report.failures:
-            out.append(
-                '<h2>Failures</h2><table id="failures"><thead><tr><th>analyzer</th><th>where</th>'
-                "<th>reason</th></tr></thead><tbody>"
-            )
-            for fail in report.failures:
-                where = str(fail.location) if fail.location else "-"
-                out.append(
-                    f"<tr><td>{_e(fail.analyzer)}</td><td><code>{_e(where)}</code></td>"
-                    f"<td>{_e(fail.reason)}</td></tr>"
-                )
-            out.append("</tbody></table>")
-        if report.artifacts:
-            out.append(
-                '<h2>Artifacts</h2><table id="artifacts" class="findings"><thead><tr>'
-                "<th>file</th><th>kind</th><th>package</th><th>size</th><th>sha256</th>"
-                "</tr></thead><tbody>"
-            )
-            out.extend(
-                f'<tr><td data-label="file"><code>{_e(a.path or a.name)}</code></td>'
-                f'<td data-label="kind">{a.kind.value}</td>'
-                f'<td data-label="package">{_e(a.package or "")}</td>'
-                f'<td class="n" data-label="size">{a.size}</td>'
-                f'<td data-label="sha256"><code>{_e(a.digest.hex if a.digest else "-")}</code>'
-                "</td></tr>"
-                for a in report.artifacts
-            )
-            out.append("</tbody></table>")
-        out.append(f"</main><script>{_JS}</script></body></html>")
+            f"{s.total} finding(s) ({s.waived} waived), {len(report.failures)} failure(s).</p>",
+            *_summary_table(s),
+            *_filters(report, s),
+            *_findings_by_file(report, s),
+            *_waivers(report.verdict),
+            *_failures(report),
+            *_artifacts(report),
+            f"</main><script>{_JS}</script></body></html>",
+        ]
         fp.write(no_surrogates("\n".join(out)))
         fp.write("\n")
+
+
+def _head(report: Report) -> list[str]:
+    """The document head (CSP, title, styles) and the verdict banner."""
+    v = report.verdict
+    t = report.target
+    decision = v.decision if v is not None else Decision.INCOMPLETE
+    csp = (
+        f"default-src 'none'; style-src {_csp_hash(_CSS)}; script-src {_csp_hash(_JS)}; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(report.tool_name)}: {_e(DECISION_TEXT[decision])} "
+        f"{_e(t.name or t.path)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f'<header class="{decision.value}" id="verdict" data-decision="{decision.value}">',
+        f"<h1>{_e(DECISION_TEXT[decision])}</h1>",
+        f"<p>{_e(t.kind.value)} <code>{_e(t.path)}</code>"
+        + (f" · {_e(t.name)} {_e(t.version)}" if t.name else "")
+        + (
+            f" · policy {_e(v.policy_name)} (sha256 <code>{_e(v.policy_sha256[:16])}</code>)"
+            if v is not None
+            else ""
+        )
+        + f" · {_e(report.tool_name)} {_e(report.tool_version)}</p>",
+        "</header><main>",
+    ]
+
+
+def _why(report: Report) -> Iterator[str]:
+    """The verdict's reasons, one list item each."""
+    v = report.verdict
+    yield '<h2>Why</h2><ul id="reasons">'
+    yield from (_reason(r, report) for r in (v.reasons if v is not None else ()))
+    yield "</ul>"
+
+
+def _summary_table(s: Summary) -> Iterator[str]:
+    """Category x severity of unwaived findings, with totals."""
+    yield '<h2>Summary</h2><div class="scroll"><table id="summary"><thead><tr>'
+    yield "<th>category</th>"
+    yield from (f'<th class="n">{sev.label}</th>' for sev in SEVERITIES)
+    yield "</tr></thead><tbody>"
+    for cat in Category:
+        row = s.active_by_category.get(cat)
+        if row is None:
+            continue
+        yield f'<tr data-category="{cat.value}"><td>{cat.value}</td>'
+        yield from (f'<td class="n">{row[sev]}</td>' for sev in SEVERITIES)
+        yield "</tr>"
+    yield "<tr><th>total</th>"
+    yield from (f'<th class="n">{s.active_by_severity[sev]}</th>' for sev in SEVERITIES)
+    yield "</tr></tbody></table></div>"
+
+
+def _filters(report: Report, s: Summary) -> Iterator[str]:
+    """The filter controls the inline script reads (category, minimum severity, waived)."""
+    cats = sorted({f.category.value for f in report.findings})
+    yield '<h2>Findings</h2><div id="filters">'
+    yield '<label>category <select id="f-category"><option value="">all</option>'
+    yield from (f'<option value="{c}">{c}</option>' for c in cats)
+    yield "</select></label>"
+    yield '<label>severity at least <select id="f-severity"><option value="">any</option>'
+    yield from (f'<option value="{sev.label}">{sev.label}</option>' for sev in SEVERITIES)
+    yield "</select></label>"
+    yield '<label><input type="checkbox" id="f-waived" checked> show waived</label>'
+    # The script rewrites this; the static text differs so a test can tell that it ran.
+    yield f'<span id="shown">{s.total} finding(s)</span></div>'
+
+
+def _findings_by_file(report: Report, s: Summary) -> Iterator[str]:
+    """One section per file, its findings as table rows (cards on a narrow screen)."""
+    for group in by_file(report, report.findings):
+        detail = f" <small><code>{_e(group.detail)}</code></small>" if group.detail else ""
+        yield (
+            f'<section class="artifact" data-artifact="{_e(group.path)}">'
+            f"<h3>{_e(group.title)}{detail} ({len(group.findings)})</h3>"
+            '<table class="findings"><thead><tr><th>status</th><th>severity</th>'
+            "<th>rule</th><th>where</th><th>message</th></tr></thead><tbody>"
+        )
+        yield from (
+            _finding_row(f, finding_status(f, s), where_in_file(f, report)) for f in group.findings
+        )
+        yield "</tbody></table></section>"
+
+
+def _waivers(v: Verdict | None) -> Iterator[str]:
+    """The waivers the policy applied, when it has any."""
+    if v is None or not v.waivers:
+        return
+    yield (
+        '<h2>Waivers</h2><table id="waivers"><thead><tr><th>id</th><th>status</th>'
+        "<th>owner</th><th>expires</th><th>findings</th><th>reason</th></tr></thead><tbody>"
+    )
+    yield from (
+        f'<tr data-status="{_e(u.status)}"><td><code>{_e(u.id)}</code></td>'
+        f"<td>{_e(u.status)}</td><td>{_e(u.owner)}</td><td>{_e(u.expires)}</td>"
+        f'<td class="n">{len(u.fingerprints)}</td><td>{_e(u.reason)}</td></tr>'
+        for u in v.waivers
+    )
+    yield "</tbody></table>"
+
+
+def _failures(report: Report) -> Iterator[str]:
+    """Analyzers that failed, and where."""
+    if not report.failures:
+        return
+    yield (
+        '<h2>Failures</h2><table id="failures"><thead><tr><th>analyzer</th><th>where</th>'
+        "<th>reason</th></tr></thead><tbody>"
+    )
+    for fail in report.failures:
+        where = str(fail.location) if fail.location else "-"
+        yield (
+            f"<tr><td>{_e(fail.analyzer)}</td><td><code>{_e(where)}</code></td>"
+            f"<td>{_e(fail.reason)}</td></tr>"
+        )
+    yield "</tbody></table>"
+
+
+def _artifacts(report: Report) -> Iterator[str]:
+    """The artifacts scanned: file, kind, package, size and digest."""
+    if not report.artifacts:
+        return
+    yield (
+        '<h2>Artifacts</h2><table id="artifacts" class="findings"><thead><tr>'
+        "<th>file</th><th>kind</th><th>package</th><th>size</th><th>sha256</th>"
+        "</tr></thead><tbody>"
+    )
+    yield from (
+        f'<tr><td data-label="file"><code>{_e(a.path or a.name)}</code></td>'
+        f'<td data-label="kind">{a.kind.value}</td>'
+        f'<td data-label="package">{_e(a.package or "")}</td>'
+        f'<td class="n" data-label="size">{a.size}</td>'
+        f'<td data-label="sha256"><code>{_e(a.digest.hex if a.digest else "-")}</code>'
+        "</td></tr>"
+        for a in report.artifacts
+    )
+    yield "</tbody></table>"

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from scanner.models import AnalyzerFailure, Finding, Location, Report, Severity
-from scanner.report._common import finding_status, no_surrogates, summarize
+from scanner.models import AnalyzerFailure, Artifact, Finding, Location, Report, Severity
+from scanner.report._common import Summary, finding_status, no_surrogates, summarize
 from scanner.report._paths import SourceRoot, repo_location
 from scanner.report.json import jsonable, verdict_to_dict
 
@@ -166,46 +166,6 @@ def report_to_sarif(report: Report, source_root: SourceRoot | None = None) -> di
         by_rule.setdefault(f.rule_id, []).append(f)
     rule_ids = sorted(by_rule)
     index = {r: i for i, r in enumerate(rule_ids)}
-    results: list[dict[str, Any]] = []
-    for f in report.findings:
-        result: dict[str, Any] = {
-            "ruleId": f.rule_id,
-            "ruleIndex": index[f.rule_id],
-            "level": _LEVEL[f.severity],
-            "message": {"text": f.message},
-            "locations": [_location(f.location, paths, root)],
-            "partialFingerprints": {"panoramaGateFingerprint/v1": f.fingerprint},
-            "properties": {
-                **jsonable(f.properties),
-                "severity": f.severity.label,
-                "category": f.category.value,
-                "status": finding_status(f, summary),
-                **({"cwe": f"CWE-{f.cwe}"} if f.cwe is not None else {}),
-            },
-        }
-        if f.waived:
-            waiver = f.properties.get("waiver")
-            if isinstance(waiver, Mapping):
-                justification = (
-                    f"waiver {waiver.get('id')}: {waiver.get('reason')} "
-                    f"(owner {waiver.get('owner')}, expires {waiver.get('expires')})"
-                )
-            else:
-                justification = "present in the baseline report"
-            result["suppressions"] = [
-                {"kind": "external", "status": "accepted", "justification": justification}
-            ]
-        results.append(result)
-    artifacts = [
-        {
-            "location": _artifact_location(repo_location(Location(a.name), paths, root).path, root),
-            "length": a.size,
-            "roles": ["analysisTarget"],
-            **({"hashes": {"sha-256": a.digest.hex}} if a.digest else {}),
-            "properties": {"kind": a.kind.value, "path": a.path},
-        }
-        for a in report.artifacts
-    ]
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -217,7 +177,7 @@ def report_to_sarif(report: Report, source_root: SourceRoot | None = None) -> di
             }
         },
         "automationDetails": {"id": f"{report.tool_name}/{report.target.name or 'target'}/"},
-        "artifacts": artifacts,
+        "artifacts": [_artifact(a, paths, root) for a in report.artifacts],
         "invocations": [
             {
                 "executionSuccessful": not report.failures,
@@ -226,7 +186,7 @@ def report_to_sarif(report: Report, source_root: SourceRoot | None = None) -> di
                 ],
             }
         ],
-        "results": results,
+        "results": [_result(f, index[f.rule_id], paths, root, summary) for f in report.findings],
         "properties": {
             "target": {"path": report.target.path, "kind": report.target.kind.value},
             "verdict": verdict_to_dict(report.verdict),
@@ -236,6 +196,54 @@ def report_to_sarif(report: Report, source_root: SourceRoot | None = None) -> di
         # Lets viewers other than GitHub (which uses its checkout) find the files.
         run["originalUriBaseIds"] = {SRCROOT: {"uri": Path(root.root).as_uri().rstrip("/") + "/"}}
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _result(
+    f: Finding, rule_index: int, paths: dict[str, str], root: SourceRoot, summary: Summary
+) -> dict[str, Any]:
+    """One finding as a SARIF result; a waived one carries an accepted suppression."""
+    result: dict[str, Any] = {
+        "ruleId": f.rule_id,
+        "ruleIndex": rule_index,
+        "level": _LEVEL[f.severity],
+        "message": {"text": f.message},
+        "locations": [_location(f.location, paths, root)],
+        "partialFingerprints": {"panoramaGateFingerprint/v1": f.fingerprint},
+        "properties": {
+            **jsonable(f.properties),
+            "severity": f.severity.label,
+            "category": f.category.value,
+            "status": finding_status(f, summary),
+            **({"cwe": f"CWE-{f.cwe}"} if f.cwe is not None else {}),
+        },
+    }
+    if f.waived:
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": _justification(f)}
+        ]
+    return result
+
+
+def _justification(f: Finding) -> str:
+    """Why a waived finding is accepted: its waiver, or the baseline it was already in."""
+    waiver = f.properties.get("waiver")
+    if isinstance(waiver, Mapping):
+        return (
+            f"waiver {waiver.get('id')}: {waiver.get('reason')} "
+            f"(owner {waiver.get('owner')}, expires {waiver.get('expires')})"
+        )
+    return "present in the baseline report"
+
+
+def _artifact(a: Artifact, paths: dict[str, str], root: SourceRoot) -> dict[str, Any]:
+    """One scanned artifact as a SARIF analysis target."""
+    return {
+        "location": _artifact_location(repo_location(Location(a.name), paths, root).path, root),
+        "length": a.size,
+        "roles": ["analysisTarget"],
+        **({"hashes": {"sha-256": a.digest.hex}} if a.digest else {}),
+        "properties": {"kind": a.kind.value, "path": a.path},
+    }
 
 
 class SarifWriter:

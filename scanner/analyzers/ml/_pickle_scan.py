@@ -23,12 +23,12 @@ from scanner.analyzers.ml._pickle_ctx import (
     identifier_like,
     label,
 )
+from scanner.analyzers.ml._pickle_sniff import looks_like_pickle
 from scanner.analyzers.ml._pickle_vm import (
     BlobRef,
     Call,
     PickleError,
     PickleScan,
-    looks_like_pickle,
     scan_pickle,
 )
 from scanner.analyzers.ml._torch_legacy import TORCH_LEGACY_MAGIC, scan_legacy_tar

@@ -13,7 +13,8 @@ import tarfile
 from typing import BinaryIO
 
 from scanner.analyzers.ml._pickle_ctx import MAX_BLOB, ScanCtx, Walker, seekable
-from scanner.analyzers.ml._pickle_vm import GlobalRef, PickleError, looks_like_pickle
+from scanner.analyzers.ml._pickle_sniff import looks_like_pickle
+from scanner.analyzers.ml._pickle_vm import GlobalRef, PickleError
 
 __all__ = ["TORCH_LEGACY_MAGIC", "scan_legacy_tar"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 
 import onnx
@@ -83,3 +84,17 @@ def test_onnx_output_shapes(tmp_path):
     path = tmp_path / "m.onnx"
     path.write_bytes(pooled_classifier_onnx())
     assert onnx_output_shapes(path) == [[1, 10]]
+
+
+def test_override_manifest_values_replace_the_graphs(tmp_path):
+    proj = build_project(tmp_path / "p", ProjectSpec(threshold=0.75, with_override=True))
+    assert proj.override_path is not None
+    doc = json.loads(proj.override_path.read_text())
+    doc["nodeGraphOverrides"]["nodes"].append({"name": "threshold_param", "value": 0.3})
+    proj.override_path.write_text(json.dumps(doc))
+    st = detect_target(proj.root)
+    assert app_spec(st, _container(st), tmp_path).parameters == {"threshold": 0.3}
+    # A flag on the command line still wins over the override manifest.
+    assert app_spec(st, _container(st), tmp_path, {"threshold": 0.9}).parameters == {
+        "threshold": 0.9
+    }

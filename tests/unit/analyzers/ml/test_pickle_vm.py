@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.analyzers.ml._globals import GlobalPolicy, GlobalVerdict
-from scanner.analyzers.ml._pickle_vm import PickleError, looks_like_pickle, scan_pickle
+from scanner.analyzers.ml._pickle_sniff import looks_like_pickle
+from scanner.analyzers.ml._pickle_vm import PickleError, scan_pickle
 from tests.helpers.model_corpus import P
 
 _leaf = st.one_of(
