@@ -10,18 +10,7 @@ import io
 
 from scanner.analyzers.ml._pickle_vm import PickleError, scan_pickle
 
-__all__ = ["looks_like_pickle", "may_be_pickle"]
-
-_VALID_OPCODES = frozenset(b"()0125FGIJKLMNPQRSTUVXabcdeghijlopqrstu}]" + bytes(range(0x80, 0x99)))
-
-
-def may_be_pickle(prefix: bytes) -> bool:
-    """A broad sniff: any opcode start that walks cleanly until the prefix runs out.
-
-    Used for files that a loader could read as a pickle whatever they start with (a
-    ``pytorch_model.bin`` opening with ``N0`` is still unpickled by ``torch.load``).
-    """
-    return bool(prefix) and prefix[0] in _VALID_OPCODES and _parses(prefix)
+__all__ = ["looks_like_pickle"]
 
 
 def looks_like_pickle(prefix: bytes) -> bool:
