@@ -1,11 +1,12 @@
 """Pickle opcode framing for the sniffer: does a head walk as pickle opcodes?
 
 Protocol 0 and 1 pickles have no header; this is how they are recognised, from argument
-framing alone (no stack), cheaply. Private to ``scanner.sources.sniff``.
+framing and stack depth alone (no values), cheaply. Private to ``scanner.sources.sniff``.
 """
 
 from __future__ import annotations
 
+import pickletools
 import re
 
 __all__ = ["TEXT_BYTES", "pickle_opcodes_walk"]
@@ -51,6 +52,23 @@ _PROTOCOL0 = {op: _ARGS[op] for op in b"(.012FILNPRSVabcdgilpst"}
 # store or STOP (prose such as "0.20.4" would otherwise be POP, STOP).
 _FIRST = frozenset(b"(cFILNPSVGJKMTUXBC)]}" + bytes([0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E]))
 _FIRST |= frozenset(bytes([0x8F, 0x95, 0x96, 0x97, 0x82, 0x83, 0x84]))
+# Stack effect of every opcode, from the standard library's own table: (items it needs below a
+# MARK, or -1 when it needs no MARK; items it needs on the stack (above the MARK when it needs
+# one); items it pushes; whether it pushes a MARK).
+_EFFECT: dict[int, tuple[int, int, int, bool]] = {}
+for _op in pickletools.opcodes:
+    _before, _after = _op.stack_before, _op.stack_after
+    _marked = pickletools.markobject in _before
+    _below = _before.index(pickletools.markobject) if _marked else -1
+    _needs = [x for x in _before[_below + 1 :] if x is not pickletools.stackslice]
+    _EFFECT[ord(_op.code.encode("latin-1"))] = (
+        _below,
+        len(_needs),
+        len([x for x in _after if x is not pickletools.markobject]),
+        pickletools.markobject in _after,
+    )
+# Opcodes that import: a stream that imports and then breaks has already run what it imported.
+_IMPORTS = frozenset(b"ci\x93")
 _IDENT = re.compile(rb"[A-Za-z_][\w.]*\Z")
 _NUMBER = re.compile(rb"-?(?:\d+L?|0x[0-9a-fA-F]+|\d*\.\d*(?:[eE][-+]?\d+)?|inf|nan)\Z")
 
@@ -79,15 +97,23 @@ def pickle_opcodes_walk(data: bytes, *, min_ops: int = 12) -> bool:
 
 def _walk(data: bytes, allowed: dict[int, object], min_ops: int) -> tuple[str, int, int]:
     """Walk opcodes: ("stop", offset after STOP, ops), ("ran-out", ...) after ``min_ops``
-    opcodes with the data ending mid-pickle, or ("fail", ...)."""
+    opcodes with the data ending mid-pickle, or ("fail", ...).
+
+    An opcode that takes more from the stack than is there fails the walk (``pickle`` stops
+    there: text such as ``)000.`` is not a pickle), unless something was imported before it:
+    a stream that imports and calls, then breaks, has run its payload and is a pickle.
+    """
     pos = 0
     ops = 0
     n = len(data)
+    stack = _Stack()
     while pos < n:
         op = data[pos]
         spec = allowed.get(op)
         if spec is None:
             return "fail", pos, ops
+        if not stack.apply(op):
+            return ("stop" if stack.imported else "fail"), pos, ops
         pos += 1
         ops += 1
         if op == ord("."):
@@ -115,6 +141,44 @@ def _walk(data: bytes, allowed: dict[int, object], min_ops: int) -> tuple[str, i
             return "fail", pos, ops
         pos += width + length
     return ("ran-out" if ops >= min_ops else "fail"), pos, ops
+
+
+class _Stack:
+    """How many items the stack holds above its last MARK, and the MARKs below: enough to tell
+    an underflow, which ends any real unpickling."""
+
+    __slots__ = ("depth", "imported", "marks")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.marks: list[int] = []
+        self.imported = False
+
+    def apply(self, op: int) -> bool:
+        """Apply ``op``'s stack effect; False on an underflow."""
+        below, needs, pushes, mark = _EFFECT[op]
+        if op == 0x30:  # POP: an item, or the MARK itself when none is above it
+            if self.depth:
+                self.depth -= 1
+            elif self.marks:
+                self.depth = self.marks.pop()
+            else:
+                return False
+            return True
+        if below >= 0:
+            if not self.marks or self.depth < needs:
+                return False
+            self.depth = self.marks.pop() - below
+        else:
+            self.depth -= needs
+        if self.depth < 0:
+            return False
+        if mark:
+            self.marks.append(self.depth)
+            self.depth = 0
+        self.depth += pushes
+        self.imported = self.imported or op in _IMPORTS
+        return True
 
 
 def _line_arg_ok(op: int, arg: bytes, index: int) -> bool:

@@ -4,6 +4,7 @@ property)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -63,6 +64,11 @@ def test_any_single_byte_flip_fails_verification(
     index = int(position * len(original))
     flipped = bytearray(original)
     flipped[index] ^= mask
+    if which in ("bundle", "model-bundle"):
+        # a bundle is JSON: a flip that leaves the same document (a space made a tab) changes
+        # nothing that was signed, and verifiers rightly read it the same
+        with contextlib.suppress(ValueError):
+            assume(json.loads(flipped) != json.loads(original))
     path.write_bytes(bytes(flipped))
     try:
         with pytest.raises(VerificationError):
