@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 CHUNK = 1024 * 1024
+TAR_BUFFER = 64 * 1024
 MAX_HEADER_BYTES = 1024 * 1024  # pax / GNU long-name headers larger than this are hostile
 
 
@@ -404,7 +405,10 @@ class SafeTarReader:
             tf = tarfile.open(  # noqa: SIM115 - closed in the finally below
                 fileobj=cast(IO[bytes], self._bounded),
                 mode="r|",
-                bufsize=CHUNK,  # the default 10 KiB makes skipping unwanted content slow
+                # tarfile copies what remains of its buffer on every read: 1 MiB made each
+                # 512-byte header read copy ~1 MiB (a 1.8x slower walk); the default 10 KiB
+                # makes skipping content slow. 64 KiB is the fastest of the three measured.
+                bufsize=TAR_BUFFER,
                 tarinfo=_SafeTarInfo,
                 errorlevel=2,
                 ignore_zeros=False,

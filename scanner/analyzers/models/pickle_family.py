@@ -119,6 +119,7 @@ class PickleAnalyzer(FileAnalyzer):
     """Finds code-execution globals in pickle-family model files without loading them."""
 
     name: ClassVar[str] = "pickle"
+    parallel: ClassVar[bool] = True  # heavy: runs in a worker beside the walk
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = (
