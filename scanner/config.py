@@ -80,6 +80,15 @@ class ScanConfig:
     # that skips verification would approve a modified OS binary.
     ownership: bool = True
 
+    def effective_jobs(self) -> int:
+        """How many processes the scan may keep busy: ``jobs``, or one per usable core."""
+        if self.jobs > 0:
+            return self.jobs
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
+
     def analyzer_options(self, name: str) -> Mapping[str, Any]:
         """The options of one analyzer (empty mapping when none are set)."""
         return self.options.get(name) or frozen_mapping({})

@@ -54,9 +54,9 @@ from scanner.sources.safe_archive import CHUNK
 from scanner.treedigest import tree_manifest
 from scanner.walk.dispatch import Dispatcher, run_safely
 from scanner.walk.walker import ArtifactWalker, Progress, entry_of, mark_shadowed
-from scanner.walk.workers import WorkerPlan, WorkerPool
+from scanner.walk.workers import PARALLEL_MIN_BYTES, WorkerPlan, WorkerPool
 
-__all__ = ["Progress", "jobs_of", "scan"]
+__all__ = ["Progress", "scan"]
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,11 @@ def scan(
         else:
             for a in analyzers:
                 a.configure(AnalyzerContext(a.name, config.analyzer_options(a.name), config, work))
-        pool = WorkerPool(plan, jobs_of(config) - 1)
+        pool = WorkerPool(plan, config.effective_jobs())
         dispatcher = Dispatcher(analyzers, work, pool, ownership=config.ownership)
+        if any(a.artifact.size >= PARALLEL_MIN_BYTES for a in st.artifacts):
+            # the workers start while the first artifact is sniffed and its digest taken
+            pool.start({a.name: a for a in dispatcher.file_analyzers})
         try:
             report = _scan_target(
                 st, analyzers, dispatcher, config, work, progress, clock, tool_version
@@ -147,16 +150,6 @@ def scan(
         finally:
             dispatcher.close()
     return dataclasses.replace(report, timings=_timings(dispatcher, config, started))
-
-
-def jobs_of(config: ScanConfig) -> int:
-    """How many processes a scan may keep busy: ``config.jobs``, or one per usable core."""
-    if config.jobs > 0:
-        return config.jobs
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _scan_target(
@@ -219,7 +212,7 @@ def _timings(dispatcher: Dispatcher, config: ScanConfig, started: tuple[float, f
     return Timings(
         wall_seconds=round(time.perf_counter() - started[0], 3),
         cpu_seconds=round(_cpu_seconds() - started[1] + dispatcher.worker_cpu_seconds, 3),
-        jobs=jobs_of(config),
+        jobs=config.effective_jobs(),
         stages=dispatcher.stage_tally.timings(),
         analyzers=dispatcher.analyzer_tally.timings(),
     )

@@ -60,7 +60,7 @@ class DigestTap:
     __slots__ = ("_hash", "_member", "done", "member", "opened")
 
     def __init__(self, member: ArchiveMember, algorithm: str) -> None:
-        self._hash = hashlib.new(algorithm, usedforsecurity=False)
+        self._hash: Any = hashlib.new(algorithm, usedforsecurity=False)
         self._member = member
         self.opened = False
         self.done = member.size == 0
@@ -70,8 +70,17 @@ class DigestTap:
         self.opened = True
         return cast(IO[bytes], _TapReader(self._member.open(), self))
 
+    @property
+    def deferred(self) -> bool:
+        """Whether the bytes are hashed elsewhere (``defer``)."""
+        return self._hash is None
+
+    def defer(self) -> None:
+        """Someone else hashes these bytes (a worker they are handed to): only pass them on."""
+        self._hash = None
+
     def _feed(self, data: bytes, *, eof: bool) -> None:
-        if data:
+        if data and self._hash is not None:
             self._hash.update(data)
         if eof:
             self.done = True
@@ -89,4 +98,4 @@ class DigestTap:
                 while f.read(CHUNK):
                     pass
             self.done = True
-        return self._hash.hexdigest()
+        return "" if self._hash is None else str(self._hash.hexdigest())

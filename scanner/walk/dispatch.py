@@ -117,6 +117,8 @@ class Dispatcher:
         self._slot = {a.name: i + 1 for i, a in enumerate(self.file_analyzers)}
         self._tree_slot = len(self.file_analyzers) + 1
         self._hosted: dict[str, AnalyzerWorker] = {}
+        # files whose digest a worker takes: (path, algorithm, token, seq)
+        self._pending: list[tuple[str, str, str, int]] = []
         self._trees: dict[str, Path] = {}
         self._artifact = ""
         self.ownership: OwnershipIndex | None = None
@@ -214,18 +216,24 @@ class Dispatcher:
         index = self.ownership if not path_prefix else None
         if index is None:
             return self._dispatch(member, path, layer, layer_id, False)
-        tap = DigestTap(member, index.algorithm_for(path))
-        entry = self._dispatch(tap.member, path, layer, layer_id, index.wants_content(path))
-        if entry is not None and index.wants_content(path):
+        algorithm = index.algorithm_for(path)
+        needed = index.wants_content(path)
+        tap = DigestTap(member, algorithm)
+        entry = self._dispatch(tap.member, path, layer, layer_id, needed, tap)
+        if entry is not None and needed:
             index.add_content(path, entry.read())
         try:
             with self.stage_tally.timed("read"):
                 digest = tap.hexdigest()
-            index.add_file(path, index.algorithm_for(path), digest)
         except ArchiveStreamError:
             raise
         except READ_ERRORS as exc:
             raise ArchiveStreamError.from_read_error(exc) from exc
+        if tap.deferred:
+            # a worker hashes the bytes it was handed; the token keeps the walk's order
+            digest = f"\0pending:{self._seq}"
+            self._pending.append((path, algorithm, digest, self._seq))
+        index.add_file(path, algorithm, digest)
         return entry
 
     def note(self, member: ArchiveMember, path_prefix: str = "") -> None:
@@ -247,6 +255,7 @@ class Dispatcher:
         layer: int,
         layer_id: str | None,
         needed: bool,
+        tap: DigestTap | None = None,
     ) -> FileEntry | None:
         interested = [a for a in self.file_analyzers if a.wants(path, member.size, member.mode)]
         trees = [t for t in self.tree_analyzers if t.wants(path, member.size, member.mode)]
@@ -262,9 +271,14 @@ class Dispatcher:
             worker = self._hosted.get(a.name)
             if worker is None:
                 local.append(a)
-            else:
+            elif worker.alive:  # a dead worker's analyzers fail for the artifact at finish
                 remote.setdefault(worker, []).append((self._slot[a.name], a.name))
         named = bool(remote) and member.size > MEMORY_LIMIT
+        algorithm = ""
+        # the worker takes the digest when it keeps up with the walk, this thread when not
+        if remote and tap is not None and self.ownership and next(iter(remote)).keeping_up:
+            tap.defer()
+            algorithm = self.ownership.algorithm_for(path)
         content = LazyContent(lambda: self._loader(member, named))  # type: ignore[arg-type, return-value]
         entry = FileEntry(
             self._artifact,
@@ -278,7 +292,7 @@ class Dispatcher:
             layer_id,
         )
         if remote:
-            self._hand_over(seq, entry, remote)
+            self._hand_over(seq, entry, remote, algorithm)
         if inventory:
             assert self.stage is not None
             self._stage_add(self.stage, entry, seq)
@@ -296,18 +310,24 @@ class Dispatcher:
         return entry
 
     def _hand_over(
-        self, seq: int, entry: FileEntry, remote: dict[AnalyzerWorker, list[tuple[int, str]]]
+        self,
+        seq: int,
+        entry: FileEntry,
+        remote: dict[AnalyzerWorker, list[tuple[int, str]]],
+        algorithm: str,
     ) -> None:
-        """Send the file to the workers hosting analyzers that want it."""
+        """Send the file to the workers hosting analyzers that want it (the first one also
+        takes its ``algorithm`` digest, when one is named)."""
         content = entry.content
         data = content.read() if entry.size <= MEMORY_LIMIT else content.name()
         start = time.perf_counter()
-        meta = (
-            entry.artifact, entry.path, entry.size, entry.mode, entry.uid, entry.gid,
-            entry.layer, entry.layer_id,
-        )  # fmt: skip
         for worker, wanted in remote.items():
+            meta = (
+                entry.artifact, entry.path, entry.size, entry.mode, entry.uid, entry.gid,
+                entry.layer, entry.layer_id, algorithm,
+            )  # fmt: skip
             worker.submit(seq, tuple(wanted), meta, data)
+            algorithm = ""
         self.stage_tally.add("hand-off", time.perf_counter() - start, entry.size, 1)
 
     def _stage_add(self, stage: ComponentStage, entry: FileEntry, seq: int) -> None:
@@ -363,20 +383,28 @@ class Dispatcher:
         """
         walk, self._walk = self._walk, []
         finished: dict[str, list[Output]] = {}
+        digests: dict[int, str] = {}
         for worker in dict.fromkeys(self._hosted.values()):
             names = [n for n, w in self._hosted.items() if w is worker]
             try:
-                results, done, rows, cpu = worker.finish(sa)
+                reply = worker.finish(sa)
             except WorkerDiedError as exc:
                 loc = Location(sa.artifact.name)
                 for name in names:
                     reason = f"{exc}: its findings for this artifact are unknown"
                     finished[name] = [AnalyzerFailure(name, reason, loc)]
                 continue
-            walk.extend(results)
-            finished.update(done)
-            self.analyzer_tally.merge(rows)
-            self.worker_cpu_seconds += cpu
+            walk.extend(reply.results)
+            finished.update(reply.finished)
+            digests.update(reply.digests)
+            self.analyzer_tally.merge(reply.analyzers)
+            self.stage_tally.merge(reply.stages)
+            self.worker_cpu_seconds += reply.cpu_seconds
+        if self.ownership is not None:
+            for path, algorithm, token, seq in self._pending:
+                # a digest a dead worker never sent stays unknown: the file is unverified
+                self.ownership.settle(path, algorithm, token, digests.get(seq, ""))
+        self._pending = []
         walk.sort(key=lambda r: (r[0], r[1]))
         return [o for _, _, outs in walk for o in outs], finished
 

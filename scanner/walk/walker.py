@@ -46,6 +46,10 @@ __all__ = ["NESTED_SUFFIXES", "ArtifactWalker", "Progress", "entry_of", "mark_sh
 Progress = Callable[[str, int, int], None]
 """``progress(artifact_name, bytes_done, bytes_total)``."""
 
+# Compressed streams at least this big decompress in a thread beside the walk (a thread costs
+# more than it saves on a few MiB).
+READAHEAD_MIN_BYTES = 16 * 1024 * 1024
+
 NESTED_SUFFIXES = (
     ".tar",
     ".tar.gz",
@@ -223,6 +227,8 @@ class ArtifactWalker:
                     limits=self.config.limits,
                     context=ctx,
                     on_progress=self._progress_cb(sa.artifact.name, size),
+                    # a big stream decompresses in a thread of its own, beside the walk
+                    readahead=size >= READAHEAD_MIN_BYTES and self.config.effective_jobs() > 1,
                 )
                 self._members(reader, sa, 0, "")
         elif fmt in (

@@ -11,8 +11,9 @@ one does.
 The hand-off costs one copy of each file's bytes into a pipe: small files travel in batches of
 about a MiB (pickled in the walk's thread, written by a sender thread that waits in the kernel
 without the GIL); a file too big to keep in memory travels as the path of its spool file,
-which the worker deletes when done. At most ``QUEUE_BATCHES`` batches wait, so memory stays
-flat whatever the artifact's size.
+which the worker deletes when done. At most ``INFLIGHT_BYTES`` of batches wait, so memory stays
+flat whatever the artifact's size. For files it is sent anyway, the worker also takes the digest
+the ownership join needs (``EntryMeta``'s last field), off the walk's thread.
 
 Fail closed: a worker that dies (a crash in a native parser, the OOM killer) makes every
 analyzer it hosted fail for that artifact (``AnalyzerFailure``: the verdict is incomplete).
@@ -27,8 +28,10 @@ Example::
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copyreg
+import hashlib
 import importlib
 import logging
 import multiprocessing
@@ -36,7 +39,6 @@ import multiprocessing.forkserver
 import multiprocessing.resource_tracker
 import os
 import pickle
-import queue
 import signal
 import threading
 import time
@@ -63,6 +65,7 @@ __all__ = [
     "WorkerDiedError",
     "WorkerPlan",
     "WorkerPool",
+    "WorkerReply",
     "hostable",
     "run_safely",
 ]
@@ -71,13 +74,21 @@ log = logging.getLogger(__name__)
 
 BATCH_BYTES = 1024 * 1024  # a batch is sent once it holds this many bytes of content...
 BATCH_FILES = 512  # ...or this many files
-QUEUE_BATCHES = 4  # batches waiting for the sender thread (the walk blocks beyond that)
+# Bytes of batches waiting for the sender thread; the walk blocks beyond that. Counted in bytes,
+# not batches: a batch of 512 tiny models is seconds of work, so the walk must be able to run
+# ahead of a worker busy with it.
+INFLIGHT_BYTES = 16 * 1024 * 1024
+# Below this many bytes waiting, a worker is keeping up and also takes the files' digests; above,
+# the walk's thread takes them: the two share the work whatever the machine's other load.
+SPARE_BELOW_BYTES = 2 * 1024 * 1024
+READY_TIMEOUT = 60.0  # seconds a worker may take to start (a cold fork server imports a lot)
 # Smaller artifacts are analysed in the scanning process: a worker's start costs more than it
 # saves on a few MiB (a code folder, a model archive of a few files).
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 
-EntryMeta = tuple[str, str, int, int, int, int, int, str | None]
-"""``(artifact, path, size, mode, uid, gid, layer, layer_id)`` of one file."""
+EntryMeta = tuple[str, str, int, int, int, int, int, str | None, str]
+"""``(artifact, path, size, mode, uid, gid, layer, layer_id, digest)`` of one file; ``digest``
+names the hash the worker takes of the bytes for the ownership join (``""``: none)."""
 WalkResult = tuple[int, int, list[Output]]
 """``(seq, slot, outputs)``: what one analyzer said about the ``seq``-th file of the walk."""
 
@@ -129,6 +140,18 @@ def hostable(analyzer: object) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerReply:
+    """What a worker says when an artifact ends."""
+
+    results: list[WalkResult]  # each analyzer's outputs per file
+    finished: dict[str, list[Output]]  # each analyzer's finish() outputs
+    digests: dict[int, str]  # file sequence number -> hex digest taken of its bytes
+    analyzers: dict[str, TallyRow]
+    stages: dict[str, TallyRow]
+    cpu_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerPlan:
     """What a worker needs to build its analyzers as the scan configured them."""
 
@@ -164,6 +187,17 @@ def _build(plan: WorkerPlan, names: Iterable[str]) -> dict[str, FileAnalyzer]:
     return out
 
 
+def _digest(entry: FileEntry, algorithm: str) -> str:
+    h = hashlib.new(algorithm, usedforsecurity=False)
+    if entry.size <= BATCH_BYTES:
+        h.update(entry.read())
+    else:
+        with entry.open() as f:
+            while chunk := f.read(BATCH_BYTES):
+                h.update(chunk)
+    return h.hexdigest()
+
+
 def _file_content(data: bytes | str) -> Callable[[], bytes | BinaryIO]:
     if isinstance(data, bytes):
         return lambda: data
@@ -186,17 +220,23 @@ class _Host:
     def __init__(self, analyzers: dict[str, FileAnalyzer]) -> None:
         self.analyzers = analyzers
         self.results: list[WalkResult] = []
+        self.digests: list[tuple[int, str]] = []
         self.tally = Tally()
+        self.stages = Tally()
         self.cpu = 0.0  # CPU seconds already reported (the scanning process adds them up)
 
     def files(self, batch: list[tuple[int, tuple[tuple[int, str], ...], EntryMeta, Any]]) -> None:
         for seq, wanted, meta, data in batch:
-            artifact, path, size, mode, uid, gid, layer, layer_id = meta
+            artifact, path, size, mode, uid, gid, layer, layer_id, algorithm = meta
             entry = FileEntry(
                 artifact, path, size, mode, LazyContent(_file_content(data)), layer, uid, gid,
                 layer_id,
             )  # fmt: skip
             try:
+                if algorithm:
+                    start = time.perf_counter()
+                    self.digests.append((seq, _digest(entry, algorithm)))
+                    self.stages.add("digest", time.perf_counter() - start, size, 1)
                 for slot, name in wanted:
                     a = self.analyzers[name]
                     start = time.perf_counter()
@@ -216,8 +256,16 @@ class _Host:
             self.tally.add(name, time.perf_counter() - start)
         t = os.times()
         cpu = t.user + t.system
-        reply = (self.results, finished, self.tally.export(), cpu - self.cpu)
-        self.results, self.tally, self.cpu = [], Tally(), cpu
+        reply = WorkerReply(
+            self.results,
+            finished,
+            dict(self.digests),
+            self.tally.export(),
+            self.stages.export(),
+            cpu - self.cpu,
+        )
+        self.results, self.digests, self.cpu = [], [], cpu
+        self.tally, self.stages = Tally(), Tally()
         return pickle.dumps(reply, protocol=5)
 
 
@@ -225,7 +273,12 @@ def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
     """The worker's main loop: build the analyzers, then serve batches until told to stop."""
     # Ctrl-C reaches the whole process group: the scanning process handles it and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    host = _Host(_build(plan, names))
+    try:
+        host = _Host(_build(plan, names))
+    except Exception as exc:  # noqa: BLE001 - said to the parent, which analyses in process
+        conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}"), protocol=5))
+        return
+    conn.send_bytes(pickle.dumps(("ready", os.getpid()), protocol=5))
     while True:
         try:
             # our own parent, over a private pipe: not untrusted data
@@ -277,8 +330,12 @@ class AnalyzerWorker:
         )
         self._proc.start()
         child.close()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._pending: collections.deque[bytes] = collections.deque()
+        self._inflight = 0
+        self._closing = False
+        self._cond = threading.Condition()
         self._broken: BaseException | None = None
+        self._ready = False
         self._batch: list[tuple[int, tuple[tuple[int, str], ...], EntryMeta, Any]] = []
         self._batch_bytes = 0
         self._sender = threading.Thread(target=self._send_loop, name="pg-send", daemon=True)
@@ -289,27 +346,63 @@ class AnalyzerWorker:
         """False once the worker is known to have died."""
         return self._broken is None
 
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> bool:
+        """Wait until the worker has built its analyzers; False if it could not.
+
+        Asked before the first file is handed over, so that a worker that cannot start (its
+        imports fail, the main module cannot be re-imported) costs nothing but its help.
+        """
+        if self._ready:
+            return True
+        deadline = time.monotonic() + timeout
+        while self._broken is None and time.monotonic() < deadline:
+            try:
+                if self._conn.poll(0.05):
+                    kind, _ = pickle.loads(self._conn.recv_bytes())  # noqa: S301 - our child
+                    self._ready = kind == "ready"
+                    return self._ready
+            except (EOFError, OSError) as exc:
+                self._broken = exc
+            if not self._proc.is_alive():
+                self._broken = WorkerDiedError(f"exit code {self._proc.exitcode}")
+        return False
+
+    @property
+    def keeping_up(self) -> bool:
+        """Whether the worker reads batches about as fast as they come (little is waiting):
+        then it can take on more, such as the digests the walk would otherwise take."""
+        return self._inflight < SPARE_BELOW_BYTES
+
     def _send_loop(self) -> None:
         while True:
-            blob = self._queue.get()
-            if blob is None:
-                return
-            if self._broken is not None:
-                continue  # drain, so that the walk never blocks on a dead worker
-            try:
-                self._conn.send_bytes(blob)
-            except (OSError, ValueError) as exc:
-                self._broken = exc
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                blob = self._pending.popleft()
+            if self._broken is None:  # after a failure: drain, so that the walk never blocks
+                try:
+                    self._conn.send_bytes(blob)
+                except (OSError, ValueError) as exc:
+                    self._broken = exc
+            with self._cond:
+                self._inflight -= len(blob)
+                self._cond.notify_all()
 
     def _put(self, message: object) -> None:
         blob = pickle.dumps(message, protocol=5)
-        while self._broken is None:
-            try:
-                self._queue.put(blob, timeout=1.0)
-                return
-            except queue.Full:
-                if not self._proc.is_alive():
+        with self._cond:
+            while self._inflight and self._inflight + len(blob) > INFLIGHT_BYTES:
+                if self._broken is not None:
+                    return
+                if not self._cond.wait(timeout=1.0) and not self._proc.is_alive():
                     self._broken = WorkerDiedError(f"exit code {self._proc.exitcode}")
+            if self._broken is not None:
+                return
+            self._pending.append(blob)
+            self._inflight += len(blob)
+            self._cond.notify_all()
 
     def submit(
         self, seq: int, wanted: tuple[tuple[int, str], ...], meta: EntryMeta, data: bytes | str
@@ -331,10 +424,8 @@ class AnalyzerWorker:
             batch, self._batch, self._batch_bytes = self._batch, [], 0
             self._put(("files", batch))
 
-    def finish(
-        self, sa: SourceArtifact
-    ) -> tuple[list[WalkResult], dict[str, list[Output]], dict[str, TallyRow], float]:
-        """End the artifact: walk results, each analyzer's finish() outputs, timings, CPU seconds.
+    def finish(self, sa: SourceArtifact) -> WorkerReply:
+        """End the artifact: what the worker found, digests and timings.
 
         Raises ``WorkerDiedError`` when the worker is gone.
         """
@@ -345,8 +436,7 @@ class AnalyzerWorker:
                 if self._conn.poll(1.0):
                     reply = self._conn.recv_bytes()
                     # our own worker, over a private pipe: not untrusted data
-                    results, finished, rows, cpu = pickle.loads(reply)  # noqa: S301
-                    return results, finished, rows, cpu
+                    return cast(WorkerReply, pickle.loads(reply))  # noqa: S301
             except (EOFError, OSError) as exc:
                 self._broken = exc
                 break
@@ -358,8 +448,9 @@ class AnalyzerWorker:
     def close(self) -> None:
         """Stop the worker and the sender thread (at the end, or when interrupted)."""
         self._broken = self._broken or WorkerDiedError("closed")
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
         if self._proc.is_alive():
             self._proc.terminate()
         self._proc.join(timeout=5)
@@ -383,6 +474,21 @@ class WorkerPool:
         self.plan = plan
         self.size = size if plan is not None and plan.classes else 0
         self._workers: dict[tuple[str, ...], AnalyzerWorker] = {}
+        self._failed = False
+
+    def start(self, analyzers: Mapping[str, FileAnalyzer]) -> None:
+        """Start the workers now, so that they are ready when the first big artifact is:
+        for a target that holds one (the walk asks ``for_artifact`` anyway)."""
+        if self.plan is None or self.size < 1:
+            return
+        for group in self._groups(analyzers):
+            if group not in self._workers:
+                try:
+                    self._workers[group] = AnalyzerWorker(self.plan, group)
+                except (OSError, ValueError, RuntimeError) as exc:
+                    log.debug("no analyzer worker (%s); analysing in process", exc)
+                    self._failed = True
+                    return
 
     def _groups(self, analyzers: Mapping[str, FileAnalyzer]) -> list[tuple[str, ...]]:
         names = [n for n in analyzers if self.plan is not None and n in self.plan.classes]
@@ -395,7 +501,7 @@ class WorkerPool:
         self, nbytes: int, analyzers: Mapping[str, FileAnalyzer]
     ) -> dict[str, AnalyzerWorker]:
         """Which worker hosts which analyzer for an artifact of ``nbytes`` (``{}``: none)."""
-        if self.plan is None or self.size < 1 or nbytes < PARALLEL_MIN_BYTES:
+        if self.plan is None or self.size < 1 or nbytes < PARALLEL_MIN_BYTES or self._failed:
             return {}
         hosted: dict[str, AnalyzerWorker] = {}
         for group in self._groups(analyzers):
@@ -406,10 +512,15 @@ class WorkerPool:
                 try:
                     worker = AnalyzerWorker(self.plan, group)
                 except (OSError, ValueError, RuntimeError) as exc:
-                    # slower, never wrong: the analyzers run in this process instead
                     log.debug("no analyzer worker (%s); analysing in process", exc)
-                    return {}
-                self._workers[group] = worker
+                    worker = None
+                if worker is not None:
+                    self._workers[group] = worker
+            if worker is None or not worker.wait_ready():
+                # slower, never wrong: the analyzers run in this process instead
+                log.debug("analyzer worker did not start; analysing in process")
+                self._failed = True
+                return {}
             hosted.update(dict.fromkeys(group, worker))
         return hosted
 
