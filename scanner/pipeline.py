@@ -138,7 +138,8 @@ def scan(
         else:
             for a in analyzers:
                 a.configure(AnalyzerContext(a.name, config.analyzer_options(a.name), config, work))
-        pool = WorkerPool(plan, config.effective_jobs())
+        jobs = config.effective_jobs()
+        pool = WorkerPool(plan, jobs if jobs > 1 else 0)
         dispatcher = Dispatcher(analyzers, work, pool, ownership=config.ownership)
         if any(a.artifact.size >= PARALLEL_MIN_BYTES for a in st.artifacts):
             # the workers start while the first artifact is sniffed and its digest taken
