@@ -33,8 +33,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scanner.analyzers._licensing import normalize_expression  # noqa: E402
-from tests.helpers.license_image import FIXTURES, build_image, expected  # noqa: E402
-from tests.integration.test_license_accuracy import same  # noqa: E402
+from tests.helpers.license_image import (  # noqa: E402
+    FIXTURES,
+    build_image,
+    expected,
+    same,  # noqa: E402
+)
 
 
 def ours(image: Path, out: Path) -> dict[tuple[str, str], str]:

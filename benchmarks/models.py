@@ -31,10 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanner.analyzers.models.onnx_model import OnnxAnalyzer  # noqa: E402
-from scanner.analyzers.models.pickle_family import PickleAnalyzer  # noqa: E402
+from scanner.analyzers.entry import FileEntry, LazyContent  # noqa: E402
+from scanner.analyzers.ml.onnx_model import OnnxAnalyzer  # noqa: E402
+from scanner.analyzers.ml.pickle_family import PickleAnalyzer  # noqa: E402
 from scanner.models import AnalyzerFailure, Finding  # noqa: E402
-from scanner.walk.entry import FileEntry, LazyContent  # noqa: E402
 
 CHUNK_MIB = 64
 

@@ -38,7 +38,7 @@ from scanner.config import ScanConfig  # noqa: E402
 from scanner.models import Component, Finding  # noqa: E402
 from scanner.pipeline import scan  # noqa: E402
 from scanner.vulndb import OsvDatabase  # noqa: E402
-from tests.helpers.issue4 import (  # noqa: E402
+from tests.helpers.inventory_fixtures import (  # noqa: E402
     build_host_inventory_tar,
     compare_with_syft,
     syft_packages,

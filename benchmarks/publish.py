@@ -15,8 +15,8 @@ Each measured step runs in its own child process, so its peak memory (max RSS, f
    (sign: hash + ECDSA; encrypt; multipart upload with SHA-256 checksums) to moto's S3 server
    running in a separate process on loopback.
 
-Targets (issue 9): encryption within 1.5x of age's time; memory flat, under 200 MB. The
-private ``frames`` engine is kept only while the public API misses that target (issue 21):
+Targets: encryption within 1.5x of age's time; memory flat, under 200 MB. The
+private ``frames`` engine is kept only while the public API misses that target:
 the run prints both engines' ratios to age, measured in the same run.
 """
 

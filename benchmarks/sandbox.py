@@ -30,8 +30,8 @@ from scanner.sandbox import Budgets, FrameSpec, SandboxRequest  # noqa: E402
 from scanner.sandbox._bwrap import BwrapSandbox  # noqa: E402
 from scanner.sandbox._docker import DockerSandbox  # noqa: E402
 from scanner.sandbox._stage import data_dir  # noqa: E402
-from tests.unit.sandbox.apps import WELL_BEHAVED  # noqa: E402
-from tests.unit.sandbox.rootfs_builder import app_rootfs  # noqa: E402
+from tests.helpers.sandbox_apps import WELL_BEHAVED  # noqa: E402
+from tests.helpers.sandbox_rootfs import app_rootfs  # noqa: E402
 
 
 def bare(app: Path, frames: int, work: Path) -> float:

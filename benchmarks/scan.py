@@ -286,8 +286,11 @@ def bench(project: BenchProject, pairs: int, syft: bool) -> dict[str, Any]:
         "pairs": pairs,
         "load": [round(load_before[0], 2), round(load_after[0], 2)],
         "median": {
-            n: {"wall": round(s.med("wall"), 2), "cpu": round(s.med("cpu"), 2),
-                "peak_mb": round(s.med("peak_mb"))}
+            n: {
+                "wall": round(s.med("wall"), 2),
+                "cpu": round(s.med("cpu"), 2),
+                "peak_mb": round(s.med("peak_mb")),
+            }
             for n, s in series.items()
         },  # fmt: skip
         "ratios": ratios,

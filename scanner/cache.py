@@ -184,7 +184,8 @@ class ResultCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             payload = {"format": CACHE_FORMAT, "key": key, "items": [_encode(i) for i in items]}
-            atomic_write_text(path, json.dumps(payload, sort_keys=True))
+            # private: cached findings describe a private application (scanner.fsutil.PRIVATE)
+            atomic_write_text(path, json.dumps(payload, sort_keys=True), private=True)
         except OSError as exc:
             # A cache that cannot be written only costs time next run; the scan stays correct.
             log.warning("cache not written (%s): %s", path.parent, exc.strerror or exc)

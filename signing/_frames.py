@@ -6,7 +6,7 @@ byte in the SDK's format, reaching the derived key through the SDK's private att
 :func:`supported` says whether the installed SDK is the one this was written and tested
 against; everywhere else the public streaming API is used.
 
-Why it exists (measured by ``benchmarks/publish.py``, see docs/sections/publish.md): the SDK's
+Why it exists (measured by ``benchmarks/publish.py``, see docs/publish.md): the SDK's
 Python body loop copies every frame through growing buffers, and its reader rejects a final
 frame of exactly the frame length, which the message format allows, the specification
 recommends for exact multiples and other SDKs emit.

@@ -17,7 +17,7 @@ Two engines write and read the same bytes: ``sdk``, the SDK's public streaming A
 reads), and ``frames`` (:mod:`signing._frames`), which leaves the header and every key to the
 SDK but writes and reads the framed body itself. :func:`default_engine` picks ``frames`` only
 where :func:`signing._frames.supported` holds (the pinned SDK); the figures that justify it are
-in docs/sections/publish.md (``benchmarks/publish.py`` measures both engines against ``age``).
+in docs/publish.md (``benchmarks/publish.py`` measures both engines against ``age``).
 
 Keyrings live in :mod:`signing.keyrings` (re-exported here): :class:`KmsKeyring` (one or more
 AWS KMS keys, multi-region keys allowed), :class:`RawRsaKeyring` (encrypt to an RSA public key,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import shutil
 import socket
 import subprocess
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
+
+from tests.helpers.requirements import missing_requirement
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -79,17 +80,6 @@ def docker_available() -> bool:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
-
-
-def missing_requirement(what: str, hint: str) -> NoReturn:
-    """Skip a test whose tool is missing, or fail it where CI demands every tool.
-
-    ``PANORAMA_GATE_REQUIRE_DOCKER=1`` (set by ``.ci/run``, which installs Docker, ffmpeg and
-    OpenCV) turns the skip into a failure, so CI cannot go green by skipping.
-    """
-    if os.environ.get("PANORAMA_GATE_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{what} is required (PANORAMA_GATE_REQUIRE_DOCKER=1) but missing: {hint}")
-    pytest.skip(f"{what} is missing: {hint}")
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from scanner.analyzers._env_secrets import env_secret
 from scanner.analyzers._secret_rules import find_secrets
-from scanner.analyzers.container_config import env_secret
 from scanner.models import Category, Finding, Location, Severity
 from scanner.sources.dockerfile import (
     Command,

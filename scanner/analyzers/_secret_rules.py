@@ -17,17 +17,46 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from scanner.analyzers._secret_patterns import (
+    AWS_KEY_ID,
+    AWS_SECRET,
+    AWS_SESSION,
+    B64_BODY,
+    BENIGN_NAME,
+    GENERIC,
+    GENERIC_KEYWORDS,
+    NOT_SECRET_VALUE,
+    PASSWORD_NAME,
+    PEM_CERT,
+    PEM_KEY,
+    SCHEME,
+    TOKEN_FORMATS,
+    URL_TAIL,
+)
+from scanner.analyzers._secret_values import (
+    CWE_CLEARTEXT_CREDENTIALS,
+    CWE_HARDCODED_CREDENTIALS,
+    CWE_PRIVATE_KEY,
+    KNOWN_SAMPLES,
+    SAMPLE_REASON,
+    SecretMatch,
+    entropy,
+    is_placeholder,
+    looks_binary,
+)
 from scanner.models import Severity
 from scanner.redact import redact
 
 __all__ = [
+    "CWE_CLEARTEXT_CREDENTIALS",
+    "CWE_HARDCODED_CREDENTIALS",
+    "CWE_PRIVATE_KEY",
     "KNOWN_SAMPLES",
+    "SAMPLE_REASON",
     "SecretMatch",
     "entropy",
     "find_secrets",
@@ -35,133 +64,6 @@ __all__ = [
     "looks_binary",
     "scan_bytes",
 ]
-
-# Values published in AWS documentation and SDK examples (boto, botocore, awscli, moto). They
-# grant nothing, but appear in many third-party packages; they are reported at info level with
-# this reason instead of flooding the report.
-KNOWN_SAMPLES: frozenset[str] = frozenset(
-    {
-        "AKIAIOSFODNN7EXAMPLE",
-        "AKIAI44QH8DHBEXAMPLE",
-        "AKIDEXAMPLE",
-        "ASIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-    }
-)
-SAMPLE_REASON = "documented example key from AWS documentation/SDK samples; grants no access"
-
-CWE_HARDCODED_CREDENTIALS = 798
-CWE_PRIVATE_KEY = 321  # use of hard-coded cryptographic key
-CWE_CLEARTEXT_CREDENTIALS = 522
-
-
-@dataclass(frozen=True, slots=True)
-class SecretMatch:
-    """One secret found in some bytes: never holds the value, only its redacted form.
-
-    ``start``/``end`` are byte offsets into the scanned data; ``line`` is 1-based. ``kind``
-    says how much the match can be trusted: ``key`` (key material or a fixed-format
-    credential), ``context`` (a value next to a credential-like name), or ``url``.
-    """
-
-    rule: str
-    title: str
-    severity: Severity
-    line: int
-    start: int
-    end: int
-    redacted: str
-    kind: str = "key"
-    cwe: int = CWE_HARDCODED_CREDENTIALS
-    sample: bool = False
-    reason: str = ""
-    properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
-
-    @property
-    def evidence(self) -> str:
-        """What the fingerprint is computed from: rule and redacted form, never the value."""
-        return f"{self.rule}:{self.redacted}"
-
-
-def entropy(value: str | bytes) -> float:
-    """Shannon entropy in bits per character."""
-    if not value:
-        return 0.0
-    counts = Counter(value)
-    n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
-
-
-_PLACEHOLDER_WORDS = (
-    "example",
-    "changeme",
-    "change_me",
-    "change-me",
-    "placeholder",
-    "your",
-    "dummy",
-    "redacted",
-    "xxxx",
-    "****",
-    "...",
-    "sample",
-    "fake",
-    "secret_here",
-    "insert",
-    "todo",
-    "replace",
-)
-_PLACEHOLDER_EXACT = frozenset(
-    {
-        "password",
-        "passwd",
-        "pass",
-        "pwd",
-        "secret",
-        "token",
-        "none",
-        "null",
-        "true",
-        "false",
-        "user",
-        "username",
-        "test",
-        "admin",
-        "string",
-        "empty",
-        "default",
-        "required",
-        "optional",
-        "value",
-        "foo",
-        "bar",
-        "baz",
-    }
-)
-_TEMPLATE_RX = re.compile(r"[${}<>%]|^\*+$|^\.+$|^_+$|^-+$")
-
-
-def is_placeholder(value: str) -> bool:
-    """Whether a credential-looking value is a template, variable or documentation stand-in."""
-    v = value.strip().strip("\"'")
-    if len(v) < 4:
-        return True
-    low = v.lower()
-    if low in _PLACEHOLDER_EXACT or _TEMPLATE_RX.search(v):
-        return True
-    if any(w in low for w in _PLACEHOLDER_WORDS):
-        return True
-    # One repeated character ("aaaaaaaa") or an obvious sequence is not a real secret.
-    if len(set(low)) <= 2:
-        return True
-    return low in ("12345678", "123456789", "1234567890", "abcdefgh", "qwertyui")
-
-
-def looks_binary(data: bytes) -> bool:
-    """A NUL byte in the first 8 KiB marks binary content (the heuristic git and grep use)."""
-    return b"\x00" in data[:8192]
 
 
 def _with_lines(data: bytes, matches: list[SecretMatch]) -> list[SecretMatch]:
@@ -184,105 +86,6 @@ def _text(b: bytes) -> str:
 
 
 # --- rules -----------------------------------------------------------------------------------
-
-_AWS_KEY_ID = re.compile(rb"(A[KS]IA[A-Z2-7]{16})(?![A-Za-z0-9])")
-_AWS_SECRET = re.compile(
-    rb"(?i)(?:aws_?secret_?(?:access_?)?key(?:_?id)?|secret_?access_?key|aws_?secret)"
-    rb"[\"']?\s*(?:[:=]|=>|:=)\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
-)
-_AWS_SESSION = re.compile(
-    rb"(?i)(?:aws_?session_?token|aws_?security_?token|session_?token|security_?token)"
-    rb"[\"']?\s*(?:[:=]|=>|:=)\s*[\"']?([A-Za-z0-9/+=]{100,})"
-)
-_PEM_KEY = re.compile(
-    rb"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |ED25519 |PGP |SSH2 ENCRYPTED )?"
-    rb"PRIVATE KEY(?: BLOCK)?)-----(.{64,65536}?)-----END \1-----",
-    re.DOTALL,
-)
-_PEM_CERT = b"-----BEGIN CERTIFICATE-----"
-_B64_BODY = re.compile(rb"[^A-Za-z0-9+/=]")
-
-# Fixed-format tokens from well-known services: the format itself is the evidence.
-_TOKEN_FORMATS: tuple[tuple[bytes, re.Pattern[bytes], str, str, Severity], ...] = (
-    (
-        b"gh",
-        re.compile(rb"(gh[pousr]_[A-Za-z0-9]{36,255})"),
-        "github-token",
-        "GitHub token",
-        Severity.HIGH,
-    ),
-    (
-        b"github_pat_",
-        re.compile(rb"(github_pat_[A-Za-z0-9_]{60,255})"),
-        "github-token",
-        "GitHub token",
-        Severity.HIGH,
-    ),
-    (
-        b"xox",
-        re.compile(rb"(xox[abposr]-[A-Za-z0-9-]{10,250})"),
-        "slack-token",
-        "Slack token",
-        Severity.HIGH,
-    ),
-    (
-        b"sk_live_",
-        re.compile(rb"(sk_live_[0-9a-zA-Z]{24,99})"),
-        "stripe-key",
-        "Stripe secret key",
-        Severity.HIGH,
-    ),
-    (
-        b"AIza",
-        re.compile(rb"(AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])"),
-        "google-api-key",
-        "Google API key",
-        Severity.HIGH,
-    ),
-)
-
-# A credential-like name, an assignment, and a literal value. The keyword list is what the
-# anchor search looks for (lower-cased), the regex then runs on that line only.
-_GENERIC_KEYWORDS = (
-    b"secret",
-    b"token",
-    b"passw",
-    b"pwd",
-    b"api_key",
-    b"apikey",
-    b"api-key",
-    b"access_key",
-    b"auth",
-    b"credential",
-    b"private_key",
-)
-_GENERIC = re.compile(
-    rb"(?i)([A-Za-z0-9_.\-]*(?:secret|token|passw(?:or)?d|pwd|api[_\-]?key|access[_\-]?key|"
-    rb"auth[_\-]?(?:key|token)|credentials?|private[_\-]?key))[\"']?\s*(?:[:=]|=>|:=)\s*"
-    rb"(?:[\"']([^\"'\s]{4,256})[\"']|([^\"'\s,;#]{4,256}))"
-)
-_PASSWORD_NAME = re.compile(rb"(?i)passw(?:or)?d|pwd")
-# Names that look credential-like but hold no secret (counts, paths, flags, file names).
-_BENIGN_NAME = re.compile(
-    rb"(?i)(?:_?(?:len|length|size|count|max|min|file|path|dir|url|uri|name|type|id|field|"
-    rb"prompt|label|pattern|regex|policy|mode|expir\w*|timeout|ttl|header|param|env|var|key_id|"
-    rb"endpoint|format|class|enabled|required|hash|salt|rounds|type|kind|tokens?_?(?:type|url))$)"
-    rb"|^(?:no|is|has|use|allow|enable|disable|tokenize\w*)_"
-    # Pagination, idempotency and request tokens: identifiers, not credentials.
-    rb"|(?:next|continuation|request|change|purchase|pagination|page|input|output|"
-    rb"idempotency|lifecycle_?action|csrf|resume|marker|sync)_?token$"
-)
-# Values that are identifiers rather than secrets: UUIDs, dotted paths, CONSTANT_NAMES.
-_NOT_SECRET_VALUE = re.compile(
-    rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    rb"|[A-Za-z_][\w\[\]\-]*(?:\.[A-Za-z_][\w\[\]\-]*)+"
-    rb"|[A-Z][A-Z0-9_]+"
-)
-
-_URL_TAIL = re.compile(
-    rb"://([^\s:/?#@'\"<>\[\]{}\\]{1,128}):([^\s/?#@'\"<>\\]{1,256})@([^\s/?#'\"<>\\:]{1,253})"
-)
-_SCHEME = re.compile(rb"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]{1,20})\Z")
 
 
 def _mk(
@@ -331,7 +134,7 @@ def _line_bounds(data: bytes, pos: int) -> tuple[int, int]:
 
 def _aws_key_ids(data: bytes) -> Iterator[SecretMatch]:
     # One regex pass: its literal "A" prefix makes it faster than two substring searches.
-    for m in _AWS_KEY_ID.finditer(data):
+    for m in AWS_KEY_ID.finditer(data):
         pos = m.start(1)
         if pos and data[pos - 1 : pos].isalnum():
             continue
@@ -391,7 +194,7 @@ def _context_rule(
 def _openssh_encrypted(body: bytes) -> bool | None:
     """Whether an OpenSSH private key body names a cipher other than ``none``."""
     try:
-        raw = base64.b64decode(_B64_BODY.sub(b"", body) + b"==", validate=False)
+        raw = base64.b64decode(B64_BODY.sub(b"", body) + b"==", validate=False)
     except (binascii.Error, ValueError):
         return None
     magic = b"openssh-key-v1\x00"
@@ -403,14 +206,14 @@ def _openssh_encrypted(body: bytes) -> bool | None:
 
 
 def _private_keys(data: bytes) -> Iterator[SecretMatch]:
-    has_cert = _PEM_CERT in data
+    has_cert = PEM_CERT in data
     for pos in _find_all(data, b"-----BEGIN "):
-        m = _PEM_KEY.match(data, pos)
+        m = PEM_KEY.match(data, pos)
         if not m:
             continue
         label = m.group(1).decode()
         body = m.group(2)
-        b64 = _B64_BODY.sub(b"", body.split(b"\n\n", 1)[-1] if b"Proc-Type" in body else body)
+        b64 = B64_BODY.sub(b"", body.split(b"\n\n", 1)[-1] if b"Proc-Type" in body else body)
         if len(b64) < 64:
             continue  # a format string or documentation stub, not a key
         encrypted: bool
@@ -466,7 +269,7 @@ def _private_keys(data: bytes) -> Iterator[SecretMatch]:
 
 
 def _token_formats(data: bytes) -> Iterator[SecretMatch]:
-    for anchor, rx, rule, title, sev in _TOKEN_FORMATS:
+    for anchor, rx, rule, title, sev in TOKEN_FORMATS:
         for pos in _find_all(data, anchor):
             if pos and (data[pos - 1 : pos].isalnum() or data[pos - 1 : pos] == b"_"):
                 continue
@@ -475,11 +278,11 @@ def _token_formats(data: bytes) -> Iterator[SecretMatch]:
                 yield _mk(rule, title, sev, data, m.start(1), m.end(1), m.group(1))
 
 
-def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
+def _generic(data: bytes, lower: bytes, config: bool = False) -> Iterator[SecretMatch]:
     # The regex runs on a window around each keyword: the keyword's line, cut to 128 bytes
     # before it and 600 after, so a one-line JSON config is searched as well as a source file.
     hits: list[tuple[int, int]] = []
-    for kw in _GENERIC_KEYWORDS:
+    for kw in GENERIC_KEYWORDS:
         for pos in _find_all(lower, kw):
             ls, le = _line_bounds(data, pos)
             hits.append((max(ls, pos - 128), min(le, pos + 600)))
@@ -491,26 +294,25 @@ def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
             windows.append((s, e))
     seen: set[int] = set()
     for s, e in windows:
-        for m in _GENERIC.finditer(data, s, e):
+        for m in GENERIC.finditer(data, s, e):
             if m.start() in seen:
                 continue
             seen.add(m.start())
             name = m.group(1)
             raw = m.group(2) if m.group(2) is not None else m.group(3)
             quoted = m.group(2) is not None
-            if _BENIGN_NAME.search(name) or _NOT_SECRET_VALUE.fullmatch(raw):
+            if BENIGN_NAME.search(name) or NOT_SECRET_VALUE.fullmatch(raw):
                 continue
             if m.start() and data[m.start() - 1 : m.start()] == b":":
                 continue  # "...:secret:Name" inside an ARN names a secret, it is not one
             value = raw.decode("utf-8", "replace")
             if is_placeholder(value) or value.startswith(("http://", "https://", "/")):
                 continue
-            is_password = bool(_PASSWORD_NAME.search(name))
-            # Unquoted values are code expressions as often as literals; only accept what
-            # looks like a literal secret (no call, attribute or identifier).
-            if not quoted and (
-                re.search(rb"[().\[\]]", raw) or re.fullmatch(rb"[A-Za-z_][A-Za-z0-9_]*", raw)
-            ):
+            is_password = bool(PASSWORD_NAME.search(name))
+            # In code, unquoted values are expressions as often as literals; only accept what
+            # looks like a literal secret (no call, attribute or identifier). In configuration
+            # (YAML, INI, properties) an unquoted value *is* the literal.
+            if not quoted and (_not_a_config_literal(raw) if config else _code_expression(raw)):
                 continue
             ent = entropy(raw)
             if is_password:
@@ -531,12 +333,22 @@ def _generic(data: bytes, lower: bytes) -> Iterator[SecretMatch]:
             )
 
 
+def _code_expression(raw: bytes) -> bool:
+    """An unquoted value in code: a call, an attribute, an index or a bare identifier."""
+    return bool(re.search(rb"[().\[\]]", raw) or re.fullmatch(rb"[A-Za-z_][A-Za-z0-9_]*", raw))
+
+
+def _not_a_config_literal(raw: bytes) -> bool:
+    """An unquoted YAML value that is no literal: a tag, anchor, alias or block scalar."""
+    return raw[:1] in (b"!", b"&", b"*", b"|", b">")
+
+
 def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
     # Anchored on the literal "://", so the regex engine skips ahead with a fast search; the
     # scheme is read backwards from there.
-    for m in _URL_TAIL.finditer(data):
+    for m in URL_TAIL.finditer(data):
         pos = m.start()
-        head = _SCHEME.search(data, max(0, pos - 21), pos)
+        head = SCHEME.search(data, max(0, pos - 21), pos)
         if head is None:
             continue
         scheme = head.group(1).decode("latin-1").lower()
@@ -566,7 +378,7 @@ def _url_credentials(data: bytes) -> Iterator[SecretMatch]:
 
 
 def scan_bytes(
-    data: bytes, *, binary: bool | None = None, heuristics: bool = True
+    data: bytes, *, binary: bool | None = None, heuristics: bool = True, config: bool = False
 ) -> list[SecretMatch]:
     """Every secret in ``data``, sorted by position, de-duplicated, with line numbers.
 
@@ -574,8 +386,9 @@ def scan_bytes(
     in every text file; the context and entropy rules (AWS secret keys and session tokens by
     name, service tokens, passwords, generic secrets) only in text files and only with
     ``heuristics`` (the caller turns it off for installed third-party/OS files, where these
-    rules find documentation and test values, and says so). A credential URL inside an
-    assignment is reported once, as a URL.
+    rules find documentation and test values, and says so). ``config`` says the text is a
+    configuration file (YAML, INI, properties), where unquoted values are literals. A
+    credential URL inside an assignment is reported once, as a URL.
     """
     if binary is None:
         binary = looks_binary(data)
@@ -594,7 +407,7 @@ def scan_bytes(
                     data,
                     lower,
                     b"secret",
-                    _AWS_SECRET,
+                    AWS_SECRET,
                     "aws-secret-access-key",
                     "AWS secret access key",
                     Severity.CRITICAL,
@@ -607,7 +420,7 @@ def scan_bytes(
                     data,
                     lower,
                     b"token",
-                    _AWS_SESSION,
+                    AWS_SESSION,
                     "aws-session-token",
                     "AWS session token",
                     Severity.HIGH,
@@ -615,7 +428,7 @@ def scan_bytes(
                 )
             )
         out.extend(_token_formats(data))
-        out.extend(_generic(data, lower))
+        out.extend(_generic(data, lower, config))
     return _with_lines(data, _dedupe(out))
 
 

@@ -46,6 +46,7 @@ from scanner.analyzers._app_code import (
     reached_from,
 )
 from scanner.analyzers._code_checks import check_source
+from scanner.analyzers._input_sinks import input_sink_findings
 from scanner.analyzers.interface import Output, TreeAnalyzer
 from scanner.errors import ConfigError
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
@@ -323,7 +324,7 @@ class CodeAnalyzer(TreeAnalyzer):
     """bandit on the app's Python code; options: ``scope`` ``app`` (default) or ``all``."""
 
     name: ClassVar[str] = "code"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     tags: ClassVar[frozenset[str]] = frozenset({"code"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*.py", "**/*.pyw")
     max_size: ClassVar[int] = 8 * 1024**2
@@ -395,6 +396,8 @@ class CodeAnalyzer(TreeAnalyzer):
                 out.append(AnalyzerFailure(self.name, f"bandit could not scan: {reason}", loc))
         out.extend(self._finding(name, i) for i in issues)
         out.extend(self._finding(name, i) for i in _own_checks(root, app))
+        # eval/pickle/yaml sinks that outside data reaches (bandit sees each call on its own)
+        out.extend(input_sink_findings(root, app, name))
         return out
 
     def _finding(self, artifact: str, issue: BanditIssue) -> Finding:

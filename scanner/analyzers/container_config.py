@@ -25,36 +25,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from scanner.analyzers._secret_rules import find_secrets, is_placeholder
+from scanner.analyzers._env_secrets import env_secret
+from scanner.analyzers._secret_rules import find_secrets
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, ImageConfigAnalyzer, Output
 from scanner.models import Category, Finding, Location, Severity
-from scanner.redact import redact
 from scanner.sources.interface import SourceArtifact
-from scanner.walk.entry import FileEntry
 
-__all__ = ["ContainerFilesCheck", "ImageConfigCheck", "env_secret", "standard_setuid"]
-
-SECRET_NAME = re.compile(
-    r"(?i)(?:secret|token|passw(?:or)?d|pwd|api_?key|access_?key|private_?key|credential|"
-    r"auth(?:_?token|_?key)?$)"
-)
-# Names that contain a secret-ish word but hold configuration, not a secret.
-_BENIGN_NAME = re.compile(r"(?i)(?:_file|_path|_dir|_url|_uri|_id|_type|_region|_endpoint)$")
-
-
-def env_secret(name: str, value: str) -> tuple[str, Severity, str] | None:
-    """(description, severity, redacted) when ``name=value`` sets a secret, else ``None``."""
-    for m in find_secrets(f'{name} = "{value}"'):
-        return m.title, m.severity, m.redacted
-    if (
-        SECRET_NAME.search(name)
-        and not _BENIGN_NAME.search(name)
-        and len(value) >= 6
-        and not is_placeholder(value)
-        and not value.startswith(("/", "$"))
-    ):
-        return f"secret-named variable {name}", Severity.HIGH, redact(value)
-    return None
+__all__ = ["ContainerFilesCheck", "ImageConfigCheck", "standard_setuid"]
 
 
 def _finding(

@@ -45,12 +45,13 @@ from scanner.models import (
     Skipped,
     frozen_mapping,
 )
+from scanner.sources.sniff import Sniffed
 
 if TYPE_CHECKING:
     from scanner.analyzers._inventory import ComponentSet
+    from scanner.analyzers.entry import FileEntry
     from scanner.config import ScanConfig
     from scanner.sources.interface import ScanTarget, SourceArtifact
-    from scanner.walk.entry import FileEntry
 
 __all__ = [
     "Analyzer",
@@ -98,11 +99,12 @@ def _glob_to_regex(glob: str) -> str:
 
 
 def compile_globs(globs: Iterable[str]) -> re.Pattern[str] | None:
-    """One compiled regex for a set of globs (``None`` for an empty set)."""
+    """One compiled regex for a set of globs (``None`` for an empty set), case-insensitive:
+    file names on the systems that write models do not agree on case (``MODEL.PTH``)."""
     parts = [_glob_to_regex(g) for g in globs]
     if not parts:
         return None
-    return re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL)
+    return re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL | re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,9 @@ class Analyzer(ABC):  # noqa: B024 - a shared base for the declarations, not an 
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset()
     patterns: ClassVar[tuple[str, ...]] = ()
+    # Content kinds (``scanner.sources.sniff.ContentKind`` values) this analyzer reads whatever
+    # the file is named: the walker sniffs each file's head and offers it by content.
+    content_kinds: ClassVar[frozenset[str]] = frozenset()
     max_size: ClassVar[int] = 64 * 1024**2
     required: ClassVar[bool] = True
     _compiled: ClassVar[re.Pattern[str] | None]
@@ -150,9 +155,16 @@ class Analyzer(ABC):  # noqa: B024 - a shared base for the declarations, not an 
         return ""
 
     def wants(self, path: str, size: int, mode: int = 0o644) -> bool:
-        """Whether this file should be handed over: cheap, content-free logic only."""
+        """Whether this file should be handed over by its name: cheap, content-free logic only.
+
+        Names match case-insensitively (``model.PTH`` is a ``*.pth``).
+        """
         rx = type(self)._compiled
         return rx is not None and size <= self.max_size and rx.match(path) is not None
+
+    def wants_content(self, path: str, size: int, sniffed: Sniffed) -> bool:
+        """Whether this file should be handed over for what its head says it is."""
+        return sniffed.kind.value in self.content_kinds and size <= self.max_size
 
 
 class FileAnalyzer(Analyzer):

@@ -3,7 +3,7 @@
 A ``TargetAnalyzer`` over the project model that ``scanner.sources.panorama`` (or
 ``codepkg``) built. It reads the raw JSON defensively, so one schema violation does not hide
 the agreement checks, and never raises on hostile documents. Rule ids (``manifest.<rule>``)
-are listed in ``RULES`` with their default severity; docs/sections/manifests.md documents them.
+are listed in ``RULES`` with their default severity; docs/manifests.md documents them.
 
 Every finding's location is ``{artifact: the manifest's path relative to the target root,
 path: a JSON path such as nodeGraph.nodes[2].interface, line: the line of that key or null}``.

@@ -42,11 +42,11 @@ from scanner.analyzers._secret_rules import (
     looks_binary,
     scan_bytes,
 )
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
 from scanner.redact import redact
 from scanner.sources.interface import SourceArtifact
-from scanner.walk.entry import FileEntry
 
 __all__ = ["SecretsAnalyzer", "is_test_path", "is_third_party"]
 
@@ -80,10 +80,15 @@ _SKIP_SUFFIXES = (
     ".otf",
 )
 
+# Where installed packages and the OS live. Deliberately narrow and anchored: a ``vendor/``
+# folder anywhere (``panorama/src/vendor/``) is the app's own code and keeps the strict rules;
+# only package managers' install trees and the OS's own folders count.
 _THIRD_PARTY = re.compile(
-    r"(?:^|/)(?:site-packages|dist-packages|node_modules|vendor|_vendor)/"
+    r"(?:^|/)(?:site-packages|dist-packages|node_modules)/"
     r"|^(?:usr/(?:lib|lib64|share|include|src)|lib|lib64|opt/conda/(?:lib|pkgs)|var/lib/dpkg)/"
 )
+# Configuration files, where an unquoted ``password: value`` is the literal value.
+_CONFIG_SUFFIXES = (".yaml", ".yml", ".ini", ".cfg", ".conf", ".properties")
 _TEST_PATH = re.compile(
     r"(?:^|/)(?:tests?|testing|testdata|test_data|fixtures?|examples?|docs?|samples?|demo)/"
     r"|(?:^|/)test_[^/]*$|_test\.py$|(?:^|/)ssl-cert-snakeoil\.key$"
@@ -99,7 +104,13 @@ _NETRC_PASSWORD = re.compile(rb"(?:^|\s)password\s+(\S+)")
 
 
 def is_third_party(path: str) -> bool:
-    """Whether ``path`` belongs to an installed third-party package or the OS, not the app."""
+    """Whether ``path`` belongs to an installed third-party package or the OS, not the app.
+
+    The seam for package ownership: once the walk attributes files to the dpkg package or
+    Python distribution that installed them (and verifies their digests), "distribution
+    content" replaces this path rule, and an unowned file anywhere gets the app's strict
+    rules. Until then the rule is narrow: install trees only, never a ``vendor/`` name.
+    """
     return _THIRD_PARTY.search(path) is not None
 
 
@@ -146,7 +157,8 @@ class SecretsAnalyzer(FileAnalyzer):
         if not heuristics and not binary:
             with self._lock:
                 self._not_heuristic[entry.artifact] = self._not_heuristic.get(entry.artifact, 0) + 1
-        matches = scan_bytes(data, binary=binary, heuristics=heuristics)
+        config = entry.path.lower().endswith(_CONFIG_SUFFIXES)
+        matches = scan_bytes(data, binary=binary, heuristics=heuristics, config=config)
         out.extend(self._finding(entry, m) for m in matches)
         return out
 

@@ -153,7 +153,7 @@ def apply_environment(
                 conv = action.type or str
                 try:
                     value = conv(raw)  # type: ignore[operator]
-                except (TypeError, ValueError) as exc:
+                except (TypeError, ValueError, argparse.ArgumentTypeError) as exc:
                     p.error(f"{env_name}: {exc}")
             setattr(args, action.dest, value)
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from scanner.cli._source_root import find_source_root
+from scanner.cli._types import positive_int
 from scanner.config import ArchiveLimits, ScanConfig, default_cache_dir
 from scanner.errors import UsageError
 from scanner.fsutil import atomic_open
 from scanner.models import Report
 from scanner.policy import Policy, resolve_policy
-from scanner.report import FORMATS, get_writer
+from scanner.report import FORMATS, get_writer, needs_source_root
 
 __all__ = [
+    "config_for_outputs",
     "add_output_flags",
     "add_scan_flags",
     "config_from_args",
@@ -52,7 +56,13 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--work-dir", type=Path, help="scratch folder (default: a fresh temporary folder)"
     )
-    p.add_argument("--jobs", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="worker processes, at least 1 (default: one per core)",
+    )
     p.add_argument(
         "--code-scope",
         choices=("app", "all"),
@@ -164,6 +174,22 @@ def config_from_args(args: argparse.Namespace, policy: Policy) -> ScanConfig:
     )
 
 
+# Writers that need more from the scan than the findings: writer name -> (analyzer, option).
+_WRITER_NEEDS = {"notice": ("packages", "license_texts")}
+
+
+def config_for_outputs(config: ScanConfig, pairs: list[tuple[str, Path | None]]) -> ScanConfig:
+    """``config`` with what the requested writers need turned on (the notice file's license
+    texts), so ``scan --format notice`` writes what ``licenses --format notice`` writes."""
+    wanted = [_WRITER_NEEDS[fmt] for fmt, _ in pairs if fmt in _WRITER_NEEDS]
+    if not wanted:
+        return config
+    options = {k: dict(v) for k, v in config.options.items()}
+    for analyzer, option in wanted:
+        options.setdefault(analyzer, {})[option] = True
+    return dataclasses.replace(config, options=options)
+
+
 def output_pairs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
     """(writer name, file) pairs as given; a format without a file goes to stdout.
 
@@ -195,10 +221,22 @@ def output_pairs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
     return pairs
 
 
-def write_outputs(report: Report, pairs: list[tuple[str, Path | None]], quiet: bool) -> None:
-    """Write every requested report; files are written atomically."""
+def write_outputs(
+    report: Report,
+    pairs: list[tuple[str, Path | None]],
+    quiet: bool,
+    source_root: Path | None = None,
+) -> None:
+    """Write every requested report; files are written atomically.
+
+    Reports that link to repository files (SARIF, Code Quality) place the target in its
+    repository: ``source_root`` when given, else the git work tree holding the target.
+    """
+    root = None
+    if any(needs_source_root(fmt) for fmt, _ in pairs) and report.target.path:
+        root = find_source_root(Path(report.target.path), source_root)
     for fmt, path in pairs:
-        writer = get_writer(fmt)
+        writer = get_writer(fmt, root)
         if path is None:
             if quiet and fmt == "terminal":
                 continue

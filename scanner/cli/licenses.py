@@ -19,6 +19,7 @@ from typing import Any
 from scanner.cli._options import (
     add_output_flags,
     add_scan_flags,
+    config_for_outputs,
     config_from_args,
     output_pairs,
     policy_from_args,
@@ -81,11 +82,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = output_pairs(args)
     args.analyzers = "packages,licenses"
     policy = policy_from_args(args)
-    config = config_from_args(args, policy)
-    if any(fmt == "notice" for fmt, _ in pairs):
-        options = {k: dict(v) for k, v in config.options.items()}
-        options.setdefault("packages", {})["license_texts"] = True
-        config = dataclasses.replace(config, options=options)
+    config = config_for_outputs(config_from_args(args, policy), pairs)
     report = license_verdict(run_gate(args.target, config, policy, waivers=args.waivers), policy)
     write_outputs(report, pairs, args.quiet)
     assert report.verdict is not None

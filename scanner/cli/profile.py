@@ -9,6 +9,7 @@ import json
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ from scanner.models import (
     Location,
     Report,
     ResourceProfile,
-    Skipped,
 )
 from scanner.policy import evaluate
 from scanner.sandbox import SANDBOXES, Budgets, open_sandbox
@@ -31,7 +31,7 @@ from scanner.sandbox._graph import build_request, entry_of
 from scanner.sandbox._spec import MB
 from scanner.sandbox.budgets import budget_findings
 from scanner.sources.detect import detect_target
-from scanner.sources.interface import ArtifactFormat
+from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
 
 EXAMPLES = """\
 examples:
@@ -141,74 +141,18 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = dict(policy.analyzer_options().get("sandbox", {}))
     budgets = Budgets.from_options(options)
     st = detect_target(args.target)
-    containers = [
-        sa
-        for sa in st.artifacts
-        if sa.artifact.kind is ArtifactKind.CONTAINER
-        and sa.file is not None
-        and sa.format
-        in (ArtifactFormat.ROOTFS, ArtifactFormat.DOCKER_SAVE, ArtifactFormat.OCI_ARCHIVE)
-    ]
+    containers = _containers(st)
     if not containers:
         raise UsageError(f"{args.target}: no container asset to run (build the container first)")
     if args.work_dir is not None:
         args.work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="profile-", dir=args.work_dir))
-    outputs: list[Any] = []
-    findings: list[Finding] = []
-    profiles: list[ResourceProfile] = []
     try:
-        kind = args.sandbox or str(options.get("sandbox") or "auto")
-        with open_sandbox(kind) as sandbox:
-            for i, sa in enumerate(containers):
-                request = build_request(
-                    st,
-                    sa,
-                    options,
-                    work / str(i),
-                    frames_path=args.frames,
-                    max_frames=args.max_frames,
-                    seconds=args.seconds,
-                    fps=args.fps,
-                    parameters=_params(args.param),
-                    warmup=False if args.no_warmup else None,
-                )
-                profile = sandbox.profile(request, work)
-                _, entry = entry_of(sa)
-                loc = Location(sa.artifact.name, entry.lstrip("/"))
-                fs = budget_findings(profile, budgets, sa.artifact.name, entry)
-                if not profile.ran and budgets.when_unavailable == "incomplete":
-                    outputs.append(
-                        AnalyzerFailure(
-                            "sandbox", f"resource profile did not run: {profile.reason}", loc
-                        )
-                    )
-                    fs = []
-                elif not profile.ran:
-                    outputs.append(Skipped("sandbox", profile.reason, loc))
-                findings.extend(fs)
-                profiles.append(profile)
-                if not pairs and not args.quiet:
-                    if len(containers) > 1:
-                        print(f"== {sa.artifact.name}")
-                    print(render(profile, fs, budgets), end="")
+        show = not pairs and not args.quiet
+        runs = _profile_all(args, st, containers, options, budgets, work, show=show)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = Report(
-        tool_name=TOOL_NAME,
-        tool_version=__version__,
-        created_at=dt.datetime.now(dt.UTC)
-        .replace(microsecond=0)
-        .isoformat()
-        .replace("+00:00", "Z"),
-        target=st.target,
-        artifacts=tuple(sa.artifact for sa in st.artifacts),
-        findings=tuple(sorted(findings, key=lambda f: f.sort_key())),
-        failures=tuple(o for o in outputs if isinstance(o, AnalyzerFailure)),
-        skipped=tuple(o for o in outputs if isinstance(o, Skipped)),
-        resources=profiles[0] if profiles else None,
-        analyzers={"sandbox": 1},
-    )
+    report = _report(st, runs)
     verdict = evaluate(report, policy)
     report = dataclasses.replace(report, verdict=verdict)
     if pairs:
@@ -218,3 +162,93 @@ def run(args: argparse.Namespace) -> int:
     elif pairs:
         print(f"verdict: {verdict.decision.value}", file=sys.stderr)
     return EXIT[verdict.decision]
+
+
+def _containers(st: ScanTarget) -> list[SourceArtifact]:
+    """The container assets the sandbox can run (a root filesystem or an image archive)."""
+    return [
+        sa
+        for sa in st.artifacts
+        if sa.artifact.kind is ArtifactKind.CONTAINER
+        and sa.file is not None
+        and sa.format
+        in (ArtifactFormat.ROOTFS, ArtifactFormat.DOCKER_SAVE, ArtifactFormat.OCI_ARCHIVE)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One container's profile, its budget findings, and the failure when it did not run."""
+
+    profile: ResourceProfile
+    findings: list[Finding]
+    failure: AnalyzerFailure | None
+
+
+def _profile_all(
+    args: argparse.Namespace,
+    st: ScanTarget,
+    containers: list[SourceArtifact],
+    options: dict[str, Any],
+    budgets: Budgets,
+    work: Path,
+    *,
+    show: bool,
+) -> list[_Run]:
+    """Profile each container in one sandbox; with ``show``, print each summary as it ends."""
+    runs: list[_Run] = []
+    kind = args.sandbox or str(options.get("sandbox") or "auto")
+    with open_sandbox(kind) as sandbox:
+        for i, sa in enumerate(containers):
+            request = build_request(
+                st,
+                sa,
+                options,
+                work / str(i),
+                frames_path=args.frames,
+                max_frames=args.max_frames,
+                seconds=args.seconds,
+                fps=args.fps,
+                parameters=_params(args.param),
+                warmup=False if args.no_warmup else None,
+            )
+            one = _judge(sandbox.profile(request, work), sa, budgets)
+            runs.append(one)
+            if show:
+                if len(containers) > 1:
+                    print(f"== {sa.artifact.name}")
+                print(render(one.profile, one.findings, budgets), end="")
+    return runs
+
+
+def _judge(profile: ResourceProfile, sa: SourceArtifact, budgets: Budgets) -> _Run:
+    """The budget findings of one profile, or the failure when it did not run."""
+    _, entry = entry_of(sa)
+    findings = budget_findings(profile, budgets, sa.artifact.name, entry)
+    if profile.ran:
+        return _Run(profile, findings, None)
+    # Profiling is this command's whole job: an image it could not run is never
+    # "approved", whatever the policy's when_unavailable says for `scan`.
+    loc = Location(sa.artifact.name, entry.lstrip("/"))
+    failure = AnalyzerFailure("sandbox", f"resource profile did not run: {profile.reason}", loc)
+    return _Run(profile, [], failure)
+
+
+def _report(st: ScanTarget, runs: list[_Run]) -> Report:
+    """The report of the runs (before the policy's verdict); its resources are the first's."""
+    findings = [f for one in runs for f in one.findings]
+    return Report(
+        tool_name=TOOL_NAME,
+        tool_version=__version__,
+        created_at=dt.datetime.now(dt.UTC)
+        .replace(microsecond=0)
+        .isoformat()
+        .replace("+00:00", "Z"),
+        target=st.target,
+        artifacts=tuple(sa.artifact for sa in st.artifacts),
+        findings=tuple(sorted(findings, key=lambda f: f.sort_key())),
+        failures=tuple(one.failure for one in runs if one.failure is not None),
+        skipped=(),
+        resources=runs[0].profile if runs else None,
+        analyzers={"sandbox": 1},
+    )

@@ -10,6 +10,7 @@ from typing import Any
 from scanner.cli._options import (
     add_output_flags,
     add_scan_flags,
+    config_for_outputs,
     config_from_args,
     output_pairs,
     policy_from_args,
@@ -24,6 +25,7 @@ EXAMPLES = """\
 examples:
   panorama-gate scan examples/shelf-monitor
   panorama-gate scan app/ --format json -o report.json --format sarif -o report.sarif
+  panorama-gate scan build/app --format sarif -o app.sarif --source-root .
   panorama-gate scan assets/3f2a...c9.tar.gz --no-profile --policy policies/strict.yaml
 """
 
@@ -44,6 +46,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--baseline", type=Path, help="earlier JSON report: only findings not in it count"
     )
+    p.add_argument(
+        "--source-root",
+        type=Path,
+        metavar="DIR",
+        help="repository root that SARIF and Code Quality paths start from (%%SRCROOT%%; "
+        "default: the git work tree holding the target, else the current folder)",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Scan, write the reports, return the verdict's exit code."""
     pairs = output_pairs(args)
     policy = policy_from_args(args)
-    config = config_from_args(args, policy)
+    config = config_for_outputs(config_from_args(args, policy), pairs)
     with scan_progress(config.progress) as progress:
         report = run_gate(
             args.target,
@@ -61,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             baseline=args.baseline,
             progress=progress,
         )
-    write_outputs(report, pairs, args.quiet)
+    write_outputs(report, pairs, args.quiet, args.source_root)
     if getattr(args, "verbose", 0) and report.timings is not None:
         print(format_timings(report.timings), file=sys.stderr)
     assert report.verdict is not None

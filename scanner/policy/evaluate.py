@@ -34,6 +34,7 @@ from scanner.models import (
     WaiverUse,
 )
 from scanner.policy.model import Policy
+from scanner.policy.ratings import rate_findings
 from scanner.policy.waivers import Waiver, apply_baseline, apply_waivers
 
 __all__ = ["LEVELS", "decide", "evaluate"]
@@ -258,12 +259,14 @@ def decide(
     waivers: Sequence[Waiver] = (),
     baseline: frozenset[str] | None = None,
 ) -> Report:
-    """Apply the policy's and the given waivers, then the baseline, then evaluate; pure.
+    """Apply the policy's ratings of rules, the policy's and the given waivers, then the
+    baseline, then evaluate; pure.
 
     Only the policy decides what is waived: any ``waived`` flag an analyzer set is cleared
     first. Returns the report with updated findings and its verdict.
     """
-    findings, uses = apply_waivers(report.findings, (*policy.waivers, *waivers), today=today)
+    rated = rate_findings(report.findings, policy)
+    findings, uses = apply_waivers(rated, (*policy.waivers, *waivers), today=today)
     if baseline is not None:
         findings = apply_baseline(findings, baseline)
     judged = dataclasses.replace(report, findings=findings)

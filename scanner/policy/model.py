@@ -124,7 +124,7 @@ class Policy:
 
 def bundled_policy_path(name: str = "default") -> Path:
     """Path of a policy shipped inside the package (``default`` or ``strict``)."""
-    ref = resources.files("scanner").joinpath("policies", f"{name}.yaml")
+    ref = resources.files("scanner").joinpath("data", "policies", f"{name}.yaml")
     return Path(str(ref))
 
 

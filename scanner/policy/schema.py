@@ -28,6 +28,7 @@ __all__ = [
     "ModelsSection",
     "PolicySpec",
     "ResourceSection",
+    "RuleRating",
     "VulnerabilitySection",
     "WaiverSpec",
     "WaiversFile",
@@ -155,10 +156,12 @@ class ModelsSection(_Open):
 
     allow_globals: tuple[Text, ...] = Field(
         default=(),
-        description="pickle globals to accept beyond the built-ins: module.name or module.*",
+        description="pickle globals to accept beyond the built-ins: exact module.name entries",
     )
     deny_globals: tuple[Text, ...] = Field(
-        default=(), description="pickle globals to refuse even if built-ins allow them"
+        default=(),
+        description="pickle globals to refuse even if built-ins allow them: module.name or "
+        "module.*",
     )
     # Limits of the model analyzers; unset means the analyzer's default.
     max_pickle_ops: Annotated[int, Field(gt=0)] | None = None
@@ -169,6 +172,35 @@ class ModelsSection(_Open):
     onnx_max_nodes: Annotated[int, Field(gt=0)] | None = None
     onnx_min_opset: Annotated[int, Field(gt=0)] | None = None
     onnx_max_opset: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("allow_globals")
+    @classmethod
+    def _exact(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # An allow-list entry names one callable: a wildcard would also allow whatever the
+        # module imports (functools, torch itself), so it is refused with the fix spelled out.
+        for entry in value:
+            if any(c in entry for c in "*?[]"):
+                raise ValueError(
+                    f"{entry!r} is a wildcard; allow_globals takes exact names only (a "
+                    "wildcard also allows whatever the module imports): list each class, "
+                    "e.g. 'sklearn.svm._classes.SVC'"
+                )
+            if "." not in entry.strip(". "):
+                raise ValueError(f"{entry!r} is not a fully qualified 'module.name'")
+        return value
+
+
+class RuleRating(_Closed):
+    """``rules.<rule id>``: the severity the policy gives a rule, and why (``policy show``
+    prints both; rated findings carry the reason)."""
+
+    severity: SeverityName
+    reason: Annotated[str, Field(max_length=1000)] = ""
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _sev(cls, value: Any) -> Any:
+        return _severity(value)
 
 
 class WaiverSpec(_Closed):
@@ -233,6 +265,13 @@ class PolicySpec(_Closed):
     description: str = ""
     severity_threshold: SeverityName
     categories: dict[Category, SeverityName] = Field(default_factory=dict)
+    rules: dict[Annotated[str, Field(min_length=1, max_length=200)], RuleRating] = Field(
+        default_factory=dict,
+        description=(
+            "the severity this policy gives particular rules (rule id or glob such as "
+            "'code.B506'), whatever the analyzer said; thresholds then apply to it"
+        ),
+    )
     required_analyzers: Literal["all"] | tuple[Annotated[str, Field(min_length=1)], ...] = Field(
         default="all",
         description="'all' or analyzer names whose failure makes the verdict incomplete",
@@ -268,3 +307,15 @@ class PolicySpec(_Closed):
         if isinstance(value, dict):
             return {k: _severity(v) for k, v in value.items()}
         return value
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rule_severities(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        for key in value:
+            if isinstance(key, str) and key.strip("*?.[]") == "":
+                # a rating for every rule would quietly re-rate the whole gate
+                raise ValueError(f"rules: {key!r} would rate every rule; name rules")
+        # "rule: high" is short for "rule: {severity: high}"
+        return {k: {"severity": v} if isinstance(v, str) else v for k, v in value.items()}

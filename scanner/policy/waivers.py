@@ -224,7 +224,13 @@ def apply_waivers(
         else:
             status = "stale"
         uses.append(w.use(status, fps))
-    return tuple(out), tuple(sorted(uses, key=lambda u: (u.status, u.id)))
+    # Natural order, so ids named by their line ("waivers.yaml:2" before ":10") read in file order.
+    return tuple(out), tuple(sorted(uses, key=lambda u: (u.status, _natural(u.id))))
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that compares runs of digits as numbers."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
 
 
 def load_baseline(path: Path) -> frozenset[str]:

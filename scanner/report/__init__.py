@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
+from scanner.report._paths import SourceRoot
 from scanner.report.codequality import CodeQualityWriter
 from scanner.report.html import HtmlWriter
 from scanner.report.interface import ReportWriter
@@ -20,7 +22,7 @@ from scanner.report.markdown import MarkdownWriter
 from scanner.report.sarif import SarifWriter
 from scanner.report.terminal import TerminalWriter
 
-__all__ = ["FORMATS", "ReportWriter", "get_writer"]
+__all__ = ["FORMATS", "ReportWriter", "SourceRoot", "get_writer", "needs_source_root"]
 
 
 # The SBOM writers load spdx-tools and cyclonedx-python-lib (0.2 s of imports, a tenth of a
@@ -55,6 +57,23 @@ FORMATS: dict[str, Callable[[], ReportWriter]] = {
 }
 
 
-def get_writer(name: str) -> ReportWriter:
-    """An instance of the writer for ``name`` (``KeyError`` when unknown)."""
-    return FORMATS[name]()
+# Writers whose locations are repository paths, and so take the target's SourceRoot.
+_LINKING = (SarifWriter, CodeQualityWriter)
+
+
+def get_writer(name: str, source_root: SourceRoot | None = None) -> ReportWriter:
+    """An instance of the writer for ``name`` (``KeyError`` when unknown).
+
+    ``source_root`` places the target in its repository for the writers that link to files
+    (SARIF, Code Quality); the others ignore it.
+    """
+    make = FORMATS[name]
+    if needs_source_root(name):
+        return cast(Callable[[SourceRoot | None], ReportWriter], make)(source_root)
+    return make()
+
+
+def needs_source_root(name: str) -> bool:
+    """Whether the writer for ``name`` writes repository paths (and so wants a SourceRoot)."""
+    make = FORMATS[name]
+    return isinstance(make, type) and issubclass(make, _LINKING)

@@ -11,17 +11,22 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scanner.models import Category, Decision, Finding, Report, Severity
+from scanner.models import Artifact, ArtifactKind, Category, Decision, Finding, Report, Severity
+from scanner.report._paths import SourceRoot, repo_location
 
 __all__ = [
     "DECISION_TEXT",
+    "FileGroup",
+    "by_file",
+    "reason_head",
+    "short_hashes",
+    "where_in_file",
     "no_surrogates",
     "one_line",
     "printable",
     "xml_safe",
     "SEVERITIES",
     "Summary",
-    "by_artifact",
     "summarize",
 ]
 
@@ -115,17 +120,6 @@ def summarize(report: Report) -> Summary:
     )
 
 
-def by_artifact(findings: Sequence[Finding]) -> list[tuple[str, list[Finding]]]:
-    """Findings grouped by artifact (sorted by name), each group worst first then by place."""
-    groups: dict[str, list[Finding]] = {}
-    for f in findings:
-        groups.setdefault(f.location.artifact, []).append(f)
-    return [
-        (name, sorted(group, key=lambda f: (-int(f.severity), f.sort_key())))
-        for name, group in sorted(groups.items())
-    ]
-
-
 def finding_status(f: Finding, summary: Summary) -> str:
     """``blocking``, ``waived`` or ``warning``: how the verdict treated a finding."""
     if f.waived:
@@ -133,3 +127,69 @@ def finding_status(f: Finding, summary: Summary) -> str:
     if f.fingerprint in summary.blocking:
         return "blocking"
     return "warning"
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def short_hashes(text: str) -> str:
+    """``text`` with each 64-hex digest cut to 12 characters and an ellipsis (for reading)."""
+    return _HEX64.sub(lambda m: m.group()[:12] + "…", text)
+
+
+@dataclass(frozen=True, slots=True)
+class FileGroup:
+    """Findings in one file of the target, with what a person would call that file."""
+
+    path: str  # the file, relative to the target ("" for the target itself)
+    title: str  # "container of shelf_code", or the path
+    detail: str  # the path (hashes shortened) when the title is not the path, else ""
+    findings: tuple[Finding, ...]
+
+
+def _title(path: str, artifact: Artifact | None) -> tuple[str, str]:
+    if artifact is not None and artifact.package and artifact.kind is not ArtifactKind.CODE:
+        return f"{artifact.kind.value} of {artifact.package}", short_hashes(path)
+    return short_hashes(path) or "(target)", ""
+
+
+def by_file(report: Report, findings: Sequence[Finding]) -> list[FileGroup]:
+    """Findings grouped by the file they are in, worst group first, each worst first.
+
+    A file is what the repository holds: a container asset (its members' findings together), a
+    manifest, or a file of a code package, so findings one analyzer reports against the code
+    package folder and another against its Dockerfile land in one group.
+    """
+    paths = {a.name: a.path for a in report.artifacts}
+    by_path = {a.path: a for a in report.artifacts}
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(repo_location(f.location, paths, SourceRoot("")).path, []).append(f)
+    out = []
+    for path, group in groups.items():
+        group.sort(key=lambda f: (-int(f.severity), f.sort_key(), f.rule_id))
+        title, detail = _title(path, by_path.get(path))
+        out.append(FileGroup(path, title, detail, tuple(group)))
+    return sorted(out, key=lambda g: (-int(g.findings[0].severity), g.path))
+
+
+def where_in_file(f: Finding, report: Report) -> str:
+    """Where in its group's file a finding is: ``member:line``, ``key (line N)``, ``line N``."""
+    paths = {a.name: a.path for a in report.artifacts}
+    where = repo_location(f.location, paths, SourceRoot(""))
+    if where.inner_kind == "member":
+        return where.inner + (f":{where.member_line}" if where.member_line else "")
+    line = f"line {where.line}" if where.line else ""
+    if where.inner_kind == "key":
+        return f"{where.inner} ({line})" if line else where.inner
+    return line
+
+
+def reason_head(message: str) -> str:
+    """A ``finding-over-threshold`` reason without its location and example message.
+
+    The evaluator writes "RULE (SEVERITY, CATEGORY threshold T) at WHERE: MESSAGE"; writers
+    that list the findings themselves show only the part before " at ".
+    """
+    head, sep, _ = message.partition(") at ")
+    return f"{head})" if sep else message

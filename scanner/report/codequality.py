@@ -3,9 +3,9 @@
 
 Each finding is one issue object with GitLab's required fields: ``description``,
 ``check_name``, ``fingerprint``, ``severity`` (``info|minor|major|critical|blocker``) and
-``location`` (``path`` plus ``lines.begin``). Paths are repository paths: the scanned target's
-path as given on the command line joined with the artifact's path inside it; a finding inside
-an archive (a container asset or model archive) points at the archive file and names the
+``location`` (``path`` plus ``lines.begin``). Paths are repository paths, from the repository
+root the CLI finds with git (or ``--source-root``; see :mod:`scanner.report._paths`); a finding
+inside an archive (a container asset or model archive) points at the archive file and names the
 member in the description, since GitLab can only link to files in the repository.
 
 Example::
@@ -16,11 +16,11 @@ Example::
 from __future__ import annotations
 
 import json
-import posixpath
 from typing import Any, TextIO
 
 from scanner.models import Finding, Report, Severity
 from scanner.report._common import finding_status, no_surrogates, summarize
+from scanner.report._paths import SourceRoot, repo_location
 
 __all__ = ["CodeQualityWriter", "report_to_codequality"]
 
@@ -32,36 +32,29 @@ SEVERITY = {
     Severity.LOW: "minor",
     Severity.INFO: "info",
 }
-ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip", ".tar.zst", ".tar.zstd", ".tar.xz", ".tar.bz2")
-MANIFESTS = (".json", ".yaml", ".yml")
 
 
-def _location(report: Report, f: Finding, artifact_paths: dict[str, str]) -> tuple[str, str, int]:
+def _location(f: Finding, paths: dict[str, str], root: SourceRoot) -> tuple[str, str, int]:
     """(repository path, extra words for the description, line in that file)."""
-    loc = f.location
-    target = report.target.path or "."
-    base = posixpath.normpath(
-        posixpath.join(target, artifact_paths.get(loc.artifact, loc.artifact) or ".")
-    )
-    line = loc.line or 1
-    if not loc.path:
-        return base, "", line
-    if base.lower().endswith(ARCHIVES):
+    where = repo_location(f.location, paths, root)
+    if where.inner_kind == "member":
         # GitLab links lines of repository files: the member's line goes into the text.
-        member = f"{loc.path}:{loc.line}" if loc.line else loc.path
-        return base, f" (in {base}: {member})", 1
-    if base.lower().endswith(MANIFESTS):
-        return base, f" (at {loc.path})", line
-    return posixpath.normpath(posixpath.join(base, loc.path)), "", line
+        member = f"{where.inner}:{where.member_line}" if where.member_line else where.inner
+        return where.path, f" (in {where.path}: {member})", 1
+    extra = f" (at {where.inner})" if where.inner_kind == "key" else ""
+    return where.path, extra, where.line or 1
 
 
-def report_to_codequality(report: Report) -> list[dict[str, Any]]:
+def report_to_codequality(
+    report: Report, source_root: SourceRoot | None = None
+) -> list[dict[str, Any]]:
     """The Code Quality issue list for ``report``, in the report's finding order."""
+    root = source_root or SourceRoot.from_report(report)
     summary = summarize(report)
     paths = {a.name: a.path for a in report.artifacts}
     issues: list[dict[str, Any]] = []
     for f in report.findings:
-        path, extra, line = _location(report, f, paths)
+        path, extra, line = _location(f, paths, root)
         status = finding_status(f, summary)
         note = {"blocking": " [blocks the gate]", "waived": " [waived]"}.get(status, "")
         issues.append(
@@ -72,10 +65,7 @@ def report_to_codequality(report: Report) -> list[dict[str, Any]]:
                 "categories": ["Security"],
                 "fingerprint": f.fingerprint,
                 "severity": SEVERITY[f.severity],
-                "location": {
-                    "path": no_surrogates(path.removeprefix("./")),
-                    "lines": {"begin": line},
-                },
+                "location": {"path": no_surrogates(path or "."), "lines": {"begin": line}},
             }
         )
     return issues
@@ -87,7 +77,16 @@ class CodeQualityWriter:
     name = "codequality"
     media_type = "application/json"
 
+    def __init__(self, source_root: SourceRoot | None = None) -> None:
+        self.source_root = source_root
+
     def write(self, report: Report, fp: TextIO) -> None:
         """Write the issue array (sorted keys, deterministic)."""
-        json.dump(report_to_codequality(report), fp, indent=2, sort_keys=True, ensure_ascii=False)
+        json.dump(
+            report_to_codequality(report, self.source_root),
+            fp,
+            indent=2,
+            sort_keys=True,
+            ensure_ascii=False,
+        )
         fp.write("\n")

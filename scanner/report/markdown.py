@@ -1,8 +1,9 @@
 """A Markdown summary for a CI job summary or a merge-request comment (``--format markdown``).
 
 The verdict and why come first, then a category × severity table, then findings grouped by
-artifact (capped, so a comment stays within forge limits), waivers and failures. Text from the
-artifact is escaped so that it cannot break the table or inject links and HTML.
+file (a container asset named by its role, not its digest; capped, so a comment stays within
+forge limits), waivers and failures. Text from the artifact is escaped so that it cannot break
+the table or inject links and HTML.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from scanner.models import Category, Decision, Report
 from scanner.report._common import (
     DECISION_TEXT,
     SEVERITIES,
-    by_artifact,
+    by_file,
     finding_status,
     no_surrogates,
     printable,
+    reason_head,
     summarize,
+    where_in_file,
 )
 
 __all__ = ["MarkdownWriter", "escape_md"]
@@ -73,7 +76,9 @@ class MarkdownWriter:
             w(f"Policy **{escape_md(v.policy_name)}** (sha256 `{v.policy_sha256[:16]}`)\n\n")
             w("### Why\n\n")
             for r in v.reasons:
-                w(f"- {_LEVEL_ICON.get(r.level, '')} {escape_md(r.message)}\n")
+                # a blocking rule: its findings are in the tables below, each marked blocking
+                text = reason_head(r.message) if r.code == "finding-over-threshold" else r.message
+                w(f"- {_LEVEL_ICON.get(r.level, '')} {escape_md(text)}\n")
             w("\n")
         if s.total:
             w("### Findings by category and severity (not waived)\n\n")
@@ -91,18 +96,18 @@ class MarkdownWriter:
             )
             w("### Findings\n\n")
             shown = 0
-            for artifact, group in by_artifact(report.findings):
+            for group in by_file(report, report.findings):
                 if shown >= self.max_findings:
                     break
-                w(f"#### {_code(artifact or '(target)')}\n\n")
+                detail = f" ({_code(group.detail)})" if group.detail else ""
+                w(f"#### {escape_md(group.title)}{detail}\n\n")
                 w("| status | severity | rule | where | message |\n|---|---|---|---|---|\n")
-                for f in group:
+                for f in group.findings:
                     if shown >= self.max_findings:
                         break
-                    where = f.location.path + (f":{f.location.line}" if f.location.line else "")
                     w(
                         f"| {finding_status(f, s)} | {f.severity.label} | {_code(f.rule_id)} | "
-                        f"{_code(where)} | {escape_md(f.message)} |\n"
+                        f"{_code(where_in_file(f, report))} | {escape_md(f.message)} |\n"
                     )
                     shown += 1
                 w("\n")

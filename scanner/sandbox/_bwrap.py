@@ -250,9 +250,40 @@ class BwrapSandbox:
         cg: RunCgroup | None,
     ) -> tuple[dict[str, Any] | None, int | None, float, str]:
         """One bwrap run: (init status, exit code, wall seconds, stderr tail)."""
+        read_fd, write_fd = os.pipe()
+        args = self._args(request, root, staged, deadline, cg, write_fd)
+        preexec = _cgroup_joiner(cg)
+        t0 = time.monotonic()
+        proc = _spawn(request, args, preexec, read_fd, write_fd)
+        os.close(write_fd)
+        assert proc.stderr is not None
+        tail = _Tail(proc.stderr)
+        status_chunks: list[bytes] = []
+        reader = threading.Thread(target=_read_all, args=(read_fd, status_chunks), daemon=True)
+        reader.start()
+        _wait(proc, deadline)
+        wall = time.monotonic() - t0
+        reader.join(5.0)
+        status = _parse_status(status_chunks)
+        text = tail.text()
+        if status is None and proc.returncode not in (0, None) and "bwrap:" in text:
+            raise AnalyzerError(
+                f"{request.name}: bubblewrap failed: {text.strip().splitlines()[-1][:200]}"
+            )
+        return status, proc.returncode, wall, text
+
+    def _args(
+        self,
+        request: SandboxRequest,
+        root: Path,
+        staged: Staged,
+        deadline: float,
+        cg: RunCgroup | None,
+        status_fd: int,
+    ) -> list[str]:
+        """The ``bwrap`` command line: namespaces, mounts, environment, then init's own."""
         assert self.bwrap is not None
         limits = request.effective_limits()
-        read_fd, write_fd = os.pipe()
         args = [
             self.bwrap,
             "--unshare-all",
@@ -296,64 +327,74 @@ class BwrapSandbox:
                 deadline,
                 count_procs=True,
                 rlimits=self._rlimits(request, deadline, cg is not None),
-                status_fd=write_fd,
+                status_fd=status_fd,
             ),
         ]
-        procs_files = cg.procs_files() if cg is not None else []
+        return args
 
-        def join_cgroup() -> None:
-            """Runs in the child before exec: the sandbox starts inside the run's cgroup."""
-            for path in procs_files:
-                with open(path, "w") as fp:
-                    fp.write("0")
 
-        preexec: Callable[[], None] | None = join_cgroup if procs_files else None
-        t0 = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                pass_fds=(write_fd,),
-                preexec_fn=preexec,
-            )  # noqa: PLW1509 - only joins a cgroup
-        except OSError as exc:
-            os.close(read_fd)
-            os.close(write_fd)
-            raise AnalyzerError(f"{request.name}: cannot start bubblewrap: {exc}") from exc
+def _cgroup_joiner(cg: RunCgroup | None) -> Callable[[], None] | None:
+    """A function for the child to run before exec, putting it in ``cg`` (``None``: no cgroup)."""
+    procs_files = cg.procs_files() if cg is not None else []
+    if not procs_files:
+        return None
+
+    def join_cgroup() -> None:
+        """Runs in the child before exec: the sandbox starts inside the run's cgroup."""
+        for path in procs_files:
+            with open(path, "w") as fp:
+                fp.write("0")
+
+    return join_cgroup
+
+
+def _spawn(
+    request: SandboxRequest,
+    args: list[str],
+    preexec: Callable[[], None] | None,
+    read_fd: int,
+    write_fd: int,
+) -> subprocess.Popen[bytes]:
+    """Start bwrap with the status pipe's write end; both ends are closed if it cannot start."""
+    try:
+        return subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            preexec_fn=preexec,
+        )  # noqa: PLW1509 - only joins a cgroup
+    except OSError as exc:
+        os.close(read_fd)
         os.close(write_fd)
-        assert proc.stderr is not None
-        tail = _Tail(proc.stderr)
-        status_chunks: list[bytes] = []
-        reader = threading.Thread(target=_read_all, args=(read_fd, status_chunks), daemon=True)
-        reader.start()
-        try:
-            proc.wait(timeout=deadline + 15.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()  # --die-with-parent takes the namespace down with it
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                with shielded():
-                    proc.kill()
-                    proc.wait(timeout=30)
-        wall = time.monotonic() - t0
-        reader.join(5.0)
-        raw = b"".join(status_chunks).decode("utf-8", "replace").strip()
-        status: dict[str, Any] | None = None
-        if raw:
-            try:
-                parsed = json.loads(raw.splitlines()[-1])
-            except ValueError as exc:
-                raise AnalyzerError("sandbox init wrote an unreadable status") from exc
-            status = parsed if isinstance(parsed, dict) else None
-        text = tail.text()
-        if status is None and proc.returncode not in (0, None) and "bwrap:" in text:
-            raise AnalyzerError(
-                f"{request.name}: bubblewrap failed: {text.strip().splitlines()[-1][:200]}"
-            )
-        return status, proc.returncode, wall, text
+        raise AnalyzerError(f"{request.name}: cannot start bubblewrap: {exc}") from exc
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float) -> None:
+    """Wait for bwrap up to the backstop, then kill it (the namespace goes down with it)."""
+    try:
+        proc.wait(timeout=deadline + 15.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # --die-with-parent takes the namespace down with it
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            with shielded():
+                proc.kill()
+                proc.wait(timeout=30)
+
+
+def _parse_status(chunks: list[bytes]) -> dict[str, Any] | None:
+    """Init's status: the last line it wrote to the pipe, a JSON object (``None``: nothing)."""
+    raw = b"".join(chunks).decode("utf-8", "replace").strip()
+    if not raw:
+        return None
+    try:
+        parsed = json.loads(raw.splitlines()[-1])
+    except ValueError as exc:
+        raise AnalyzerError("sandbox init wrote an unreadable status") from exc
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _read_all(fd: int, out: list[bytes]) -> None:

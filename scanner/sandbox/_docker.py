@@ -27,7 +27,7 @@ from typing import Any
 from scanner.errors import AnalyzerError
 from scanner.models import ResourceProfile
 from scanner.sandbox._arch import check_arch, normalise, rootfs_machine
-from scanner.sandbox._cgroups import RunCgroup, cgroup_mounts
+from scanner.sandbox._cgroups import CgroupFigures, RunCgroup, cgroup_mounts
 from scanner.sandbox._result import build_profile, not_run
 from scanner.sandbox._spec import MB, SandboxRequest
 from scanner.sandbox._stage import MOUNT, WRITABLE, Staged, parse_status, stage
@@ -204,38 +204,14 @@ class DockerSandbox:
         version = 2 if str(info.get("CgroupVersion", "1")) == "2" else 1
         driver = str(info.get("CgroupDriver") or "cgroupfs")
         if request.warmup and image_id not in self._warmed:
-            # Once per image: what it warms is the page cache of the image's files.
-            self._warmed.add(image_id)
-            t0 = time.monotonic()
-            warm = stage(
-                request, work / "warmup", max_frames=1, seconds=min(request.seconds, 3.0 * slowdown)
-            )
-            warm_deadline = min(request.seconds, 3.0) * slowdown + 2.0
-            self._run(request, image_id, warm, None, warm_deadline, measured=False)
-            extra["warmup_seconds"] = round(time.monotonic() - t0, 3)
+            extra["warmup_seconds"] = self._warm_up(request, image_id, work, slowdown)
         staged = stage(request, work / "run")
         limits = request.effective_limits()
         deadline = (
             request.seconds * (slowdown if check.emulated else 1.0)
             + limits.grace_seconds * slowdown
         )
-        cg: RunCgroup | None = RunCgroup(
-            f"p{os.getpid()}x{secrets.token_hex(6)}",
-            version=version,
-            driver=driver,
-            mounts=cgroup_mounts(),
-        )
-        assert cg is not None
-        self.created["cgroups"].append(cg.parent)
-        if not cg.available():
-            cg = None
-            extra["cgroup_note"] = f"cgroup v{version} controllers not mounted here"
-        elif driver == "cgroupfs" and not os.access(
-            cg.mounts.get("memory") or cg.mounts.get("unified") or "/", os.W_OK
-        ):
-            # A docker-group user without root: Docker enforces, init's wait4 measures.
-            cg = None
-            extra["cgroup_note"] = "cgroups not writable: figures from the sandbox init (wait4)"
+        cg = self._run_cgroup(version, driver, extra)
         extra.update(
             {
                 "frames_source": staged.frames_note,
@@ -248,6 +224,72 @@ class DockerSandbox:
                 "cgroup_driver": driver,
             }
         )
+        (status, state, wall, tail), figures = self._measure(
+            request, image_id, staged, cg, deadline
+        )
+        return build_profile(
+            sandbox=self.name,
+            status=status,
+            cgroup=figures,
+            outside_wall=wall,
+            exit_code=state.get("ExitCode"),
+            oom_killed=bool(state.get("OOMKilled")),
+            emulated=check.emulated,
+            stderr_tail=tail,
+            extra=extra,
+        )
+
+    def _warm_up(
+        self, request: SandboxRequest, image_id: str, work: Path, slowdown: float
+    ) -> float:
+        """One short unmeasured run; returns its seconds.
+
+        Once per image: what it warms is the page cache of the image's files.
+        """
+        self._warmed.add(image_id)
+        t0 = time.monotonic()
+        warm = stage(
+            request, work / "warmup", max_frames=1, seconds=min(request.seconds, 3.0 * slowdown)
+        )
+        warm_deadline = min(request.seconds, 3.0) * slowdown + 2.0
+        self._run(request, image_id, warm, None, warm_deadline, measured=False)
+        return round(time.monotonic() - t0, 3)
+
+    def _run_cgroup(self, version: int, driver: str, extra: dict[str, Any]) -> RunCgroup | None:
+        """A parent cgroup of our own for the run, or ``None`` (and why, in ``extra``).
+
+        Its name is recorded in ``created`` before anything exists, so a cleanup check sees
+        every cgroup this sandbox could have made.
+        """
+        cg = RunCgroup(
+            f"p{os.getpid()}x{secrets.token_hex(6)}",
+            version=version,
+            driver=driver,
+            mounts=cgroup_mounts(),
+        )
+        self.created["cgroups"].append(cg.parent)
+        if not cg.available():
+            extra["cgroup_note"] = f"cgroup v{version} controllers not mounted here"
+            return None
+        if driver == "cgroupfs" and not os.access(
+            cg.mounts.get("memory") or cg.mounts.get("unified") or "/", os.W_OK
+        ):
+            # A docker-group user without root: Docker enforces, init's wait4 measures.
+            extra["cgroup_note"] = "cgroups not writable: figures from the sandbox init (wait4)"
+            return None
+        return cg
+
+    def _measure(
+        self,
+        request: SandboxRequest,
+        image_id: str,
+        staged: Staged,
+        cg: RunCgroup | None,
+        deadline: float,
+    ) -> tuple[tuple[dict[str, Any] | None, dict[str, Any], float, str], CgroupFigures | None]:
+        """The measured run, inside ``cg`` when there is one: ``_run``'s outcome and the
+        cgroup's figures. The cgroup is removed on every path out."""
+        limits = request.effective_limits()
         figures = None
         try:
             if cg is not None:
@@ -265,18 +307,7 @@ class DockerSandbox:
             if cg is not None:
                 with shielded():
                     cg.remove()
-        status, state, wall, tail = outcome
-        return build_profile(
-            sandbox=self.name,
-            status=status,
-            cgroup=figures,
-            outside_wall=wall,
-            exit_code=state.get("ExitCode"),
-            oom_killed=bool(state.get("OOMKilled")),
-            emulated=check.emulated,
-            stderr_tail=tail,
-            extra=extra,
-        )
+        return outcome, figures
 
     def _run(
         self,
@@ -293,11 +324,36 @@ class DockerSandbox:
         With a parent cgroup of ours the limits sit there and Docker's are a little higher
         (a backstop); without one Docker's are the limits and init samples the process count.
         """
+        args = staged.init_args(request, deadline, count_procs=measured and not cgroup_parent)
+        config = self._container_config(request, image_id, staged, cgroup_parent, args)
+        container = None
+        try:
+            try:
+                container = self.client.containers.create(**config)
+                self.created["containers"].append(container.id)
+                t0 = time.monotonic()
+                container.start()
+            except Exception as exc:
+                raise _start_error(request, args, exc) from exc
+            return _wait_and_collect(container, deadline, t0)
+        finally:
+            if container is not None:
+                with shielded():
+                    self._remove(container)
+
+    def _container_config(
+        self,
+        request: SandboxRequest,
+        image_id: str,
+        staged: Staged,
+        cgroup_parent: str | None,
+        args: list[str],
+    ) -> dict[str, Any]:
+        """The locked-down container, as keyword arguments of ``containers.create``."""
         from docker.types import LogConfig, Ulimit
 
         limits = request.effective_limits()
         slack = (16, 64 * MB) if cgroup_parent else (0, 0)
-        args = staged.init_args(request, deadline, count_procs=measured and not cgroup_parent)
         kwargs: dict[str, Any] = {
             "image": image_id,
             "entrypoint": args[:1],
@@ -328,40 +384,7 @@ class DockerSandbox:
             kwargs["nano_cpus"] = int(limits.cpu_percent / 100.0 * 1e9)
         if cgroup_parent:
             kwargs["cgroup_parent"] = cgroup_parent
-        container = None
-        try:
-            try:
-                container = self.client.containers.create(**kwargs)
-                self.created["containers"].append(container.id)
-                t0 = time.monotonic()
-                container.start()
-            except Exception as exc:
-                text = str(exc)
-                if "executable file not found" in text or "no such file or directory" in text:
-                    raise _NotRunnableError(
-                        f"{args[0]} is not in the image, so the entry point "
-                        f"{' '.join(request.command())} cannot be run"
-                    ) from exc
-                raise AnalyzerError(
-                    f"{request.name}: cannot start the sandbox container: {exc}"
-                ) from exc
-            try:
-                container.wait(timeout=deadline + 15.0)
-            except Exception as exc:  # the backstop: init's own deadline did not end it
-                log.warning("sandbox container outlived its deadline (%s); killing it", exc)
-                container.kill()
-                container.wait(timeout=30)
-            wall = time.monotonic() - t0
-            container.reload()
-            state = dict(container.attrs.get("State") or {})
-            raw = container.logs(stdout=False, stderr=True, tail=200)
-            tail = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-            status = parse_status(tail)
-            return status, state, wall, tail
-        finally:
-            if container is not None:
-                with shielded():
-                    self._remove(container)
+        return kwargs
 
     @staticmethod
     def _remove(container: Any) -> None:
@@ -389,6 +412,36 @@ class DockerSandbox:
             if key == "PYTHONPATH" and value:
                 env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{value}"
         return env
+
+
+def _start_error(request: SandboxRequest, args: list[str], exc: Exception) -> Exception:
+    """What a failed create or start means: no entry interpreter in the image, or an error."""
+    text = str(exc)
+    if "executable file not found" in text or "no such file or directory" in text:
+        return _NotRunnableError(
+            f"{args[0]} is not in the image, so the entry point "
+            f"{' '.join(request.command())} cannot be run"
+        )
+    return AnalyzerError(f"{request.name}: cannot start the sandbox container: {exc}")
+
+
+def _wait_and_collect(
+    container: Any, deadline: float, t0: float
+) -> tuple[dict[str, Any] | None, dict[str, Any], float, str]:
+    """Wait for a started container (killing it past the backstop), then read its outcome."""
+    try:
+        container.wait(timeout=deadline + 15.0)
+    except Exception as exc:  # the backstop: init's own deadline did not end it
+        log.warning("sandbox container outlived its deadline (%s); killing it", exc)
+        container.kill()
+        container.wait(timeout=30)
+    wall = time.monotonic() - t0
+    container.reload()
+    state = dict(container.attrs.get("State") or {})
+    raw = container.logs(stdout=False, stderr=True, tail=200)
+    tail = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    status = parse_status(tail)
+    return status, state, wall, tail
 
 
 def leftover_resources(client: Any, pid: int | None = None) -> dict[str, list[str]]:

@@ -80,51 +80,84 @@ def app_spec(
 ) -> AppSpec:
     """The node's interface, parameters and models for ``artifact`` (a container asset)."""
     graphs = [m.data for m in target.manifest("graph") if isinstance(m.data, Mapping)]
-    packages = {
-        m.package: m.data
-        for m in target.manifest("package")
-        if isinstance(m.data, Mapping) and m.package
-    }
-    descriptors = {
-        m.package: m.data
-        for m in target.manifest("descriptor")
-        if isinstance(m.data, Mapping) and m.package
-    }
+    packages = _by_package(target, "package")
     pkg_name = artifact.artifact.package
     pkg = packages.get(pkg_name) if pkg_name else None
     if not graphs or pkg is None:
         return AppSpec(parameters=dict(overrides or {}), known=False)
-    node_pkg = pkg.get("nodePackage") or {}
-    iface: Mapping[str, Any] = {}
-    for candidate in node_pkg.get("interfaces") or []:
-        if isinstance(candidate, Mapping) and candidate.get("category") == "business_logic":
-            iface = candidate
-            break
-    inputs = tuple(
-        (str(p.get("name")), str(p.get("type", "media")))
-        for p in iface.get("inputs") or []
-        if isinstance(p, Mapping)
-    )
-    outputs = tuple(
-        (str(p.get("name")), str(p.get("type", "media")))
-        for p in iface.get("outputs") or []
-        if isinstance(p, Mapping)
-    )
+    iface = _business_logic_interface(pkg)
     graph = graphs[0].get("nodeGraph") or {}
     nodes = [n for n in graph.get("nodes") or [] if isinstance(n, Mapping)]
-    by_name = {str(n.get("name")): n for n in nodes}
-    node_name = ""
+    node_name = _node_name(nodes, pkg_name, iface)
+    params = _parameters(graph, nodes, node_name, _override_values(target))
+    params.update(overrides or {})
+    return AppSpec(
+        inputs=_ports(iface, "inputs"),
+        outputs=_ports(iface, "outputs"),
+        parameters=params,
+        models=tuple(_models(target, nodes, packages, pkg_name, work)),
+        known=bool(iface),
+        node=node_name,
+    )
+
+
+def _by_package(target: ScanTarget, kind: str) -> dict[str | None, Mapping[str, Any]]:
+    """The target's ``kind`` manifests (``package``, ``descriptor``) by package name."""
+    return {
+        m.package: m.data
+        for m in target.manifest(kind)
+        if isinstance(m.data, Mapping) and m.package
+    }
+
+
+def _business_logic_interface(pkg: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The package's first ``business_logic`` interface (empty when it declares none)."""
+    node_pkg = pkg.get("nodePackage") or {}
+    for candidate in node_pkg.get("interfaces") or []:
+        if isinstance(candidate, Mapping) and candidate.get("category") == "business_logic":
+            return candidate
+    return {}
+
+
+def _ports(iface: Mapping[str, Any], which: str) -> tuple[tuple[str, str], ...]:
+    """``(name, type)`` of the interface's ``inputs`` or ``outputs`` (type ``media`` unless set)."""
+    return tuple(
+        (str(p.get("name")), str(p.get("type", "media")))
+        for p in iface.get(which) or []
+        if isinstance(p, Mapping)
+    )
+
+
+def _node_name(
+    nodes: list[Mapping[str, Any]], pkg_name: str | None, iface: Mapping[str, Any]
+) -> str:
+    """The graph node that instantiates the package's interface (``""`` when none does)."""
     for n in nodes:
         pkg_ref, iname = _node_package(str(n.get("interface", "")))
         if pkg_ref == pkg_name and iname == iface.get("name"):
-            node_name = str(n.get("name"))
-            break
-    override_values: dict[str, Any] = {}
+            return str(n.get("name"))
+    return ""
+
+
+def _override_values(target: ScanTarget) -> dict[str, Any]:
+    """Node values from the override manifests (``nodeGraphOverrides``), by node name."""
+    values: dict[str, Any] = {}
     for doc in target.manifest("override"):
         data = doc.data if isinstance(doc.data, Mapping) else {}
         for n in (data.get("nodeGraphOverrides") or {}).get("nodes") or []:
             if isinstance(n, Mapping) and "value" in n:
-                override_values[str(n.get("name"))] = n["value"]
+                values[str(n.get("name"))] = n["value"]
+    return values
+
+
+def _parameters(
+    graph: Mapping[str, Any],
+    nodes: list[Mapping[str, Any]],
+    node_name: str,
+    override_values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Port -> value for every edge into ``node_name`` from a node holding a value."""
+    by_name = {str(n.get("name")): n for n in nodes}
     params: dict[str, Any] = {}
     for edge in graph.get("edges") or []:
         if not isinstance(edge, Mapping):
@@ -137,11 +170,22 @@ def app_spec(
         pnode = by_name[producer]
         if "value" in pnode:
             params[cport] = override_values.get(producer, pnode["value"])
-    params.update(overrides or {})
-    models: list[dict[str, Any]] = []
+    return params
+
+
+def _models(
+    target: ScanTarget,
+    nodes: list[Mapping[str, Any]],
+    packages: Mapping[str | None, Mapping[str, Any]],
+    pkg_name: str | None,
+    work: Path,
+) -> list[dict[str, Any]]:
+    """The graph's model nodes: name, inputs and framework (and ONNX file and output shapes)."""
+    descriptors = _by_package(target, "descriptor")
     model_artifacts = {
         sa.artifact.package: sa for sa in target.artifacts if sa.artifact.kind is ArtifactKind.MODEL
     }
+    models: list[dict[str, Any]] = []
     for n in nodes:
         pkg_ref, _ = _node_package(str(n.get("interface", "")))
         mpkg = packages.get(pkg_ref)
@@ -166,14 +210,7 @@ def app_spec(
             spec["onnx_file"] = str(onnx_file)
             spec["output_shapes"] = onnx_output_shapes(onnx_file)
         models.append(spec)
-    return AppSpec(
-        inputs=inputs,
-        outputs=outputs,
-        parameters=params,
-        models=tuple(models),
-        known=bool(iface),
-        node=node_name,
-    )
+    return models
 
 
 def build_request(

@@ -28,9 +28,9 @@ from scanner.analyzers._inventory import (
     ComponentSet,
 )
 from scanner.analyzers._vendored import in_vendored_folder, is_vendored_library, vendored_library
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import compile_globs
 from scanner.models import Component, frozen_mapping
-from scanner.walk.entry import FileEntry
 from scanner.walk.ownership import Ownership
 
 __all__ = ["ComponentStage"]

@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
+from scanner.analyzers.entry import FileEntry, LazyContent
 from scanner.analyzers.interface import (
     Analyzer,
     ComponentAnalyzer,
@@ -30,7 +31,7 @@ from scanner.analyzers.interface import (
     TargetAnalyzer,
     TreeAnalyzer,
 )
-from scanner.models import AnalyzerFailure, ArtifactFacts, Finding, Location
+from scanner.models import AnalyzerFailure, ArtifactFacts, ArtifactKind, Finding, Location
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from scanner.sources.safe_archive import (
     CHUNK,
@@ -40,11 +41,12 @@ from scanner.sources.safe_archive import (
     MemberType,
     normalise_path,
 )
+from scanner.sources.sniff import Sniffed
 from scanner.timing import Tally
 from scanner.walk.components import ComponentStage
 from scanner.walk.digesting import DigestTap
-from scanner.walk.entry import FileEntry, LazyContent
 from scanner.walk.ownership import Ownership, OwnershipIndex
+from scanner.walk.peek import PeekedMember
 from scanner.walk.workers import AnalyzerWorker, WalkResult, WorkerDiedError, WorkerPool
 from scanner.walk.workers import run_safely as _run_safely
 
@@ -101,6 +103,10 @@ class Dispatcher:
         self.file_analyzers = [a for a in self.analyzers if isinstance(a, FileAnalyzer)]
         self.tree_analyzers = [a for a in self.analyzers if isinstance(a, TreeAnalyzer)]
         self.config_analyzers = [a for a in self.analyzers if isinstance(a, ImageConfigAnalyzer)]
+        # Analyzers offered files by content: every file's head is sniffed when there are any.
+        self.content_analyzers = [
+            a for a in self.file_analyzers if a.content_kinds or _overrides_content(a)
+        ]
         self.target_analyzers = [a for a in self.analyzers if isinstance(a, TargetAnalyzer)]
         self.component_analyzers = [a for a in self.analyzers if isinstance(a, ComponentAnalyzer)]
         # the component stage runs only when something consumes the inventory
@@ -121,6 +127,7 @@ class Dispatcher:
         self._pending: list[tuple[str, str, str, int]] = []
         self._trees: dict[str, Path] = {}
         self._artifact = ""
+        self._model_artifact = False
         self.ownership: OwnershipIndex | None = None
         self.files_seen = 0
         self.files_dispatched = 0
@@ -136,6 +143,7 @@ class Dispatcher:
         ``fmt`` is the format sniffed from the bytes when it differs from the source's guess.
         """
         self._artifact = sa.artifact.name
+        self._model_artifact = sa.artifact.kind is ArtifactKind.MODEL
         self.outputs = []
         self._walk = []
         self._seq = 0
@@ -154,7 +162,7 @@ class Dispatcher:
                 tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir)
             )
 
-    def _loader(self, member: ArchiveMember, named: bool) -> IO[bytes] | bytes:
+    def _loader(self, member: PeekedMember, named: bool) -> IO[bytes] | bytes:
         start = time.perf_counter()
         try:
             return self._read(member, named)
@@ -183,7 +191,7 @@ class Dispatcher:
             spent = time.perf_counter() - start - (self._read_seconds - read)
             self.analyzer_tally.add(a.name, spent, nbytes, files)
 
-    def _read(self, member: ArchiveMember, named: bool) -> IO[bytes] | bytes:
+    def _read(self, member: PeekedMember, named: bool) -> IO[bytes] | bytes:
         with member.open() as src:
             if member.size <= MEMORY_LIMIT:
                 return src.read()
@@ -198,9 +206,33 @@ class Dispatcher:
             spool.seek(0)
             return spool
 
+    def interested(
+        self, path: str, size: int, mode: int, sniffed: Sniffed | None
+    ) -> list[FileAnalyzer]:
+        """The FileAnalyzers that want a file: by name, then by what its content is."""
+        chosen = [a for a in self.file_analyzers if a.wants(path, size, mode)]
+        if sniffed is not None:
+            chosen += [
+                a
+                for a in self.content_analyzers
+                if a not in chosen and a.wants_content(path, size, sniffed)
+            ]
+        return chosen
+
+    def prepare(self, member: ArchiveMember | PeekedMember, path_prefix: str = "") -> PeekedMember:
+        """A member ready to be sniffed and handed on: its head can be read first, and in a root
+        filesystem every byte that passes (head included) feeds its digest (``DigestTap``)."""
+        if isinstance(member, PeekedMember):
+            return member
+        index = self.ownership if not path_prefix else None
+        if index is None:
+            return PeekedMember(member)
+        tap = DigestTap(member, index.algorithm_for(path_prefix + member.path))
+        return PeekedMember(tap.member, tap)
+
     def handle(
         self,
-        member: ArchiveMember,
+        member: ArchiveMember | PeekedMember,
         *,
         layer: int = 0,
         layer_id: str | None = None,
@@ -208,27 +240,31 @@ class Dispatcher:
     ) -> FileEntry | None:
         """Offer one regular-file member to the analyzers; returns the entry if any wanted it.
 
-        In a root filesystem every top-level file is also digested on its single way through
+        When some analyzer reads files by content, the member's head is sniffed first (the
+        walker may have done it already: a ``PeekedMember`` keeps its result). In a root
+        filesystem every top-level file is also digested on its single way through
         (``DigestTap``) for the ownership join, whether or not an analyzer wanted it.
         """
         self.files_seen += 1
-        path = path_prefix + member.path
+        peek = self.prepare(member, path_prefix)
+        path = path_prefix + peek.path
         index = self.ownership if not path_prefix else None
-        if index is None:
-            return self._dispatch(member, path, layer, layer_id, False)
-        algorithm = index.algorithm_for(path)
+        tap = peek.tap
+        if index is None or not isinstance(tap, DigestTap):
+            return self._dispatch(peek, path, layer, layer_id, False)
         needed = index.wants_content(path)
-        tap = DigestTap(member, algorithm)
-        entry = self._dispatch(tap.member, path, layer, layer_id, needed, tap)
+        entry = self._dispatch(peek, path, layer, layer_id, needed)
         if entry is not None and needed:
             index.add_content(path, entry.read())
         try:
             with self.stage_tally.timed("read"):
+                peek.finish()  # a head read ahead that nobody wanted: the rest feeds the digest
                 digest = tap.hexdigest()
         except ArchiveStreamError:
             raise
         except READ_ERRORS as exc:
             raise ArchiveStreamError.from_read_error(exc) from exc
+        algorithm = index.algorithm_for(path)
         if tap.deferred:
             # a worker hashes the bytes it was handed; the token keeps the walk's order
             digest = f"\0pending:{self._seq}"
@@ -250,16 +286,19 @@ class Dispatcher:
 
     def _dispatch(
         self,
-        member: ArchiveMember,
+        peek: PeekedMember,
         path: str,
         layer: int,
         layer_id: str | None,
         needed: bool,
-        tap: DigestTap | None = None,
     ) -> FileEntry | None:
-        interested = [a for a in self.file_analyzers if a.wants(path, member.size, member.mode)]
-        trees = [t for t in self.tree_analyzers if t.wants(path, member.size, member.mode)]
-        inventory = self.stage is not None and self.stage.wants(path, member.size)
+        m = peek.member
+        sniffed = peek.sniffed
+        if sniffed is None and self.content_analyzers and m.size > 0:
+            sniffed = peek.sniff(path)
+        interested = self.interested(path, m.size, m.mode, sniffed)
+        trees = [t for t in self.tree_analyzers if t.wants(path, m.size, m.mode)]
+        inventory = self.stage is not None and self.stage.wants(path, m.size)
         if not interested and not trees and not inventory and not needed:
             return None
         self.files_dispatched += 1
@@ -273,38 +312,43 @@ class Dispatcher:
                 local.append(a)
             elif worker.alive:  # a dead worker's analyzers fail for the artifact at finish
                 remote.setdefault(worker, []).append((self._slot[a.name], a.name))
-        named = bool(remote) and member.size > MEMORY_LIMIT
+        named = bool(remote) and m.size > MEMORY_LIMIT
         algorithm = ""
+        tap = peek.tap
         # the worker takes the digest when it keeps up with the walk, this thread when not
-        if remote and tap is not None and self.ownership and next(iter(remote)).keeping_up:
+        index = self.ownership
+        if remote and isinstance(tap, DigestTap) and index and next(iter(remote)).keeping_up:
             tap.defer()
-            algorithm = self.ownership.algorithm_for(path)
-        content = LazyContent(lambda: self._loader(member, named))  # type: ignore[arg-type, return-value]
+            algorithm = index.algorithm_for(path)
+        content = LazyContent(lambda: self._loader(peek, named))  # type: ignore[arg-type, return-value]
         entry = FileEntry(
             self._artifact,
             path,
-            member.size,
-            member.mode,
+            m.size,
+            m.mode,
             content,
             layer,
-            member.uid,
-            member.gid,
+            m.uid,
+            m.gid,
             layer_id,
         )
+        if sniffed is not None:
+            entry.extra["sniffed"] = sniffed
+        entry.extra["model_artifact"] = self._model_artifact
         if remote:
             self._hand_over(seq, entry, remote, algorithm)
         if inventory:
             assert self.stage is not None
             self._stage_add(self.stage, entry, seq)
         for a in local:
-            got = self._timed(a, entry.location(), partial(a.analyze, entry), member.size, 1)
+            got = self._timed(a, entry.location(), partial(a.analyze, entry), m.size, 1)
             if got:
                 self._walk.append((seq, self._slot[a.name], got))
         for i, t in enumerate(trees):
             start, read = time.perf_counter(), self._read_seconds
             failure = self._materialise(t, entry)
             spent = time.perf_counter() - start - (self._read_seconds - read)
-            self.analyzer_tally.add(t.name, spent, member.size, 1)
+            self.analyzer_tally.add(t.name, spent, m.size, 1)
             if failure is not None:
                 self._walk.append((seq, self._tree_slot + i, [failure]))
         return entry
@@ -324,7 +368,7 @@ class Dispatcher:
         for worker, wanted in remote.items():
             meta = (
                 entry.artifact, entry.path, entry.size, entry.mode, entry.uid, entry.gid,
-                entry.layer, entry.layer_id, algorithm,
+                entry.layer, entry.layer_id, algorithm, entry.extra,
             )  # fmt: skip
             worker.submit(seq, tuple(wanted), meta, data)
             algorithm = ""
@@ -451,3 +495,7 @@ class Dispatcher:
             with self.stage_tally.timed("ownership"):
                 out = [ownership.rate(o) if isinstance(o, Finding) else o for o in out]
         return out
+
+
+def _overrides_content(a: FileAnalyzer) -> bool:
+    return type(a).wants_content is not FileAnalyzer.wants_content

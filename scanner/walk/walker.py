@@ -2,8 +2,10 @@
 
 Every artifact format ends here as a stream of regular-file members: a root-filesystem or
 model tar (plain or compressed), the layers of a ``docker save``/OCI image (merged with their
-whiteouts), a model zip, one loose file, or a folder on disk. Nested archives inside model
-archives and code packages are spooled once and walked in turn (within the depth limit).
+whiteouts), a model zip, one loose file, or a folder on disk. Each member's head is sniffed
+once; nested archives (by content: ``scanner.walk.nesting``) are spooled once and walked in
+turn, within the depth limit: every archive inside model archives and code packages, and the
+model containers inside root filesystems.
 
 Example::
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, cast
@@ -39,9 +42,12 @@ from scanner.sources.safe_archive import (
     normalise_path,
     sniff_compression,
 )
+from scanner.sources.sniff import ContentKind, Sniffed, zip_kind
 from scanner.walk.dispatch import Dispatcher
+from scanner.walk.nesting import opens_nested
+from scanner.walk.peek import PeekedMember
 
-__all__ = ["NESTED_SUFFIXES", "ArtifactWalker", "Progress", "entry_of", "mark_shadowed"]
+__all__ = ["ArtifactWalker", "Progress", "entry_of", "mark_shadowed"]
 
 Progress = Callable[[str, int, int], None]
 """``progress(artifact_name, bytes_done, bytes_total)``."""
@@ -49,17 +55,6 @@ Progress = Callable[[str, int, int], None]
 # Compressed streams at least this big decompress in a thread beside the walk (a thread costs
 # more than it saves on a few MiB).
 READAHEAD_MIN_BYTES = 16 * 1024 * 1024
-
-NESTED_SUFFIXES = (
-    ".tar",
-    ".tar.gz",
-    ".tgz",
-    ".tar.zst",
-    ".tar.zstd",
-    ".tar.xz",
-    ".tar.bz2",
-    ".zip",
-)
 
 
 class ArtifactWalker:
@@ -124,17 +119,34 @@ class ArtifactWalker:
             if member.type is not MemberType.FILE or member._opener is None:
                 self.d.note(member, prefix)
                 continue
-            path = prefix + member.path
-            if self.entry_path and path == self.entry_path:
-                self.seen_entry = True
-            if reader.context is LinkContext.EXTRACT and path.lower().endswith(NESTED_SUFFIXES):
-                self._nested(member, sa, depth, path, layer, layer_id)
-                continue
-            self.d.handle(member, layer=layer, layer_id=layer_id, path_prefix=prefix)
+            self._offer(member, sa, depth, prefix, layer, layer_id, reader.context)
+
+    def _offer(
+        self,
+        member: ArchiveMember,
+        sa: SourceArtifact,
+        depth: int,
+        prefix: str,
+        layer: int,
+        layer_id: str | None,
+        context: LinkContext,
+    ) -> None:
+        """One regular file: walked inside when it is an archive to open, else dispatched."""
+        path = prefix + member.path
+        if self.entry_path and path == self.entry_path:
+            self.seen_entry = True
+        peek = self.d.prepare(member, prefix)
+        # Sniffing costs a head read per file: in a root filesystem only when some analyzer
+        # reads files by content (the model analyzers), whose containers are then opened too.
+        sniffs = context is LinkContext.EXTRACT or bool(self.d.content_analyzers)
+        if member.size > 0 and sniffs and opens_nested(peek.sniff(path), path, context):
+            self._nested(peek, sa, depth, path, layer, layer_id)
+            return
+        self.d.handle(peek, layer=layer, layer_id=layer_id, path_prefix=prefix)
 
     def _nested(
         self,
-        member: ArchiveMember,
+        member: PeekedMember,
         sa: SourceArtifact,
         depth: int,
         path: str,
@@ -143,30 +155,22 @@ class ArtifactWalker:
     ) -> None:
         """Spool a nested archive once, offer it to analyzers, then walk inside it."""
         with tempfile.TemporaryFile(dir=self.work_dir) as spool:
-            with member.open() as src:
-                while True:
-                    try:
-                        chunk = src.read(CHUNK)
-                    except ArchiveStreamError:
-                        raise
-                    except READ_ERRORS as exc:
-                        raise ArchiveStreamError.from_read_error(exc) from exc
-                    if not chunk:
-                        break
-                    # outside the try: a full work folder is the tool's problem (an I/O
-                    # failure, verdict incomplete), not a corrupt archive (a finding)
-                    spool.write(chunk)
-            spool.seek(0)
+            _spool(member, spool)
+            m = member.member
             copy = ArchiveMember(
-                member.path,
-                member.raw_name,
-                MemberType.FILE,
-                member.size,
-                member.mode,
-                _opener=lambda: _shared(spool),
+                m.path, m.raw_name, MemberType.FILE, m.size, m.mode, _opener=lambda: _shared(spool)
             )
-            prefix = path[: len(path) - len(member.path)]
-            self.d.handle(copy, layer=layer, layer_id=layer_id, path_prefix=prefix)
+            prefix = path[: len(path) - len(m.path)]
+            whole = _zip_model_kind(spool)
+            peek = self.d.prepare(copy, prefix)
+            if whole is not None:
+                # a checkpoint, .npz or .keras (its central directory says so): one model file
+                peek.sniffed_as(
+                    Sniffed(whole, names=member.sniffed.names if member.sniffed else ())
+                )
+            self.d.handle(peek, layer=layer, layer_id=layer_id, path_prefix=prefix)
+            if whole is not None:
+                return
             spool.seek(0)
             if depth + 1 > self.config.limits.max_depth:
                 self.findings.append(
@@ -332,11 +336,10 @@ class ArtifactWalker:
                 def opener(full: Path = full) -> IO[bytes]:
                     return full.open("rb")
 
-                self.d.handle(
-                    ArchiveMember(
-                        rel, rel, MemberType.FILE, st.st_size, st.st_mode & 0o7777, _opener=opener
-                    )
+                member = ArchiveMember(
+                    rel, rel, MemberType.FILE, st.st_size, st.st_mode & 0o7777, _opener=opener
                 )
+                self._offer(member, sa, 0, "", 0, None, LinkContext.EXTRACT)
 
     def _walk_image(self, sa: SourceArtifact) -> None:
         assert sa.file is not None
@@ -368,9 +371,9 @@ class ArtifactWalker:
                             if member.type is not MemberType.FILE or member._opener is None:
                                 self.d.note(member)
                                 continue
-                            if self.entry_path and member.path == self.entry_path:
-                                self.seen_entry = True
-                            self.d.handle(member, layer=layer.index, layer_id=layer_id)
+                            self._offer(
+                                member, sa, 0, "", layer.index, layer_id, LinkContext.ROOTFS
+                            )
                     except ArchiveStreamError as exc:
                         reader.fail(exc)
                     self.findings.extend(reader.findings)
@@ -414,6 +417,39 @@ class _Unclosable:
 
 def _shared(f: IO[bytes]) -> IO[bytes]:
     return cast(IO[bytes], _Unclosable(f))
+
+
+def _spool(member: PeekedMember, spool: IO[bytes]) -> None:
+    """Copy a member into the spool; a read error is the archive's, a write error the tool's."""
+    with member.open() as src:
+        while True:
+            try:
+                chunk = src.read(CHUNK)
+            except ArchiveStreamError:
+                raise
+            except READ_ERRORS as exc:
+                raise ArchiveStreamError.from_read_error(exc) from exc
+            if not chunk:
+                break
+            # outside the try: a full work folder is the tool's problem (an I/O failure,
+            # verdict incomplete), not a corrupt archive (a finding)
+            spool.write(chunk)
+    spool.seek(0)
+
+
+def _zip_model_kind(spool: IO[bytes]) -> ContentKind | None:
+    """What a spooled zip is when its central directory makes it one model file, else None."""
+    try:
+        if spool.read(4) != b"PK\x03\x04":
+            return None
+        spool.seek(0)
+        with zipfile.ZipFile(_shared(spool)) as zf:
+            kind = zip_kind(zf.namelist()[:2000])
+        return None if kind is ContentKind.ZIP else kind
+    except READ_ERRORS:
+        return None  # a broken zip is walked (and reported) as an archive
+    finally:
+        spool.seek(0)
 
 
 def _drain(f: Any) -> None:

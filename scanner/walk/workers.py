@@ -50,12 +50,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO, cast
 
+from scanner.analyzers.entry import FileEntry, LazyContent
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
 from scanner.config import ScanConfig
 from scanner.models import AnalyzerFailure, Location, frozen_mapping
 from scanner.sources.interface import SourceArtifact
 from scanner.timing import Tally, TallyRow
-from scanner.walk.entry import FileEntry, LazyContent
 
 __all__ = [
     "PARALLEL_MIN_BYTES",
@@ -86,9 +86,10 @@ READY_TIMEOUT = 60.0  # seconds a worker may take to start (a cold fork server i
 # saves on a few MiB (a code folder, a model archive of a few files).
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 
-EntryMeta = tuple[str, str, int, int, int, int, int, str | None, str]
-"""``(artifact, path, size, mode, uid, gid, layer, layer_id, digest)`` of one file; ``digest``
-names the hash the worker takes of the bytes for the ownership join (``""``: none)."""
+EntryMeta = tuple[str, str, int, int, int, int, int, str | None, str, dict[str, object]]
+"""``(artifact, path, size, mode, uid, gid, layer, layer_id, digest, extra)`` of one file;
+``digest`` names the hash the worker takes of the bytes for the ownership join (``""``:
+none); ``extra`` is the entry's ``extra`` (what its content was sniffed as)."""
 WalkResult = tuple[int, int, list[Output]]
 """``(seq, slot, outputs)``: what one analyzer said about the ``seq``-th file of the walk."""
 
@@ -227,10 +228,10 @@ class _Host:
 
     def files(self, batch: list[tuple[int, tuple[tuple[int, str], ...], EntryMeta, Any]]) -> None:
         for seq, wanted, meta, data in batch:
-            artifact, path, size, mode, uid, gid, layer, layer_id, algorithm = meta
+            artifact, path, size, mode, uid, gid, layer, layer_id, algorithm, extra = meta
             entry = FileEntry(
                 artifact, path, size, mode, LazyContent(_file_content(data)), layer, uid, gid,
-                layer_id,
+                layer_id, extra,
             )  # fmt: skip
             try:
                 if algorithm:

@@ -16,7 +16,7 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    import scanner.analyzers.models  # noqa: F401 - instrumented for coverage
+    import scanner.analyzers.ml  # noqa: F401 - instrumented for coverage
     import scanner.policy  # noqa: F401
     import scanner.sources  # noqa: F401
     import signing  # noqa: F401

@@ -162,7 +162,7 @@ def fuzz_manifest(data: bytes) -> None:
 
 def fuzz_pickle(data: bytes) -> None:
     """The symbolic pickle walker (never unpickles)."""
-    from scanner.analyzers.models._pickle_vm import PickleError, scan_pickle
+    from scanner.analyzers.ml._pickle_vm import PickleError, scan_pickle
 
     try:
         scan_pickle(io.BytesIO(data))
@@ -185,21 +185,21 @@ def _analyzer_target(cls_path: str, names: tuple[str, ...]) -> Callable[[bytes],
     return run
 
 
-fuzz_onnx = _analyzer_target("scanner.analyzers.models.onnx_model:OnnxAnalyzer", ("model.onnx",))
+fuzz_onnx = _analyzer_target("scanner.analyzers.ml.onnx_model:OnnxAnalyzer", ("model.onnx",))
 fuzz_tensorflow = _analyzer_target(
-    "scanner.analyzers.models.tensorflow_model:TensorFlowAnalyzer", ("saved_model.pb", "frozen.pb")
+    "scanner.analyzers.ml.tensorflow_model:TensorFlowAnalyzer", ("saved_model.pb", "frozen.pb")
 )
 fuzz_keras = _analyzer_target(
-    "scanner.analyzers.models.keras_model:KerasAnalyzer", ("model.h5", "model.keras")
+    "scanner.analyzers.ml.keras_model:KerasAnalyzer", ("model.h5", "model.keras")
 )
 fuzz_mxnet = _analyzer_target(
-    "scanner.analyzers.models.mxnet_model:MxnetAnalyzer", ("net-symbol.json", "net-0000.params")
+    "scanner.analyzers.ml.mxnet_model:MxnetAnalyzer", ("net-symbol.json", "net-0000.params")
 )
 fuzz_safetensors = _analyzer_target(
-    "scanner.analyzers.models.safetensors_model:SafetensorsAnalyzer", ("model.safetensors",)
+    "scanner.analyzers.ml.safetensors_model:SafetensorsAnalyzer", ("model.safetensors",)
 )
 fuzz_pickle_family = _analyzer_target(
-    "scanner.analyzers.models.pickle_family:PickleAnalyzer",
+    "scanner.analyzers.ml.pickle_family:PickleAnalyzer",
     ("model.pkl", "model.pt", "weights.joblib", "arr.npy", "arr.npz"),
 )
 

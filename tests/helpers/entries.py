@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scanner.walk.entry import FileEntry, LazyContent
+from scanner.analyzers.entry import FileEntry, LazyContent
 
 
 def make_entry(

@@ -16,6 +16,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from license_expression import get_spdx_licensing
+
 from tests.helpers.debian_rootfs import bookworm_rootfs
 
 __all__ = ["FIXTURES", "SITE", "build_image", "expected", "license_files"]
@@ -60,3 +62,11 @@ def build_image(dest: Path) -> Path | str:
             info.mode = 0o644
             tf.addfile(info, io.BytesIO(data))
     return dest
+
+
+def same(got: str, want: str) -> bool:
+    """Whether two license expressions are equivalent ("" and UNKNOWN both mean none)."""
+    if not want or not got or got == "UNKNOWN":
+        return (not want) == (not got or got == "UNKNOWN")
+    licensing = get_spdx_licensing()
+    return bool(licensing.is_equivalent(licensing.parse(got), licensing.parse(want)))

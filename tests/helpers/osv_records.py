@@ -2,7 +2,7 @@
 
 Each record keeps the fields matching uses (id, aliases, summary, severity, affected ranges and
 a sample of the enumerated affected versions); write them with
-``tests.helpers.issue4.write_osv_db(root, ecosystems={"PyPI": PANORAMA_PYPI})``.
+``tests.helpers.inventory_fixtures.write_osv_db(root, ecosystems={"PyPI": PANORAMA_PYPI})``.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
 from scanner.models import Category, Finding, Severity
-from scanner.walk.entry import FileEntry
 
 
 class ProbeAnalyzer(FileAnalyzer):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.helpers.debian_image import STOCK_PACKAGES, cache_dir, stock_debian_rootfs
 
 __all__ = ["BASES", "BaseSpec", "StockImageError", "cache_dir", "stock_app_asset", "tamper"]
 
@@ -49,7 +50,7 @@ class BaseSpec:
 
 
 BASES: Mapping[str, BaseSpec] = {
-    "debian12": BaseSpec("debian12", "bookworm", "3.11"),
+    "debian12": BaseSpec("debian12", "bookworm", "3.11", packages=STOCK_PACKAGES),
     "ubuntu20.04": BaseSpec(
         "ubuntu20.04",
         "focal",
@@ -115,12 +116,6 @@ COPY src /panorama
 """
 
 
-def cache_dir() -> Path:
-    """The tests' build cache (shared with the other mmdebstrap-based fixtures)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "panorama-gate-tests"
-
-
 def _key(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
@@ -155,7 +150,15 @@ def _keyring(spec: BaseSpec, work: Path) -> list[str]:
 
 
 def base_rootfs(spec: BaseSpec) -> Path:
-    """The base root filesystem tar, built with mmdebstrap on first use and cached."""
+    """The base root filesystem tar, built with mmdebstrap on first use and cached.
+
+    Debian 12 is the shared stock image every Debian test uses (built once in CI).
+    """
+    if spec.name == "debian12":
+        shared = stock_debian_rootfs()
+        if isinstance(shared, str):
+            raise StockImageError(shared)
+        return shared
     cached = cache_dir() / f"base-{spec.name}-{_key(spec)}.tar"
     if cached.is_file():
         return cached

@@ -14,10 +14,9 @@ import os
 from typing import Any
 
 import pytest
-from license_expression import get_spdx_licensing
 
 from scanner.cli import main
-from tests.helpers.license_image import build_image, expected
+from tests.helpers.license_image import build_image, expected, same
 
 pytestmark = [pytest.mark.slow]
 
@@ -35,14 +34,6 @@ def license_export(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert code in (0, 1)  # the verdict depends on the policy; the export is what we check
     doc: dict[str, Any] = json.loads(out.read_text())
     return doc
-
-
-def same(got: str, want: str) -> bool:
-    """Whether two license expressions are equivalent ("" and UNKNOWN both mean none)."""
-    if not want or not got or got == "UNKNOWN":
-        return (not want) == (not got or got == "UNKNOWN")
-    licensing = get_spdx_licensing()
-    return bool(licensing.is_equivalent(licensing.parse(got), licensing.parse(want)))
 
 
 def _rows(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, str]]:

@@ -27,7 +27,7 @@ import pytest
 
 from scanner.cli import main
 from tests.helpers.cli_scan import STATIC, scan_json
-from tests.helpers.issue4 import write_osv_db
+from tests.helpers.inventory_fixtures import write_osv_db
 from tests.helpers.osv_records import PANORAMA_PYPI
 
 REAL_APPS = Path(__file__).resolve().parents[2].parent / "shared" / "real-apps"

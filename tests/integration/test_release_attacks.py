@@ -27,10 +27,10 @@ from signing.encrypt import (
 )
 from signing.keys import KeyType, write_keypair
 from tests.helpers.esdk import message_with_full_final_frame
+from tests.helpers.keys import write_rsa_keypair
 from tests.helpers.moto_server import FAKE_ENV, MotoServer, start_moto
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
 from tests.helpers.s3_release import Bucket
-from tests.integration._keys import write_rsa_keypair
 
 FAST = ["--no-profile", "--offline", "--analyzers=-vulns,-sandbox", "--no-cache"]
 PASSWORD = "attack-suite password"  # noqa: S105 - a throwaway test key's password

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from scanner import tools
+from tests.helpers.cli_runner import QUIET_SCAN, cli_env
 from tests.helpers.project_builder import ProjectSpec, build_project
-from tests.reliability._cli import QUIET_SCAN, cli_env
 
 
 def test_a_tool_next_to_the_interpreter_wins_over_path(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import main
+from tests.helpers.keys import write_rsa_keypair
 from tests.helpers.project_builder import ProjectSpec, build_project
-from tests.integration._keys import write_rsa_keypair
 
 KEY = "AKIA" + "QYLPMN5HHHFPZAM2"  # split so this file does not trip secret scanners
 FAST = ["--no-profile", "--offline", "--analyzers=-vulns,-sandbox"]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.bombs import write_tar_gz_bomb, write_zip_bomb
+from tests.helpers.cli_runner import QUIET_SCAN, Measured, measured_cli
 from tests.helpers.project_builder import ProjectSpec, build_project
-from tests.reliability._bombs import write_tar_gz_bomb, write_zip_bomb
-from tests.reliability._cli import QUIET_SCAN, Measured, measured_cli
 
 MiB = 1024 * 1024
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.cli_runner import run_cli, start_cli
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
-from tests.reliability._cli import run_cli, start_cli
 
 MiB = 1024 * 1024
 PASSWORD = "reliability-test-password"  # noqa: S105 - a throwaway test key's password

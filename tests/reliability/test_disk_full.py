@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli_runner import QUIET_SCAN, run_cli
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
-from tests.reliability._cli import QUIET_SCAN, run_cli
 
 MiB = 1024 * 1024
 PASSWORD = "reliability-test-password"  # noqa: S105 - a throwaway test key's password

@@ -24,8 +24,8 @@ from scanner.gate import judge
 from scanner.models import Decision
 from scanner.pipeline import scan
 from scanner.policy import resolve_policy
+from tests.helpers.cli_runner import QUIET_SCAN, cli_env, read_json, run_cli
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
-from tests.reliability._cli import QUIET_SCAN, cli_env, read_json, run_cli
 
 METHODS = (
     "analyze",

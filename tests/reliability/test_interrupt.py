@@ -17,12 +17,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli_runner import (
+    INTERRUPTED_MESSAGE as MESSAGE,
+)
+from tests.helpers.cli_runner import (
+    QUIET_SCAN,
+    run_cli,
+    session_processes,
+    start_cli,
+    wait_for,
+)
 from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
-from tests.reliability._cli import QUIET_SCAN, run_cli, start_cli, wait_for
 
 MiB = 1024 * 1024
 PASSWORD = "reliability-test-password"  # noqa: S105 - a throwaway test key's password
-MESSAGE = "interrupted; temporary files, containers and partial outputs removed"
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +59,6 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"sign": d / "k.key", "verify": d / "k.pub", "aes": d / "aes.key"}
 
 
-def _session_processes(sid: int) -> list[str]:
-    out = subprocess.run(
-        ["ps", "-eo", "pid=,sid=,args="], capture_output=True, text=True, check=True
-    ).stdout
-    return [line for line in out.splitlines() if line.split()[1] == str(sid)]
-
-
 def _interrupt(proc: subprocess.Popen[str], sig: signal.Signals) -> str:
     """Deliver ``sig`` as a terminal (SIGINT: the whole group) or CI (SIGTERM: the process)
     would, and return stderr once the run has exited."""
@@ -75,7 +76,7 @@ def _interrupt(proc: subprocess.Popen[str], sig: signal.Signals) -> str:
     assert MESSAGE in err, err[-3000:]
     assert "Traceback" not in err, err
     # Nothing the run started outlives it (bandit workers, decompressors...).
-    wait_for(lambda: not _session_processes(proc.pid), 30, "the run's processes to exit")
+    wait_for(lambda: not session_processes(proc.pid), 30, "the run's processes to exit")
     return err
 
 

@@ -1,6 +1,6 @@
 """SIGTERM (a CI runner cancelling the job) during ``profile``, in each sandbox.
 
-Complements ``tests/integration/test_issue6_cli.py`` (Ctrl-C with Docker): here the signal is
+Complements ``tests/integration/test_profile_cli.py`` (Ctrl-C with Docker): here the signal is
 SIGTERM to the process only, and besides containers and images the run's ``--work-dir`` and a
 private TMPDIR must be empty afterwards.
 """
@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_issue6_cli import GRAPH_APP, _project
-from tests.reliability._cli import start_cli
-from tests.reliability.test_interrupt import MESSAGE, _session_processes
+from tests.helpers.cli_runner import INTERRUPTED_MESSAGE as MESSAGE
+from tests.helpers.cli_runner import session_processes, start_cli
+from tests.helpers.profile_project import GRAPH_APP, project_with_apps
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _project(tmp_path_factory.mktemp("prof") / "app", {"app": GRAPH_APP})
+    return project_with_apps(tmp_path_factory.mktemp("prof") / "app", {"app": GRAPH_APP})
 
 
 def _running(sandbox: str, pid: int) -> bool:
@@ -34,7 +34,7 @@ def _running(sandbox: str, pid: int) -> bool:
 
         client = docker.from_env()
         return bool(client.containers.list(filters={"label": f"{LABEL}={pid}"}))
-    return any("bwrap" in line for line in _session_processes(pid))
+    return any("bwrap" in line for line in session_processes(pid))
 
 
 @pytest.mark.parametrize("sandbox", [pytest.param("docker", marks=pytest.mark.docker), "bwrap"])
@@ -68,9 +68,9 @@ def test_profile_sigterm_leaves_nothing(
     assert MESSAGE in err
     assert "Traceback" not in err
     deadline = time.monotonic() + 30
-    while _session_processes(proc.pid) and time.monotonic() < deadline:
+    while session_processes(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _session_processes(proc.pid) == []
+    assert session_processes(proc.pid) == []
     assert not _running(sandbox, proc.pid)
     if sandbox == "docker":
         import docker

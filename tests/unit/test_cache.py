@@ -8,12 +8,12 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
 from scanner.cache import ResultCache, cache_key
 from scanner.config import ScanConfig
 from scanner.models import Category, Finding, Severity
 from scanner.pipeline import scan
-from scanner.walk.entry import FileEntry
 from tests.helpers.archives import M, tar_bytes
 
 names = st.text(alphabet="abcdefgh-", min_size=1, max_size=8)

@@ -213,45 +213,86 @@ def main(argv: list[str]) -> int:
         os.set_inheritable(opts["fd"], False)  # the application must not write our status
     state = State()
     stop = threading.Event()
-    name = os.environ.get("PANORAMA_GATE_STATUS", "")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    sock.bind("\0" + name)
+    sock = _status_socket()
     threads = [threading.Thread(target=_reader, args=(sock, state, stop), daemon=True)]
     if opts["count"]:
         threads.append(threading.Thread(target=_sampler, args=(state, stop), daemon=True))
     net_before = _snmp_no_routes()
     for t in threads:
         t.start()
-    try:
-        init_tasks = len(os.listdir("/proc/self/task")) + (1 if opts["deadline"] > 0 else 0)
-    except OSError:
-        init_tasks = 0
+    init_tasks = _init_tasks(with_timer=opts["deadline"] > 0)
     started = time.monotonic()
+    pid = _spawn(command, sock, opts["rlimits"])
+    timer = _arm_deadline(state, opts["deadline"])
+    status = _reap(pid)
+    wall = time.monotonic() - started
+    if timer is not None:
+        timer.cancel()
+    stop.set()
+    for t in threads:
+        t.join(1.0)
+    result = _result(state, opts, status, init_tasks, wall, net_before)
+    _write_status(json.dumps(result, sort_keys=True), opts["fd"])
+    return 0
+
+
+def _status_socket() -> socket.socket:
+    """The datagram socket the SDK and the audit hook report to (abstract, named by env)."""
+    name = os.environ.get("PANORAMA_GATE_STATUS", "")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.bind("\0" + name)
+    return sock
+
+
+def _init_tasks(with_timer: bool) -> int:
+    """Our own threads (the deadline timer included), which the pids counter also counts."""
+    try:
+        return len(os.listdir("/proc/self/task")) + (1 if with_timer else 0)
+    except OSError:
+        return 0
+
+
+def _spawn(command: list[str], sock: socket.socket, rlimits: list[tuple[int, int]]) -> int:
+    """Fork and exec the command under its rlimits; returns the child's pid.
+
+    The child never returns: it execs, or reports why it could not and exits 127.
+    """
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         try:
             sock.close()
-            for res, value in opts["rlimits"]:
+            for res, value in rlimits:
                 resource.setrlimit(res, (value, value))
             os.execvp(command[0], command)  # noqa: S606 - the entry point, as the device runs it
         except BaseException as exc:  # noqa: BLE001 - report any exec failure, then exit 127
             os.write(2, (f"pg_init: cannot run {command!r}: {exc}\n").encode())
         os._exit(127)
+    return pid
 
-    timer: threading.Timer | None = None
-    if opts["deadline"] > 0:
 
-        def _expire() -> None:
-            state.timed_out = True
-            _kill_all()
+def _arm_deadline(state: State, deadline: float) -> threading.Timer | None:
+    """A timer that kills every process at the deadline and says so (none without one)."""
+    if deadline <= 0:
+        return None
 
-        timer = threading.Timer(opts["deadline"], _expire)
-        timer.daemon = True
-        timer.start()
+    def _expire() -> None:
+        state.timed_out = True
+        _kill_all()
 
+    timer = threading.Timer(deadline, _expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _reap(pid: int) -> int | None:
+    """Reap every process until none is left; returns the wait status of ``pid``.
+
+    When ``pid`` (the application) ends, whatever it left running is killed.
+    """
     status: int | None = None
     while True:
         try:
@@ -263,24 +304,35 @@ def main(argv: list[str]) -> int:
         if wpid == pid:
             status = wstatus
             _kill_all()  # the app is gone: its leftovers go too
-    wall = time.monotonic() - started
-    if timer is not None:
-        timer.cancel()
-    stop.set()
-    for t in threads:
-        t.join(1.0)
+    return status
+
+
+def _exit_code(status: int | None) -> tuple[int | None, int | None]:
+    """``(exit code, signal)`` of a wait status; a signal gives 128 + its number, as in a shell."""
+    if status is None:
+        return None, None
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status), None
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        return 128 + signum, signum
+    return None, None
+
+
+def _result(
+    state: State,
+    opts: dict[str, Any],
+    status: int | None,
+    init_tasks: int,
+    wall: float,
+    net_before: int,
+) -> dict[str, Any]:
+    """The status object: what the kernel accounted for the reaped tree and what was reported."""
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     me = resource.getrusage(resource.RUSAGE_SELF)
     io = _io()
-    exit_code: int | None = None
-    signum: int | None = None
-    if status is not None:
-        if os.WIFEXITED(status):
-            exit_code = os.WEXITSTATUS(status)
-        elif os.WIFSIGNALED(status):
-            signum = os.WTERMSIG(status)
-            exit_code = 128 + signum
-    result = {
+    exit_code, signum = _exit_code(status)
+    return {
         "exit_code": exit_code,
         "init_tasks": init_tasks,
         "signal": signum,
@@ -307,14 +359,16 @@ def main(argv: list[str]) -> int:
         "max_threads": state.max_threads if opts["count"] else None,
         "used": {p: _used_bytes(p) for p in opts["measure"]},
     }
-    line = json.dumps(result, sort_keys=True)
-    if opts["fd"] >= 0:
-        with os.fdopen(opts["fd"], "w") as fp:
+
+
+def _write_status(line: str, fd: int) -> None:
+    """The status line, to ``--status-fd`` or as the last stderr line after the marker."""
+    if fd >= 0:
+        with os.fdopen(fd, "w") as fp:
             fp.write(line + "\n")
     else:
         sys.stderr.write("\n" + MARKER + line + "\n")
         sys.stderr.flush()
-    return 0
 
 
 if __name__ == "__main__":

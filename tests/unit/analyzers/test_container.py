@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.analyzers.container_config import ContainerFilesCheck, ImageConfigCheck, env_secret
+from scanner.analyzers._env_secrets import env_secret
+from scanner.analyzers.container_config import ContainerFilesCheck, ImageConfigCheck
 from scanner.analyzers.container_dockerfile import DockerfileAnalyzer, DockerfileRef
 from scanner.models import (
     AnalyzerFailure,

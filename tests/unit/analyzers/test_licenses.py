@@ -7,7 +7,7 @@ import pytest
 from scanner.analyzers.licenses import LicensePolicy, LicensesAnalyzer, Outcome
 from scanner.errors import ConfigError
 from scanner.models import Category, Finding, Severity, Skipped
-from tests.helpers.issue4 import run_file_analyzer, ubuntu_rootfs_files
+from tests.helpers.inventory_fixtures import run_file_analyzer, ubuntu_rootfs_files
 
 DENY = ["GPL-3.0-only", "GPL-3.0-or-later", "AGPL-3.0-only"]
 

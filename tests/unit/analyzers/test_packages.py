@@ -15,7 +15,7 @@ from scanner.analyzers._licensing import (
 )
 from scanner.analyzers.packages import PackagesAnalyzer
 from scanner.models import AnalyzerFailure, Component
-from tests.helpers.issue4 import (
+from tests.helpers.inventory_fixtures import (
     DEB_PACKAGES,
     SITE,
     install_wheels,

@@ -27,7 +27,7 @@ from scanner.models import (
 )
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from tests.helpers.entries import make_entry
-from tests.integration._keys import rsa_pem as make_rsa_pem
+from tests.helpers.keys import rsa_pem as make_rsa_pem
 
 # Made-up values with the right shapes; none of them was ever a real credential.
 AKID = "AKIAZ4XQ7RMBC2JT6N5W"
@@ -337,3 +337,56 @@ def test_one_line_json_config_is_searched() -> None:
     cfg = {"labels": [f"class_{i}" for i in range(1500)], "db_password": "Tq7-xz9Lw2"}
     findings = _run("panorama/config.json", json.dumps(cfg).encode())
     assert _rules(findings) == [("secrets.hardcoded-password", Severity.HIGH, 1)]
+
+
+# --- webhooks, configuration literals and the app's own vendored code --------------------------
+
+SLACK_HOOK = "https://hooks.slack.com/services/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"
+
+
+def test_a_slack_incoming_webhook_is_a_secret() -> None:
+    (f,) = _run("panorama/notify.py", f'HOOK = "{SLACK_HOOK}"\n'.encode())
+    assert (f.rule_id, f.severity, f.location.line) == ("secrets.slack-webhook", Severity.HIGH, 1)
+    assert SLACK_HOOK not in f.message
+    assert SLACK_HOOK[8:] not in json.dumps(dict(f.properties))
+
+
+def test_a_documentation_webhook_is_not() -> None:
+    doc = b"url: https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX\n"
+    assert _run("panorama/config/alerts.yaml", doc) == []
+
+
+def test_an_unquoted_password_in_yaml_is_a_secret() -> None:
+    data = b"database:\n  host: db.internal\n  password: Tr0ub4dor-3xx\n"
+    (f,) = _run("panorama/config/settings.yaml", data)
+    assert (f.rule_id, f.severity, f.location.line) == (
+        "secrets.hardcoded-password",
+        Severity.HIGH,
+        3,
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["${DB_PASSWORD}", "!vault |", "*default_password", "&pw Tr0ub4dor", "changeme", "null"],
+)
+def test_yaml_values_that_are_no_literal_secret_are_not(value: str) -> None:
+    assert _run("panorama/config/settings.yml", f"password: {value}\n".encode()) == []
+
+
+def test_an_unquoted_name_in_code_is_an_expression_not_a_secret() -> None:
+    assert _run("panorama/app.py", b"password = Tr0ub4dorValue\n") == []
+
+
+def test_tokens_in_the_apps_own_vendor_folder_get_the_strict_rules() -> None:
+    data = f'token = "{GH}"\n'.encode()
+    for path in ("panorama/src/vendor/client/config.py", "panorama/vendor/api.py"):
+        (f,) = _run(path, data)
+        assert (f.rule_id, f.severity) == ("secrets.github-token", Severity.HIGH), path
+        assert "third_party" not in f.properties
+
+
+def test_tokens_in_installed_packages_stay_documentation_values() -> None:
+    data = f'token = "{GH}"\n'.encode()
+    assert _run("usr/lib/python3/dist-packages/client/config.py", data) == []
+    assert _run("usr/local/lib/python3.8/site-packages/pip/_vendor/x.py", data) == []

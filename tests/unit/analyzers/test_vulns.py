@@ -15,7 +15,7 @@ from scanner.config import ScanConfig
 from scanner.errors import ConfigError
 from scanner.models import AnalyzerFailure, Finding, Severity, Skipped
 from scanner.vulndb import VulnDbError
-from tests.helpers.issue4 import (
+from tests.helpers.inventory_fixtures import (
     OSV_PYPI,
     install_wheels,
     run_file_analyzer,

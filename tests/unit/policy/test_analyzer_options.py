@@ -10,7 +10,7 @@ import pytest
 
 from scanner.config import ArchiveLimits
 from scanner.policy import bundled_policy_path, load_policy
-from tests.unit.report.sample import policy_from
+from tests.helpers.report_sample import policy_from
 
 
 @pytest.mark.parametrize("name", ["default", "strict"])
@@ -24,7 +24,7 @@ def test_bundled_sections_are_accepted_by_their_analyzers(name: str) -> None:
     licenses = pytest.importorskip("scanner.analyzers.licenses")
     lp = licenses.LicensePolicy.from_options(opts["licenses"])
     assert lp.unknown == opts["licenses"]["unknown"]
-    globals_mod = pytest.importorskip("scanner.analyzers.models._globals")
+    globals_mod = pytest.importorskip("scanner.analyzers.ml._globals")
     globals_mod.GlobalPolicy.from_options(opts["models"])
 
 

@@ -15,8 +15,8 @@ from scanner.errors import PolicyError
 from scanner.models import AnalyzerFailure, Decision, Location, ResourceProfile
 from scanner.policy import apply_waivers, decide, evaluate, load_baseline, load_waivers
 from scanner.report.json import report_to_dict
-from tests.unit.report import sample
-from tests.unit.report.sample import TODAY, policy_from, waiver
+from tests.helpers import report_sample as sample
+from tests.helpers.report_sample import TODAY, policy_from, waiver
 
 
 def _codes(report: object) -> list[tuple[str, str]]:

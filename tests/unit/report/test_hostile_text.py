@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from scanner.models import Category, Finding, Location, Severity
 from scanner.policy import decide
-from tests.unit.report import sample
-from tests.unit.report.agree import FORMATS_CHECKED, assert_reports_agree, render
+from tests.helpers import report_sample as sample
+from tests.helpers.report_agree import FORMATS_CHECKED, assert_reports_agree, render
 
 HOSTILE = st.text(
     alphabet=st.one_of(

@@ -23,7 +23,7 @@ from scanner.config import ScanConfig
 from scanner.models import Report
 from scanner.pipeline import scan
 from scanner.report import get_writer
-from tests.helpers.issue4 import build_rootfs_tar, install_wheels, write_osv_db
+from tests.helpers.inventory_fixtures import build_rootfs_tar, install_wheels, write_osv_db
 
 
 @pytest.fixture(scope="module")

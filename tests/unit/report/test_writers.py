@@ -21,8 +21,8 @@ from scanner.models import Decision, Report
 from scanner.policy import decide
 from scanner.report import FORMATS, get_writer
 from scanner.report.terminal import TerminalWriter
-from tests.unit.report import sample
-from tests.unit.report.agree import assert_reports_agree, render
+from tests.helpers import report_sample as sample
+from tests.helpers.report_agree import assert_reports_agree, render
 
 REPO = Path(__file__).resolve().parents[3]
 GOLDEN = REPO / "tests" / "assets" / "golden"
@@ -48,9 +48,9 @@ def _approved() -> Report:
 
 
 CASES: dict[str, Callable[[], Report]] = {
-    "issue7-rejected": sample.decided,
-    "issue7-incomplete": lambda: sample.decided(failure=True),
-    "issue7-approved": _approved,
+    "rejected": sample.decided,
+    "incomplete": lambda: sample.decided(failure=True),
+    "approved": _approved,
 }
 
 
@@ -146,9 +146,13 @@ def test_sarif_has_what_github_code_scanning_reads() -> None:
     assert "external/cwe/cwe-798" in secret["properties"]["tags"]
     assert float(secret["properties"]["security-severity"]) >= 9.0
     res = next(r for r in run["results"] if r["ruleId"] == "secrets.aws-access-key-id")
-    loc = res["locations"][0]["physicalLocation"]
-    assert loc["artifactLocation"]["uri"] == f"{sample.CONTAINER}!/panorama/app.py"
-    assert loc["region"]["startLine"] == 3
+    loc = res["locations"][0]
+    # the archive is the file a code-scanning UI can open; the member is named beside it
+    assert loc["physicalLocation"]["artifactLocation"]["uri"].endswith(sample.CONTAINER)
+    assert loc["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+    assert "region" not in loc["physicalLocation"]
+    member = loc["logicalLocations"][0]["fullyQualifiedName"]
+    assert member.endswith(f"{sample.CONTAINER}!/panorama/app.py:3")
     waived = next(r for r in run["results"] if r["ruleId"] == "archive.high-ratio")
     assert waived["suppressions"][0]["justification"].startswith("waiver W-archive")
 
@@ -204,7 +208,7 @@ def test_terminal_colour_only_when_asked_or_on_a_tty() -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_format_agrees_with_json(case: str) -> None:
     data = assert_reports_agree(CASES[case]())
-    assert data["verdict"]["decision"] == case.split("-")[1]
+    assert data["verdict"]["decision"] == case
 
 
 def test_writers_never_decide() -> None:
@@ -262,8 +266,8 @@ def test_html_filters_work_in_a_real_browser(tmp_path: Path) -> None:
 
     dom = _dump_dom(browser, page, "#category=secret")
     assert '<span id="shown">1 of 5 findings shown</span>' in dom
-    rows = [line for line in dom.split("<tr ") if 'class="finding' in line]
-    visible = [r for r in rows if 'hidden=""' not in r.split(">", 1)[0]]
+    rows = re.findall(r'<tr [^>]*class="finding [^>]*>', dom)
+    visible = [r for r in rows if 'hidden=""' not in r]
     assert len(visible) == 1
     assert 'data-category="secret"' in visible[0]
 
@@ -272,8 +276,10 @@ def test_html_filters_work_in_a_real_browser(tmp_path: Path) -> None:
     assert '<span id="shown">3 of 5 findings shown</span>' in dom
     # The model archive's only finding is waived and hidden, so its section is hidden too.
     tags = re.findall(r"<section [^>]*>", dom)
-    model_tag = next(t for t in tags if f'data-artifact="{sample.MODEL}"' in t)
-    container_tag = next(t for t in tags if f'data-artifact="{sample.CONTAINER}"' in t)
+    model_tag = next(t for t in tags if re.search(f'data-artifact="[^"]*{sample.MODEL}"', t))
+    container_tag = next(
+        t for t in tags if re.search(f'data-artifact="[^"]*{sample.CONTAINER}"', t)
+    )
     assert 'hidden=""' in model_tag
     assert 'hidden=""' not in container_tag
     # The escaped message never became a script element.
@@ -299,8 +305,13 @@ def test_every_registered_writer_is_pure(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("artifact", "path", "uri", "logical"),
     [
-        ("assets/ab.tar.gz", "panorama/app.py", "assets/ab.tar.gz!/panorama/app.py", None),
-        ("m.zip", "w b.bin", "m.zip!/w%20b.bin", None),
+        (
+            "assets/ab.tar.gz",
+            "panorama/app.py",
+            "assets/ab.tar.gz",
+            "assets/ab.tar.gz!/panorama/app.py:3",
+        ),
+        ("m.zip", "w b.bin", "m.zip", "m.zip!/w b.bin:3"),
         ("packages/1-code-1.0", "Dockerfile", "packages/1-code-1.0/Dockerfile", None),
         (
             "graphs/app/graph.json",
@@ -309,18 +320,52 @@ def test_every_registered_writer_is_pure(tmp_path: Path) -> None:
             "nodeGraph.nodes[2]",
         ),
         ("packages/1-code-1.0/Dockerfile", "", "packages/1-code-1.0/Dockerfile", None),
-        ("x.tar", "caf\udce9.py", "x.tar!/caf%E9.py", None),
+        ("x.tar", "caf\udce9.py", "x.tar", "x.tar!/caf\udce9.py:3"),
+        ("caf\udce9", "a b.py", "caf%E9/a%20b.py", None),
     ],
-    ids=["archive", "zip-space", "folder", "json-key-path", "file", "undecodable-byte"],
+    ids=[
+        "archive",
+        "zip-space",
+        "folder",
+        "json-key-path",
+        "file",
+        "undecodable-member",
+        "escaped",
+    ],
 )
 def test_sarif_locations(artifact: str, path: str, uri: str, logical: str | None) -> None:
     from scanner.models import Location
+    from scanner.report._paths import SourceRoot
     from scanner.report.sarif import _location
 
-    loc = _location(Location(artifact, path, 3))
-    assert loc["physicalLocation"]["artifactLocation"]["uri"] == uri
-    assert loc["physicalLocation"]["region"] == {"startLine": 3}
+    loc = _location(Location(artifact, path, 3), {}, SourceRoot(""))
+    physical = loc["physicalLocation"]
+    assert physical["artifactLocation"] == {"uri": uri, "uriBaseId": "%SRCROOT%"}
+    # a line belongs to the file itself; for an archive member it is part of the member's name
+    assert physical.get("region") == (None if logical and "!/" in logical else {"startLine": 3})
     assert loc.get("logicalLocations", [{}])[0].get("fullyQualifiedName") == logical
+
+
+def test_sarif_paths_start_at_the_repository_root() -> None:
+    from scanner.report._paths import SourceRoot
+    from scanner.report.sarif import report_to_sarif
+
+    report = sample.decided()
+    doc = report_to_sarif(report, SourceRoot("apps/one", "/src/repo"))
+    run = doc["runs"][0]
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": "file:///src/repo/"}}
+    uris = [
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in run["results"]
+        for loc in r["locations"]
+    ]
+    assert uris
+    assert all(u.startswith("apps/one/") for u in uris)
+    outside = report_to_sarif(report, SourceRoot("/elsewhere/app"))["runs"][0]
+    assert "originalUriBaseIds" not in outside
+    first = outside["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert first["uri"].startswith("file:///elsewhere/app/")
+    assert "uriBaseId" not in first
 
 
 def test_terminal_caps_reasons_keeping_the_decisive_ones() -> None:
@@ -331,3 +376,36 @@ def test_terminal_caps_reasons_keeping_the_decisive_ones() -> None:
     assert tail[-1].startswith("  ... ")
     assert tail[-1].endswith("more reason(s) in the JSON report")
     assert len(tail) == 4
+
+
+def test_findings_in_one_file_form_one_group_whatever_the_artifact_named() -> None:
+    """A folder artifact plus a path and a file artifact naming the same file are one group."""
+    from scanner.models import Artifact, ArtifactKind, Category, Finding, Location, Severity
+    from scanner.report._common import by_file
+
+    pkg = "packages/1-code-1.0"
+
+    def finding(rule: str, loc: Location) -> Finding:
+        return Finding.create(
+            rule_id=rule,
+            category=Category.CONTAINER,
+            severity=Severity.MEDIUM,
+            message=rule,
+            location=loc,
+            evidence=rule,
+        )
+
+    report = dataclasses.replace(
+        sample.decided(),
+        artifacts=(
+            Artifact(ArtifactKind.CODE, "1-code-1.0", pkg, None, 0),
+            Artifact(ArtifactKind.DESCRIPTOR, f"{pkg}/Dockerfile", f"{pkg}/Dockerfile", None, 0),
+        ),
+        findings=(
+            finding("dockerfile.a", Location("1-code-1.0", "Dockerfile", 1)),
+            finding("manifest.b", Location(f"{pkg}/Dockerfile", "", 1)),
+        ),
+    )
+    groups = by_file(report, report.findings)
+    assert [g.path for g in groups] == [f"{pkg}/Dockerfile"]
+    assert [f.rule_id for f in groups[0].findings] == ["dockerfile.a", "manifest.b"]

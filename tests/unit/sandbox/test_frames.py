@@ -5,61 +5,15 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import sys
 import tracemalloc
-import zlib
 
 import numpy as np
 import pytest
 
 from scanner.errors import UsageError
 from scanner.sandbox._frames import _npy_header, decode_png, load_frames, write_frames
-
-
-def png(rgb: np.ndarray, filters: list[int]) -> bytes:
-    """A minimal PNG encoder (8-bit RGB) using the given filter type per row."""
-    h, w, _ = rgb.shape
-    raw = bytearray()
-    prev = np.zeros(w * 3, dtype=np.int32)
-    for y in range(h):
-        row = rgb[y].reshape(-1).astype(np.int32)
-        ftype = filters[y % len(filters)]
-        if ftype == 0:
-            enc = row
-        elif ftype == 1:
-            left = np.concatenate([np.zeros(3, np.int32), row[:-3]])
-            enc = row - left
-        elif ftype == 2:
-            enc = row - prev
-        elif ftype == 3:
-            left = np.concatenate([np.zeros(3, np.int32), row[:-3]])
-            enc = row - (left + prev) // 2
-        else:
-            left = np.concatenate([np.zeros(3, np.int32), row[:-3]])
-            upleft = np.concatenate([np.zeros(3, np.int32), prev[:-3]])
-            pred = np.empty_like(row)
-            for i in range(len(row)):
-                a, b, c = int(left[i]), int(prev[i]), int(upleft[i])
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred[i] = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            enc = row - pred
-        raw.append(ftype)
-        raw += (enc & 0xFF).astype(np.uint8).tobytes()
-        prev = row
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(bytes(raw)))
-        + chunk(b"IEND", b"")
-    )
+from tests.helpers.video import png
 
 
 def image(h: int = 6, w: int = 5, seed: int = 1) -> np.ndarray:

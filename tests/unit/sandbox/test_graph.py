@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 
 import onnx
-from onnx import TensorProto, helper
 
 from scanner.models import ArtifactKind
 from scanner.sandbox._graph import app_spec, build_request, entry_of, onnx_output_shapes
 from scanner.sources.detect import detect_target
+from tests.helpers.onnx_models import pooled_classifier_onnx
 from tests.helpers.project_builder import ProjectSpec, build_project
 
 
 def _container(st):
     return next(sa for sa in st.artifacts if sa.artifact.kind is ArtifactKind.CONTAINER)
-
-
-def _onnx_bytes() -> bytes:
-    x = helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, 8, 8])
-    y = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 10])
-    node = helper.make_node("GlobalAveragePool", ["data"], ["pooled"])
-    flat = helper.make_node("Flatten", ["pooled"], ["flat"])
-    w = helper.make_tensor("w", TensorProto.FLOAT, [3, 10], [0.1] * 30)
-    mm = helper.make_node("MatMul", ["flat", "w"], ["scores"])
-    graph = helper.make_graph([node, flat, mm], "g", [x], [y], [w])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
 
 
 def test_ports_parameters_and_entry_from_the_project(tmp_path):
@@ -57,7 +45,7 @@ def test_onnx_model_node_gets_its_file_and_output_shapes(tmp_path):
         tmp_path / "p",
         ProjectSpec(
             framework="ONNX",
-            model_files={"model.onnx": _onnx_bytes()},
+            model_files={"model.onnx": pooled_classifier_onnx()},
             model_inputs=[{"name": "data", "shape": [1, 3, 8, 8]}],
         ),
     )
@@ -94,5 +82,19 @@ def test_bare_container_asset_has_an_open_interface(tmp_path):
 
 def test_onnx_output_shapes(tmp_path):
     path = tmp_path / "m.onnx"
-    path.write_bytes(_onnx_bytes())
+    path.write_bytes(pooled_classifier_onnx())
     assert onnx_output_shapes(path) == [[1, 10]]
+
+
+def test_override_manifest_values_replace_the_graphs(tmp_path):
+    proj = build_project(tmp_path / "p", ProjectSpec(threshold=0.75, with_override=True))
+    assert proj.override_path is not None
+    doc = json.loads(proj.override_path.read_text())
+    doc["nodeGraphOverrides"]["nodes"].append({"name": "threshold_param", "value": 0.3})
+    proj.override_path.write_text(json.dumps(doc))
+    st = detect_target(proj.root)
+    assert app_spec(st, _container(st), tmp_path).parameters == {"threshold": 0.3}
+    # A flag on the command line still wins over the override manifest.
+    assert app_spec(st, _container(st), tmp_path, {"threshold": 0.9}).parameters == {
+        "threshold": 0.9
+    }

@@ -190,10 +190,10 @@ def test_sdk_source_stays_python37_compatible():
 
 def test_onnx_model_runs_with_onnxruntime_when_present(tmp_path):
     pytest.importorskip("onnxruntime")
-    from tests.unit.sandbox.test_graph import _onnx_bytes
+    from tests.helpers.onnx_models import pooled_classifier_onnx
 
     model = tmp_path / "m.onnx"
-    model.write_bytes(_onnx_bytes())
+    model.write_bytes(pooled_classifier_onnx())
     run = {
         **RUN,
         "models": [

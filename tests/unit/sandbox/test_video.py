@@ -19,46 +19,9 @@ import pytest
 from scanner.errors import UsageError
 from scanner.sandbox import _frames
 from scanner.sandbox._frames import load_frames, write_frames
+from tests.helpers.video import BLUE_BGR, FPS, HALF, RED_BGR, TOLERANCE, H, W, ffmpeg_video
 
 pytestmark = pytest.mark.timeout(120)  # a decoder that hangs fails the test instead of CI
-
-W, H, FPS = 64, 48, 10
-HALF = 5  # frames of each colour
-BLUE_BGR = (255, 0, 0)
-RED_BGR = (0, 0, 255)
-TOLERANCE = 40  # lossy codecs and YUV 4:2:0 round trips move solid colours a little
-
-
-def ffmpeg_video(ffmpeg: str, path: Path, *, size: str = f"{W}x{H}", half: int = HALF) -> Path:
-    """``half`` blue frames then ``half`` red ones, H.264 in MP4 (index at the end)."""
-    seconds = half / FPS
-    subprocess.run(
-        [
-            ffmpeg,
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"color=c=blue:s={size}:r={FPS}:d={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"color=c=red:s={size}:r={FPS}:d={seconds}",
-            "-filter_complex",
-            "[0:v][1:v]concat=n=2:v=1:a=0",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return path
 
 
 def opencv_video(cv2, path: Path) -> Path:
@@ -252,11 +215,28 @@ def test_ffmpeg_decoding_streams_in_flat_memory(tmp_path, monkeypatch, ffmpeg_pr
     assert_colour(np.asarray(stack[-1])[:H, :W], RED_BGR, 49)
 
 
-def test_opencv_open_failure_says_it_once(tmp_path, opencv, monkeypatch, capfd):
-    # libav's own "moov atom not found" would otherwise reach the terminal beside our message.
-    monkeypatch.delenv("OPENCV_FFMPEG_LOGLEVEL", raising=False)
+def test_opencv_open_failure_says_it_once(tmp_path, opencv):
+    """libav's own "moov atom not found" would otherwise reach the terminal beside our message.
+
+    Run in a fresh interpreter: OpenCV reads its libav log level once, when its ffmpeg backend
+    first starts, so an earlier test in this process that opened a video would decide it.
+    """
     video = tmp_path / "junk.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
-    with pytest.raises(UsageError, match="OpenCV cannot open it as a video"):
-        write_frames(video, 5, tmp_path / "frames.npy")
-    assert capfd.readouterr().err == ""
+    code = (
+        "import sys; from pathlib import Path; from scanner.errors import UsageError\n"
+        "from scanner.sandbox._frames import write_frames\n"
+        "try:\n    write_frames(Path(sys.argv[1]), 5, Path(sys.argv[2]))\n"
+        "except UsageError as exc:\n    print(exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(video), str(tmp_path / "frames.npy")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert "OpenCV cannot open it as a video" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stderr == ""

@@ -16,7 +16,7 @@ from signing.dsse import IN_TOTO_PAYLOAD_TYPE, pae, sign_envelope, verify_envelo
 from signing.errors import Reason, VerificationError
 from signing.keys import KeyType
 from signing.signer import load_signer, load_verifier
-from tests.unit.signing.conftest import PASSWORD, Keys
+from tests.helpers.signing_fixtures import PASSWORD, Keys
 
 
 def test_pae_matches_the_dsse_spec_vector() -> None:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from signing import load_signer, sign_target
 from tests.helpers.project_builder import BuiltProject
-from tests.unit.signing.conftest import PASSWORD, Keys
+from tests.helpers.signing_fixtures import PASSWORD, Keys
 
 
 @pytest.fixture

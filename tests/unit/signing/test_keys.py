@@ -26,7 +26,7 @@ from signing.keys import (
     write_keypair,
 )
 from signing.signer import load_signer, load_verifier
-from tests.unit.signing.conftest import PASSWORD, Keys
+from tests.helpers.signing_fixtures import PASSWORD, Keys
 
 
 @pytest.mark.parametrize("key_type", list(KeyType), ids=[k.value for k in KeyType])

@@ -13,7 +13,7 @@ from signing import SigningError, load_signer
 from signing.keys import load_public_key
 from signing.model_bundle import can_sign_models, sign_model, verify_model
 from tests.helpers.project_builder import make_model_archive
-from tests.unit.signing.conftest import PASSWORD, Keys
+from tests.helpers.signing_fixtures import PASSWORD, Keys
 
 
 def _model_signing_cli() -> list[str]:

@@ -1,7 +1,8 @@
 """publish → pull through the file:// store, and every way pull must refuse (writing nothing).
 
 Reports are built as ``scanner.models.Report`` values from the project's real bytes, so these
-tests do not depend on the scan pipeline; tests/integration/test_issue9_* run the real gate.
+tests do not depend on the scan pipeline; tests/integration/test_publish_pull_s3.py and
+test_publish_network_faults.py run the real gate.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from signing.signer import load_signer, load_verifier
 from signing.verify import verify_target
 from tests.helpers.project_builder import BuiltProject, build_project
 from tests.helpers.reports import project_report
-from tests.unit.signing.conftest import PASSWORD, Keys
+from tests.helpers.signing_fixtures import PASSWORD, Keys
 
 KEY = RawAesKeyring(b"\x05" * 32, key_name="unit")
 

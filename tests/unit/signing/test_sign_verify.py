@@ -26,7 +26,7 @@ from signing.dsse import IN_TOTO_PAYLOAD_TYPE, sign_envelope
 from signing.errors import InputError
 from signing.statement import GatePredicate, Subject, build_statement, statement_bytes
 from tests.helpers.project_builder import BuiltProject
-from tests.unit.signing.conftest import (
+from tests.helpers.signing_fixtures import (
     PASSWORD,
     POLICY_SHA,
     Keys,

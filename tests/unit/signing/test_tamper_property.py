@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from signing import VerificationError, load_signer, load_verifier, sign_target, verify_target
 from signing.keys import KeyType, write_keypair
 from tests.helpers.project_builder import ProjectSpec, build_project
-from tests.unit.signing.conftest import PASSWORD, project_files, report_for
+from tests.helpers.signing_fixtures import PASSWORD, project_files, report_for
 
 
 @pytest.fixture(scope="module", params=list(KeyType), ids=[k.value for k in KeyType])

@@ -12,7 +12,7 @@ import pytest
 from scanner.models import Severity
 from scanner.vulndb import OsvDatabase, VulnDbError, cvss3_base_score
 from scanner.vulndb.osv import parse_record, version_key
-from tests.helpers.issue4 import OSV_PYPI, OSV_RECORDS, write_osv_db
+from tests.helpers.inventory_fixtures import OSV_PYPI, OSV_RECORDS, write_osv_db
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import pytest
 from scanner.cli import main
 from scanner.vulndb import OsvDatabase, VulnDbError
 from scanner.vulndb.update import update_database
-from tests.helpers.issue4 import OSV_PYPI, OSV_UBUNTU
+from tests.helpers.inventory_fixtures import OSV_PYPI, OSV_UBUNTU
 
 
 def _zip(records: list[dict[str, object]]) -> bytes:

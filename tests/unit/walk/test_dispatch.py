@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output, TargetAnalyzer
 from scanner.config import ScanConfig
 from scanner.pipeline import scan
 from scanner.sources.interface import ScanTarget
-from scanner.walk.entry import FileEntry
 from tests.helpers.archives import M, tar_bytes
 
 
