@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scanner.vulndb import OsvDatabase
 from tests.helpers.project_builder import ProjectSpec, build_project
 from tests.helpers.stock_image import StockImageError, stock_app_asset
 
@@ -115,6 +116,9 @@ def write_vuln_db(root: Path, records: int = 20_000) -> Path:
                 zf.writestr(f"{rid}.json", json.dumps(_record(rid, osv_eco, name, fixed)))
     # written at every build: the database must stay fresh for the staleness check
     (root / "osv-meta.json").write_text(json.dumps({"format": 1, "fetched_at": stamp}))
+    # indexed, as `vulndb update` leaves a database
+    for base in ("PyPI", "Debian"):
+        OsvDatabase(root).write_index(base)
     return root
 
 
