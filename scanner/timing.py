@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,24 +28,23 @@ TallyRow = tuple[float, int, int]
 
 
 class Tally:
-    """Thread-safe sums of seconds, bytes and files by name."""
+    """Sums of seconds, bytes and files by name, added to by one thread (the walk's, or a
+    worker's): a lock per addition would cost more than the figures are worth."""
 
-    __slots__ = ("_lock", "_rows")
+    __slots__ = ("_rows",)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._rows: dict[str, list[float]] = {}
 
     def add(self, name: str, seconds: float, nbytes: int = 0, files: int = 0) -> None:
         """Add one piece of work to ``name``'s row."""
-        with self._lock:
-            row = self._rows.get(name)
-            if row is None:
-                self._rows[name] = [seconds, nbytes, files]
-            else:
-                row[0] += seconds
-                row[1] += nbytes
-                row[2] += files
+        row = self._rows.get(name)
+        if row is None:
+            self._rows[name] = [seconds, nbytes, files]
+        else:
+            row[0] += seconds
+            row[1] += nbytes
+            row[2] += files
 
     @contextmanager
     def timed(self, name: str, nbytes: int = 0, files: int = 0) -> Iterator[None]:
@@ -59,8 +57,7 @@ class Tally:
 
     def export(self) -> dict[str, TallyRow]:
         """A plain copy of the rows (to send across processes)."""
-        with self._lock:
-            return {k: (v[0], int(v[1]), int(v[2])) for k, v in self._rows.items()}
+        return {k: (v[0], int(v[1]), int(v[2])) for k, v in self._rows.items()}
 
     def merge(self, rows: Mapping[str, TallyRow]) -> None:
         """Add another tally's exported rows to this one."""

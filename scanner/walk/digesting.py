@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 from typing import IO, Any, cast
@@ -54,17 +53,36 @@ class _TapReader(io.RawIOBase):
             super().close()
 
 
+# Bytes a held tap keeps unhashed at most before it hashes them anyway.
+HOLD_LIMIT = 1024 * 1024
+
+
 class DigestTap:
-    """Hashes one member's bytes on their single way through."""
+    """Hashes one member's bytes on their single way through.
 
-    __slots__ = ("_hash", "_member", "done", "member", "opened")
+    ``hold=True`` keeps the first bytes unhashed (up to ``HOLD_LIMIT``) until the caller
+    knows whether someone else will hash them (``defer``: a worker the file is handed to) or
+    not (``commit``, or any digest asked for): the head a content sniff reads is then not
+    hashed twice.
+    """
 
-    def __init__(self, member: ArchiveMember, algorithm: str) -> None:
-        self._hash: Any = hashlib.new(algorithm, usedforsecurity=False)
+    __slots__ = (
+        "_algorithm", "_hash", "_held", "_held_bytes", "_member", "done", "member", "opened",
+    )  # fmt: skip
+
+    def __init__(self, member: ArchiveMember, algorithm: str, *, hold: bool = False) -> None:
+        self._algorithm = algorithm
+        self._hash: Any = None if hold else hashlib.new(algorithm, usedforsecurity=False)
+        self._held: list[bytes] | None = [] if hold else None
+        self._held_bytes = 0
         self._member = member
         self.opened = False
         self.done = member.size == 0
-        self.member = dataclasses.replace(member, _opener=self._open)
+        m = member
+        self.member = ArchiveMember(
+            m.path, m.raw_name, m.type, m.size, m.mode, m.uid, m.gid, m.linkname, m.mtime,
+            self._open,
+        )  # fmt: skip
 
     def _open(self) -> IO[bytes]:
         self.opened = True
@@ -73,15 +91,30 @@ class DigestTap:
     @property
     def deferred(self) -> bool:
         """Whether the bytes are hashed elsewhere (``defer``)."""
-        return self._hash is None
+        return self._hash is None and self._held is None
 
     def defer(self) -> None:
         """Someone else hashes these bytes (a worker they are handed to): only pass them on."""
         self._hash = None
+        self._held = None
+
+    def commit(self) -> None:
+        """Hash what is held, and every byte from now on."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._hash = hashlib.new(self._algorithm, usedforsecurity=False)
+            for data in held:
+                self._hash.update(data)
 
     def _feed(self, data: bytes, *, eof: bool) -> None:
-        if data and self._hash is not None:
-            self._hash.update(data)
+        if data:
+            if self._held is not None:
+                self._held.append(data)
+                self._held_bytes += len(data)
+                if self._held_bytes > HOLD_LIMIT:
+                    self.commit()
+            elif self._hash is not None:
+                self._hash.update(data)
         if eof:
             self.done = True
 
@@ -91,6 +124,7 @@ class DigestTap:
         A member that was opened but not read to the end cannot be read again (a tar stream
         does not go back), so its digest is unknown rather than wrong.
         """
+        self.commit()
         if not self.done:
             if self.opened:
                 return ""

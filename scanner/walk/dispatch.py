@@ -30,6 +30,7 @@ from scanner.analyzers.interface import (
     Output,
     TargetAnalyzer,
     TreeAnalyzer,
+    compile_globs,
 )
 from scanner.models import AnalyzerFailure, ArtifactFacts, ArtifactKind, Finding, Location
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
@@ -101,6 +102,10 @@ class Dispatcher:
         self.pool = pool
         self.track_ownership = ownership
         self.file_analyzers = [a for a in self.analyzers if isinstance(a, FileAnalyzer)]
+        # FileAnalyzers that keep the default wants() (their patterns, a size limit): one
+        # combined pattern rules them all out at once for a file none of their patterns match
+        self._plain = [a for a in self.file_analyzers if type(a).wants is Analyzer.wants]
+        self._plain_rx = compile_globs(g for a in self._plain for g in type(a).patterns)
         self.tree_analyzers = [a for a in self.analyzers if isinstance(a, TreeAnalyzer)]
         self.config_analyzers = [a for a in self.analyzers if isinstance(a, ImageConfigAnalyzer)]
         # Analyzers offered files by content: every file's head is sniffed when there are any.
@@ -210,7 +215,13 @@ class Dispatcher:
         self, path: str, size: int, mode: int, sniffed: Sniffed | None
     ) -> list[FileAnalyzer]:
         """The FileAnalyzers that want a file: by name, then by what its content is."""
-        chosen = [a for a in self.file_analyzers if a.wants(path, size, mode)]
+        # one regex over the name-pattern analyzers first: most files match none of them
+        plain = self._plain_rx is not None and self._plain_rx.match(path) is not None
+        chosen = [
+            a
+            for a in self.file_analyzers
+            if (plain or a not in self._plain) and a.wants(path, size, mode)
+        ]
         if sniffed is not None:
             chosen += [
                 a
@@ -227,7 +238,9 @@ class Dispatcher:
         index = self.ownership if not path_prefix else None
         if index is None:
             return PeekedMember(member)
-        tap = DigestTap(member, index.algorithm_for(path_prefix + member.path))
+        # with workers, the head a sniff reads is held unhashed until it is known whether the
+        # file goes to a worker that hashes it
+        tap = DigestTap(member, index.algorithm_for(member.path), hold=bool(self._hosted))
         return PeekedMember(tap.member, tap)
 
     def handle(
@@ -295,7 +308,8 @@ class Dispatcher:
         m = peek.member
         sniffed = peek.sniffed
         if sniffed is None and self.content_analyzers and m.size > 0:
-            sniffed = peek.sniff(path)
+            with self.stage_tally.timed("sniff", m.size, 1):
+                sniffed = peek.sniff(path)
         interested = self.interested(path, m.size, m.mode, sniffed)
         trees = [t for t in self.tree_analyzers if t.wants(path, m.size, m.mode)]
         inventory = self.stage is not None and self.stage.wants(path, m.size)
@@ -317,9 +331,12 @@ class Dispatcher:
         tap = peek.tap
         # the worker takes the digest when it keeps up with the walk, this thread when not
         index = self.ownership
-        if remote and isinstance(tap, DigestTap) and index and next(iter(remote)).keeping_up:
-            tap.defer()
-            algorithm = index.algorithm_for(path)
+        if isinstance(tap, DigestTap) and index is not None:
+            if remote and next(iter(remote)).keeping_up:
+                tap.defer()
+                algorithm = index.algorithm_for(path)
+            else:
+                tap.commit()
         content = LazyContent(lambda: self._loader(peek, named))  # type: ignore[arg-type, return-value]
         entry = FileEntry(
             self._artifact,

@@ -139,9 +139,12 @@ class ArtifactWalker:
         # Sniffing costs a head read per file: in a root filesystem only when some analyzer
         # reads files by content (the model analyzers), whose containers are then opened too.
         sniffs = context is LinkContext.EXTRACT or bool(self.d.content_analyzers)
-        if member.size > 0 and sniffs and opens_nested(peek.sniff(path), path, context):
-            self._nested(peek, sa, depth, path, layer, layer_id)
-            return
+        if member.size > 0 and sniffs:
+            with self.d.stage_tally.timed("sniff", member.size, 1):
+                sniffed = peek.sniff(path)
+            if opens_nested(sniffed, path, context):
+                self._nested(peek, sa, depth, path, layer, layer_id)
+                return
         self.d.handle(peek, layer=layer, layer_id=layer_id, path_prefix=prefix)
 
     def _nested(
