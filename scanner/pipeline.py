@@ -138,8 +138,9 @@ def scan(
         else:
             for a in analyzers:
                 a.configure(AnalyzerContext(a.name, config.analyzer_options(a.name), config, work))
-        jobs = config.effective_jobs()
-        pool = WorkerPool(plan, jobs if jobs > 1 else 0)
+        # the walk keeps one core busy; a worker takes another, a second one only on machines
+        # with three cores or more (a worker's own start costs some 60 MB and 0.3 s of CPU)
+        pool = WorkerPool(plan, min(config.effective_jobs() - 1, 2))
         dispatcher = Dispatcher(analyzers, work, pool, ownership=config.ownership)
         if any(a.artifact.size >= PARALLEL_MIN_BYTES for a in st.artifacts):
             # the workers start while the first artifact is sniffed and its digest taken

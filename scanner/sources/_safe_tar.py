@@ -213,7 +213,10 @@ class SafeTarReader:
 
     def _iterate(self, tf: tarfile.TarFile) -> Iterator[ArchiveMember]:
         lim = self.limits
-        for ti in tf:
+        while (ti := tf.next()) is not None:
+            # tarfile keeps every header it read, for random access this walk never makes:
+            # 34,000 members held 25 MB until the end of a 1 GiB root filesystem
+            tf.members.clear()  # type: ignore[attr-defined]  # not in typeshed; public
             self.members += 1
             if self.members > lim.max_members:
                 self.complete = False

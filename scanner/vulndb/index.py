@@ -32,7 +32,7 @@ from scanner.vulndb.osv import Advisory, AffectedEntry
 __all__ = ["INDEX_DIR", "Index", "fingerprint", "read_index", "write_index"]
 
 INDEX_DIR = ".index"
-FORMAT = 1
+FORMAT = 2
 
 
 def _files(sources: Iterable[Path]) -> list[Path]:
@@ -79,32 +79,26 @@ def write_index(
     records: int,
     newest: str,
 ) -> Path:
-    """Write the index of ``base`` atomically (the entries as a full parse produced them)."""
-    advisories: dict[str, int] = {}
-    table: list[list[Any]] = []
-    by_eco: dict[str, dict[str, list[list[Any]]]] = {}
+    """Write the index of ``base`` atomically (the entries as a full parse produced them).
+
+    Each package's entries are one JSON text inside the index (advisories inlined), so reading
+    the index makes one string per package, not hundreds of thousands of small objects.
+    """
+    by_eco: dict[str, dict[str, str]] = {}
     for eco, names in entries.items():
+        out = by_eco.setdefault(eco, {})
         for name, items in names.items():
-            rows = by_eco.setdefault(eco, {}).setdefault(name, [])
-            for e in items:
-                a = e.advisory
-                key = a.id
-                if key not in advisories:
-                    advisories[key] = len(table)
-                    table.append(
-                        [a.id, list(a.aliases), a.summary, a.modified, a.published, a.url,
-                         [list(s) for s in a.severities], a.db_severity]
-                    )  # fmt: skip
-                rows.append(
-                    [advisories[key], e.name, [[list(ev) for ev in r] for r in e.ranges],
-                     sorted(e.versions)]
-                )  # fmt: skip
+            rows = [
+                [_advisory_row(e.advisory), e.name, [[list(ev) for ev in r] for r in e.ranges],
+                 sorted(e.versions)]
+                for e in items
+            ]  # fmt: skip
+            out[name] = json.dumps(rows, separators=(",", ":"))
     doc = {
         "format": FORMAT,
         "fingerprint": fingerprint(root, sources),
         "records": records,
         "newest_modified": newest,
-        "advisories": table,
         "entries": by_eco,
     }
     path = _index_path(root, base)
@@ -121,6 +115,13 @@ def write_index(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _advisory_row(a: Advisory) -> list[Any]:
+    return [
+        a.id, list(a.aliases), a.summary, a.modified, a.published, a.url,
+        [list(s) for s in a.severities], a.db_severity,
+    ]  # fmt: skip
 
 
 def read_index(root: Path, base: str, sources: Iterable[Path]) -> Index | None:
@@ -141,10 +142,9 @@ class _Entries(Mapping[str, list[AffectedEntry]]):
     """One ecosystem's entries by package name, decoded when a package is asked about (a scan
     asks about a few hundred of 20,000)."""
 
-    def __init__(self, eco: str, rows: dict[str, list[Any]], advisories: _Advisories) -> None:
+    def __init__(self, eco: str, rows: dict[str, str]) -> None:
         self._eco = eco
         self._rows = rows
-        self._advisories = advisories
         self._done: dict[str, list[AffectedEntry]] = {}
 
     def __getitem__(self, name: str) -> list[AffectedEntry]:
@@ -152,13 +152,13 @@ class _Entries(Mapping[str, list[AffectedEntry]]):
         if got is None:
             got = self._done[name] = [
                 AffectedEntry(
-                    self._advisories[r[0]],
+                    _advisory(r[0]),
                     self._eco,
                     str(r[1]),
                     tuple(tuple((str(k), str(v)) for k, v in rng) for rng in r[2]),
                     frozenset(str(v) for v in r[3]),
                 )
-                for r in self._rows[name]
+                for r in json.loads(self._rows[name])
             ]
         return got
 
@@ -169,31 +169,19 @@ class _Entries(Mapping[str, list[AffectedEntry]]):
         return len(self._rows)
 
 
-class _Advisories:
-    """The advisories table, each decoded once, when an entry refers to it."""
-
-    def __init__(self, rows: list[Any]) -> None:
-        self._rows = rows
-        self._done: dict[int, Advisory] = {}
-
-    def __getitem__(self, i: int) -> Advisory:
-        got = self._done.get(i)
-        if got is None:
-            a = self._rows[i]
-            got = self._done[i] = Advisory(
-                id=str(a[0]),
-                aliases=tuple(a[1]),
-                summary=str(a[2]),
-                modified=str(a[3]),
-                published=str(a[4]),
-                url=str(a[5]),
-                severities=tuple((str(x[0]), str(x[1])) for x in a[6]),
-                db_severity=str(a[7]),
-            )
-        return got
+def _advisory(a: list[Any]) -> Advisory:
+    return Advisory(
+        id=str(a[0]),
+        aliases=tuple(a[1]),
+        summary=str(a[2]),
+        modified=str(a[3]),
+        published=str(a[4]),
+        url=str(a[5]),
+        severities=tuple((str(x[0]), str(x[1])) for x in a[6]),
+        db_severity=str(a[7]),
+    )
 
 
 def _decode(doc: Mapping[str, Any]) -> Index:
-    advisories = _Advisories(list(doc["advisories"]))
-    entries = {eco: _Entries(eco, rows, advisories) for eco, rows in doc["entries"].items()}
+    entries = {eco: _Entries(eco, rows) for eco, rows in doc["entries"].items()}
     return Index(int(doc["records"]), str(doc["newest_modified"]), entries)

@@ -6,7 +6,7 @@ scanning process and the heavy file analyzers (secrets, the model formats; those
 ``FileAnalyzer.parallel``) run in a worker, each one in exactly one process, so the state an
 analyzer keeps for ``finish`` stays whole. Its results come back when the artifact ends, with
 the keys the dispatcher orders outputs by, so a parallel scan reports exactly what a serial
-one does.
+one does. The worker's side is ``scanner.walk.worker_host``.
 
 The hand-off costs one copy of each file's bytes into a pipe: small files travel in batches of
 about a MiB (pickled in the walk's thread, written by a sender thread that waits in the kernel
@@ -22,7 +22,7 @@ Example::
 
     worker = AnalyzerWorker(plan, ("secrets",))
     worker.submit(seq, ((3, "secrets"),), meta, data)
-    walk_outputs, finish_outputs, tally = worker.finish(source_artifact)
+    reply = worker.finish(source_artifact)     # WorkerReply: outputs, digests, timings
     worker.close()
 """
 
@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import copyreg
-import hashlib
-import importlib
 import logging
 import multiprocessing
 import multiprocessing.forkserver
@@ -42,21 +39,21 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from functools import partial
-from multiprocessing.connection import Connection
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, BinaryIO, cast
+from collections.abc import Iterable, Mapping
+from typing import cast
 
-from scanner.analyzers.entry import FileEntry, LazyContent
-from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
-from scanner.config import ScanConfig
-from scanner.models import AnalyzerFailure, Location, frozen_mapping
+from scanner.analyzers.interface import FileAnalyzer
 from scanner.sources.interface import SourceArtifact
-from scanner.sources.sniff import Sniffed
-from scanner.timing import Tally, TallyRow
+from scanner.walk.worker_host import (
+    Batch,
+    EntryMeta,
+    WalkResult,
+    WorkerPlan,
+    WorkerReply,
+    hostable,
+    run_safely,
+    serve,
+)
 
 __all__ = [
     "PARALLEL_MIN_BYTES",
@@ -73,233 +70,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BATCH_BYTES = 1024 * 1024  # a batch is sent once it holds this many bytes of content...
-BATCH_FILES = 512  # ...or this many files
-# Bytes of batches waiting for the sender thread; the walk blocks beyond that. Counted in bytes,
-# not batches: a batch of 512 tiny models is seconds of work, so the walk must be able to run
-# ahead of a worker busy with it.
-INFLIGHT_BYTES = 16 * 1024 * 1024
-# Below this many bytes waiting, a worker is keeping up and also takes the files' digests; above,
-# the walk's thread takes them: the two share the work whatever the machine's other load.
-SPARE_BELOW_BYTES = 8 * 1024 * 1024
-READY_TIMEOUT = 60.0  # seconds a worker may take to start (a cold fork server imports a lot)
-# Smaller artifacts are analysed in the scanning process: a worker's start costs more than it
-# saves on a few MiB (a code folder, a model archive of a few files).
-PARALLEL_MIN_BYTES = 16 * 1024 * 1024
-
-EntryMeta = tuple[str, str, int, int, int, int, int, str | None, str, dict[str, object]]
-"""``(artifact, path, size, mode, uid, gid, layer, layer_id, digest, extra)`` of one file;
-``digest`` names the hash the worker takes of the bytes for the ownership join (``""``:
-none); ``extra`` is the entry's ``extra`` (what its content was sniffed as)."""
-WalkResult = tuple[int, int, list[Output]]
-"""``(seq, slot, outputs)``: what one analyzer said about the ``seq``-th file of the walk."""
-
-
-def _reduce_mappingproxy(m: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
-    return frozen_mapping, (dict(m),)
-
-
-def _reduce_sniffed(s: Sniffed) -> tuple[Any, tuple[Any, ...]]:
-    return Sniffed, (s.kind, s.compression, s.detail, s.names)
-
-
-# Findings, the config and artifacts hold read-only mappings: they cross the pipe as dicts.
-copyreg.pickle(MappingProxyType, _reduce_mappingproxy)
-# Every file handed over carries what it was sniffed as: by its fields, half the pickling cost
-# of a slotted dataclass's default state dict.
-copyreg.pickle(Sniffed, _reduce_sniffed)
-
 
 class WorkerDiedError(Exception):
     """The worker process ended (or could not be reached) before it answered."""
 
 
-def run_safely(
-    analyzer: FileAnalyzer | Any,
-    location: Location | None,
-    call: Callable[[], Iterable[Output]],
-    reraise: tuple[type[BaseException], ...] = (),
-) -> list[Output]:
-    """Call an analyzer and drain its outputs; an exception becomes an AnalyzerFailure.
-
-    ``call`` is invoked inside the ``try``: an analyze() that raises before returning an
-    iterable (not a generator) is caught the same way as one that raises while iterating.
-    ``reraise`` are let through (the walk's own stream errors).
-    """
-    try:
-        return list(call())
-    except reraise:
-        raise
-    except Exception as exc:  # noqa: BLE001 - recorded as data; the verdict becomes incomplete
-        log.debug("analyzer %s failed at %s", analyzer.name, location, exc_info=True)
-        reason = f"{type(exc).__name__}: {exc}"[:500]
-        return [AnalyzerFailure(analyzer.name, reason, location)]
-
-
-def hostable(analyzer: object) -> bool:
-    """Whether a worker can build and run this analyzer (a parallel FileAnalyzer whose class
-    it can import by name)."""
-    cls = type(analyzer)
-    return (
-        isinstance(analyzer, FileAnalyzer)
-        and bool(getattr(cls, "parallel", False))
-        and "<locals>" not in cls.__qualname__
-        and cls.__module__ != "__main__"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerReply:
-    """What a worker says when an artifact ends."""
-
-    results: list[WalkResult]  # each analyzer's outputs per file
-    finished: dict[str, list[Output]]  # each analyzer's finish() outputs
-    digests: dict[int, str]  # file sequence number -> hex digest taken of its bytes
-    analyzers: dict[str, TallyRow]
-    stages: dict[str, TallyRow]
-    cpu_seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerPlan:
-    """What a worker needs to build its analyzers as the scan configured them."""
-
-    config: ScanConfig
-    work_dir: Path
-    classes: Mapping[str, tuple[str, str]]  # analyzer name -> (module, qualified class name)
-
-    @classmethod
-    def of(cls, analyzers: Iterable[object], config: ScanConfig, work_dir: Path) -> WorkerPlan:
-        """The plan for the hostable ones among ``analyzers``."""
-        classes = {
-            a.name: (type(a).__module__, type(a).__qualname__)  # type: ignore[attr-defined]
-            for a in analyzers
-            if hostable(a)
-        }
-        return cls(config, work_dir, classes)
-
-
-# --- the worker side ------------------------------------------------------------------------
-
-
-def _build(plan: WorkerPlan, names: Iterable[str]) -> dict[str, FileAnalyzer]:
-    out: dict[str, FileAnalyzer] = {}
-    for name in names:
-        module, qualname = plan.classes[name]
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-        analyzer = cast(FileAnalyzer, obj())
-        ctx = AnalyzerContext(name, plan.config.analyzer_options(name), plan.config, plan.work_dir)
-        analyzer.configure(ctx)
-        out[name] = analyzer
-    return out
-
-
-def _digest(entry: FileEntry, algorithm: str) -> str:
-    h = hashlib.new(algorithm, usedforsecurity=False)
-    if entry.size <= BATCH_BYTES:
-        h.update(entry.read())
-    else:
-        with entry.open() as f:
-            while chunk := f.read(BATCH_BYTES):
-                h.update(chunk)
-    return h.hexdigest()
-
-
-def _file_content(data: bytes | str) -> Callable[[], bytes | BinaryIO]:
-    if isinstance(data, bytes):
-        return lambda: data
-    return lambda: open(data, "rb")  # noqa: SIM115 - closed by _release
-
-
-def _release(entry: FileEntry, data: bytes | str) -> None:
-    """Close and delete a spooled big file once every analyzer has seen it."""
-    if isinstance(data, str):
-        if entry.content.loaded:
-            with contextlib.suppress(OSError):
-                entry.content.close()
-        with contextlib.suppress(OSError):
-            os.unlink(data)
-
-
-class _Host:
-    """The worker's loop state: its analyzers, the outputs and the time they took."""
-
-    def __init__(self, analyzers: dict[str, FileAnalyzer]) -> None:
-        self.analyzers = analyzers
-        self.results: list[WalkResult] = []
-        self.digests: list[tuple[int, str]] = []
-        self.tally = Tally()
-        self.stages = Tally()
-        self.cpu = 0.0  # CPU seconds already reported (the scanning process adds them up)
-
-    def files(self, batch: list[tuple[int, tuple[tuple[int, str], ...], EntryMeta, Any]]) -> None:
-        for seq, wanted, meta, data in batch:
-            artifact, path, size, mode, uid, gid, layer, layer_id, algorithm, extra = meta
-            entry = FileEntry(
-                artifact, path, size, mode, LazyContent(_file_content(data)), layer, uid, gid,
-                layer_id, extra,
-            )  # fmt: skip
-            try:
-                if algorithm:
-                    start = time.perf_counter()
-                    self.digests.append((seq, _digest(entry, algorithm)))
-                    self.stages.add("digest", time.perf_counter() - start, size, 1)
-                for slot, name in wanted:
-                    a = self.analyzers[name]
-                    start = time.perf_counter()
-                    got = run_safely(a, entry.location(), partial(a.analyze, entry))
-                    self.tally.add(name, time.perf_counter() - start, size, 1)
-                    if got:
-                        self.results.append((seq, slot, got))
-            finally:
-                _release(entry, data)
-
-    def finish(self, sa: SourceArtifact) -> bytes:
-        loc = Location(sa.artifact.name)
-        finished: dict[str, list[Output]] = {}
-        for name, a in self.analyzers.items():
-            start = time.perf_counter()
-            finished[name] = run_safely(a, loc, partial(a.finish, sa))
-            self.tally.add(name, time.perf_counter() - start)
-        t = os.times()
-        cpu = t.user + t.system
-        reply = WorkerReply(
-            self.results,
-            finished,
-            dict(self.digests),
-            self.tally.export(),
-            self.stages.export(),
-            cpu - self.cpu,
-        )
-        self.results, self.digests, self.cpu = [], [], cpu
-        self.tally, self.stages = Tally(), Tally()
-        return pickle.dumps(reply, protocol=5)
-
-
-def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
-    """The worker's main loop: build the analyzers, then serve batches until told to stop."""
-    # Ctrl-C reaches the whole process group: the scanning process handles it and stops us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        host = _Host(_build(plan, names))
-    except Exception as exc:  # noqa: BLE001 - said to the parent, which analyses in process
-        conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}"), protocol=5))
-        return
-    conn.send_bytes(pickle.dumps(("ready", os.getpid()), protocol=5))
-    while True:
-        try:
-            # our own parent, over a private pipe: not untrusted data
-            kind, body = pickle.loads(conn.recv_bytes())  # noqa: S301
-        except EOFError:
-            return  # the scanning process went away
-        if kind == "files":
-            host.files(body)
-        elif kind == "finish":
-            conn.send_bytes(host.finish(body))
-        else:
-            return
+BATCH_BYTES = 1024 * 1024  # a batch is sent once it holds this many bytes of content...
+BATCH_FILES = 512  # ...or this many files
+# Bytes of batches waiting for the sender thread; the walk blocks beyond that.
+INFLIGHT_BYTES = 8 * 1024 * 1024
+# Below this many bytes waiting, a worker is keeping up and also takes the files' digests; above,
+# the walk's thread takes them: the two share the work whatever the machine's other load.
+SPARE_BELOW_BYTES = 4 * 1024 * 1024
+READY_TIMEOUT = 60.0  # seconds a worker may take to start (a cold fork server imports a lot)
+# Smaller artifacts are analysed in the scanning process: a worker's start costs more than it
+# saves on a few MiB (a code folder, a model archive of a few files).
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 
 
 # --- the scanning side ----------------------------------------------------------------------
@@ -345,7 +131,7 @@ class AnalyzerWorker:
         self._cond = threading.Condition()
         self._broken: BaseException | None = None
         self._ready = False
-        self._batch: list[tuple[int, tuple[tuple[int, str], ...], EntryMeta, Any]] = []
+        self._batch: Batch = []
         self._batch_bytes = 0
         self._sender = threading.Thread(target=self._send_loop, name="pg-send", daemon=True)
         self._sender.start()
@@ -473,10 +259,10 @@ class AnalyzerWorker:
 class WorkerPool:
     """The worker processes of one scan, started when the first big artifact needs them.
 
-    ``size`` workers at most. With one, it hosts every parallel analyzer; with more, an
-    analyzer that wants every file (``patterns`` ``**``: secrets) gets a worker of its own and
-    the others share the rest. An artifact under ``PARALLEL_MIN_BYTES`` is analysed in the
-    scanning process.
+    ``size`` workers at most. With one, it hosts every parallel analyzer (the model formats
+    wait for its idle moments: ``worker_host``); with two, an analyzer that wants every file
+    (``patterns`` ``**``: secrets) gets a worker of its own and the others share the other.
+    An artifact under ``PARALLEL_MIN_BYTES`` is analysed in the scanning process.
     """
 
     def __init__(self, plan: WorkerPlan | None, size: int) -> None:
