@@ -130,14 +130,14 @@ def scan(
     started = time.perf_counter(), _cpu_seconds()
     with _work_dir(config) as work:
         st = detect_target(target)
-        plan: WorkerPlan | None = None
         if analyzers is None:
             analyzers = _instantiate(config, work)
-            # only registry analyzers go to workers: a worker rebuilds them from their class
-            plan = WorkerPlan.of(analyzers, config, work)
         else:
             for a in analyzers:
                 a.configure(AnalyzerContext(a.name, config.analyzer_options(a.name), config, work))
+        # a worker rebuilds its analyzers from their classes and this configuration: only those
+        # it can import by name (hostable) go to one
+        plan = WorkerPlan.of(analyzers, config, work)
         # the walk keeps one core busy; a worker takes another, a second one only on machines
         # with three cores or more (a worker's own start costs some 60 MB and 0.3 s of CPU)
         pool = WorkerPool(plan, min(config.effective_jobs() - 1, 2))

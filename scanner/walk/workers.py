@@ -32,18 +32,18 @@ import collections
 import contextlib
 import logging
 import multiprocessing
-import multiprocessing.forkserver
-import multiprocessing.resource_tracker
 import os
 import pickle
 import signal
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import cast
 
 from scanner.analyzers.interface import FileAnalyzer
+from scanner.forkserver import start_forkserver
 from scanner.sources.interface import SourceArtifact
+from scanner.walk import worker_host
 from scanner.walk.worker_host import (
     Batch,
     EntryMeta,
@@ -91,34 +91,14 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # --- the scanning side ----------------------------------------------------------------------
 
 
-def _start_forkserver(preload: Iterable[str]) -> None:
-    """Start multiprocessing's fork server with SIGINT blocked, its workers' modules loaded.
-
-    Workers fork from the server, a clean single-threaded process (never from the scanning
-    process, which may run threads). They inherit the blocked SIGINT, so a Ctrl-C that lands
-    while one is starting cannot kill it with a traceback before it ignores SIGINT; the
-    scanning process handles Ctrl-C and stops them. The resource tracker is started first and
-    on its own: it unblocks SIGINT after starting (rather than restoring the mask).
-    """
-    multiprocessing.set_forkserver_preload([__name__, *preload])
-    for start in (
-        multiprocessing.resource_tracker.ensure_running,
-        multiprocessing.forkserver.ensure_running,
-    ):
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 class AnalyzerWorker:
     """A worker process hosting some analyzers, and the thread that feeds it."""
 
     def __init__(self, plan: WorkerPlan, names: tuple[str, ...]) -> None:
         self.names = names
         ctx = multiprocessing.get_context("forkserver")
-        _start_forkserver(sorted({plan.classes[n][0] for n in names}))
+        # SIGINT blocked, stderr quiet, the analyzers' modules loaded: see scanner.forkserver
+        start_forkserver([worker_host.__name__, *sorted({plan.classes[n][0] for n in names})])
         self._conn, child = ctx.Pipe(duplex=True)
         self._proc = ctx.Process(
             target=serve, args=(child, plan, names), name="panorama-gate-analyzers", daemon=True
@@ -237,8 +217,18 @@ class AnalyzerWorker:
                 break
             if not self._proc.is_alive():
                 self._broken = WorkerDiedError(f"exit code {self._proc.exitcode}")
+        raise WorkerDiedError(f"the analyzer worker process died ({self._how_it_ended()})")
+
+    def _how_it_ended(self) -> str:
+        # the pipe breaks a moment before the process can be reaped: wait for its exit status
+        self._proc.join(timeout=2)
         code = self._proc.exitcode
-        raise WorkerDiedError(f"the analyzer worker process died (exit code {code})")
+        if code is None:
+            return "it stopped answering"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
 
     def close(self) -> None:
         """Stop the worker and the sender thread (at the end, or when interrupted)."""
