@@ -75,6 +75,19 @@ class ScanConfig:
     profile: bool = False
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: frozen_mapping({}))
     progress: bool = False
+    # Attribute every root-filesystem file to its package and verify its digest (issue 15).
+    # Off only to measure what that pass costs (benchmarks/scan.py); not a CLI flag: a gate
+    # that skips verification would approve a modified OS binary.
+    ownership: bool = True
+
+    def effective_jobs(self) -> int:
+        """How many processes the scan may keep busy: ``jobs``, or one per usable core."""
+        if self.jobs > 0:
+            return self.jobs
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
 
     def analyzer_options(self, name: str) -> Mapping[str, Any]:
         """The options of one analyzer (empty mapping when none are set)."""
@@ -88,5 +101,7 @@ class ScanConfig:
             "limits": {k: getattr(self.limits, k) for k in self.limits.__slots__},
             "options": {k: dict(v) for k, v in sorted(self.options.items())},
         }
+        if not self.ownership:  # only when off, so that existing cache keys stay valid
+            payload["ownership"] = False
         raw = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(raw).hexdigest()

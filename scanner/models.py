@@ -44,6 +44,8 @@ __all__ = [
     "Skipped",
     "Target",
     "TargetKind",
+    "Timing",
+    "Timings",
     "Verdict",
     "WaiverUse",
     "frozen_mapping",
@@ -382,6 +384,30 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class Timing:
+    """Seconds spent in one analyzer or stage, and the bytes and files it was handed."""
+
+    seconds: float
+    bytes: int = 0
+    files: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Where one scan's time went (``Report.timings``); never part of a decision.
+
+    ``cpu_seconds`` counts this process and the worker processes it waited for: on a machine
+    with more than one core a parallel scan's CPU time exceeds its wall time.
+    """
+
+    wall_seconds: float
+    cpu_seconds: float
+    jobs: int
+    stages: Mapping[str, Timing] = field(default_factory=_empty_mapping)
+    analyzers: Mapping[str, Timing] = field(default_factory=_empty_mapping)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything one scan found; the policy turns it into a Verdict."""
 
@@ -399,3 +425,4 @@ class Report:
     analyzers: Mapping[str, int] = field(default_factory=_empty_mapping, hash=False)
     config_audit: Mapping[str, Any] = field(default_factory=_empty_mapping, hash=False)
     schema_version: int = 1
+    timings: Timings | None = field(default=None, hash=False, compare=False)

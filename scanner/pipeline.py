@@ -17,8 +17,10 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -43,6 +45,7 @@ from scanner.models import (
     ResourceProfile,
     Severity,
     Skipped,
+    Timings,
     frozen_mapping,
 )
 from scanner.sources.detect import detect_target, sniff_file
@@ -51,6 +54,7 @@ from scanner.sources.safe_archive import CHUNK
 from scanner.treedigest import tree_manifest
 from scanner.walk.dispatch import Dispatcher, run_safely
 from scanner.walk.walker import ArtifactWalker, Progress, entry_of, mark_shadowed
+from scanner.walk.workers import PARALLEL_MIN_BYTES, WorkerPlan, WorkerPool
 
 __all__ = ["Progress", "scan"]
 
@@ -123,6 +127,7 @@ def scan(
     they are configured here like registry ones.
     """
     target = Path(target)
+    started = time.perf_counter(), _cpu_seconds()
     with _work_dir(config) as work:
         st = detect_target(target)
         if analyzers is None:
@@ -130,43 +135,89 @@ def scan(
         else:
             for a in analyzers:
                 a.configure(AnalyzerContext(a.name, config.analyzer_options(a.name), config, work))
-        versions = {a.name: a.version for a in analyzers}
-        dispatcher = Dispatcher(analyzers, work)
-        cache = ResultCache(config.cache_dir)
-        tokens = "".join(f"{a.name}={a.cache_token()};" for a in sorted(analyzers, key=_name))
-        config_digest = hashlib.sha256(f"{config.digest()}|{tokens}".encode()).hexdigest()
-        outputs: list[Output] = [*st.findings, *st.failures]
-        artifacts: list[Artifact] = []
-        verified: dict[str, str] = {}
-        for i, sa in enumerate(st.artifacts):
-            if sa.digest_verified and sa.artifact.digest is not None:
-                verified[sa.artifact.name] = sa.artifact.digest.hex
-            if sa.artifact.digest is None and sa.file is not None and sa.file.is_file():
-                # every artifact carries its digest: signing and the cache key depend on it
-                sa = dataclasses.replace(
-                    sa,
-                    artifact=dataclasses.replace(
-                        sa.artifact, digest=Digest.from_hex(_file_digest(sa.file))
-                    ),
-                )
-                st.artifacts[i] = sa
-                assert sa.artifact.digest is not None
-                verified[sa.artifact.name] = sa.artifact.digest.hex
-            elif sa.format is ArtifactFormat.DIRECTORY and sa.file is not None:
-                # a folder's digest is that of its exact file set (scanner.treedigest), so
-                # `sign` can refuse a folder that changed after the scan
-                sa, failure = _with_tree_digest(sa)
-                st.artifacts[i] = sa
-                outputs.extend(failure)
-            artifacts.append(sa.artifact)
-            outputs.extend(
-                _scan_artifact(
-                    sa, dispatcher, cache, versions, config_digest, config, work, progress, verified
-                )
+        # a worker rebuilds its analyzers from their classes and this configuration: only those
+        # it can import by name (hostable) go to one
+        plan = WorkerPlan.of(analyzers, config, work)
+        # the walk keeps one core busy; a worker takes another, a second one only on machines
+        # with three cores or more (a worker's own start costs some 60 MB and 0.3 s of CPU)
+        pool = WorkerPool(plan, min(config.effective_jobs() - 1, 2))
+        dispatcher = Dispatcher(analyzers, work, pool, ownership=config.ownership)
+        if any(a.artifact.size >= PARALLEL_MIN_BYTES for a in st.artifacts):
+            # the workers start while the first artifact is sniffed and its digest taken
+            pool.start({a.name: a for a in dispatcher.file_analyzers})
+        try:
+            report = _scan_target(
+                st, analyzers, dispatcher, config, work, progress, clock, tool_version
             )
-        for a in dispatcher.target_analyzers:
+        finally:
+            dispatcher.close()
+    return dataclasses.replace(report, timings=_timings(dispatcher, config, started))
+
+
+def _scan_target(
+    st: ScanTarget,
+    analyzers: list[Analyzer],
+    dispatcher: Dispatcher,
+    config: ScanConfig,
+    work: Path,
+    progress: Progress | None,
+    clock: Callable[[], str],
+    tool_version: str,
+) -> Report:
+    """Walk every artifact of the detected target, then run the target analyzers."""
+    versions = {a.name: a.version for a in analyzers}
+    cache = ResultCache(config.cache_dir)
+    tokens = "".join(f"{a.name}={a.cache_token()};" for a in sorted(analyzers, key=_name))
+    config_digest = hashlib.sha256(f"{config.digest()}|{tokens}".encode()).hexdigest()
+    outputs: list[Output] = [*st.findings, *st.failures]
+    artifacts: list[Artifact] = []
+    verified: dict[str, str] = {}
+    for i, sa in enumerate(st.artifacts):
+        if sa.digest_verified and sa.artifact.digest is not None:
+            verified[sa.artifact.name] = sa.artifact.digest.hex
+        if sa.artifact.digest is None and sa.file is not None and sa.file.is_file():
+            # every artifact carries its digest: signing and the cache key depend on it
+            sa = dataclasses.replace(
+                sa,
+                artifact=dataclasses.replace(
+                    sa.artifact, digest=Digest.from_hex(_file_digest(sa.file))
+                ),
+            )
+            st.artifacts[i] = sa
+            assert sa.artifact.digest is not None
+            verified[sa.artifact.name] = sa.artifact.digest.hex
+        elif sa.format is ArtifactFormat.DIRECTORY and sa.file is not None:
+            # a folder's digest is that of its exact file set (scanner.treedigest), so
+            # `sign` can refuse a folder that changed after the scan
+            sa, failure = _with_tree_digest(sa)
+            st.artifacts[i] = sa
+            outputs.extend(failure)
+        artifacts.append(sa.artifact)
+        outputs.extend(
+            _scan_artifact(
+                sa, dispatcher, cache, versions, config_digest, config, work, progress, verified
+            )
+        )
+    for a in dispatcher.target_analyzers:
+        with dispatcher.analyzer_tally.timed(a.name):
             outputs.extend(run_safely(a, None, partial(a.analyze_target, st)))
-        return _build_report(st, artifacts, outputs, versions, config, clock, tool_version, cache)
+    return _build_report(st, artifacts, outputs, versions, config, clock, tool_version, cache)
+
+
+def _cpu_seconds() -> float:
+    """User and system time of this process and of the children it waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _timings(dispatcher: Dispatcher, config: ScanConfig, started: tuple[float, float]) -> Timings:
+    return Timings(
+        wall_seconds=round(time.perf_counter() - started[0], 3),
+        cpu_seconds=round(_cpu_seconds() - started[1] + dispatcher.worker_cpu_seconds, 3),
+        jobs=config.effective_jobs(),
+        stages=dispatcher.stage_tally.timings(),
+        analyzers=dispatcher.analyzer_tally.timings(),
+    )
 
 
 def _scan_artifact(
@@ -213,7 +264,8 @@ def _scan_artifact(
     dispatcher.begin(sa, fmt)
     out: list[Output] = []
     try:
-        walker.walk(sa, fmt)
+        with dispatcher.stage_tally.timed("walk", sa.artifact.size, 1):
+            walker.walk(sa, fmt)
     except ScannerError as exc:
         out.append(
             Finding.create(
@@ -232,8 +284,8 @@ def _scan_artifact(
                 Location(sa.artifact.name),
             )
         )
-    finally:
-        out.extend(dispatcher.finish(sa))
+    # not in a ``finally``: an interrupted walk stops here, without finishing the analyzers
+    out.extend(dispatcher.finish(sa))
     out.extend(walker.findings)
     if walker.deletions:
         found = [o for o in out if isinstance(o, Finding)]

@@ -27,8 +27,6 @@ import contextlib
 import hashlib
 import logging
 import multiprocessing
-import multiprocessing.forkserver
-import multiprocessing.resource_tracker
 import os
 import re
 import signal
@@ -49,6 +47,7 @@ from scanner.analyzers._code_checks import check_source
 from scanner.analyzers._input_sinks import input_sink_findings
 from scanner.analyzers.interface import Output, TreeAnalyzer
 from scanner.errors import ConfigError
+from scanner.forkserver import start_forkserver
 from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity, Skipped
 from scanner.redact import redact
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
@@ -157,24 +156,6 @@ def _worker_init() -> None:
     _MANAGER = _new_manager()
 
 
-def _start_forkserver() -> None:
-    """Start multiprocessing's fork server with SIGINT blocked (inherited across exec).
-
-    Otherwise a Ctrl-C while the server is still importing kills it with a traceback on the
-    user's terminal; once running it ignores SIGINT itself. The resource tracker is started
-    first and on its own: it unblocks SIGINT after starting (rather than restoring the mask).
-    """
-    for start in (
-        multiprocessing.resource_tracker.ensure_running,
-        multiprocessing.forkserver.ensure_running,
-    ):
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 def _reset(manager: Any) -> None:
     from bandit.core import meta_ast, metrics
 
@@ -269,7 +250,7 @@ def run_bandit(
     else:
         # forkserver: a clean process to fork from, never a copy of a threaded parent.
         ctx = multiprocessing.get_context("forkserver")
-        _start_forkserver()
+        start_forkserver()  # SIGINT blocked, stderr quiet: see scanner.forkserver
         pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
         try:
             futures = [pool.submit(_scan_chunk, str(root), part) for part in chunks]

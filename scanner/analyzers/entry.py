@@ -63,6 +63,18 @@ class LazyContent:
         """Whether the content was read (analyzers that only looked at names never trigger it)."""
         return self._loaded
 
+    def name(self) -> str:
+        """The path of the file spooling big content (reads it first; not for small content)."""
+        self._load()
+        if self._file is None:
+            raise ValueError("content held in memory has no file name")
+        return str(self._file.name)
+
+    def close(self) -> None:
+        """Close a spooled file (nothing to do for content held in memory)."""
+        if self._file is not None:
+            self._file.close()
+
 
 class _NonClosing(io.RawIOBase):
     """A read-only view of a shared file that does not close it when the caller closes."""

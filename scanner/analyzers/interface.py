@@ -168,7 +168,17 @@ class Analyzer(ABC):  # noqa: B024 - a shared base for the declarations, not an 
 
 
 class FileAnalyzer(Analyzer):
-    """Sees each wanted file during the single streaming pass."""
+    """Sees each wanted file during the single streaming pass.
+
+    ``parallel`` analyzers may run in a worker process beside the walk (scanner.walk.workers):
+    there ``analyze`` gets the entry with its bytes already read, and ``finish`` runs in the
+    same process, so state kept for ``finish`` must be kept per artifact (keyed by
+    ``entry.artifact``) and nothing may be shared with the rest of the scan. Set it on
+    analyzers whose work is worth a process (the cost of handing the bytes over is about a
+    copy).
+    """
+
+    parallel: ClassVar[bool] = False
 
     @abstractmethod
     def analyze(self, entry: FileEntry) -> Iterable[Output]:

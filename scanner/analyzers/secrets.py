@@ -123,6 +123,7 @@ class SecretsAnalyzer(FileAnalyzer):
     """Credentials and key material in every file of every artifact."""
 
     name: ClassVar[str] = "secrets"
+    parallel: ClassVar[bool] = True  # heavy: runs in a worker beside the walk
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"secret", "code", "container"})
     patterns: ClassVar[tuple[str, ...]] = ("**",)

@@ -163,12 +163,23 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _interrupted() -> int:
+    err = InterruptedScan("interrupted; temporary files, containers and partial outputs removed")
+    print(f"{TOOL_NAME}: {err.diagnostics()}", file=sys.stderr)
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code from the contract."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    apply_environment(parser, args, argv)
+    try:
+        # the commands' modules take half a second to import: a Ctrl-C meanwhile is an
+        # interruption like any other, not a traceback
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        apply_environment(parser, args, argv)
+    except KeyboardInterrupt:
+        return _interrupted()
     level = logging.WARNING
     if args.verbose >= 2:
         level = logging.DEBUG
@@ -190,11 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{TOOL_NAME}: error: {exc.diagnostics()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        err = InterruptedScan(
-            "interrupted; temporary files, containers and partial outputs removed"
-        )
-        print(f"{TOOL_NAME}: {err.diagnostics()}", file=sys.stderr)
-        return 130
+        return _interrupted()
     except BrokenPipeError:
         return 1
     except Exception as exc:  # noqa: BLE001 - last resort: fail closed with a message, not a traceback

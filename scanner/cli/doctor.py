@@ -191,12 +191,7 @@ def check_vulndb(db: Path, max_age_days: float, now: datetime) -> Check:
     from scanner.vulndb import OsvDatabase
 
     store = OsvDatabase(db)
-    if db.is_dir():
-        bases = sorted(
-            {p.name.removesuffix(".zip") for p in db.iterdir() if p.name != "osv-meta.json"}
-        )
-    else:
-        bases = ["*"]
+    bases = store.bases()
     try:
         store.load(bases)
     except ScannerError as exc:  # reported as the check's result, not hidden

@@ -17,6 +17,7 @@ from scanner.cli._options import (
     write_outputs,
 )
 from scanner.cli._progress import scan_progress
+from scanner.cli._timings import format_timings
 from scanner.gate import run_gate
 from scanner.models import Decision
 
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
         )
     write_outputs(report, pairs, args.quiet, args.source_root)
+    if getattr(args, "verbose", 0) and report.timings is not None:
+        print(format_timings(report.timings), file=sys.stderr)
     assert report.verdict is not None
     if args.quiet or all(path is not None for _, path in pairs):
         print(f"verdict: {report.verdict.decision.value}", file=sys.stderr)

@@ -1,7 +1,9 @@
-"""``panorama-gate vulndb update|info``: manage the offline OSV vulnerability database.
+"""``panorama-gate vulndb update|index|info``: manage the offline OSV vulnerability database.
 
 ``update`` downloads each ecosystem's ``all.zip`` as OSV publishes it, verifies it (length,
-server MD5, optional pinned SHA-256, every record parsed) and only then replaces the old copy.
+server MD5, optional pinned SHA-256, every record parsed) and only then replaces the old copy,
+then indexes the parsed records (``scanner.vulndb.index``) so that scans skip the parse.
+``index`` does that last step for a database assembled another way (OSV's zips copied in).
 ``info`` prints what a database holds and how old it is.
 """
 
@@ -24,6 +26,7 @@ EXAMPLES = """\
 examples:
   panorama-gate vulndb update --vuln-db vulndb/                 # PyPI and Ubuntu
   panorama-gate vulndb update --vuln-db vulndb/ --ecosystem PyPI --ecosystem Debian
+  panorama-gate vulndb index --vuln-db vulndb/                  # after copying OSV zips in
   panorama-gate vulndb info --vuln-db vulndb/
   panorama-gate scan app/ --vuln-db vulndb/ --offline
 """
@@ -72,6 +75,15 @@ def register(sub: Any) -> None:
     up.add_argument("--timeout", type=float, default=120.0, help="seconds per download")
     up.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
     up.set_defaults(func=run_update)
+    idx = vsub.add_parser("index", help="index the records so that scans need not parse them")
+    idx.add_argument(
+        "--vuln-db",
+        "--db",
+        dest="vuln_db",
+        type=Path,
+        help="database folder (default: $XDG_CACHE_HOME/panorama-gate/vulndb)",
+    )
+    idx.set_defaults(func=run_index)
     info = vsub.add_parser("info", help="show what a database holds and its age")
     info.add_argument(
         "--vuln-db",
@@ -105,17 +117,19 @@ def run_update(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_index(args: argparse.Namespace) -> int:
+    """Parse every record of each ecosystem and write its index; one line per ecosystem."""
+    db = OsvDatabase(args.vuln_db or _default_db())
+    for base in db.bases():
+        path = db.write_index(base)
+        print(f"{base}: " + (f"indexed in {path}" if path else "nothing to index"))
+    return 0
+
+
 def run_info(args: argparse.Namespace) -> int:
     """Print ecosystems, record counts and age."""
     db = OsvDatabase(args.vuln_db or _default_db())
-    bases = (
-        sorted(
-            {p.name.removesuffix(".zip") for p in db.root.iterdir() if p.name != "osv-meta.json"}
-        )
-        if db.root.is_dir()
-        else ["*"]
-    )
-    db.load(bases)
+    db.load(db.bases())
     age = db.age_days(datetime.now(UTC))
     print(f"database: {db.root}")
     print(f"records: {db.records}")

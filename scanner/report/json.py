@@ -14,11 +14,13 @@ from scanner.models import (
     Location,
     Report,
     ResourceProfile,
+    Timing,
+    Timings,
     Verdict,
 )
 from scanner.report._common import no_surrogates
 
-__all__ = ["JsonWriter", "jsonable", "report_to_dict", "verdict_to_dict"]
+__all__ = ["JsonWriter", "jsonable", "report_to_dict", "timings_to_dict", "verdict_to_dict"]
 
 
 def _jsonable(value: Any) -> Any:
@@ -186,6 +188,25 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "analyzers": dict(sorted(report.analyzers.items())),
         "config": _jsonable(report.config_audit),
         "verdict": verdict_to_dict(report.verdict),
+        **({"timings": timings_to_dict(report.timings)} if report.timings is not None else {}),
+    }
+
+
+def timings_to_dict(t: Timings) -> dict[str, Any]:
+    """Where the scan's time went: whole-run wall and CPU seconds, then stages and analyzers."""
+
+    def rows(m: Mapping[str, Timing]) -> dict[str, dict[str, float | int]]:
+        return {
+            name: {"seconds": v.seconds, "bytes": v.bytes, "files": v.files}
+            for name, v in sorted(m.items())
+        }
+
+    return {
+        "wall_seconds": t.wall_seconds,
+        "cpu_seconds": t.cpu_seconds,
+        "jobs": t.jobs,
+        "stages": rows(t.stages),
+        "analyzers": rows(t.analyzers),
     }
 
 

@@ -19,6 +19,7 @@ from scanner.sources._members import (
     normalise_path,
     resolves_to_loop,
 )
+from scanner.sources._readahead import ReadAhead
 from scanner.sources._streams import (
     CHUNK,
     MAX_HEADER_BYTES,
@@ -90,6 +91,7 @@ class SafeTarReader:
         context: LinkContext = LinkContext.ROOTFS,
         on_progress: Callable[[int], None] | None = None,
         path_prefix: str = "",
+        readahead: bool = False,
     ) -> None:
         self.artifact = artifact
         self.limits = limits
@@ -104,8 +106,11 @@ class SafeTarReader:
         head = self._peek()
         self.compression = sniff_compression(head)
         stream = decompressing_reader(
-            cast(IO[bytes], PrefixedReader(head, cast(IO[bytes], self._counter))), self.compression
+            cast(IO[bytes], PrefixedReader(head, cast(IO[bytes], self._counter))),
+            self.compression,
+            readahead=readahead,
         )
+        self._stream = stream
         self._bounded = BoundedReader(
             stream, self._counter, limits, self.compression is not Compression.NONE
         )
@@ -143,10 +148,17 @@ class SafeTarReader:
 
     def __iter__(self) -> Iterator[ArchiveMember]:
         try:
+            yield from self._members()
+        finally:
+            if isinstance(self._stream, ReadAhead):
+                self._stream.close()  # stops its thread; the raw file is the caller's
+
+    def _members(self) -> Iterator[ArchiveMember]:
+        try:
             tf = tarfile.open(  # noqa: SIM115 - closed in the finally below
                 fileobj=cast(IO[bytes], self._bounded),
-                mode="r|",
-                bufsize=CHUNK,  # the default 10 KiB makes skipping unwanted content slow
+                # "r:" over a reader that only seeks forwards: see BoundedReader
+                mode="r:",
                 tarinfo=SafeTarInfo,
                 errorlevel=2,
                 ignore_zeros=False,
@@ -201,7 +213,10 @@ class SafeTarReader:
 
     def _iterate(self, tf: tarfile.TarFile) -> Iterator[ArchiveMember]:
         lim = self.limits
-        for ti in tf:
+        while (ti := tf.next()) is not None:
+            # tarfile keeps every header it read, for random access this walk never makes:
+            # 34,000 members held 25 MB until the end of a 1 GiB root filesystem
+            tf.members.clear()  # type: ignore[attr-defined]  # not in typeshed; public
             self.members += 1
             if self.members > lim.max_members:
                 self.complete = False

@@ -27,13 +27,14 @@ import hashlib
 import json
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from scanner.errors import ScannerError
+from scanner.vulndb.index import INDEX_DIR, Index, read_index, write_index
 from scanner.vulndb.osv import Advisory, AffectedEntry, RecordError, parse_record, version_key
 
 __all__ = ["META_FILE", "Match", "OsvDatabase", "VulnDbError", "normalize_name"]
@@ -86,8 +87,9 @@ class OsvDatabase:
         self.root = root
         self._lock = threading.Lock()
         self._loaded: set[str] = set()
-        # ecosystem (full OSV string) -> normalised name -> entries
-        self._index: dict[str, dict[str, list[AffectedEntry]]] = {}
+        # ecosystem (full OSV string) -> normalised name -> entries (a read-only mapping when
+        # read from an index: its entries are decoded when asked for)
+        self._index: dict[str, Mapping[str, list[AffectedEntry]]] = {}
         self.records = 0
         self._newest_modified: datetime | None = None
         self.meta: dict[str, Any] = {}
@@ -111,6 +113,15 @@ class OsvDatabase:
             if stem.lower() == low and (child.is_dir() or child.suffix.lower() == ".zip"):
                 out.append(child)
         return out
+
+    def bases(self) -> list[str]:
+        """The ecosystem bases the folder holds (``["*"]`` for a single-zip database)."""
+        if self.root.is_file():
+            return ["*"]
+        skip = {META_FILE, INDEX_DIR}
+        return sorted(
+            {p.name.removesuffix(".zip") for p in self.root.iterdir() if p.name not in skip}
+        )
 
     def has(self, base: str) -> bool:
         """Whether the database holds any data for an ecosystem base (``PyPI``, ``Ubuntu``)."""
@@ -141,17 +152,63 @@ class OsvDatabase:
     # -- loading --------------------------------------------------------------------------
 
     def load(self, bases: Iterable[str]) -> None:
-        """Read and index the records of these ecosystem bases (once each; thread-safe)."""
+        """Read and index the records of these ecosystem bases (once each; thread-safe).
+
+        A base whose records ``vulndb update`` indexed (``scanner.vulndb.index``) is read from
+        its index when the index was made from exactly the files there now; otherwise every
+        record is parsed.
+        """
         with self._lock:
             for base in bases:
                 key = "*" if self.root.is_file() else base.lower()
                 if key in self._loaded:
                     continue
                 sources = [self.root] if self.root.is_file() else self._sources(base)
-                for source in sources:
-                    for where, data in self._iter_records(source):
-                        self._add(where, data)
+                index = read_index(self.root, base, sources) if self.root.is_dir() else None
+                if sources and index is not None:
+                    self._merge(index)
+                else:
+                    for source in sources:
+                        for where, data in self._iter_records(source):
+                            self._add(where, data)
                 self._loaded.add(key)
+
+    def _merge(self, index: Index) -> None:
+        self.records += index.records
+        modified = _parse_time(index.newest_modified)
+        if modified and (self._newest_modified is None or modified > self._newest_modified):
+            self._newest_modified = modified
+        for eco, names in index.entries.items():
+            if eco not in self._index:
+                self._index[eco] = names  # decoded lazily, package by package
+                continue
+            by_name = self._editable(eco)
+            for name, entries in names.items():
+                by_name.setdefault(name, []).extend(entries)
+
+    def _editable(self, eco: str) -> dict[str, list[AffectedEntry]]:
+        by_name = self._index.get(eco)
+        if not isinstance(by_name, dict):
+            by_name = {k: list(v) for k, v in (by_name or {}).items()}
+            self._index[eco] = by_name
+        return by_name
+
+    def write_index(self, base: str) -> Path | None:
+        """Parse every record of ``base`` and write its index (``vulndb update`` calls this);
+        ``None`` when there is nothing to index (no records, or the database is one zip)."""
+        if not self.root.is_dir():
+            return None
+        sources = self._sources(base)
+        if not sources:
+            return None
+        fresh = OsvDatabase(self.root)
+        for source in sources:
+            for where, data in fresh._iter_records(source):
+                fresh._add(where, data)
+        newest = fresh._newest_modified.isoformat() if fresh._newest_modified else ""
+        return write_index(
+            self.root, base, sources, fresh._index, records=fresh.records, newest=newest
+        )
 
     def _add(self, where: str, data: bytes) -> None:
         try:
@@ -169,14 +226,17 @@ class OsvDatabase:
         if modified and (self._newest_modified is None or modified > self._newest_modified):
             self._newest_modified = modified
         for e in entries:
-            by_name = self._index.setdefault(e.ecosystem, {})
+            by_name = self._editable(e.ecosystem)
             by_name.setdefault(normalize_name(e.ecosystem, e.name), []).append(e)
 
     def fingerprint(self) -> str:
         """A cheap digest of the database files' names, sizes and modification times."""
         h = hashlib.sha256()
         paths = [self.root] if self.root.is_file() else sorted(self.root.rglob("*"))
+        index_dir = self.root / INDEX_DIR
         for p in paths:
+            if p.is_relative_to(index_dir):
+                continue  # derived from the records, not data of its own
             if p.is_file():
                 st = p.stat()
                 h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

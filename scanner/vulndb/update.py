@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner.vulndb.store import META_FILE, VulnDbError
+from scanner.vulndb.store import META_FILE, OsvDatabase, VulnDbError
 
 __all__ = ["DEFAULT_BASE_URL", "EcosystemUpdate", "update_database"]
 
@@ -201,4 +201,8 @@ def update_database(
     tmp_meta = meta_path.with_suffix(".json.tmp")
     tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp_meta, meta_path)
+    # scans read the parsed records from an index instead of parsing them all each time
+    db = OsvDatabase(root)
+    for r in results:
+        db.write_index(r.ecosystem)
     return results

@@ -15,10 +15,11 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 from scanner.analyzers.entry import FileEntry, LazyContent
 from scanner.analyzers.interface import (
@@ -29,6 +30,7 @@ from scanner.analyzers.interface import (
     Output,
     TargetAnalyzer,
     TreeAnalyzer,
+    compile_globs,
 )
 from scanner.models import AnalyzerFailure, ArtifactFacts, ArtifactKind, Finding, Location
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
@@ -41,10 +43,13 @@ from scanner.sources.safe_archive import (
     normalise_path,
 )
 from scanner.sources.sniff import Sniffed
+from scanner.timing import Tally
 from scanner.walk.components import ComponentStage
 from scanner.walk.digesting import DigestTap
 from scanner.walk.ownership import Ownership, OwnershipIndex
 from scanner.walk.peek import PeekedMember
+from scanner.walk.workers import AnalyzerWorker, WalkResult, WorkerDiedError, WorkerPool
+from scanner.walk.workers import run_safely as _run_safely
 
 __all__ = ["Dispatcher", "run_safely"]
 
@@ -70,24 +75,37 @@ def run_safely(
 
     ``call`` is invoked inside the ``try``: an analyze() that raises before returning an
     iterable (not a generator) is caught the same way as one that raises while iterating.
+    An ``ArchiveStreamError`` passes: the archive itself broke, and the walk reports it.
     """
-    try:
-        return list(call())
-    except ArchiveStreamError:
-        raise  # the archive itself broke: the walk stops and reports it, not this analyzer
-    except Exception as exc:  # noqa: BLE001 - recorded as data; the verdict becomes incomplete
-        log.debug("analyzer %s failed at %s", analyzer.name, location, exc_info=True)
-        reason = f"{type(exc).__name__}: {exc}"[:500]
-        return [AnalyzerFailure(analyzer.name, reason, location)]
+    return _run_safely(analyzer, location, call, (ArchiveStreamError,))
 
 
 class Dispatcher:
-    """Routes walked members to FileAnalyzers and TreeAnalyzers and gathers their outputs."""
+    """Routes walked members to FileAnalyzers and TreeAnalyzers and gathers their outputs.
 
-    def __init__(self, analyzers: Iterable[Analyzer], work_dir: Path) -> None:
+    ``pool`` runs the parallel FileAnalyzers of big artifacts in worker processes; their
+    outputs are merged back in walk order (by the file's sequence number, then the analyzer's
+    place), so a parallel scan reports exactly what a serial one does. ``ownership`` False
+    skips attributing and verifying root-filesystem files (the benchmark's baseline).
+    """
+
+    def __init__(
+        self,
+        analyzers: Iterable[Analyzer],
+        work_dir: Path,
+        pool: WorkerPool | None = None,
+        *,
+        ownership: bool = True,
+    ) -> None:
         self.analyzers = list(analyzers)
         self.work_dir = work_dir
+        self.pool = pool
+        self.track_ownership = ownership
         self.file_analyzers = [a for a in self.analyzers if isinstance(a, FileAnalyzer)]
+        # FileAnalyzers that keep the default wants() (their patterns, a size limit): one
+        # combined pattern rules them all out at once for a file none of their patterns match
+        self._plain = [a for a in self.file_analyzers if type(a).wants is Analyzer.wants]
+        self._plain_rx = compile_globs(g for a in self._plain for g in type(a).patterns)
         self.tree_analyzers = [a for a in self.analyzers if isinstance(a, TreeAnalyzer)]
         self.config_analyzers = [a for a in self.analyzers if isinstance(a, ImageConfigAnalyzer)]
         # Analyzers offered files by content: every file's head is sniffed when there are any.
@@ -102,12 +120,27 @@ class Dispatcher:
             texts = any(a.needs_license_texts() for a in self.component_analyzers)
             self.stage = ComponentStage(license_texts=texts)
         self.outputs: list[Output] = []
+        # outputs of the walk, keyed (file sequence number, slot) so that outputs coming back
+        # from workers merge in the order a serial walk produces: slot 0 the inventory, then
+        # each FileAnalyzer in order, then each TreeAnalyzer's copy
+        self._walk: list[WalkResult] = []
+        self._seq = 0
+        self._slot = {a.name: i + 1 for i, a in enumerate(self.file_analyzers)}
+        self._tree_slot = len(self.file_analyzers) + 1
+        self._hosted: dict[str, AnalyzerWorker] = {}
+        # files whose digest a worker takes: (path, algorithm, token, seq)
+        self._pending: list[tuple[str, str, str, int]] = []
         self._trees: dict[str, Path] = {}
         self._artifact = ""
         self._model_artifact = False
         self.ownership: OwnershipIndex | None = None
         self.files_seen = 0
         self.files_dispatched = 0
+        # where the time goes: each analyzer's own calls (content reads excluded) and stages
+        self.analyzer_tally = Tally()
+        self.stage_tally = Tally()
+        self._read_seconds = 0.0
+        self.worker_cpu_seconds = 0.0  # workers are the fork server's children, not ours
 
     def begin(self, sa: SourceArtifact, fmt: ArtifactFormat | None = None) -> None:
         """Start an artifact: fresh tree folders; ownership tracking for root filesystems.
@@ -117,37 +150,78 @@ class Dispatcher:
         self._artifact = sa.artifact.name
         self._model_artifact = sa.artifact.kind is ArtifactKind.MODEL
         self.outputs = []
+        self._walk = []
+        self._seq = 0
         self._trees = {}
         rootfs = (fmt or sa.format) in ROOTFS_FORMATS
-        self.ownership = OwnershipIndex(sa.artifact.name) if rootfs else None
+        self.ownership = (
+            OwnershipIndex(sa.artifact.name) if rootfs and self.track_ownership else None
+        )
+        self._hosted = {}
+        if self.pool is not None:
+            self._hosted = self.pool.for_artifact(
+                sa.artifact.size, {a.name: a for a in self.file_analyzers}
+            )
         for t in self.tree_analyzers:
             self._trees[t.name] = Path(
                 tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir)
             )
 
-    def _loader(self, member: PeekedMember) -> IO[bytes] | bytes:
+    def _loader(self, member: PeekedMember, named: bool) -> IO[bytes] | bytes:
+        start = time.perf_counter()
         try:
-            return self._read(member)
+            return self._read(member, named)
         except ArchiveStreamError:
             raise
         except READ_ERRORS as exc:
             raise ArchiveStreamError.from_read_error(exc) from exc
+        finally:
+            spent = time.perf_counter() - start
+            self._read_seconds += spent
+            self.stage_tally.add("read", spent, member.size, 1)
 
-    def _read(self, member: PeekedMember) -> IO[bytes] | bytes:
+    def _timed(
+        self,
+        a: Analyzer,
+        location: Location | None,
+        call: Callable[[], Iterable[Output]],
+        nbytes: int = 0,
+        files: int = 0,
+    ) -> list[Output]:
+        """``run_safely``, adding the time spent (content reads excluded) to ``a``'s row."""
+        start, read = time.perf_counter(), self._read_seconds
+        try:
+            return run_safely(a, location, call)
+        finally:
+            spent = time.perf_counter() - start - (self._read_seconds - read)
+            self.analyzer_tally.add(a.name, spent, nbytes, files)
+
+    def _read(self, member: PeekedMember, named: bool) -> IO[bytes] | bytes:
         with member.open() as src:
             if member.size <= MEMORY_LIMIT:
                 return src.read()
-            # the spool lives as long as the entry (closed when garbage-collected)
-            spool = tempfile.SpooledTemporaryFile(max_size=MEMORY_LIMIT, dir=str(self.work_dir))  # noqa: SIM115
+            # the spool lives as long as the entry (closed when garbage-collected); a named
+            # one is handed to a worker by path, and the worker deletes it
+            spool: IO[bytes]
+            if named:
+                spool = tempfile.NamedTemporaryFile(dir=self.work_dir, delete=False)  # noqa: SIM115
+            else:
+                spool = tempfile.SpooledTemporaryFile(max_size=MEMORY_LIMIT, dir=str(self.work_dir))  # noqa: SIM115
             shutil.copyfileobj(src, spool, CHUNK)
             spool.seek(0)
-            return cast(IO[bytes], spool)
+            return spool
 
     def interested(
         self, path: str, size: int, mode: int, sniffed: Sniffed | None
     ) -> list[FileAnalyzer]:
         """The FileAnalyzers that want a file: by name, then by what its content is."""
-        chosen = [a for a in self.file_analyzers if a.wants(path, size, mode)]
+        # one regex over the name-pattern analyzers first: most files match none of them
+        plain = self._plain_rx is not None and self._plain_rx.match(path) is not None
+        chosen = [
+            a
+            for a in self.file_analyzers
+            if (plain or a not in self._plain) and a.wants(path, size, mode)
+        ]
         if sniffed is not None:
             chosen += [
                 a
@@ -164,7 +238,9 @@ class Dispatcher:
         index = self.ownership if not path_prefix else None
         if index is None:
             return PeekedMember(member)
-        tap = DigestTap(member, index.algorithm_for(path_prefix + member.path))
+        # with workers, the head a sniff reads is held unhashed until it is known whether the
+        # file goes to a worker that hashes it
+        tap = DigestTap(member, index.algorithm_for(member.path), hold=bool(self._hosted))
         return PeekedMember(tap.member, tap)
 
     def handle(
@@ -189,16 +265,24 @@ class Dispatcher:
         tap = peek.tap
         if index is None or not isinstance(tap, DigestTap):
             return self._dispatch(peek, path, layer, layer_id, False)
-        entry = self._dispatch(peek, path, layer, layer_id, index.wants_content(path))
-        if entry is not None and index.wants_content(path):
+        needed = index.wants_content(path)
+        entry = self._dispatch(peek, path, layer, layer_id, needed)
+        if entry is not None and needed:
             index.add_content(path, entry.read())
         try:
-            peek.finish()  # a head read ahead that nobody wanted: the rest still feeds the digest
-            index.add_file(path, index.algorithm_for(path), tap.hexdigest())
+            with self.stage_tally.timed("read"):
+                peek.finish()  # a head read ahead that nobody wanted: the rest feeds the digest
+                digest = tap.hexdigest()
         except ArchiveStreamError:
             raise
         except READ_ERRORS as exc:
             raise ArchiveStreamError.from_read_error(exc) from exc
+        algorithm = index.algorithm_for(path)
+        if tap.deferred:
+            # a worker hashes the bytes it was handed; the token keeps the walk's order
+            digest = f"\0pending:{self._seq}"
+            self._pending.append((path, algorithm, digest, self._seq))
+        index.add_file(path, algorithm, digest)
         return entry
 
     def note(self, member: ArchiveMember, path_prefix: str = "") -> None:
@@ -224,14 +308,36 @@ class Dispatcher:
         m = peek.member
         sniffed = peek.sniffed
         if sniffed is None and self.content_analyzers and m.size > 0:
-            sniffed = peek.sniff(path)
+            with self.stage_tally.timed("sniff", m.size, 1):
+                sniffed = peek.sniff(path)
         interested = self.interested(path, m.size, m.mode, sniffed)
         trees = [t for t in self.tree_analyzers if t.wants(path, m.size, m.mode)]
         inventory = self.stage is not None and self.stage.wants(path, m.size)
         if not interested and not trees and not inventory and not needed:
             return None
         self.files_dispatched += 1
-        content = LazyContent(lambda: self._loader(peek))  # type: ignore[arg-type, return-value]
+        self._seq += 1
+        seq = self._seq
+        remote: dict[AnalyzerWorker, list[tuple[int, str]]] = {}
+        local: list[FileAnalyzer] = []
+        for a in interested:
+            worker = self._hosted.get(a.name)
+            if worker is None:
+                local.append(a)
+            elif worker.alive:  # a dead worker's analyzers fail for the artifact at finish
+                remote.setdefault(worker, []).append((self._slot[a.name], a.name))
+        named = bool(remote) and m.size > MEMORY_LIMIT
+        algorithm = ""
+        tap = peek.tap
+        # the worker takes the digest when it keeps up with the walk, this thread when not
+        index = self.ownership
+        if isinstance(tap, DigestTap) and index is not None:
+            if remote and next(iter(remote)).keeping_up:
+                tap.defer()
+                algorithm = index.algorithm_for(path)
+            else:
+                tap.commit()
+        content = LazyContent(lambda: self._loader(peek, named))  # type: ignore[arg-type, return-value]
         entry = FileEntry(
             self._artifact,
             path,
@@ -246,24 +352,55 @@ class Dispatcher:
         if sniffed is not None:
             entry.extra["sniffed"] = sniffed
         entry.extra["model_artifact"] = self._model_artifact
+        if remote:
+            self._hand_over(seq, entry, remote, algorithm)
         if inventory:
             assert self.stage is not None
-            self._stage_add(self.stage, entry)
-        for a in interested:
-            self.outputs.extend(run_safely(a, entry.location(), partial(a.analyze, entry)))
-        for t in trees:
-            self._materialise(t, entry)
+            self._stage_add(self.stage, entry, seq)
+        for a in local:
+            got = self._timed(a, entry.location(), partial(a.analyze, entry), m.size, 1)
+            if got:
+                self._walk.append((seq, self._slot[a.name], got))
+        for i, t in enumerate(trees):
+            start, read = time.perf_counter(), self._read_seconds
+            failure = self._materialise(t, entry)
+            spent = time.perf_counter() - start - (self._read_seconds - read)
+            self.analyzer_tally.add(t.name, spent, m.size, 1)
+            if failure is not None:
+                self._walk.append((seq, self._tree_slot + i, [failure]))
         return entry
 
-    def _stage_add(self, stage: ComponentStage, entry: FileEntry) -> None:
+    def _hand_over(
+        self,
+        seq: int,
+        entry: FileEntry,
+        remote: dict[AnalyzerWorker, list[tuple[int, str]]],
+        algorithm: str,
+    ) -> None:
+        """Send the file to the workers hosting analyzers that want it (the first one also
+        takes its ``algorithm`` digest, when one is named)."""
+        content = entry.content
+        data = content.read() if entry.size <= MEMORY_LIMIT else content.name()
+        start = time.perf_counter()
+        for worker, wanted in remote.items():
+            meta = (
+                entry.artifact, entry.path, entry.size, entry.mode, entry.uid, entry.gid,
+                entry.layer, entry.layer_id, algorithm, entry.extra,
+            )  # fmt: skip
+            worker.submit(seq, tuple(wanted), meta, data)
+            algorithm = ""
+        self.stage_tally.add("hand-off", time.perf_counter() - start, entry.size, 1)
+
+    def _stage_add(self, stage: ComponentStage, entry: FileEntry, seq: int) -> None:
         try:
-            stage.add(entry)
+            with self.stage_tally.timed("components", entry.size, 1):
+                stage.add(entry)
         except ArchiveStreamError:
             raise
         except Exception as exc:  # noqa: BLE001 - recorded as data; the verdict becomes incomplete
             log.debug("component stage failed at %s", entry.location(), exc_info=True)
             reason = f"cannot inventory: {type(exc).__name__}: {exc}"[:500]
-            self.outputs.append(AnalyzerFailure("packages", reason, entry.location()))
+            self._walk.append((seq, 0, [AnalyzerFailure("packages", reason, entry.location())]))
 
     def remove(self, path: str) -> None:
         """A whiteout in a later layer: the file leaves the merged trees."""
@@ -276,7 +413,7 @@ class Dispatcher:
             elif target.exists() or target.is_symlink():
                 target.unlink()
 
-    def _materialise(self, t: TreeAnalyzer, entry: FileEntry) -> None:
+    def _materialise(self, t: TreeAnalyzer, entry: FileEntry) -> AnalyzerFailure | None:
         root = self._trees[t.name]
         dest = root / entry.path
         try:
@@ -287,48 +424,93 @@ class Dispatcher:
                 shutil.copyfileobj(src, out, CHUNK)
             os.chmod(dest, 0o444)
         except OSError as exc:
-            self.outputs.append(
-                AnalyzerFailure(
-                    t.name,
-                    f"cannot copy file for analysis: {exc.strerror or exc}",
-                    entry.location(),
-                )
+            return AnalyzerFailure(
+                t.name, f"cannot copy file for analysis: {exc.strerror or exc}", entry.location()
             )
+        return None
 
     def analyze_config(self, config: dict[str, object], sa: SourceArtifact) -> None:
         """Hand an image config to every ImageConfigAnalyzer."""
         loc = Location(sa.artifact.name, "config.json")
-        for a in self.config_analyzers:
-            self.outputs.extend(run_safely(a, loc, partial(a.analyze_config, config, sa)))
+        self._seq += 1
+        for i, a in enumerate(self.config_analyzers):
+            got = self._timed(a, loc, partial(a.analyze_config, config, sa))
+            self._walk.append((self._seq, i, got))
+
+    def _gather(self, sa: SourceArtifact) -> tuple[list[Output], dict[str, list[Output]]]:
+        """The walk's outputs in serial order, and the hosted analyzers' finish() outputs.
+
+        A worker that died fails every analyzer it hosted for this artifact.
+        """
+        walk, self._walk = self._walk, []
+        finished: dict[str, list[Output]] = {}
+        digests: dict[int, str] = {}
+        for worker in dict.fromkeys(self._hosted.values()):
+            names = [n for n, w in self._hosted.items() if w is worker]
+            try:
+                reply = worker.finish(sa)
+            except WorkerDiedError as exc:
+                loc = Location(sa.artifact.name)
+                for name in names:
+                    reason = f"{exc}: its findings for this artifact are unknown"
+                    finished[name] = [AnalyzerFailure(name, reason, loc)]
+                continue
+            walk.extend(reply.results)
+            finished.update(reply.finished)
+            digests.update(reply.digests)
+            self.analyzer_tally.merge(reply.analyzers)
+            self.stage_tally.merge(reply.stages)
+            self.worker_cpu_seconds += reply.cpu_seconds
+        if self.ownership is not None:
+            for path, algorithm, token, seq in self._pending:
+                # a digest a dead worker never sent stays unknown: the file is unverified
+                self.ownership.settle(path, algorithm, token, digests.get(seq, ""))
+        self._pending = []
+        walk.sort(key=lambda r: (r[0], r[1]))
+        return [o for _, _, outs in walk for o in outs], finished
+
+    def close(self) -> None:
+        """Stop the worker processes (the end of the scan, or an interruption)."""
+        if self.pool is not None:
+            self.pool.close()
 
     def finish(self, sa: SourceArtifact) -> list[Output]:
         """End an artifact: FileAnalyzer.finish, ownership, components, then TreeAnalyzers."""
         loc = Location(sa.artifact.name)
+        walked, finished = self._gather(sa)
+        self.outputs[:0] = walked
         for a in self.file_analyzers:
-            self.outputs.extend(run_safely(a, loc, partial(a.finish, sa)))
+            if a.name in self._hosted:
+                self.outputs.extend(finished.get(a.name, []))
+            else:
+                self.outputs.extend(self._timed(a, loc, partial(a.finish, sa)))
+        self._hosted = {}
         ownership: Ownership | None = None
         if self.ownership is not None:
-            ownership = self.ownership.resolve()
+            with self.stage_tally.timed("ownership"):
+                ownership = self.ownership.resolve()
             self.ownership = None
             self.outputs.extend(ownership.findings)
             self.outputs.append(ArtifactFacts(sa.artifact.name, ownership.facts()))
         if self.stage is not None:
-            components = self.stage.finish(sa.artifact.name, ownership)
+            with self.stage_tally.timed("components"):
+                components = self.stage.finish(sa.artifact.name, ownership)
             self.outputs.extend(components.failures)
             for c in self.component_analyzers:
                 self.outputs.extend(
-                    run_safely(c, loc, partial(c.analyze_components, components, sa))
+                    self._timed(c, loc, partial(c.analyze_components, components, sa))
                 )
         for t in self.tree_analyzers:
             root = self._trees.pop(t.name)
             try:
-                self.outputs.extend(run_safely(t, loc, partial(t.analyze_tree, root, sa)))
+                self.outputs.extend(self._timed(t, loc, partial(t.analyze_tree, root, sa)))
             finally:
                 shutil.rmtree(root, ignore_errors=True)
         out, self.outputs = self.outputs, []
         if ownership is not None:
             # findings in package-owned files name their owner; verified ones are re-rated
-            out = [ownership.rate(o) if isinstance(o, Finding) else o for o in out]
+            with self.stage_tally.timed("ownership"):
+                out = [ownership.rate(o) if isinstance(o, Finding) else o for o in out]
         return out
 
 

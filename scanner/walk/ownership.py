@@ -184,6 +184,15 @@ class OwnershipIndex:
         self._digests[path] = (algorithm, hexdigest)
         self._hardlinks.pop(path, None)
 
+    def settle(self, path: str, algorithm: str, token: str, hexdigest: str) -> None:
+        """Put the digest taken elsewhere (a worker process) in place of ``token``.
+
+        ``add_file(path, algorithm, token)`` kept the path's place in the walk's order; a path
+        removed or recorded again since keeps what happened to it.
+        """
+        if self._digests.get(path) == (algorithm, token):
+            self._digests[path] = (algorithm, hexdigest)
+
     def add_hardlink(self, path: str, target: str) -> None:
         """Record a hard link: it has its target's bytes."""
         self._hardlinks[path] = target

@@ -52,6 +52,10 @@ __all__ = ["ArtifactWalker", "Progress", "entry_of", "mark_shadowed"]
 Progress = Callable[[str, int, int], None]
 """``progress(artifact_name, bytes_done, bytes_total)``."""
 
+# Compressed streams at least this big decompress in a thread beside the walk (a thread costs
+# more than it saves on a few MiB).
+READAHEAD_MIN_BYTES = 16 * 1024 * 1024
+
 
 class ArtifactWalker:
     """Walks one artifact's bytes and feeds the dispatcher."""
@@ -135,9 +139,12 @@ class ArtifactWalker:
         # Sniffing costs a head read per file: in a root filesystem only when some analyzer
         # reads files by content (the model analyzers), whose containers are then opened too.
         sniffs = context is LinkContext.EXTRACT or bool(self.d.content_analyzers)
-        if member.size > 0 and sniffs and opens_nested(peek.sniff(path), path, context):
-            self._nested(peek, sa, depth, path, layer, layer_id)
-            return
+        if member.size > 0 and sniffs:
+            with self.d.stage_tally.timed("sniff", member.size, 1):
+                sniffed = peek.sniff(path)
+            if opens_nested(sniffed, path, context):
+                self._nested(peek, sa, depth, path, layer, layer_id)
+                return
         self.d.handle(peek, layer=layer, layer_id=layer_id, path_prefix=prefix)
 
     def _nested(
@@ -227,6 +234,8 @@ class ArtifactWalker:
                     limits=self.config.limits,
                     context=ctx,
                     on_progress=self._progress_cb(sa.artifact.name, size),
+                    # a big stream decompresses in a thread of its own, beside the walk
+                    readahead=size >= READAHEAD_MIN_BYTES and self.config.effective_jobs() > 1,
                 )
                 self._members(reader, sa, 0, "")
         elif fmt in (

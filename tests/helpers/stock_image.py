@@ -223,9 +223,14 @@ def onnx_model() -> bytes:
     return bytes(model.SerializeToString())
 
 
-def stock_app_asset(base: str) -> Path:
-    """The exported container asset (``.tar.gz``) of the stock app on ``base``, cached."""
+def stock_app_asset(base: str, extra_wheels: tuple[Path, ...] = ()) -> Path:
+    """The exported container asset (``.tar.gz``) of the stock app on ``base``, cached.
+
+    ``extra_wheels`` are installed beside the pinned ones (the benchmarks' 1 GiB variant adds
+    torch's CPU wheel); they must suit the base's Python.
+    """
     spec = BASES[base]
+    extras = tuple((w.name, w.stat().st_size) for w in extra_wheels)
     if shutil.which("docker") is None:
         raise StockImageError("no docker client")
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
@@ -233,14 +238,17 @@ def stock_app_asset(base: str) -> Path:
     rootfs = base_rootfs(spec)
     wheels = wheels_for(spec)
     model = onnx_model()
-    cached = cache_dir() / f"app-{spec.name}-{_key(spec, WHEELS, DOCKERFILE, APP, model)}.tar.gz"
+    key = _key(spec, WHEELS, DOCKERFILE, APP, model, *extras)
+    cached = cache_dir() / f"app-{spec.name}-{key}.tar.gz"
     if cached.is_file():
         return cached
     tag = f"panorama-gate-test-base:{spec.name}-{_key(spec)}"
-    app_tag = f"panorama-gate-test-app:{spec.name}-{_key(spec, WHEELS, DOCKERFILE, APP)}"
+    app_tag = f"panorama-gate-test-app:{spec.name}-{_key(spec, WHEELS, DOCKERFILE, APP, *extras)}"
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Path(tmp)
         shutil.copytree(wheels, ctx / "wheels")
+        for wheel in extra_wheels:
+            shutil.copyfile(wheel, ctx / "wheels" / wheel.name)
         (ctx / "src" / "models").mkdir(parents=True)
         (ctx / "src" / "app.py").write_bytes(APP)
         (ctx / "src" / "models" / "detector.onnx").write_bytes(model)

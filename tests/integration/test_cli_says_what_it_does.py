@@ -3,11 +3,12 @@
 ``--jobs 0`` is a usage error, not a silent "auto"; ``profile`` on an image it cannot run is
 incomplete (exit 3), never "approved"; ``scan --format notice`` writes the same notices file,
 license texts included, as ``licenses --format notice``; and the pre-commit snippets name a
-revision that exists.
+revision that exists; ``-v`` prints where the time went, the figures the JSON report carries.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -45,6 +46,33 @@ def test_jobs_below_one_is_a_usage_error(how: str) -> None:
     assert "JOBS" in last.upper()
     assert last.endswith("0 is less than 1")
     assert "Traceback" not in proc.stderr
+
+
+def test_verbose_scan_says_where_the_time_went(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    proc = _cli("scan", *EXAMPLE, "-v", "--no-cache", "--format", "json", "-o", str(out))
+    assert proc.returncode in (0, 1), proc.stderr
+    timings = json.loads(out.read_text())["timings"]
+    assert timings["wall_seconds"] > 0
+    assert timings["cpu_seconds"] > 0
+    assert timings["jobs"] >= 1
+    for name in ("secrets", "code", "pickle"):  # code: the bandit analyzer
+        row = timings["analyzers"][name]
+        assert row["files"] > 0, (name, row)
+        assert row["bytes"] > 0, (name, row)
+    # every analyzer that ran has a row, those offered nothing included; stages have theirs
+    assert set(timings["analyzers"]) >= {"packages", "licenses", "vulns", "manifest"}
+    assert timings["stages"]["walk"]["files"] > 0
+    lines = proc.stderr.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("timings: "))
+    assert re.match(r"timings: [\d.]+ s wall, [\d.]+ s CPU, \d+ job", lines[head])
+    table = lines[head + 1 :]
+    assert any(re.match(r"\s+analyzer\s+seconds\s+files\s+bytes", line) for line in table)
+    # every analyzer row of the JSON is a row of the table, with its seconds
+    for name, row in timings["analyzers"].items():
+        assert any(
+            re.match(rf"\s+{re.escape(name)}\s+{row['seconds']:.2f}\b", ln) for ln in table
+        ), name
 
 
 @pytest.mark.sandbox

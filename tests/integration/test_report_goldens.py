@@ -69,6 +69,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Report:
         artifacts=tuple(dataclasses.replace(a, path=a.name) for a in report.artifacts),
         analyzers=dict.fromkeys(report.analyzers, 1),
         config_audit={},
+        timings=None,  # seconds differ run to run
     )
     decided = judge(report, policy, today=dt.date(2026, 6, 1))
     assert decided.verdict is not None

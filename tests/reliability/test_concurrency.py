@@ -30,9 +30,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
 
 
 def _comparable(report: dict[str, Any]) -> dict[str, Any]:
-    """A report without what legitimately differs between runs (time, cache statistics)."""
+    """A report without what legitimately differs between runs (time, timings, cache statistics)."""
     out = dict(report)
     out.pop("created_at", None)
+    out.pop("timings", None)
     for key in ("config", "config_audit"):
         if isinstance(out.get(key), dict):
             out[key] = {k: v for k, v in out[key].items() if k != "cache"}

@@ -93,6 +93,7 @@ class KerasAnalyzer(FileAnalyzer):
     """Finds Lambda bytecode and non-Keras objects in Keras model configs."""
 
     name: ClassVar[str] = "keras"
+    parallel: ClassVar[bool] = True  # heavy: runs in a worker beside the walk
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = (

@@ -323,6 +323,7 @@ class MxnetAnalyzer(FileAnalyzer):
     """Checks MXNet symbol graphs for custom/unknown ops and params files for structure."""
 
     name: ClassVar[str] = "mxnet"
+    parallel: ClassVar[bool] = True  # heavy: runs in a worker beside the walk
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*-symbol.json", "**/*.params")

@@ -140,6 +140,7 @@ class OnnxAnalyzer(FileAnalyzer):
     """Checks ONNX models: traversal, custom ops, opsets, checker, limits, metadata secrets."""
 
     name: ClassVar[str] = "onnx"
+    parallel: ClassVar[bool] = True  # heavy: runs in a worker beside the walk
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*.onnx", "**/*.onnx.model")
@@ -209,21 +210,22 @@ class OnnxAnalyzer(FileAnalyzer):
         # placeholder inside a private folder: it validates structure, never real paths.
         checked = onnx.ModelProto()
         checked.CopyFrom(model)
+        external = False
         for _, t in _all_tensors(checked):
             stripped = t.HasField("raw_data") and not t.raw_data and _numel(t) > 0
             if stripped or t.data_location == onnx.TensorProto.EXTERNAL:
+                external = True
                 t.ClearField("raw_data")
                 del t.external_data[:]
                 t.data_location = onnx.TensorProto.EXTERNAL
                 t.external_data.add(key="location", value=_PLACEHOLDER)
         try:
-            with tempfile.TemporaryDirectory(
-                dir=str(self.ctx.work_dir) if self.ctx.work_dir else None
-            ) as tmp:
-                (Path(tmp) / _PLACEHOLDER).touch()
-                path = Path(tmp) / "model.onnx"
-                path.write_bytes(checked.SerializeToString())
-                onnx.checker.check_model(str(path), full_check=True)
+            if not external:
+                # nothing points outside the model: checked in memory, without the folder
+                # (its creation and removal cost more than the check of a small model)
+                onnx.checker.check_model(checked, full_check=True)
+            else:
+                self._check_in_folder(checked)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             yield model_finding(
@@ -237,6 +239,18 @@ class OnnxAnalyzer(FileAnalyzer):
             )
         except OSError as exc:
             yield AnalyzerFailure(self.name, f"onnx.checker could not run: {exc}", loc)
+
+    def _check_in_folder(self, checked: Any) -> None:
+        """The checker on a model whose external tensors point at a placeholder file."""
+        import onnx
+
+        with tempfile.TemporaryDirectory(
+            dir=str(self.ctx.work_dir) if self.ctx.work_dir else None
+        ) as tmp:
+            (Path(tmp) / _PLACEHOLDER).touch()
+            path = Path(tmp) / "model.onnx"
+            path.write_bytes(checked.SerializeToString())
+            onnx.checker.check_model(str(path), full_check=True)
 
     def _external_data(self, model: Any, entry: FileEntry, loc: Location) -> Iterator[Finding]:
         import onnx

@@ -49,6 +49,7 @@ class SafetensorsAnalyzer(FileAnalyzer):
     """Validates safetensors headers against the file's real size."""
 
     name: ClassVar[str] = "safetensors"
+    parallel: ClassVar[bool] = True  # heavy: runs in a worker beside the walk
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*.safetensors",)

@@ -115,6 +115,7 @@ class TensorFlowAnalyzer(FileAnalyzer):
     """Flags file, process and network ops in TensorFlow graphs."""
 
     name: ClassVar[str] = "tensorflow"
+    parallel: ClassVar[bool] = True  # heavy: runs in a worker beside the walk
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/saved_model.pb", "**/*.pb", "**/*.graphdef")

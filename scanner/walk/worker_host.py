@@ -1,0 +1,307 @@
+"""The worker process's side of ``scanner.walk.workers``: build the analyzers, serve batches.
+
+A worker rebuilds its analyzers from their classes and the scan's configuration (``WorkerPlan``),
+then reads batches of files from its pipe. For each file it takes the digest the ownership join
+needs (when asked) and runs the analyzers that want it. An analyzer that wants every file
+(``patterns`` ``**``: secrets) runs as the file arrives, so that the worker keeps pace with the
+walk; the others (the model formats: a few files, but some cost seconds) wait in a backlog for
+the moments no batch is waiting, so that a burst of them never holds the walk up. Whatever is
+left runs when the artifact ends, before ``finish``. Outputs carry the file's sequence number
+and the analyzer's slot, so the scanning process merges them in serial order.
+
+Example::
+
+    serve(conn, plan, ("secrets", "onnx"))     # the worker process's target
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import copyreg
+import hashlib
+import importlib
+import logging
+import os
+import pickle
+import signal
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, BinaryIO, cast
+
+from scanner.analyzers.entry import FileEntry, LazyContent
+from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
+from scanner.config import ScanConfig
+from scanner.models import AnalyzerFailure, Location, frozen_mapping
+from scanner.sources.interface import SourceArtifact
+from scanner.sources.sniff import Sniffed
+from scanner.timing import Tally, TallyRow
+
+__all__ = [
+    "Batch",
+    "EntryMeta",
+    "WalkResult",
+    "WorkerPlan",
+    "WorkerReply",
+    "hostable",
+    "run_safely",
+    "serve",
+]
+
+log = logging.getLogger(__name__)
+
+# Bytes of model files a worker keeps waiting at most; past that it analyses them at once.
+BACKLOG_BYTES = 16 * 1024 * 1024
+DIGEST_CHUNK = 1024 * 1024
+
+EntryMeta = tuple[str, str, int, int, int, int, int, str | None, str, dict[str, object]]
+"""``(artifact, path, size, mode, uid, gid, layer, layer_id, digest, extra)`` of one file;
+``digest`` names the hash the worker takes of the bytes for the ownership join (``""``:
+none); ``extra`` is the entry's ``extra`` (what its content was sniffed as)."""
+WalkResult = tuple[int, int, list[Output]]
+"""``(seq, slot, outputs)``: what one analyzer said about the ``seq``-th file of the walk."""
+Batch = list[tuple[int, tuple[tuple[int, str], ...], EntryMeta, Any]]
+"""Files as they travel: ``(seq, ((slot, analyzer name), ...), meta, bytes or spool path)``."""
+
+
+def _reduce_mappingproxy(m: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return frozen_mapping, (dict(m),)
+
+
+def _reduce_sniffed(s: Sniffed) -> tuple[Any, tuple[Any, ...]]:
+    return Sniffed, (s.kind, s.compression, s.detail, s.names)
+
+
+# Findings, the config and artifacts hold read-only mappings: they cross the pipe as dicts.
+copyreg.pickle(MappingProxyType, _reduce_mappingproxy)
+# Every file handed over carries what it was sniffed as: by its fields, half the pickling cost
+# of a slotted dataclass's default state dict.
+copyreg.pickle(Sniffed, _reduce_sniffed)
+
+
+def run_safely(
+    analyzer: FileAnalyzer | Any,
+    location: Location | None,
+    call: Callable[[], Iterable[Output]],
+    reraise: tuple[type[BaseException], ...] = (),
+) -> list[Output]:
+    """Call an analyzer and drain its outputs; an exception becomes an AnalyzerFailure.
+
+    ``call`` is invoked inside the ``try``: an analyze() that raises before returning an
+    iterable (not a generator) is caught the same way as one that raises while iterating.
+    ``reraise`` are let through (the walk's own stream errors).
+    """
+    try:
+        return list(call())
+    except reraise:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded as data; the verdict becomes incomplete
+        log.debug("analyzer %s failed at %s", analyzer.name, location, exc_info=True)
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        return [AnalyzerFailure(analyzer.name, reason, location)]
+
+
+def hostable(analyzer: object) -> bool:
+    """Whether a worker can build and run this analyzer (a parallel FileAnalyzer whose class
+    it can import by name)."""
+    cls = type(analyzer)
+    return (
+        isinstance(analyzer, FileAnalyzer)
+        and bool(getattr(cls, "parallel", False))
+        and "<locals>" not in cls.__qualname__
+        and cls.__module__ != "__main__"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReply:
+    """What a worker says when an artifact ends."""
+
+    results: list[WalkResult]  # each analyzer's outputs per file
+    finished: dict[str, list[Output]]  # each analyzer's finish() outputs
+    digests: dict[int, str]  # file sequence number -> hex digest taken of its bytes
+    analyzers: dict[str, TallyRow]
+    stages: dict[str, TallyRow]
+    cpu_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    """What a worker needs to build its analyzers as the scan configured them."""
+
+    config: ScanConfig
+    work_dir: Path
+    classes: Mapping[str, tuple[str, str]]  # analyzer name -> (module, qualified class name)
+
+    @classmethod
+    def of(cls, analyzers: Iterable[object], config: ScanConfig, work_dir: Path) -> WorkerPlan:
+        """The plan for the hostable ones among ``analyzers``."""
+        classes = {
+            a.name: (type(a).__module__, type(a).__qualname__)  # type: ignore[attr-defined]
+            for a in analyzers
+            if hostable(a)
+        }
+        return cls(config, work_dir, classes)
+
+
+def _build(plan: WorkerPlan, names: Iterable[str]) -> dict[str, FileAnalyzer]:
+    out: dict[str, FileAnalyzer] = {}
+    for name in names:
+        module, qualname = plan.classes[name]
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        analyzer = cast(FileAnalyzer, obj())
+        ctx = AnalyzerContext(name, plan.config.analyzer_options(name), plan.config, plan.work_dir)
+        analyzer.configure(ctx)
+        out[name] = analyzer
+    return out
+
+
+def _digest(entry: FileEntry, algorithm: str) -> str:
+    h = hashlib.new(algorithm, usedforsecurity=False)
+    if entry.size <= DIGEST_CHUNK:
+        h.update(entry.read())
+    else:
+        with entry.open() as f:
+            while chunk := f.read(DIGEST_CHUNK):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _file_content(data: bytes | str) -> Callable[[], bytes | BinaryIO]:
+    if isinstance(data, bytes):
+        return lambda: data
+    return lambda: open(data, "rb")  # noqa: SIM115 - closed by _release
+
+
+def _release(entry: FileEntry, data: bytes | str) -> None:
+    """Close and delete a spooled big file once every analyzer has seen it."""
+    if isinstance(data, str):
+        if entry.content.loaded:
+            with contextlib.suppress(OSError):
+                entry.content.close()
+        with contextlib.suppress(OSError):
+            os.unlink(data)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    seq: int
+    entry: FileEntry
+    wanted: list[tuple[int, str]]
+    data: bytes | str
+
+
+class _Host:
+    """The worker's loop state: its analyzers, the backlog, the outputs and their timings."""
+
+    def __init__(self, analyzers: dict[str, FileAnalyzer]) -> None:
+        self.analyzers = analyzers
+        # analyzers that see every file keep pace with the walk; the rest may wait
+        self.at_once = {n for n, a in analyzers.items() if "**" in type(a).patterns}
+        self.backlog: collections.deque[_Waiting] = collections.deque()
+        self.backlog_bytes = 0
+        self.results: list[WalkResult] = []
+        self.digests: list[tuple[int, str]] = []
+        self.tally = Tally()
+        self.stages = Tally()
+        self.cpu = 0.0  # CPU seconds already reported (the scanning process adds them up)
+
+    def _run(self, seq: int, entry: FileEntry, wanted: Iterable[tuple[int, str]]) -> None:
+        for slot, name in wanted:
+            a = self.analyzers[name]
+            start = time.perf_counter()
+            got = run_safely(a, entry.location(), partial(a.analyze, entry))
+            self.tally.add(name, time.perf_counter() - start, entry.size, 1)
+            if got:
+                self.results.append((seq, slot, got))
+
+    def files(self, batch: Batch) -> None:
+        """Digest each file when asked, run the analyzers that keep pace, queue the rest."""
+        for seq, wanted, meta, data in batch:
+            artifact, path, size, mode, uid, gid, layer, layer_id, algorithm, extra = meta
+            entry = FileEntry(
+                artifact, path, size, mode, LazyContent(_file_content(data)), layer, uid, gid,
+                layer_id, extra,
+            )  # fmt: skip
+            later = [w for w in wanted if w[1] not in self.at_once]
+            try:
+                if algorithm:
+                    start = time.perf_counter()
+                    self.digests.append((seq, _digest(entry, algorithm)))
+                    self.stages.add("digest", time.perf_counter() - start, size, 1)
+                self._run(seq, entry, (w for w in wanted if w[1] in self.at_once))
+            finally:
+                if later:
+                    self.backlog.append(_Waiting(seq, entry, later, data))
+                    self.backlog_bytes += len(data) if isinstance(data, bytes) else 0
+                else:
+                    _release(entry, data)
+        while self.backlog_bytes > BACKLOG_BYTES:
+            self.work()
+
+    def work(self) -> None:
+        """Analyse the oldest waiting file."""
+        w = self.backlog.popleft()
+        self.backlog_bytes -= len(w.data) if isinstance(w.data, bytes) else 0
+        try:
+            self._run(w.seq, w.entry, w.wanted)
+        finally:
+            _release(w.entry, w.data)
+
+    def finish(self, sa: SourceArtifact) -> bytes:
+        """Analyse what waits, run each analyzer's finish(), and say it all."""
+        while self.backlog:
+            self.work()
+        loc = Location(sa.artifact.name)
+        finished: dict[str, list[Output]] = {}
+        for name, a in self.analyzers.items():
+            start = time.perf_counter()
+            finished[name] = run_safely(a, loc, partial(a.finish, sa))
+            self.tally.add(name, time.perf_counter() - start)
+        t = os.times()
+        cpu = t.user + t.system
+        reply = WorkerReply(
+            self.results,
+            finished,
+            dict(self.digests),
+            self.tally.export(),
+            self.stages.export(),
+            cpu - self.cpu,
+        )
+        self.results, self.digests, self.cpu = [], [], cpu
+        self.tally, self.stages = Tally(), Tally()
+        return pickle.dumps(reply, protocol=5)
+
+
+def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
+    """The worker's main loop: build the analyzers, then serve batches until told to stop."""
+    # Ctrl-C reaches the whole process group: the scanning process handles it and stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        host = _Host(_build(plan, names))
+    except Exception as exc:  # noqa: BLE001 - said to the parent, which analyses in process
+        conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}"), protocol=5))
+        return
+    conn.send_bytes(pickle.dumps(("ready", os.getpid()), protocol=5))
+    while True:
+        if host.backlog and not conn.poll(0):
+            host.work()  # nothing waiting in the pipe: time for a model file
+            continue
+        try:
+            # our own parent, over a private pipe: not untrusted data
+            kind, body = pickle.loads(conn.recv_bytes())  # noqa: S301
+        except EOFError:
+            return  # the scanning process went away
+        if kind == "files":
+            host.files(body)
+        elif kind == "finish":
+            conn.send_bytes(host.finish(body))
+        else:
+            return
