@@ -43,25 +43,7 @@ from tests.helpers.inventory_fixtures import (  # noqa: E402
     compare_with_syft,
     syft_packages,
 )
-
-
-def _record(rid: str, eco: str, name: str, introduced: str, fixed: str) -> dict[str, object]:
-    return {
-        "schema_version": "1.6.0",
-        "id": rid,
-        "modified": "2026-01-01T00:00:00Z",
-        "aliases": [f"CVE-2099-{rid[-5:]}"],
-        "summary": f"synthetic advisory for {name}",
-        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
-        "affected": [
-            {
-                "package": {"ecosystem": eco, "name": name},
-                "ranges": [
-                    {"type": "ECOSYSTEM", "events": [{"introduced": introduced}, {"fixed": fixed}]}
-                ],
-            }
-        ],
-    }
+from tests.helpers.osv_records import synthetic_record  # noqa: E402
 
 
 def generate_db(root: Path, real_pypi: list[str], real_src: list[str], records: int) -> Path:
@@ -77,13 +59,15 @@ def generate_db(root: Path, real_pypi: list[str], real_src: list[str], records: 
                 name = f"synthetic-package-{i % (records // 3)}"
             major = rng.randint(0, 5)
             fixed = f"{major}.{rng.randint(0, 30)}.{rng.randint(0, 9)}"
-            rec = _record(f"PYSEC-2099-{i:05d}", "PyPI", name, "0", fixed)
+            rec = synthetic_record(f"PYSEC-2099-{i:05d}", "PyPI", name, fixed)
             zf.writestr(f"PYSEC-2099-{i:05d}.json", json.dumps(rec))
     deb = root / "Debian"
     deb.mkdir()
     with zipfile.ZipFile(deb / "all.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         for i, src in enumerate(real_src):
-            rec = _record(f"DSA-9{i:04d}-1", "Debian:12", src, "0", f"1:{rng.randint(0, 9)}.0-1")
+            rec = synthetic_record(
+                f"DSA-9{i:04d}-1", "Debian:12", src, f"1:{rng.randint(0, 9)}.0-1"
+            )
             zf.writestr(f"DSA-9{i:04d}-1.json", json.dumps(rec))
     meta = {"format": 1, "fetched_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     (root / "osv-meta.json").write_text(json.dumps(meta))

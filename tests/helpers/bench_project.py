@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import random
@@ -27,8 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner.vulndb import OsvDatabase
-from tests.helpers.project_builder import ProjectSpec, build_project
-from tests.helpers.stock_image import StockImageError, stock_app_asset
+from tests.helpers.osv_records import synthetic_record
+from tests.helpers.stock_image import (
+    StockImageError,
+    file_sha256,
+    project_with_asset,
+    stock_app_asset,
+)
 
 __all__ = ["VARIANTS", "BenchProject", "bench_project", "torchscript_model"]
 
@@ -68,33 +72,6 @@ def torchscript_model() -> bytes:
     return buf.getvalue()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _record(rid: str, eco: str, name: str, fixed: str) -> dict[str, object]:
-    return {
-        "schema_version": "1.6.0",
-        "id": rid,
-        "modified": "2026-01-01T00:00:00Z",
-        "aliases": [f"CVE-2099-{rid[-5:]}"],
-        "summary": f"synthetic advisory for {name}",
-        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
-        "affected": [
-            {
-                "package": {"ecosystem": eco, "name": name},
-                "ranges": [
-                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
-                ],
-            }
-        ],
-    }
-
-
 # Names the stock image installs (from Debian and from pip): each gets advisories, fixed long
 # ago, so matching runs over them for real and finds nothing (the default policy approves).
 _PYPI = ("requests", "urllib3", "idna", "certifi", "pillow", "protobuf", "onnx", "numpy", "pyyaml")
@@ -113,7 +90,7 @@ def write_vuln_db(root: Path, records: int = 20_000) -> Path:
                 rid = f"{'PYSEC' if eco == 'PyPI' else 'DSA'}-2099-{i:05d}"
                 osv_eco = "PyPI" if eco == "PyPI" else "Debian:12"
                 fixed = f"0.0.{rng.randint(1, 9)}" if i < 3 * len(names) else "99.0"
-                zf.writestr(f"{rid}.json", json.dumps(_record(rid, osv_eco, name, fixed)))
+                zf.writestr(f"{rid}.json", json.dumps(synthetic_record(rid, osv_eco, name, fixed)))
     # written at every build: the database must stay fresh for the staleness check
     (root / "osv-meta.json").write_text(json.dumps({"format": 1, "fetched_at": stamp}))
     # indexed, as `vulndb update` leaves a database
@@ -128,25 +105,11 @@ def bench_project(root: Path, variant: str = "small") -> BenchProject:
         raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
     extra = (_torch_wheel(),) if variant == "1g" else ()
     asset = stock_app_asset("debian12", extra)
-    digest = _sha256(asset)
-    real = root / "assets" / f"{digest}.tar.gz"
+    real = root / "assets" / f"{file_sha256(asset)}.tar.gz"
     db = root.parent / f"{root.name}-osv"
     if not real.is_file():
         shutil.rmtree(root, ignore_errors=True)
-        spec = ProjectSpec(
-            model_files={"detector.pt": torchscript_model()},
-            src_files={"app.py": b"# see the container asset\n"},
-            inbound_ports=[],
-            routing=[],
-        )
-        project = build_project(root, spec)
-        assert project.container_asset is not None
-        shutil.copyfile(asset, real)
-        project.container_asset.unlink()
-        pkg = project.code_dir / "package.json"
-        doc = json.loads(pkg.read_text())
-        doc["nodePackage"]["assets"][0]["implementations"][0]["assetUri"] = real.name
-        pkg.write_text(json.dumps(doc, indent=4) + "\n")
+        project_with_asset(root, asset, {"detector.pt": torchscript_model()})
     write_vuln_db(db)
     models = [p for p in (root / "assets").glob("*.tar.gz") if p != real]
     return BenchProject(root, real, models[0], db, variant)

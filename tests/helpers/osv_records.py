@@ -7,6 +7,32 @@ a sample of the enumerated affected versions); write them with
 
 from __future__ import annotations
 
+__all__ = ["synthetic_record"]
+
+
+def synthetic_record(
+    rid: str, eco: str, name: str, fixed: str, introduced: str = "0"
+) -> dict[str, object]:
+    """A made-up advisory (``CVE-2099-…``) for the benchmarks' large databases: the fields and
+    layout OSV publishes, one affected range."""
+    return {
+        "schema_version": "1.6.0",
+        "id": rid,
+        "modified": "2026-01-01T00:00:00Z",
+        "aliases": [f"CVE-2099-{rid[-5:]}"],
+        "summary": f"synthetic advisory for {name}",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+        "affected": [
+            {
+                "package": {"ecosystem": eco, "name": name},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": introduced}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+    }
+
+
 OPENCV_PACKAGES = (
     "opencv-python",
     "opencv-python-headless",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -28,8 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.helpers.debian_image import STOCK_PACKAGES, cache_dir, stock_debian_rootfs
+from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
 
-__all__ = ["BASES", "BaseSpec", "StockImageError", "cache_dir", "stock_app_asset", "tamper"]
+__all__ = [
+    "BASES",
+    "BaseSpec",
+    "StockImageError",
+    "cache_dir",
+    "file_sha256",
+    "project_with_asset",
+    "stock_app_asset",
+    "tamper",
+]
 
 
 class StockImageError(Exception):
@@ -287,3 +298,33 @@ def tamper(src: Path, dest: Path, edits: Mapping[str, Callable[[bytes], bytes]])
             else:
                 tout.addfile(member, data)
     return changed
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def project_with_asset(root: Path, asset: Path, models: Mapping[str, bytes]) -> BuiltProject:
+    """A Panorama project whose container asset is ``asset`` (an exported image), named by its
+    digest as panorama-cli names it, and a model package holding ``models``."""
+    spec = ProjectSpec(
+        model_files=dict(models),
+        src_files={"app.py": b"# see the container asset\n"},
+        inbound_ports=[],
+        routing=[],
+    )
+    project = build_project(root, spec)
+    assert project.container_asset is not None
+    real = project.root / "assets" / f"{file_sha256(asset)}.tar.gz"
+    shutil.copyfile(asset, real)
+    project.container_asset.unlink()
+    pkg = project.code_dir / "package.json"
+    doc = json.loads(pkg.read_text())
+    doc["nodePackage"]["assets"][0]["implementations"][0]["assetUri"] = real.name
+    pkg.write_text(json.dumps(doc, indent=4) + "\n")
+    return project

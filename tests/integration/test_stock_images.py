@@ -13,15 +13,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scanner.cli import main
-from tests.helpers.project_builder import BuiltProject, ProjectSpec, build_project
-from tests.helpers.stock_image import StockImageError, stock_app_asset, tamper
+from tests.helpers.project_builder import BuiltProject
+from tests.helpers.stock_image import StockImageError, project_with_asset, stock_app_asset, tamper
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -50,33 +49,7 @@ def _torchscript() -> bytes:
 
 def _project(root: Path, asset: Path) -> BuiltProject:
     """A Panorama project whose container asset is the real exported image."""
-    spec = ProjectSpec(
-        model_files={"detector.pt": _torchscript()},
-        src_files={"app.py": b"# see the container asset\n"},
-        inbound_ports=[],
-        routing=[],
-    )
-    project = build_project(root, spec)
-    assert project.container_asset is not None
-    data_sha = sha256_hex_file(asset)
-    real = project.root / "assets" / f"{data_sha}.tar.gz"
-    shutil.copyfile(asset, real)
-    project.container_asset.unlink()
-    pkg = project.code_dir / "package.json"
-    doc = json.loads(pkg.read_text())
-    doc["nodePackage"]["assets"][0]["implementations"][0]["assetUri"] = real.name
-    pkg.write_text(json.dumps(doc, indent=4) + "\n")
-    return project
-
-
-def sha256_hex_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    return project_with_asset(root, asset, {"detector.pt": _torchscript()})
 
 
 def _scan(target: Path, out: Path, *extra: str) -> tuple[int, dict[str, Any]]:
