@@ -47,13 +47,7 @@ def register(sub: Any) -> None:
     )
     vsub = p.add_subparsers(dest="vulndb_command", metavar="ACTION")
     up = vsub.add_parser("update", help="download and verify fresh OSV data")
-    up.add_argument(
-        "--vuln-db",
-        "--db",
-        dest="vuln_db",
-        type=Path,
-        help="database folder (default: $XDG_CACHE_HOME/panorama-gate/vulndb)",
-    )
+    _db_option(up)
     up.add_argument(
         "--ecosystem",
         action="append",
@@ -76,24 +70,22 @@ def register(sub: Any) -> None:
     up.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
     up.set_defaults(func=run_update)
     idx = vsub.add_parser("index", help="index the records so that scans need not parse them")
-    idx.add_argument(
-        "--vuln-db",
-        "--db",
-        dest="vuln_db",
-        type=Path,
-        help="database folder (default: $XDG_CACHE_HOME/panorama-gate/vulndb)",
-    )
+    _db_option(idx)
     idx.set_defaults(func=run_index)
     info = vsub.add_parser("info", help="show what a database holds and its age")
-    info.add_argument(
+    _db_option(info)
+    info.set_defaults(func=run_info)
+    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--vuln-db",
         "--db",
         dest="vuln_db",
         type=Path,
         help="database folder (default: $XDG_CACHE_HOME/panorama-gate/vulndb)",
     )
-    info.set_defaults(func=run_info)
-    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 
 def run_update(args: argparse.Namespace) -> int:

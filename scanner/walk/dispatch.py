@@ -12,7 +12,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -48,6 +47,7 @@ from scanner.walk.components import ComponentStage
 from scanner.walk.digesting import DigestTap
 from scanner.walk.ownership import Ownership, OwnershipIndex
 from scanner.walk.peek import PeekedMember
+from scanner.walk.trees import TreeFolders
 from scanner.walk.workers import AnalyzerWorker, WalkResult, WorkerDiedError, WorkerPool
 from scanner.walk.workers import run_safely as _run_safely
 
@@ -130,7 +130,7 @@ class Dispatcher:
         self._hosted: dict[str, AnalyzerWorker] = {}
         # files whose digest a worker takes: (path, algorithm, token, seq)
         self._pending: list[tuple[str, str, str, int]] = []
-        self._trees: dict[str, Path] = {}
+        self.trees = TreeFolders(work_dir)
         self._artifact = ""
         self._model_artifact = False
         self.ownership: OwnershipIndex | None = None
@@ -152,7 +152,6 @@ class Dispatcher:
         self.outputs = []
         self._walk = []
         self._seq = 0
-        self._trees = {}
         rootfs = (fmt or sa.format) in ROOTFS_FORMATS
         self.ownership = (
             OwnershipIndex(sa.artifact.name) if rootfs and self.track_ownership else None
@@ -162,10 +161,7 @@ class Dispatcher:
             self._hosted = self.pool.for_artifact(
                 sa.artifact.size, {a.name: a for a in self.file_analyzers}
             )
-        for t in self.tree_analyzers:
-            self._trees[t.name] = Path(
-                tempfile.mkdtemp(prefix=f"tree-{t.name}-", dir=self.work_dir)
-            )
+        self.trees.begin(t.name for t in self.tree_analyzers)
 
     def _loader(self, member: PeekedMember, named: bool) -> IO[bytes] | bytes:
         start = time.perf_counter()
@@ -363,7 +359,7 @@ class Dispatcher:
                 self._walk.append((seq, self._slot[a.name], got))
         for i, t in enumerate(trees):
             start, read = time.perf_counter(), self._read_seconds
-            failure = self._materialise(t, entry)
+            failure = self.trees.add(t.name, entry)
             spent = time.perf_counter() - start - (self._read_seconds - read)
             self.analyzer_tally.add(t.name, spent, m.size, 1)
             if failure is not None:
@@ -406,28 +402,7 @@ class Dispatcher:
         """A whiteout in a later layer: the file leaves the merged trees."""
         if self.ownership is not None:
             self.ownership.remove(path)
-        for root in self._trees.values():
-            target = root / path
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target, ignore_errors=True)
-            elif target.exists() or target.is_symlink():
-                target.unlink()
-
-    def _materialise(self, t: TreeAnalyzer, entry: FileEntry) -> AnalyzerFailure | None:
-        root = self._trees[t.name]
-        dest = root / entry.path
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if dest.is_symlink() or dest.is_file():
-                dest.unlink()
-            with entry.open() as src, dest.open("wb") as out:
-                shutil.copyfileobj(src, out, CHUNK)
-            os.chmod(dest, 0o444)
-        except OSError as exc:
-            return AnalyzerFailure(
-                t.name, f"cannot copy file for analysis: {exc.strerror or exc}", entry.location()
-            )
-        return None
+        self.trees.remove(path)
 
     def analyze_config(self, config: dict[str, object], sa: SourceArtifact) -> None:
         """Hand an image config to every ImageConfigAnalyzer."""
@@ -501,7 +476,7 @@ class Dispatcher:
                     self._timed(c, loc, partial(c.analyze_components, components, sa))
                 )
         for t in self.tree_analyzers:
-            root = self._trees.pop(t.name)
+            root = self.trees.take(t.name)
             try:
                 self.outputs.extend(self._timed(t, loc, partial(t.analyze_tree, root, sa)))
             finally:
