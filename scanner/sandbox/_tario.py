@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from scanner.errors import SourceError
+from scanner.tarextract import UnsafeMemberError, extract_member
 
 __all__ = ["compression_of", "extract_rootfs", "open_tar_stream", "plain_or_gzip"]
 
@@ -83,8 +84,8 @@ def plain_or_gzip(path: Path, work: Path) -> Path:
 def extract_rootfs(path: Path, dest: Path) -> None:
     """Extract a rootfs tar into ``dest`` for bubblewrap.
 
-    The ``tar`` extraction filter refuses members whose real path would leave ``dest``;
-    device nodes and fifos are skipped (the sandbox gets its own ``/dev``).
+    The ``tar`` extraction filter (``scanner.tarextract``) refuses members whose real path
+    would leave ``dest``; device nodes and fifos are skipped (the sandbox gets its own ``/dev``).
     """
     dest.mkdir(parents=True, exist_ok=True)
     with _raw_stream(path) as fp:
@@ -94,8 +95,8 @@ def extract_rootfs(path: Path, dest: Path) -> None:
                     if member.isdev() or member.isfifo():
                         continue
                     try:
-                        tf.extract(member, dest, filter="tar")
-                    except tarfile.FilterError as exc:
+                        extract_member(tf, member, dest)
+                    except UnsafeMemberError as exc:
                         raise SourceError(f"{path}: unsafe member {member.name!r}: {exc}") from exc
         except tarfile.TarError as exc:
             raise SourceError(f"{path}: cannot extract: {exc}") from exc

@@ -200,7 +200,9 @@ def build_rootfs() -> bytes:
         fs.file(real.as_posix().lstrip("/"), real)
         if lib.name != real.name:
             fs.symlink(real.parent.as_posix().lstrip("/") + "/" + lib.name, real.name)
-    fs.file("usr/local/lib/" + f"lib{PY}.so.1.0", prefix / "lib" / f"lib{PY}.so.1.0")
+    libpython = prefix / "lib" / f"lib{PY}.so.1.0"
+    if libpython.exists():  # a shared-library build (pyenv's); Debian's python3 is static
+        fs.file("usr/local/lib/" + libpython.name, libpython)
     loader = Path("/lib64/ld-linux-x86-64.so.2")
     if loader.exists():
         fs.file("usr/lib64/ld-linux-x86-64.so.2", loader.resolve())

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scanner.errors import UsageError
+from scanner.tarextract import extract_member
 
 __all__ = [
     "HookError",
@@ -222,7 +223,8 @@ def materialise(repo: Path, commit: str, paths: Sequence[str], dest: Path) -> No
         assert proc.stdout is not None
         try:
             with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-                tar.extractall(dest, filter="tar")
+                for member in tar:
+                    extract_member(tar, member, dest)
         except (tarfile.TarError, OSError) as exc:
             proc.kill()
             raise HookError(f"cannot unpack {commit[:12]} from git archive: {exc}") from exc
