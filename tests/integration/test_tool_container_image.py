@@ -192,11 +192,14 @@ def build_rootfs() -> bytes:
         fs.file(f"usr/bin/{t.name}", t.resolve())
     fs.symlink("usr/bin/sh", "dash")
     for lib in sorted(shared_libraries(elf + tools)):
-        if lib.resolve().is_relative_to(site) or lib.resolve().is_relative_to(prefix):
-            if lib.name.startswith("libpython"):
-                fs.file(f"usr/local/lib/{lib.name}", lib.resolve())
-            continue
         real = lib.resolve()
+        if lib.name.startswith("libpython"):
+            fs.file(f"usr/local/lib/{lib.name}", real)
+            continue
+        if real.is_relative_to(site) or real.is_relative_to(stdlib):
+            continue  # copied with site-packages or the standard library above
+        # everything else at its own path: the system's libraries (Debian's python3 has its
+        # prefix in /usr, so "under the prefix" does not mean "part of Python")
         fs.file(real.as_posix().lstrip("/"), real)
         if lib.name != real.name:
             fs.symlink(real.parent.as_posix().lstrip("/") + "/" + lib.name, real.name)
