@@ -191,6 +191,8 @@ def build_rootfs() -> bytes:
     for t in tools:
         fs.file(f"usr/bin/{t.name}", t.resolve())
     fs.symlink("usr/bin/sh", "dash")
+    # Debian's python3 (its site.py) looks in dist-packages, not site-packages
+    fs.symlink(f"usr/local/lib/{PY}/dist-packages", "site-packages")
     for lib in sorted(shared_libraries(elf + tools)):
         real = lib.resolve()
         if lib.name.startswith("libpython"):
