@@ -33,8 +33,10 @@ from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[2]
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+# EXTERNALLY-MANAGED: Debian's marker (PEP 668); the stand-in for python:3.11-slim has none
 STDLIB_SKIP = frozenset(
     {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3"}
+    | {"EXTERNALLY-MANAGED"}
 )
 RUN_ID = uuid.uuid4().hex[:10]
 LABEL = f"panorama-gate-test=tool-image-{RUN_ID}"
@@ -138,7 +140,7 @@ class RootFs:
             rel = Path(root).relative_to(src).as_posix()
             for f in sorted(files):
                 p = Path(root) / f
-                if f.endswith(".a") or p.is_symlink() and not p.exists():
+                if f in skip or f.endswith(".a") or p.is_symlink() and not p.exists():
                     continue
                 name = f"{dest}/{rel}/{f}" if rel != "." else f"{dest}/{f}"
                 self.file(name, p.resolve() if p.is_symlink() else p)
