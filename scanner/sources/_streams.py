@@ -271,11 +271,25 @@ READ_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class PrefixedReader(io.RawIOBase):
-    """Re-serves the sniffed head bytes, then the rest of the stream."""
+    """Re-serves the sniffed head bytes, then the rest of the stream.
 
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+    ``owns_rest``: closing this reader closes ``rest`` too (a member's own reader, whose head a
+    sniff read); otherwise ``rest`` stays open (the archive stream a reader goes on with).
+    """
+
+    def __init__(self, head: bytes, rest: IO[bytes], *, owns_rest: bool = False) -> None:
         self._head = head
         self._rest = rest
+        self._owns_rest = owns_rest
+
+    def close(self) -> None:
+        if self._owns_rest and not self.closed:
+            try:
+                self._rest.close()
+            finally:
+                super().close()
+            return
+        super().close()
 
     def readable(self) -> bool:
         return True

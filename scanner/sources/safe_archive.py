@@ -27,6 +27,7 @@ from scanner.sources._streams import (
     READ_ERRORS,
     ArchiveStreamError,
     Compression,
+    PrefixedReader,
     decompressing_reader,
     sniff_compression,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Compression",
     "LinkContext",
     "MemberType",
+    "PrefixedReader",
     "SafeTarInfo",
     "SafeTarReader",
     "SafeZipReader",

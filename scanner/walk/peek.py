@@ -14,9 +14,15 @@ Example::
 
 from __future__ import annotations
 
-from typing import IO, Any, cast
+from typing import IO, cast
 
-from scanner.sources.safe_archive import CHUNK, READ_ERRORS, ArchiveMember, ArchiveStreamError
+from scanner.sources.safe_archive import (
+    CHUNK,
+    READ_ERRORS,
+    ArchiveMember,
+    ArchiveStreamError,
+    PrefixedReader,
+)
 from scanner.sources.sniff import Sniffed, sniff
 
 __all__ = ["PeekedMember"]
@@ -105,35 +111,4 @@ class PeekedMember:
         reader, self._reader = self._reader, None
         if reader is None:
             return self.member.open()
-        return cast(IO[bytes], _Replay(self._head, reader))
-
-
-class _Replay:
-    """The peeked head, then the rest of the reader it came from."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size < 0:
-                out = self._head + self._rest.read()
-                self._head = b""
-                return out
-            out = self._head[:size]
-            self._head = self._head[size:]
-            return out
-        return self._rest.read(size)
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._rest.close()
-
-    def __enter__(self) -> _Replay:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        return cast(IO[bytes], PrefixedReader(self._head, reader, owns_rest=True))
