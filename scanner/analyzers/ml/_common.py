@@ -15,6 +15,7 @@ from scanner.sources.sniff import Sniffed, sniff
 
 __all__ = [
     "SliceReader",
+    "metadata_secret",
     "model_finding",
     "model_options",
     "opt_int",
@@ -127,6 +128,36 @@ def secret_kind(key: str, value: str) -> str | None:
         if not match.sample:
             return match.rule
     return None
+
+
+def metadata_secret(
+    analyzer: str,
+    path: str,
+    where: str,
+    key: str,
+    value: str,
+    location: Location,
+    *,
+    evidence_at: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Finding | None:
+    """The ``<analyzer>.metadata-secret`` finding (high, category secret) for a secret that a
+    model's metadata ``key: value`` pair in ``where`` holds, or ``None`` when it holds none."""
+    kind = secret_kind(key, value)
+    if kind is None:
+        return None
+    shown = redacted(value)
+    return Finding.create(
+        rule_id=f"{analyzer}.metadata-secret",
+        category=Category.SECRET,
+        severity=Severity.HIGH,
+        message=f"{path} stores a secret ({kind}) in {where} key {key!r}: {shown}; "
+        "remove it and rotate the credential.",
+        location=location,
+        evidence=f"{evidence_at}:{key}:{kind}",
+        cwe=798,
+        properties={"key": key, **(extra or {}), "kind": kind, "redacted": shown},
+    )
 
 
 def redacted(value: str) -> str:

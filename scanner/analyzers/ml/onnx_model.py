@@ -32,14 +32,13 @@ from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
 from scanner.analyzers.ml._common import (
     MODEL_MAX_SIZE,
+    metadata_secret,
     model_finding,
     model_options,
     opt_int,
-    redacted,
-    secret_kind,
 )
 from scanner.analyzers.ml._protowire import ONNX_SCHEMA, WireError, strip_message
-from scanner.models import AnalyzerFailure, Category, Finding, Location, Severity
+from scanner.models import AnalyzerFailure, Finding, Location, Severity
 from scanner.sources.sniff import ContentKind
 
 __all__ = ["OnnxAnalyzer", "OnnxSkeleton", "load_skeleton"]
@@ -397,20 +396,12 @@ class OnnxAnalyzer(FileAnalyzer):
         for where, key, value in pairs:
             if not value:
                 continue
-            kind = secret_kind(key, value)
-            if kind is None:
-                continue
-            yield Finding.create(
-                rule_id=f"{self.name}.metadata-secret",
-                category=Category.SECRET,
-                severity=Severity.HIGH,
-                message=f"{entry.path} stores a secret ({kind}) in {where} key {key!r}: "
-                f"{redacted(value)}; remove it and rotate the credential.",
-                location=loc,
-                evidence=f"{where}:{key}:{kind}",
-                cwe=798,
-                properties={"key": key, "field": where, "kind": kind, "redacted": redacted(value)},
-            )
+            found = metadata_secret(
+                self.name, entry.path, where, key, value, loc,
+                evidence_at=where, extra={"field": where},
+            )  # fmt: skip
+            if found is not None:
+                yield found
 
 
 def _traversal_problem(location: str) -> str | None:

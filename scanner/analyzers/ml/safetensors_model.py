@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 from scanner.analyzers.entry import FileEntry
 from scanner.analyzers.interface import FileAnalyzer, Output
-from scanner.analyzers.ml._common import MODEL_MAX_SIZE, model_finding, redacted, secret_kind
-from scanner.models import Category, Finding, Severity
+from scanner.analyzers.ml._common import MODEL_MAX_SIZE, metadata_secret, model_finding
+from scanner.models import Severity
 from scanner.sources.sniff import ContentKind
 
 __all__ = ["SafetensorsAnalyzer"]
@@ -87,20 +87,12 @@ class SafetensorsAnalyzer(FileAnalyzer):
             )
         meta = header.get("__metadata__") or {}
         for key, value in meta.items():
-            kind = secret_kind(str(key), str(value))
-            if kind is None:
-                continue
-            yield Finding.create(
-                rule_id=f"{self.name}.metadata-secret",
-                category=Category.SECRET,
-                severity=Severity.HIGH,
-                message=f"{entry.path} stores a secret ({kind}) in __metadata__ key {key!r}: "
-                f"{redacted(str(value))}; remove it and rotate the credential.",
-                location=loc,
-                evidence=f"metadata:{key}:{kind}",
-                cwe=798,
-                properties={"key": key, "kind": kind, "redacted": redacted(str(value))},
-            )
+            found = metadata_secret(
+                self.name, entry.path, "__metadata__", str(key), str(value), loc,
+                evidence_at="metadata",
+            )  # fmt: skip
+            if found is not None:
+                yield found
 
     def _header(self, entry: FileEntry) -> tuple[dict[str, Any], int]:
         f = entry.open()
