@@ -1,4 +1,4 @@
-"""Build tar archives (plain, gzip, zstd), docker-save and OCI image archives in code.
+"""Build tar and zip archives (plain, gzip, zstd), docker-save and OCI image archives in code.
 
 Example::
 
@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import tarfile
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,21 @@ def tar_bytes(members: Iterable[M], compression: str = "", fmt: int = tarfile.PA
             else:
                 tf.addfile(ti)
     return compress(buf.getvalue(), compression)
+
+
+def zip_bytes(members: Mapping[str, bytes], prefix: bytes = b"") -> bytes:
+    """A zip archive (stored, not deflated) of ``members``, after ``prefix`` bytes if any."""
+    buf = io.BytesIO()
+    buf.write(prefix)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def files_tar(members: Mapping[str, bytes]) -> bytes:
+    """A plain tar archive of regular files, ``name: content``."""
+    return tar_bytes(M(name, data) for name, data in members.items())
 
 
 def rootfs_members(files: Mapping[str, bytes], *, with_base: bool = True) -> list[M]:

@@ -16,10 +16,11 @@ import io
 import json
 import pickle
 import struct
-import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+
+from tests.helpers.archives import files_tar, zip_bytes
 
 __all__ = ["Case", "P", "build_corpus", "pickle_family_cases"]
 
@@ -106,25 +107,6 @@ def _os_system(proto: int) -> bytes:
     return P(proto).glob("os", "system").ustr("id").tuple1().reduce().stop()
 
 
-def _zip(members: dict[str, bytes], prefix: bytes = b"") -> bytes:
-    buf = io.BytesIO()
-    buf.write(prefix)
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def _tar(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _bad_crc(zip_bytes: bytes) -> bytes:
     """Corrupt the CRC of data.pkl in both the local header and the central directory."""
     data = bytearray(zip_bytes)
@@ -151,7 +133,7 @@ def _torch_zip(data_pkl: bytes, extra: dict[str, bytes] | None = None) -> bytes:
         "archive/version": b"3\n",
     }
     members.update(extra or {})
-    return _zip(members)
+    return zip_bytes(members)
 
 
 def _joblib_evil() -> bytes:
@@ -300,23 +282,23 @@ def pickle_family_cases() -> list[Case]:
         Case("zip-bad-crc", "crc.pt", _bad_crc(_torch_zip(_os_system(2))),
              "pickle.code-execution", "os.system",
              "zip member with a wrong CRC (CVE-2025-10156 style bypass)"),
-        Case("polyglot", "poly.pt", _zip({"archive/data.pkl": pickle.dumps({}, protocol=2)},
+        Case("polyglot", "poly.pt", zip_bytes({"archive/data.pkl": pickle.dumps({}, protocol=2)},
                                            prefix=_os_system(2)),
              "pickle.polyglot", "", "pickle prepended to a zip checkpoint",
              also=("pickle.code-execution",)),
         Case("torchscript-constants", "scripted.pt",
-             _zip({"m/data.pkl": P(2).glob("__torch__", "Net").raw(b")\x81").stop(),
+             zip_bytes({"m/data.pkl": P(2).glob("__torch__", "Net").raw(b")\x81").stop(),
                    "m/constants.pkl": _os_system(2),
                    "m/code/__torch__.py": b"def forward(self, x):\n    return x\n"}),
              "pickle.code-execution", "os.system", "TorchScript constants.pkl"),
         Case("torchscript-code", "scripted_code.pt",
-             _zip({"m/data.pkl": P(2).glob("__torch__", "Net").raw(b")\x81").stop(),
+             zip_bytes({"m/data.pkl": P(2).glob("__torch__", "Net").raw(b")\x81").stop(),
                    "m/constants.pkl": P(2).raw(b")").stop(),
                    "m/code/__torch__.py":
                    b"def forward(self):\n  return torch.from_file('/etc/shadow')\n"}),
              "pickle.torchscript-file-access", "from_file", "TorchScript code reads a file"),
         Case("legacy-tar", "legacy_tar.pth",
-             _tar({"sys_info": pickle.dumps({"little_endian": True}, protocol=2),
+             files_tar({"sys_info": pickle.dumps({"little_endian": True}, protocol=2),
                    "pickle": _os_system(2),
                    "storages": pickle.dumps(0, protocol=2),
                    "tensors": pickle.dumps(0, protocol=2)}),
@@ -329,7 +311,7 @@ def pickle_family_cases() -> list[Case]:
              "pickle.code-execution", "subprocess.check_output", "zlib-compressed joblib"),
         Case("npy-object", "arr.npy", _npy_object(_os_system(2)), "pickle.numpy-object-array",
              "", "NumPy object array", also=("pickle.code-execution",)),
-        Case("npz-object", "arrs.npz", _zip({"x.npy": _npy_object(_os_system(3))}),
+        Case("npz-object", "arrs.npz", zip_bytes({"x.npy": _npy_object(_os_system(3))}),
              "pickle.code-execution", "os.system", "object array inside .npz"),
         Case("odd-start-bin", "pytorch_model.bin",
              P(0).raw(b"N0").glob("os", "system").raw(b"(S'id'\ntR").stop(),
@@ -413,7 +395,7 @@ def keras_h5(config: dict[str, object]) -> bytes:
 
 
 def keras_zip(config: dict[str, object]) -> bytes:
-    return _zip({"config.json": json.dumps(config).encode(),
+    return zip_bytes({"config.json": json.dumps(config).encode(),
                  "metadata.json": b'{"keras_version": "3.3.3"}'})  # fmt: skip
 
 

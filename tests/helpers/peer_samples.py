@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tests.helpers.archives import zip_bytes
+
 __all__ = ["PeerSample", "build_peer_samples", "reduce_pickle"]
 
 PICKLESCAN = "picklescan 1.0.5"
@@ -106,17 +108,9 @@ def reduce_pickle(
     return head + call + _body(args, protocol) + b"R."
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def _set_flags(zip_bytes: bytes, flag: int) -> bytes:
+def _set_flags(archive: bytes, flag: int) -> bytes:
     """Set a general-purpose flag bit in every local and central header."""
-    data = bytearray(zip_bytes)
+    data = bytearray(archive)
     for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         start = 0
         while (i := data.find(sig, start)) != -1:
@@ -386,7 +380,7 @@ def _cloudpickle_like() -> bytes:
 def _picklescan_archives() -> list[PeerSample]:
     suite = PICKLESCAN
     evil = reduce_pickle("builtins", "eval", ("print('456')",), 4)
-    plain = _zip({"data.pkl": evil})
+    plain = zip_bytes({"data.pkl": evil})
     cd = bytearray(plain)
     first = cd.find(b"data.pkl")
     second = cd.find(b"data.pkl", first + 1)
@@ -406,7 +400,7 @@ def _picklescan_archives() -> list[PeerSample]:
             suite,
             "malicious1_wrong_ext.zip",
             "malicious1_wrong_ext.zip",
-            _zip({"data.txt": evil}),
+            zip_bytes({"data.txt": evil}),
             True,
         ),  # fmt: skip
     ]
@@ -578,7 +572,7 @@ def _keras_h5(config: dict[str, Any]) -> bytes:
 def _keras_v3(config: dict[str, Any]) -> bytes:
     import json
 
-    return _zip({"metadata.json": b'{"keras_version": "3.0.0"}', "config.json": json.dumps(config).encode(),
+    return zip_bytes({"metadata.json": b'{"keras_version": "3.0.0"}', "config.json": json.dumps(config).encode(),
                  "model.weights.h5": _keras_h5({"class_name": "weights"})})  # fmt: skip
 
 
@@ -916,7 +910,7 @@ def fickling_samples() -> list[PeerSample]:
             out.append(PeerSample(suite, f"attack {name} protocol {proto}", f"{name}.p{proto}.pkl", _real_reduce(func, args, proto), True))  # fmt: skip
     out.append(PeerSample(suite, "attack types.FunctionType (STACK_GLOBAL)", "types.FunctionType.pkl", _stack_global_only("types", "FunctionType"), True))  # fmt: skip
     evil = _real_reduce(os.system, ("id",), 4)
-    crc = bytearray(_zip({"data.pkl": evil}))
+    crc = bytearray(zip_bytes({"data.pkl": evil}))
     cd = crc.find(b"PK\x01\x02") + 16
     crc[cd : cd + 4] = bytes(b ^ 0xFF for b in crc[cd : cd + 4])
     out += [
@@ -957,7 +951,11 @@ def fickling_samples() -> list[PeerSample]:
         ),  # fmt: skip
         PeerSample(suite, "CVE-2025-10156 zip central-directory CRC", "crc.zip", bytes(crc), True),
         PeerSample(
-            suite, "cve valid zip model/data.pkl", "valid.zip", _zip({"model/data.pkl": evil}), True
+            suite,
+            "cve valid zip model/data.pkl",
+            "valid.zip",
+            zip_bytes({"model/data.pkl": evil}),
+            True,
         ),  # fmt: skip
         PeerSample(suite, "CVE-2025-10155 .bin extension", "model.bin", evil, True),
         PeerSample(

@@ -15,17 +15,7 @@ import pytest
 
 import scanner.tarextract
 from scanner.tarextract import UnsafeMemberError, extract_member
-
-
-def _tar(members: list[tuple[str, bytes, int]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data, mode in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = mode
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+from tests.helpers.archives import M, tar_bytes
 
 
 def _extract(data: bytes, dest: Path) -> None:
@@ -44,7 +34,7 @@ def filters(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.usefixtures("filters")
 def test_ordinary_members_land_inside_with_their_mode_tamed(tmp_path: Path) -> None:
-    data = _tar([("app/run.py", b"print(1)\n", 0o4777), ("/etc/motd", b"hello\n", 0o644)])
+    data = tar_bytes([M("app/run.py", b"print(1)\n", mode=0o4777), M("/etc/motd", b"hello\n")])
     _extract(data, tmp_path)
     run = tmp_path / "app" / "run.py"
     assert run.read_bytes() == b"print(1)\n"
@@ -60,7 +50,7 @@ def test_a_member_leaving_the_folder_is_refused(tmp_path: Path, name: str) -> No
     dest = tmp_path / "dest"
     dest.mkdir()
     with pytest.raises(UnsafeMemberError):
-        _extract(_tar([(name, b"x", 0o644)]), dest)
+        _extract(tar_bytes([M(name, b"x")]), dest)
     assert not (tmp_path / "escape.txt").exists()
 
 
@@ -69,14 +59,7 @@ def test_a_file_written_through_a_link_out_of_the_folder_is_refused(tmp_path: Pa
     dest, outside = tmp_path / "dest", tmp_path / "outside"
     dest.mkdir()
     outside.mkdir()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        link = tarfile.TarInfo("conf")
-        link.type, link.linkname = tarfile.SYMTYPE, str(outside)
-        tf.addfile(link)
-        info = tarfile.TarInfo("conf/planted")
-        info.size = 1
-        tf.addfile(info, io.BytesIO(b"x"))
+    data = tar_bytes([M("conf", kind="symlink", linkname=str(outside)), M("conf/planted", b"x")])
     with pytest.raises(UnsafeMemberError):
-        _extract(buf.getvalue(), dest)
+        _extract(data, dest)
     assert list(outside.iterdir()) == []

@@ -13,8 +13,6 @@ import os
 import pickle
 import pickletools
 import struct
-import tarfile
-import zipfile
 import zlib
 
 import pytest
@@ -32,24 +30,7 @@ from scanner.sources.sniff import (
     zip_kind,
 )
 from scanner.walk.peek import PeekedMember
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def _tar(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+from tests.helpers.archives import files_tar, zip_bytes
 
 
 def _pb(no: int, data: bytes) -> bytes:
@@ -76,17 +57,20 @@ CASES = {
     "pickle protocol 0": (pickle.dumps({"a": [1, 2]}, protocol=0), ContentKind.PICKLE),
     "pickle protocol 1": (pickle.dumps([None, 1.5], protocol=1), ContentKind.PICKLE),
     "torch zip": (
-        _zip({"archive/data.pkl": b"\x80\x02}.", "archive/version": b"3"}),
+        zip_bytes({"archive/data.pkl": b"\x80\x02}.", "archive/version": b"3"}),
         ContentKind.TORCH_ZIP,
     ),  # fmt: skip
     "torchscript zip": (
-        _zip({"archive/data/0": b"\0" * 8, "archive/constants.pkl": b"."}),
+        zip_bytes({"archive/data/0": b"\0" * 8, "archive/constants.pkl": b"."}),
         ContentKind.TORCH_ZIP,
     ),  # fmt: skip
-    "npz": (_zip({"a.npy": _npy()}), ContentKind.NPZ),
-    "plain zip": (_zip({"README.md": b"hi"}), ContentKind.ZIP),
-    "tar": (_tar({"model/saved_model.pb": SAVED_MODEL}), ContentKind.TAR),
-    "legacy torch tar": (_tar({"sys_info": b"x", "pickle": b"."}), ContentKind.TORCH_LEGACY_TAR),
+    "npz": (zip_bytes({"a.npy": _npy()}), ContentKind.NPZ),
+    "plain zip": (zip_bytes({"README.md": b"hi"}), ContentKind.ZIP),
+    "tar": (files_tar({"model/saved_model.pb": SAVED_MODEL}), ContentKind.TAR),
+    "legacy torch tar": (
+        files_tar({"sys_info": b"x", "pickle": b"."}),
+        ContentKind.TORCH_LEGACY_TAR,
+    ),
     "npy": (_npy(), ContentKind.NUMPY),
     "hdf5": (b"\x89HDF\r\n\x1a\n" + b"\0" * 64, ContentKind.HDF5),
     "safetensors": (_safetensors(), ContentKind.SAFETENSORS),
