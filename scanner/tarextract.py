@@ -46,10 +46,10 @@ def extract_member(tf: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> 
         except tarfile.FilterError as exc:
             raise UnsafeMemberError(str(exc)) from exc
         return
-    tf.extract(filtered(member, dest), dest)
+    tf.extract(_filtered(member, dest), dest)
 
 
-def filtered(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo:
+def _filtered(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo:
     """``member`` as the ``tar`` filter would let it through; raises UnsafeMemberError."""
     root = os.path.realpath(dest)
     name = member.name.lstrip("/" + os.sep)
