@@ -54,7 +54,7 @@ from scanner.sources.safe_archive import CHUNK
 from scanner.treedigest import tree_manifest
 from scanner.walk.dispatch import Dispatcher, run_safely
 from scanner.walk.walker import ArtifactWalker, Progress, entry_of, mark_shadowed
-from scanner.walk.workers import PARALLEL_MIN_BYTES, WorkerPlan, WorkerPool
+from scanner.walk.workers import PARALLEL_MIN_BYTES, WorkerPlan, WorkerPool, warm_up
 
 __all__ = ["Progress", "scan"]
 
@@ -73,6 +73,32 @@ def _instantiate(config: ScanConfig, work_dir: Path) -> list[Analyzer]:
         a.configure(AnalyzerContext(cls.name, config.analyzer_options(cls.name), config, work_dir))
         analyzers.append(a)
     return analyzers
+
+
+def _holds_big_files(target: Path) -> bool:
+    """Whether the target is, or its ``assets/`` holds, a file big enough for workers."""
+    try:
+        if target.is_file():
+            return target.stat().st_size >= PARALLEL_MIN_BYTES
+        with os.scandir(target / "assets") as it:
+            return any(
+                e.is_file(follow_symlinks=False) and e.stat().st_size >= PARALLEL_MIN_BYTES
+                for e in it
+            )
+    except OSError:
+        return False  # detect_target says what is wrong with the target
+
+
+def _warm_up_workers(config: ScanConfig, analyzers: list[Analyzer] | None) -> None:
+    """Start the workers' fork server while the target is read (``warm_up``)."""
+    if analyzers is not None:
+        warm_up(type(a) for a in analyzers)
+        return
+    try:
+        classes = select(load_analyzers(), config.analyzers)
+    except ScannerError:
+        return  # a selection naming no analyzer: _instantiate reports it, after the target
+    warm_up(classes)
 
 
 def _name(a: Analyzer) -> str:
@@ -129,6 +155,8 @@ def scan(
     target = Path(target)
     started = time.perf_counter(), _cpu_seconds()
     with _work_dir(config) as work:
+        if config.effective_jobs() > 1 and _holds_big_files(target):
+            _warm_up_workers(config, analyzers)
         st = detect_target(target)
         if analyzers is None:
             analyzers = _instantiate(config, work)

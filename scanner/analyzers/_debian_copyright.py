@@ -32,7 +32,7 @@ from license_expression import ExpressionError
 from scanner.analyzers._license_text import match_text
 from scanner.analyzers._licensing import family, normalize_expression, spdx_licensing
 
-__all__ = ["CopyrightFile", "debian_copyright_licenses", "find_copyright"]
+__all__ = ["CopyrightFile", "debian_copyright_licenses", "find_copyright", "machine_readable"]
 
 _COMMON_RX = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9.+\-]+)")
 _COMMON: dict[str, str] = {
@@ -95,10 +95,18 @@ def _common_licenses(text: str) -> list[str]:
     return out
 
 
+_FORMAT_RX = re.compile(r"\s*Format:\s*\S*(?:dep5|copyright-format)", re.IGNORECASE)
+
+
+def machine_readable(text: str) -> bool:
+    """Whether a copyright file declares the machine-readable format (DEP-5)."""
+    return _FORMAT_RX.match(text) is not None
+
+
 def debian_copyright_licenses(data: bytes) -> tuple[tuple[str, ...], str]:
     """Licenses named by a Debian ``copyright`` file and the method used ("" when none)."""
     text = data.decode("utf-8", "replace")
-    if re.match(r"\s*Format:\s*\S*(?:dep5|copyright-format)", text, re.IGNORECASE):
+    if machine_readable(text):
         found = _dep5(text)
         if found:
             return tuple(found), "dep5"

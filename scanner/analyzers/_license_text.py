@@ -23,11 +23,13 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,7 +43,9 @@ __all__ = [
     "bundled_blocks",
     "match_text",
     "own_part",
+    "recording",
     "sections",
+    "teach",
 ]
 
 # A text bigger than this is a bundle of sources, not a license: only its head is matched.
@@ -104,6 +108,11 @@ _FSF_RX = re.compile(
 )
 _FSF_BASE = {None: "GPL", "": "GPL", "lesser": "LGPL", "library": "LGPL", "affero": "AGPL"}
 
+# Matches by the SHA-256 of the text's bytes; ``_recorded``, when set, also gets each new one.
+CACHE_SIZE = 8192
+_cache: dict[str, TextMatch] = {}
+_recorded: dict[str, TextMatch] | None = None
+# one lock: the matcher memoises DFA states in one shared object, and the cache is shared too
 _lock = threading.Lock()
 
 
@@ -135,10 +144,8 @@ def _fsf_notice(text: str) -> str | None:
     return f"{base}-{version}-{suffix}"
 
 
-@lru_cache(maxsize=8192)
-def _match_cached(digest: str, text: str) -> TextMatch:
-    del digest  # the cache key: equal texts share one entry without comparing 100 KB strings
-    with _lock:  # the matcher memoises DFA states in one shared object
+def _match(text: str) -> TextMatch:
+    with _lock:
         regions = identify_license(text, coverage_threshold=0.0)
     if not regions:
         notice = _fsf_notice(text)
@@ -174,7 +181,45 @@ def match_text(data: bytes | str) -> TextMatch:
     text = raw.decode("utf-8", "replace")
     if not text.strip():
         return TextMatch()
-    return _match_cached(hashlib.sha256(raw).hexdigest(), text)
+    # the key is the text's digest: equal texts share one entry without comparing 100 KB strings
+    digest = hashlib.sha256(raw).hexdigest()
+    found = _cache.get(digest)
+    if found is None:
+        found = _match(text)
+        with _lock:
+            if len(_cache) >= CACHE_SIZE:
+                _cache.clear()  # a scan meets a few hundred texts: this is a safety bound
+            _cache[digest] = found
+    if _recorded is not None:
+        _recorded[digest] = found
+    return found
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, TextMatch]]:
+    """Collect every match looked up inside the block (computed or cached), by digest.
+
+    An analyzer worker matches the license texts it is handed while the walk goes on and sends
+    what it recorded back: ``teach`` puts it in the scanning process's cache, so the component
+    stage finds each text already matched when the artifact ends.
+    """
+    global _recorded
+    got: dict[str, TextMatch] = {}
+    with _lock:
+        outer, _recorded = _recorded, got
+    try:
+        yield got
+    finally:
+        with _lock:
+            _recorded = outer
+
+
+def teach(matches: Mapping[str, TextMatch]) -> None:
+    """Add matches computed elsewhere (``recording``) to this process's cache."""
+    with _lock:
+        if len(_cache) + len(matches) > CACHE_SIZE:
+            _cache.clear()
+        _cache.update(matches)
 
 
 def states_dual(text: str) -> bool:

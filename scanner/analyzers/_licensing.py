@@ -50,6 +50,7 @@ __all__ = [
     "classifier_to_spdx",
     "conflicts_with",
     "family",
+    "file_evidence",
     "normalize_expression",
     "python_dist_licenses",
     "resolve",
@@ -237,7 +238,7 @@ def _is_own_license_file(rel: str) -> bool:
     return bool(re.fullmatch(r"(?:apache|bsd|mit|gpl|lgpl|mpl|isc|psf|apache-?2(?:\.0)?)", rest))
 
 
-def _file_evidence(files: Iterable[tuple[str, bytes]]) -> Evidence | None:
+def file_evidence(files: Iterable[tuple[str, bytes]]) -> Evidence | None:
     """The distribution's own license files, matched: ANDed, or ORed when they say "either"."""
     ids: list[str] = []
     paths: list[str] = []
@@ -348,7 +349,7 @@ def python_dist_licenses(
         if m.ids and m.kind == "license-text":
             op = " OR " if m.dual else " AND "
             evidence.append(Evidence("license-text", op.join(m.ids), "License field", 3))
-    file_ev = _file_evidence(files)
+    file_ev = file_evidence(files)
     if file_ev is not None:
         evidence.append(file_ev)
     licence_classifiers = [c for c in classifiers if c.startswith("License ::")]

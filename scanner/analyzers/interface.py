@@ -175,10 +175,13 @@ class FileAnalyzer(Analyzer):
     same process, so state kept for ``finish`` must be kept per artifact (keyed by
     ``entry.artifact``) and nothing may be shared with the rest of the scan. Set it on
     analyzers whose work is worth a process (the cost of handing the bytes over is about a
-    copy).
+    copy). ``worker_imports`` names the heavy modules such an analyzer imports lazily.
     """
 
     parallel: ClassVar[bool] = False
+    # Modules a parallel analyzer imports lazily on its first file (a heavy library): a worker's
+    # fork server imports them before the walk starts, so no worker stops to import mid-walk.
+    worker_imports: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def analyze(self, entry: FileEntry) -> Iterable[Output]:

@@ -20,6 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
+from scanner.analyzers._license_prematch import is_prematched
+from scanner.analyzers._license_text import teach
 from scanner.analyzers.entry import FileEntry, LazyContent
 from scanner.analyzers.interface import (
     Analyzer,
@@ -349,6 +351,8 @@ class Dispatcher:
             entry.extra["sniffed"] = sniffed
         entry.extra["model_artifact"] = self._model_artifact
         if remote:
+            if inventory and is_prematched(path):
+                entry.extra["license_text"] = True  # matched in the worker's idle moments
             self._hand_over(seq, entry, remote, algorithm)
         if inventory:
             assert self.stage is not None
@@ -433,6 +437,7 @@ class Dispatcher:
             walk.extend(reply.results)
             finished.update(reply.finished)
             digests.update(reply.digests)
+            teach(reply.texts)
             self.analyzer_tally.merge(reply.analyzers)
             self.stage_tally.merge(reply.stages)
             self.worker_cpu_seconds += reply.cpu_seconds

@@ -9,6 +9,10 @@ the moments no batch is waiting, so that a burst of them never holds the walk up
 left runs when the artifact ends, before ``finish``. Outputs carry the file's sequence number
 and the analyzer's slot, so the scanning process merges them in serial order.
 
+Package license texts the walk marks (``extra["license_text"]``) wait in the same idle moments
+to be matched as the component stage will match them (``_license_prematch``); the matches go
+back with the reply, so the scanning process does not match them after the walk.
+
 Example::
 
     serve(conn, plan, ("secrets", "onnx"))     # the worker process's target
@@ -34,6 +38,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO, cast
 
+from scanner.analyzers._license_prematch import prematch
+from scanner.analyzers._license_text import TextMatch, recording
 from scanner.analyzers.entry import FileEntry, LazyContent
 from scanner.analyzers.interface import AnalyzerContext, FileAnalyzer, Output
 from scanner.config import ScanConfig
@@ -49,8 +55,10 @@ __all__ = [
     "WorkerPlan",
     "WorkerReply",
     "hostable",
+    "hostable_class",
     "run_safely",
     "serve",
+    "worker_modules",
 ]
 
 log = logging.getLogger(__name__)
@@ -109,13 +117,25 @@ def run_safely(
 def hostable(analyzer: object) -> bool:
     """Whether a worker can build and run this analyzer (a parallel FileAnalyzer whose class
     it can import by name)."""
-    cls = type(analyzer)
+    return hostable_class(type(analyzer))
+
+
+def hostable_class(cls: type) -> bool:
+    """``hostable`` for the analyzers of a class, before any is built."""
     return (
-        isinstance(analyzer, FileAnalyzer)
+        issubclass(cls, FileAnalyzer)
         and bool(getattr(cls, "parallel", False))
         and "<locals>" not in cls.__qualname__
         and cls.__module__ != "__main__"
     )
+
+
+def worker_modules(classes: Iterable[type]) -> list[str]:
+    """What a worker's fork server imports up front for these analyzer classes: this module,
+    the hostable ones' modules and the heavy libraries they import lazily (``worker_imports``)."""
+    hosted = [c for c in classes if hostable_class(c)]
+    lazy = {m for c in hosted for m in getattr(c, "worker_imports", ())}
+    return [__name__, *sorted({c.__module__ for c in hosted}), *sorted(lazy)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +148,7 @@ class WorkerReply:
     analyzers: dict[str, TallyRow]
     stages: dict[str, TallyRow]
     cpu_seconds: float
+    texts: dict[str, TextMatch]  # license texts matched (``_license_text.teach``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +158,17 @@ class WorkerPlan:
     config: ScanConfig
     work_dir: Path
     classes: Mapping[str, tuple[str, str]]  # analyzer name -> (module, qualified class name)
+    preload: tuple[str, ...] = ()  # modules the fork server imports (``worker_modules``)
 
     @classmethod
     def of(cls, analyzers: Iterable[object], config: ScanConfig, work_dir: Path) -> WorkerPlan:
         """The plan for the hostable ones among ``analyzers``."""
+        hosted = [a for a in analyzers if hostable(a)]
         classes = {
             a.name: (type(a).__module__, type(a).__qualname__)  # type: ignore[attr-defined]
-            for a in analyzers
-            if hostable(a)
+            for a in hosted
         }
-        return cls(config, work_dir, classes)
+        return cls(config, work_dir, classes, tuple(worker_modules(type(a) for a in hosted)))
 
 
 def _build(plan: WorkerPlan, names: Iterable[str]) -> dict[str, FileAnalyzer]:
@@ -207,6 +229,8 @@ class _Host:
         self.at_once = {n for n, a in analyzers.items() if "**" in type(a).patterns}
         self.backlog: collections.deque[_Waiting] = collections.deque()
         self.backlog_bytes = 0
+        self.texts: collections.deque[tuple[str, bytes]] = collections.deque()
+        self.learned: dict[str, TextMatch] = {}
         self.results: list[WalkResult] = []
         self.digests: list[tuple[int, str]] = []
         self.tally = Tally()
@@ -238,6 +262,9 @@ class _Host:
                     self.stages.add("digest", time.perf_counter() - start, size, 1)
                 self._run(seq, entry, (w for w in wanted if w[1] in self.at_once))
             finally:
+                if extra.get("license_text") and isinstance(data, bytes):
+                    self.texts.append((path, data))
+                    self.backlog_bytes += len(data)
                 if later:
                     self.backlog.append(_Waiting(seq, entry, later, data))
                     self.backlog_bytes += len(data) if isinstance(data, bytes) else 0
@@ -246,8 +273,16 @@ class _Host:
         while self.backlog_bytes > BACKLOG_BYTES:
             self.work()
 
+    @property
+    def waiting(self) -> bool:
+        """Whether files wait for an idle moment."""
+        return bool(self.backlog or self.texts)
+
     def work(self) -> None:
-        """Analyse the oldest waiting file."""
+        """Analyse the oldest waiting file (model files first, then license texts)."""
+        if not self.backlog:
+            self._match_text()
+            return
         w = self.backlog.popleft()
         self.backlog_bytes -= len(w.data) if isinstance(w.data, bytes) else 0
         try:
@@ -255,9 +290,21 @@ class _Host:
         finally:
             _release(w.entry, w.data)
 
+    def _match_text(self) -> None:
+        path, data = self.texts.popleft()
+        self.backlog_bytes -= len(data)
+        start = time.perf_counter()
+        try:
+            with recording() as got:
+                prematch(path, data)
+        except Exception:  # noqa: BLE001 - the stage matches it again and reports what fails
+            log.debug("license text %s not matched ahead", path, exc_info=True)
+        self.learned.update(got)
+        self.stages.add("license-texts", time.perf_counter() - start, len(data), 1)
+
     def finish(self, sa: SourceArtifact) -> bytes:
         """Analyse what waits, run each analyzer's finish(), and say it all."""
-        while self.backlog:
+        while self.waiting:
             self.work()
         loc = Location(sa.artifact.name)
         finished: dict[str, list[Output]] = {}
@@ -274,8 +321,9 @@ class _Host:
             self.tally.export(),
             self.stages.export(),
             cpu - self.cpu,
+            self.learned,
         )
-        self.results, self.digests, self.cpu = [], [], cpu
+        self.results, self.digests, self.cpu, self.learned = [], [], cpu, {}
         self.tally, self.stages = Tally(), Tally()
         return pickle.dumps(reply, protocol=5)
 
@@ -291,7 +339,7 @@ def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
         return
     conn.send_bytes(pickle.dumps(("ready", os.getpid()), protocol=5))
     while True:
-        if host.backlog and not conn.poll(0):
+        if host.waiting and not conn.poll(0):
             host.work()  # nothing waiting in the pipe: time for a model file
             continue
         try:

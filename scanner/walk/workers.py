@@ -37,13 +37,12 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import cast
 
 from scanner.analyzers.interface import FileAnalyzer
 from scanner.forkserver import start_forkserver
 from scanner.sources.interface import SourceArtifact
-from scanner.walk import worker_host
 from scanner.walk.worker_host import (
     Batch,
     EntryMeta,
@@ -53,6 +52,7 @@ from scanner.walk.worker_host import (
     hostable,
     run_safely,
     serve,
+    worker_modules,
 )
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "WorkerReply",
     "hostable",
     "run_safely",
+    "warm_up",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,17 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # --- the scanning side ----------------------------------------------------------------------
 
 
+def warm_up(classes: Iterable[type]) -> None:
+    """Start the fork server now, importing what workers of these analyzer classes need.
+
+    Called while the scan is still reading its target: the server's imports (the analyzers'
+    modules, onnx) then run on another core, and the first worker forks from a ready server
+    instead of holding the walk up while it starts. Starting it is all this does: which
+    artifacts get workers is still decided per artifact (``WorkerPool.for_artifact``).
+    """
+    start_forkserver(worker_modules(classes))
+
+
 class AnalyzerWorker:
     """A worker process hosting some analyzers, and the thread that feeds it."""
 
@@ -98,7 +110,7 @@ class AnalyzerWorker:
         self.names = names
         ctx = multiprocessing.get_context("forkserver")
         # SIGINT blocked, stderr quiet, the analyzers' modules loaded: see scanner.forkserver
-        start_forkserver([worker_host.__name__, *sorted({plan.classes[n][0] for n in names})])
+        start_forkserver(plan.preload)
         self._conn, child = ctx.Pipe(duplex=True)
         self._proc = ctx.Process(
             target=serve, args=(child, plan, names), name="panorama-gate-analyzers", daemon=True

@@ -140,6 +140,7 @@ class OnnxAnalyzer(FileAnalyzer):
 
     name: ClassVar[str] = "onnx"
     parallel: ClassVar[bool] = True  # heavy: runs in a worker beside the walk
+    worker_imports: ClassVar[tuple[str, ...]] = ("onnx", "onnx.checker", "onnx.shape_inference")
     version: ClassVar[int] = 1
     tags: ClassVar[frozenset[str]] = frozenset({"model"})
     patterns: ClassVar[tuple[str, ...]] = ("**/*.onnx", "**/*.onnx.model")
