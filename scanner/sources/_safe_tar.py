@@ -11,6 +11,7 @@ from typing import IO, Any, cast
 from scanner.config import ArchiveLimits
 from scanner.errors import UnsafeArchiveError
 from scanner.models import Finding, Severity
+from scanner.sources._member_reader import MemberReader
 from scanner.sources._members import (
     ArchiveMember,
     LinkContext,
@@ -315,6 +316,12 @@ class SafeTarReader:
                 path,
                 size=ti.size,
             )
+        elif not ti.issparse():
+            bounded, offset, size = self._bounded, ti.offset_data, ti.size
+
+            def opener() -> IO[bytes]:
+                return cast(IO[bytes], MemberReader(cast(IO[bytes], bounded), offset, size))
+
         else:
 
             def opener() -> IO[bytes]:

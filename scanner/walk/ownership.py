@@ -149,6 +149,7 @@ class OwnershipIndex:
         self._digests: dict[str, tuple[str, str]] = {}  # path -> (algorithm, hex)
         self._hardlinks: dict[str, str] = {}
         self._symlinks: dict[str, str] = {}
+        self._folders: dict[str, str] = {}  # folder -> where it really is (``_canonical``)
         self._content: dict[str, bytes] = {}  # package databases and .pth files
         # folders holding files a RECORD lists -> that distribution (for unlisted additions)
         self._pkg_dirs: dict[str, Owner] = {}
@@ -201,12 +202,14 @@ class OwnershipIndex:
     def add_symlink(self, path: str, target: str) -> None:
         """Record a symlink (directory links decide where a listed path really is)."""
         self._symlinks[path] = target
+        self._folders.clear()
 
     def remove(self, path: str) -> None:
         """A whiteout in a later layer: the path and everything under it is gone."""
         for table in (self._digests, self._hardlinks, self._symlinks, self._content):
             for p in [p for p in table if p == path or p.startswith(path + "/")]:
                 del table[p]
+        self._folders.clear()
 
     # -- at the end ---------------------------------------------------------------------
     def resolve(self) -> Ownership:
@@ -241,7 +244,24 @@ class OwnershipIndex:
         return result
 
     def _canonical(self, path: str) -> str:
-        """``path`` with every directory symlink on the way resolved inside the root."""
+        """``path`` with every directory symlink on the way resolved inside the root.
+
+        The last part is never resolved, so a path is its folder's canonical form plus its
+        name: folders are few (a database lists some 30,000 files in 2,000 folders), and each
+        is resolved once.
+        """
+        folder, sep, name = path.rpartition("/")
+        if not sep:
+            return path
+        real = self._folders.get(folder)
+        if real is None:
+            # every part of the folder resolved: as the folder of a name that no link can have
+            # (the name stays the last part, so the result ends "/\0", or is "\0" at the root)
+            resolved = self._resolve(folder + "/\0")
+            real = self._folders[folder] = resolved[:-2] if resolved != "\0" else "\0"
+        return name if real == "\0" else f"{real}/{name}"
+
+    def _resolve(self, path: str) -> str:
         parts = path.split("/")
         for _ in range(40):  # a bound against link loops
             for i in range(1, len(parts)):
