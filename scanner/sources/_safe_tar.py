@@ -35,6 +35,7 @@ from scanner.sources._streams import (
     decompressing_reader,
     sniff_compression,
 )
+from scanner.sources._tar_header import parse_header
 
 __all__ = ["SafeTarInfo", "SafeTarReader"]
 
@@ -45,8 +46,13 @@ class SafeTarInfo(tarfile.TarInfo):
     This overrides two private methods of the standard library's ``tarfile``: it has no public
     hook to bound a header's size before it is read into memory (a 4 GiB pax header is a
     memory bomb), and the fuzz and hostile-archive tests cover both paths on every Python the
-    project supports.
+    project supports. It also parses each header block the short way (``_tar_header``: the
+    public ``frombuf``'s result, property-tested against it).
     """
+
+    @classmethod
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> SafeTarInfo:
+        return parse_header(cls, buf, encoding, errors)
 
     def _proc_pax(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
         if self.size > MAX_HEADER_BYTES:
