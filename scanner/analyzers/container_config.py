@@ -233,6 +233,8 @@ _CACHES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(?:root|home/[^/]+)/\.cache/(?:pypoetry|uv)/"), "~/.cache (poetry/uv)"),
     (re.compile(r"^opt/conda/pkgs/[^/]+\.(?:tar\.bz2|conda)$"), "opt/conda/pkgs"),
 )
+# every file's path is asked whether it is a cache: one regex for all of them
+_ANY_CACHE = re.compile("|".join(f"(?:{rx.pattern})" for rx, _ in _CACHES))
 _APP_TREE = re.compile(r"^(?:panorama|src)/")
 
 
@@ -263,7 +265,7 @@ class ContainerFilesCheck(FileAnalyzer):
             return True
         if mode & 0o002 and _APP_TREE.match(path):
             return True
-        return any(rx.match(path) for rx, _ in _CACHES)
+        return _ANY_CACHE.match(path) is not None
 
     def analyze(self, entry: FileEntry) -> Iterable[Output]:
         """Findings for one file's metadata; cache files are tallied for ``finish``."""

@@ -179,8 +179,8 @@ class FileAnalyzer(Analyzer):
     """
 
     parallel: ClassVar[bool] = False
-    # Modules a parallel analyzer imports lazily on its first file (a heavy library): a worker's
-    # fork server imports them before the walk starts, so no worker stops to import mid-walk.
+    # Modules a parallel analyzer imports lazily on its first file (a heavy library): a worker
+    # imports them on a thread as it starts, so that it does not stop to import mid-walk.
     worker_imports: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod

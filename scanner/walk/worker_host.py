@@ -29,6 +29,7 @@ import logging
 import os
 import pickle
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -131,11 +132,28 @@ def hostable_class(cls: type) -> bool:
 
 
 def worker_modules(classes: Iterable[type]) -> list[str]:
-    """What a worker's fork server imports up front for these analyzer classes: this module,
-    the hostable ones' modules and the heavy libraries they import lazily (``worker_imports``)."""
+    """What a worker's fork server imports up front for these analyzer classes: this module
+    and the hostable ones' modules. Their heavy libraries (``worker_imports``) are imported by
+    each worker as it starts (``_import_heavy``): kept out of the fork server, whose memory
+    would otherwise count twice."""
     hosted = [c for c in classes if hostable_class(c)]
-    lazy = {m for c in hosted for m in getattr(c, "worker_imports", ())}
-    return [__name__, *sorted({c.__module__ for c in hosted}), *sorted(lazy)]
+    return [__name__, *sorted({c.__module__ for c in hosted})]
+
+
+def _import_heavy(analyzers: Iterable[FileAnalyzer]) -> threading.Thread:
+    """Import the analyzers' heavy libraries on a thread while the first batches arrive, so
+    that the first ONNX file does not stop the worker (and the walk behind it) to import."""
+
+    def run() -> None:
+        for module in sorted({m for a in analyzers for m in type(a).worker_imports}):
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - the analyzer's own import says it, as a failure
+                log.debug("could not import %s ahead", module, exc_info=True)
+
+    thread = threading.Thread(target=run, name="pg-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +356,7 @@ def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
         conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}"), protocol=5))
         return
     conn.send_bytes(pickle.dumps(("ready", os.getpid()), protocol=5))
+    _import_heavy(host.analyzers.values())
     while True:
         if host.waiting and not conn.poll(0):
             host.work()  # nothing waiting in the pipe: time for a model file
