@@ -29,6 +29,7 @@ import logging
 import os
 import pickle
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -48,6 +49,8 @@ from scanner.models import AnalyzerFailure, Location, frozen_mapping
 from scanner.sources.interface import SourceArtifact
 from scanner.sources.sniff import Sniffed
 from scanner.timing import Tally, TallyRow
+from scanner.walk.ring import HEADER as RING_HEADER
+from scanner.walk.ring import Ring
 
 __all__ = [
     "Batch",
@@ -75,7 +78,8 @@ none); ``extra`` is the entry's ``extra`` (what its content was sniffed as)."""
 WalkResult = tuple[int, int, list[Output]]
 """``(seq, slot, outputs)``: what one analyzer said about the ``seq``-th file of the walk."""
 Batch = list[tuple[int, tuple[tuple[int, str], ...], EntryMeta, Any]]
-"""Files as they travel: ``(seq, ((slot, analyzer name), ...), meta, bytes or spool path)``."""
+"""Files as they travel: ``(seq, ((slot, analyzer name), ...), meta, content)``, the content
+being the bytes, a place in the ring ``(offset, length)`` or a spool file's path."""
 
 
 def _reduce_mappingproxy(m: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
@@ -248,6 +252,7 @@ class _Host:
         self.backlog: collections.deque[_Waiting] = collections.deque()
         self.backlog_bytes = 0
         self.texts: collections.deque[tuple[str, bytes]] = collections.deque()
+        self.pieces: list[bytes] = []  # a big file's pieces so far (``piece``)
         self.learned: dict[str, TextMatch] = {}
         self.results: list[WalkResult] = []
         self.digests: list[tuple[int, str]] = []
@@ -264,8 +269,15 @@ class _Host:
             if got:
                 self.results.append((seq, slot, got))
 
-    def files(self, batch: Batch) -> None:
-        """Digest each file when asked, run the analyzers that keep pace, queue the rest."""
+    def files(self, batch: Batch, ring: Ring | None = None, end: int = 0) -> None:
+        """Digest each file when asked, run the analyzers that keep pace, queue the rest.
+
+        Files that came through the ring are copied out first, and their space given back at
+        once (``end``), so that the walk can go on filling it while these are analysed.
+        """
+        if ring is not None:
+            batch = [(s, w, m, self._content(ring, d)) for s, w, m, d in batch]
+            ring.release(end)
         for seq, wanted, meta, data in batch:
             artifact, path, size, mode, uid, gid, layer, layer_id, algorithm, extra = meta
             entry = FileEntry(
@@ -290,6 +302,18 @@ class _Host:
                     _release(entry, data)
         while self.backlog_bytes > BACKLOG_BYTES:
             self.work()
+
+    def piece(self, data: bytes) -> None:
+        """One piece of a big file that came through the ring (the next ``joined`` file)."""
+        self.pieces.append(data)
+
+    def _content(self, ring: Ring, item: Any) -> bytes | str:
+        if not isinstance(item, tuple):
+            return cast(bytes | str, item)
+        if item[0] == "joined":
+            data, self.pieces = b"".join(self.pieces), []
+            return data
+        return ring.take(item)
 
     @property
     def waiting(self) -> bool:
@@ -346,6 +370,18 @@ class _Host:
         return pickle.dumps(reply, protocol=5)
 
 
+def _receive_ring(conn: Connection) -> Ring | None:
+    """The ring's memory, which the scanning process sends right after "ready" (or not)."""
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    try:
+        _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+    finally:
+        sock.close()
+    if not fds:
+        return None
+    return Ring.attach(fds[0], os.fstat(fds[0]).st_size - RING_HEADER)
+
+
 def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
     """The worker's main loop: build the analyzers, then serve batches until told to stop."""
     # Ctrl-C reaches the whole process group: the scanning process handles it and stops us.
@@ -356,6 +392,7 @@ def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
         conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}"), protocol=5))
         return
     conn.send_bytes(pickle.dumps(("ready", os.getpid()), protocol=5))
+    ring = _receive_ring(conn)
     _import_heavy(host.analyzers.values())
     while True:
         if host.waiting and not conn.poll(0):
@@ -367,7 +404,12 @@ def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
         except EOFError:
             return  # the scanning process went away
         if kind == "files":
-            host.files(body)
+            batch, end = body
+            host.files(batch, ring, end)
+        elif kind == "piece" and ring is not None:
+            place, end = body
+            host.piece(ring.take(place))
+            ring.release(end)
         elif kind == "finish":
             conn.send_bytes(host.finish(body))
         else:

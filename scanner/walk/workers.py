@@ -8,12 +8,14 @@ analyzer keeps for ``finish`` stays whole. Its results come back when the artifa
 the keys the dispatcher orders outputs by, so a parallel scan reports exactly what a serial
 one does. The worker's side is ``scanner.walk.worker_host``.
 
-The hand-off costs one copy of each file's bytes into a pipe: small files travel in batches of
-about a MiB (pickled in the walk's thread, written by a sender thread that waits in the kernel
-without the GIL); a file too big to keep in memory travels as the path of its spool file,
-which the worker deletes when done. At most ``INFLIGHT_BYTES`` of batches wait, so memory stays
-flat whatever the artifact's size. For files it is sent anyway, the worker also takes the digest
-the ownership join needs (``EntryMeta``'s last field), off the walk's thread.
+The hand-off costs one copy of each file's bytes: files up to a MiB are copied into a ring of
+shared memory (``scanner.walk.ring``; the walk waits when it is full) and their places travel
+in batches of about a MiB of content (pickled in the walk's thread, written by a sender thread
+that waits in the kernel without the GIL); bigger ones travel in the pickle itself (or, where
+there is no ring, every file does); a file too big to keep in memory travels as the path of its
+spool file, which the worker deletes when done. At most ``INFLIGHT_BYTES`` of batches wait, so
+memory stays flat whatever the artifact's size. For files it is sent anyway, the worker also
+takes the digest the ownership join needs (``EntryMeta``'s last field), off the walk's thread.
 
 Fail closed: a worker that dies (a crash in a native parser, the OOM killer) makes every
 analyzer it hosted fail for that artifact (``AnalyzerFailure``: the verdict is incomplete).
@@ -35,6 +37,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -43,6 +46,7 @@ from typing import cast
 from scanner.analyzers.interface import FileAnalyzer
 from scanner.forkserver import start_forkserver
 from scanner.sources.interface import SourceArtifact
+from scanner.walk.ring import MAX_FILE, Ring
 from scanner.walk.worker_host import (
     Batch,
     EntryMeta,
@@ -83,6 +87,7 @@ INFLIGHT_BYTES = 8 * 1024 * 1024
 # Below this many bytes waiting, a worker is keeping up and also takes the files' digests; above,
 # the walk's thread takes them: the two share the work whatever the machine's other load.
 SPARE_BELOW_BYTES = 4 * 1024 * 1024
+RING_POLL = 0.0005  # seconds between looks at a full ring
 READY_TIMEOUT = 60.0  # seconds a worker may take to start (a cold fork server imports a lot)
 # Smaller artifacts are analysed in the scanning process: a worker's start costs more than it
 # saves on a few MiB (a code folder, a model archive of a few files).
@@ -117,6 +122,11 @@ class AnalyzerWorker:
         )
         self._proc.start()
         child.close()
+        try:
+            self._ring = Ring.create()
+        except OSError as exc:  # no shared memory to be had: the bytes go in the pickle
+            log.debug("no shared-memory ring (%s)", exc)
+            self._ring = None
         self._pending: collections.deque[bytes] = collections.deque()
         self._inflight = 0
         self._closing = False
@@ -147,6 +157,8 @@ class AnalyzerWorker:
                 if self._conn.poll(0.05):
                     kind, _ = pickle.loads(self._conn.recv_bytes())  # noqa: S301 - our child
                     self._ready = kind == "ready"
+                    if self._ready:
+                        self._send_ring()
                     return self._ready
             except (EOFError, OSError) as exc:
                 self._broken = exc
@@ -154,11 +166,33 @@ class AnalyzerWorker:
                 self._broken = WorkerDiedError(f"exit code {self._proc.exitcode}")
         return False
 
+    def _send_ring(self) -> None:
+        """Pass the ring's memory to the worker (``b"N"``, no descriptor: there is none). The
+        worker reads this right after saying it is ready, before any batch."""
+        sock = socket.socket(fileno=os.dup(self._conn.fileno()))
+        try:
+            if self._ring is not None:
+                socket.send_fds(sock, [b"R"], [self._ring.fd])
+            else:
+                sock.sendall(b"N")
+        finally:
+            sock.close()
+
+    def _ring_wait(self) -> bool:
+        """The ring is full: send what is batched (its files hold ring space the worker can
+        only free once it has them), wait a moment; False once the worker is gone."""
+        self.flush()
+        time.sleep(RING_POLL)
+        if self._broken is None and not self._proc.is_alive():
+            self._broken = WorkerDiedError(f"exit code {self._proc.exitcode}")
+        return self._broken is None
+
     @property
     def keeping_up(self) -> bool:
         """Whether the worker reads batches about as fast as they come (little is waiting):
         then it can take on more, such as the digests the walk would otherwise take."""
-        return self._inflight < SPARE_BELOW_BYTES
+        waiting = self._inflight + (self._ring.backlog() if self._ring is not None else 0)
+        return waiting < SPARE_BELOW_BYTES
 
     def _send_loop(self) -> None:
         while True:
@@ -200,16 +234,39 @@ class AnalyzerWorker:
                 with contextlib.suppress(OSError):
                     os.unlink(data)
             return
-        self._batch.append((seq, wanted, meta, data))
-        self._batch_bytes += len(data) if isinstance(data, bytes) else 0
+        size = len(data) if isinstance(data, bytes) else 0
+        item: bytes | str | tuple[int, int] | tuple[str, int] = data
+        if self._ring is not None and isinstance(data, bytes) and size > 0:
+            got = self._through_ring(data)
+            if got is None:
+                return  # the worker died while the ring was full
+            item = got
+        self._batch.append((seq, wanted, meta, item))
+        self._batch_bytes += size
         if self._batch_bytes >= BATCH_BYTES or len(self._batch) >= BATCH_FILES:
             self.flush()
+
+    def _through_ring(self, data: bytes) -> tuple[int, int] | tuple[str, int] | None:
+        """Copy a file into the ring: its place, or for a file bigger than ``MAX_FILE``, its
+        pieces sent ahead one by one (``("joined", size)``: the worker joins what came)."""
+        assert self._ring is not None
+        if len(data) <= MAX_FILE:
+            return self._ring.put(data, self._ring_wait)
+        self.flush()  # the pieces must follow every file batched before this one
+        view = memoryview(data)
+        for off in range(0, len(data), MAX_FILE):
+            place = self._ring.put(view[off : off + MAX_FILE], self._ring_wait)
+            if place is None:
+                return None
+            self._put(("piece", (place, self._ring.written)))
+        return ("joined", len(data))
 
     def flush(self) -> None:
         """Send what is batched."""
         if self._batch:
             batch, self._batch, self._batch_bytes = self._batch, [], 0
-            self._put(("files", batch))
+            end = self._ring.written if self._ring is not None else 0
+            self._put(("files", (batch, end)))
 
     def finish(self, sa: SourceArtifact) -> WorkerReply:
         """End the artifact: what the worker found, digests and timings.
@@ -256,6 +313,9 @@ class AnalyzerWorker:
             self._proc.join()
         self._conn.close()
         self._sender.join(timeout=5)
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
 
 
 class WorkerPool:
