@@ -8,8 +8,9 @@ copied twice (in here, out there) and the pipe carries only their place (``bench
 
 The ring is a ``memfd`` (anonymous shared memory, freed when both ends close it) passed to the
 worker over the pipe's socket (``socket.send_fds``). Its first 8 bytes say how far the worker
-has copied out (a count that only grows); the walk reserves space behind that and waits, with
-the worker's death checked, when the ring is full. Files bigger than ``MAX_FILE`` travel
+has copied out (a count that only grows); the walk reserves space behind that and, when the
+ring is full, sleeps on a pipe the worker writes a byte to as it gives space back (the
+worker's death checked between sleeps). Files bigger than ``MAX_FILE`` travel
 in pieces, each sent (and copied out, and its space given back) on its own, and the worker
 joins them: the ring never has to hold more than a batch of small files or one piece.
 
@@ -17,15 +18,17 @@ Example::
 
     ring = Ring.create(8 << 20)              # the scanning side; None where there is no memfd
     place = ring.put(data, wait=lambda: True) # (offset, length), sent in the batch
-    # the worker's side:
-    view = Ring.attach(fd, size)
+    # the worker's side, with the descriptors ring.for_worker() sent it:
+    view = Ring.attach(fds)
     data = view.take(place); view.release(end)
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
+import select
 import struct
 from collections.abc import Callable
 
@@ -38,13 +41,20 @@ _COUNT = struct.Struct("<Q")
 
 
 class Ring:
-    """One direction of shared memory: the scanning side puts, the worker takes."""
+    """One direction of shared memory: the scanning side puts, the worker takes.
 
-    def __init__(self, fd: int, size: int) -> None:
+    A pipe goes with it: the worker writes a byte to it each time it gives space back, so that
+    the scanning side, when the ring is full, sleeps until then (``wait_for_space``) instead of
+    polling.
+    """
+
+    def __init__(self, fd: int, size: int, wake_r: int = -1, wake_w: int = -1) -> None:
         self.fd = fd
         self.size = size
         self._map = mmap.mmap(fd, HEADER + size)
         self.written = 0  # bytes reserved so far, wrap-around waste included (scanning side)
+        self._wake_r = wake_r  # the scanning side's end of the pipe
+        self._wake_w = wake_w  # the worker's end (the scanning side's until it is sent)
 
     @classmethod
     def create(cls, size: int | None = None) -> Ring | None:
@@ -56,15 +66,29 @@ class Ring:
         fd = os.memfd_create("panorama-gate-ring", os.MFD_CLOEXEC)
         try:
             os.ftruncate(fd, HEADER + size)
-            return cls(fd, size)
+            wake_r, wake_w = os.pipe()
         except OSError:
             os.close(fd)
             raise
+        os.set_blocking(wake_r, False)
+        return cls(fd, size, wake_r, wake_w)
 
     @classmethod
-    def attach(cls, fd: int, size: int) -> Ring:
-        """The worker's view of a ring whose ``fd`` it received."""
-        return cls(fd, size)
+    def attach(cls, fds: list[int]) -> Ring:
+        """The worker's view of a ring whose descriptors (``for_worker``) it received."""
+        fd, wake_w = fds
+        os.set_blocking(wake_w, False)
+        return cls(fd, os.fstat(fd).st_size - HEADER, -1, wake_w)
+
+    def for_worker(self) -> list[int]:
+        """The descriptors to send the worker (then ``sent``)."""
+        return [self.fd, self._wake_w]
+
+    def sent(self) -> None:
+        """The worker has its descriptors: close the pipe's far end here."""
+        if self._wake_w != -1:
+            os.close(self._wake_w)
+            self._wake_w = -1
 
     def copied(self) -> int:
         """How far the worker has copied out (the count it last released)."""
@@ -100,10 +124,25 @@ class Ring:
         return self._map[HEADER + start : HEADER + start + n]
 
     def release(self, end: int) -> None:
-        """Say that everything put before ``end`` (a ``written`` count) is copied out."""
+        """Say that everything put before ``end`` (a ``written`` count) is copied out, and
+        wake the scanning side if it waits (the pipe full means it has wake-ups to read)."""
         _COUNT.pack_into(self._map, 0, end)
+        if self._wake_w != -1:
+            with contextlib.suppress(BlockingIOError, BrokenPipeError):
+                os.write(self._wake_w, b"\0")
+
+    def wait_for_space(self, timeout: float) -> None:
+        """Sleep until the worker gives space back (or ``timeout`` seconds pass); a wake-up
+        from before only makes the caller look again."""
+        ready, _, _ = select.select([self._wake_r], [], [], timeout)
+        if ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_r, 65536)
 
     def close(self) -> None:
         """Unmap and close this end (the memory goes when both ends are closed)."""
         self._map.close()
-        os.close(self.fd)
+        for fd in (self.fd, self._wake_r, self._wake_w):
+            if fd != -1:
+                os.close(fd)
+        self._wake_r = self._wake_w = -1

@@ -49,7 +49,6 @@ from scanner.models import AnalyzerFailure, Location, frozen_mapping
 from scanner.sources.interface import SourceArtifact
 from scanner.sources.sniff import Sniffed
 from scanner.timing import Tally, TallyRow
-from scanner.walk.ring import HEADER as RING_HEADER
 from scanner.walk.ring import Ring
 
 __all__ = [
@@ -68,7 +67,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bytes of model files a worker keeps waiting at most; past that it analyses them at once.
-BACKLOG_BYTES = 16 * 1024 * 1024
+BACKLOG_BYTES = 8 * 1024 * 1024
 DIGEST_CHUNK = 1024 * 1024
 
 EntryMeta = tuple[str, str, int, int, int, int, int, str | None, str, dict[str, object]]
@@ -374,12 +373,10 @@ def _receive_ring(conn: Connection) -> Ring | None:
     """The ring's memory, which the scanning process sends right after "ready" (or not)."""
     sock = socket.socket(fileno=os.dup(conn.fileno()))
     try:
-        _, fds, _, _ = socket.recv_fds(sock, 1, 1)
+        _, fds, _, _ = socket.recv_fds(sock, 1, 2)
     finally:
         sock.close()
-    if not fds:
-        return None
-    return Ring.attach(fds[0], os.fstat(fds[0]).st_size - RING_HEADER)
+    return Ring.attach(fds) if fds else None
 
 
 def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:

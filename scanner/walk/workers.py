@@ -87,7 +87,7 @@ INFLIGHT_BYTES = 8 * 1024 * 1024
 # Below this many bytes waiting, a worker is keeping up and also takes the files' digests; above,
 # the walk's thread takes them: the two share the work whatever the machine's other load.
 SPARE_BELOW_BYTES = 4 * 1024 * 1024
-RING_POLL = 0.0005  # seconds between looks at a full ring
+RING_POLL = 0.05  # seconds a full ring is waited on before the worker's life is checked
 READY_TIMEOUT = 60.0  # seconds a worker may take to start (a cold fork server imports a lot)
 # Smaller artifacts are analysed in the scanning process: a worker's start costs more than it
 # saves on a few MiB (a code folder, a model archive of a few files).
@@ -172,7 +172,8 @@ class AnalyzerWorker:
         sock = socket.socket(fileno=os.dup(self._conn.fileno()))
         try:
             if self._ring is not None:
-                socket.send_fds(sock, [b"R"], [self._ring.fd])
+                socket.send_fds(sock, [b"R"], self._ring.for_worker())
+                self._ring.sent()
             else:
                 sock.sendall(b"N")
         finally:
@@ -182,7 +183,8 @@ class AnalyzerWorker:
         """The ring is full: send what is batched (its files hold ring space the worker can
         only free once it has them), wait a moment; False once the worker is gone."""
         self.flush()
-        time.sleep(RING_POLL)
+        assert self._ring is not None
+        self._ring.wait_for_space(RING_POLL)
         if self._broken is None and not self._proc.is_alive():
             self._broken = WorkerDiedError(f"exit code {self._proc.exitcode}")
         return self._broken is None

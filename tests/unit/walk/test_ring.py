@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +20,8 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memfd i
 def test_what_is_put_is_taken_back_intact(sizes: list[int]) -> None:
     ring = Ring.create(1024)
     assert ring is not None
-    worker = Ring.attach(os.dup(ring.fd), 1024)
+    fds = ring.for_worker()
+    worker = Ring.attach([os.dup(fds[0]), os.dup(fds[1])])
     pending: list[tuple[tuple[int, int], bytes]] = []  # put, not yet copied out
 
     def copy_out() -> bool:
@@ -55,4 +58,28 @@ def test_a_full_ring_stops_when_told_to() -> None:
         ring.release(ring.written)
         assert ring.put(b"b" * 30, lambda: False) == (0, 30)  # the tail is skipped, not split
     finally:
+        ring.close()
+
+
+def test_a_full_ring_wakes_when_the_worker_gives_space_back() -> None:
+    ring = Ring.create(100)
+    assert ring is not None
+    fds = ring.for_worker()
+    worker = Ring.attach([os.dup(fds[0]), os.dup(fds[1])])
+    ring.sent()
+    try:
+        assert ring.put(b"a" * 90, lambda: False) is not None
+        timer = threading.Timer(0.2, worker.release, args=(ring.written,))
+        timer.start()
+        started = time.monotonic()
+
+        def wait() -> bool:
+            ring.wait_for_space(30.0)  # woken by the release, long before the timeout
+            return True
+
+        assert ring.put(b"b" * 50, wait) == (0, 50)
+        assert time.monotonic() - started < 10.0
+        timer.join()
+    finally:
+        worker.close()
         ring.close()
