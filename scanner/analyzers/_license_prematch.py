@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from scanner.analyzers._debian_copyright import machine_readable
 from scanner.analyzers._inventory import is_license_file
-from scanner.analyzers._license_text import MAX_TEXT, match_text
+from scanner.analyzers._license_text import MAX_TEXT, match_text, sections
 from scanner.analyzers._licensing import file_evidence
+from scanner.analyzers._vendored import file_qualifier
 
 __all__ = ["is_prematched", "prematch"]
 
@@ -41,5 +42,12 @@ def prematch(path: str, data: bytes) -> None:
     if path.startswith("usr/share/doc/"):
         if not machine_readable(data[:MAX_TEXT].decode("utf-8", "replace")):
             match_text(data)
-    else:
-        file_evidence([(path, data)])
+        return
+    # a distribution's own license text (``file_evidence``), and what the vendored libraries'
+    # licenses are read from (``_vendored.declared_license``): each section of a notices file,
+    # and a license file named after a library, whole
+    file_evidence([(path, data)])
+    for section in sections(data.decode("utf-8", "replace")):
+        match_text(section.body)
+    if file_qualifier(path):
+        match_text(data)

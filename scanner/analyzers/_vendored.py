@@ -31,6 +31,8 @@ from scanner.analyzers._licensing import normalize_expression
 
 __all__ = [
     "VendoredLibrary",
+    "declared_license",
+    "file_qualifier",
     "in_vendored_folder",
     "is_vendored_library",
     "library_stem",
@@ -259,14 +261,20 @@ def declared_license(
                 heading = " ".join(section.heading.split())[:80]
                 return m.expression(), f"{path} ({heading})"
     for path, data in files:
-        file_name = path.rsplit("/", 1)[-1]
-        qualifier = re.sub(r"^(?:licen[cs]e|copying|notice)s?", "", file_name.lower())
-        qualifier = re.sub(r"\.(?:txt|md|rst)$", "", qualifier)
-        if qualifier.strip("-._") and _names_match(names, _words(qualifier)):
+        qualifier = file_qualifier(path)
+        if qualifier and _names_match(names, _words(qualifier)):
             ids = list(match_text(data).ids)
             if ids:
                 return _join(ids), path
     return "", ""
+
+
+def file_qualifier(path: str) -> str:
+    """What a license file's name says besides "license" (``LICENSE_openblas.txt``:
+    ``_openblas``); "" for a plain ``LICENSE``."""
+    qualifier = re.sub(r"^(?:licen[cs]e|copying|notice)s?", "", path.rsplit("/", 1)[-1].lower())
+    qualifier = re.sub(r"\.(?:txt|md|rst)$", "", qualifier)
+    return qualifier if qualifier.strip("-._") else ""
 
 
 def _licenseref(text: str) -> str:
