@@ -6,8 +6,9 @@ its bytes. A walk that reads every member once, front to back, needs none of tha
 the member's ``size`` bytes at its ``offset_data`` from the very stream tarfile reads the
 headers from (a forward-only ``BoundedReader``, which keeps counting and enforcing the
 archive's limits), in one layer, and turns the stream's low-level errors into
-``ArchiveStreamError`` as ``StreamErrors`` does for tarfile's reader. On a stock Debian root
-filesystem of 20,000 files it takes a fifth of the walk's reading time off (``benchmarks/scan.py``).
+``ArchiveStreamError`` as ``StreamErrors`` does for tarfile's reader. On the stock Debian root
+filesystem of ``benchmarks/scan.py`` (20,000 files) the walk's ``read`` stage went from 0.81 s
+to 0.53 s.
 
 Sparse members (holes mapped by GNU or PAX headers) keep tarfile's reader.
 

@@ -1,8 +1,9 @@
 """A tar header block parsed as ``tarfile.TarInfo.frombuf`` parses it, in fewer steps.
 
 ``frombuf`` (public, documented API) slices the 512-byte block 22 times, calls a helper per
-field and sums the block twice through ``struct`` for its two checksums: on a root filesystem
-of 20,000 members that is a fifth of the walk's own time. ``parse_header`` gives the same
+field and sums the block twice through ``struct`` for its two checksums: 20 µs a header, 0.54 s
+for the 26,655 headers of ``benchmarks/scan.py``'s small root filesystem, where this takes 7 µs
+(0.18 s). ``parse_header`` gives the same
 ``TarInfo`` (every attribute, every exception) from one ``struct`` unpack, with the unsigned
 checksum taken by ``zlib.adler32`` (whose low half is 1 + the sum of the bytes, exact below
 65,521) and the signed one only when the unsigned one does not match. Headers it does not

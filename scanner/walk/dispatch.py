@@ -457,6 +457,9 @@ class Dispatcher:
     def finish(self, sa: SourceArtifact) -> list[Output]:
         """End an artifact: FileAnalyzer.finish, ownership, components, then TreeAnalyzers."""
         loc = Location(sa.artifact.name)
+        if self.ownership is not None and self._hosted:
+            with self.stage_tally.timed("ownership"):
+                self.ownership.prepare()  # while the workers finish what they were handed
         walked, finished = self._gather(sa)
         self.outputs[:0] = walked
         for a in self.file_analyzers:

@@ -150,6 +150,7 @@ class OwnershipIndex:
         self._hardlinks: dict[str, str] = {}
         self._symlinks: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> where it really is (``_canonical``)
+        self._expect: dict[str, _Expect] | None = None  # from the databases (``prepare``)
         self._content: dict[str, bytes] = {}  # package databases and .pth files
         # folders holding files a RECORD lists -> that distribution (for unlisted additions)
         self._pkg_dirs: dict[str, Owner] = {}
@@ -179,6 +180,7 @@ class OwnershipIndex:
     def add_content(self, path: str, data: bytes) -> None:
         """Keep a database file's bytes (the last layer's copy wins)."""
         self._content[path] = data
+        self._expect = None
 
     def add_file(self, path: str, algorithm: str, hexdigest: str) -> None:
         """Record a regular file's digest (``""`` when its bytes could not be read)."""
@@ -203,6 +205,7 @@ class OwnershipIndex:
         """Record a symlink (directory links decide where a listed path really is)."""
         self._symlinks[path] = target
         self._folders.clear()
+        self._expect = None
 
     def remove(self, path: str) -> None:
         """A whiteout in a later layer: the path and everything under it is gone."""
@@ -210,15 +213,28 @@ class OwnershipIndex:
             for p in [p for p in table if p == path or p.startswith(path + "/")]:
                 del table[p]
         self._folders.clear()
+        self._expect = None
 
     # -- at the end ---------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Read the package databases into what each file should be (once the walk is over).
+
+        Digests play no part in it: the scan does it while a worker still finishes the
+        digests it was handed. ``resolve`` does it if nobody did.
+        """
+        expect = self._dpkg_expectations()
+        self._record_expectations(expect)
+        self._expect = expect
+
     def resolve(self) -> Ownership:
         """Join digests and databases: owners, statuses, counts and integrity findings."""
         for path, target in self._hardlinks.items():
             if target in self._digests:
                 self._digests[path] = self._digests[target]
-        expect = self._dpkg_expectations()
-        self._record_expectations(expect)
+        if self._expect is None:
+            self.prepare()
+        expect = self._expect
+        assert expect is not None
         result = Ownership(self.artifact)
         counts = dict.fromkeys(
             ("total", "owned", "verified", "modified", "unverified", "unowned", "missing"), 0

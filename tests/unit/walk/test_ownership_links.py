@@ -61,3 +61,22 @@ def test_a_link_added_later_is_followed() -> None:
     assert index._canonical("lib/x86_64/libc.so") == "usr/lib/x86_64/libc.so"
     index.remove("lib")
     assert index._canonical("lib/x86_64/libc.so") == "lib/x86_64/libc.so"
+
+
+def test_databases_read_ahead_follow_what_arrives_after() -> None:
+    # the scan reads the databases while a worker finishes (prepare); anything recorded later
+    # (a link, a database file) must still count when the digests are joined
+    index = OwnershipIndex("rootfs.tar")
+    index.add_content(
+        "var/lib/dpkg/status",
+        b"Package: tool\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n\n",
+    )
+    index.add_content(
+        "var/lib/dpkg/info/tool.md5sums", b"d41d8cd98f00b204e9800998ecf8427e  lib/tool/empty\n"
+    )
+    index.add_file("usr/lib/tool/empty", "md5", "d41d8cd98f00b204e9800998ecf8427e")
+    index.prepare()
+    index.add_symlink("lib", "usr/lib")  # merged /usr: the listed lib/tool/empty is usr/lib/...
+    owned = index.resolve()
+    assert owned.counts["verified"] == 1
+    assert owned.owner_of("usr/lib/tool/empty") is not None
