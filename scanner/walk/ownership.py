@@ -220,8 +220,10 @@ class OwnershipIndex:
         """Read the package databases into what each file should be (once the walk is over).
 
         Digests play no part in it: the scan does it while a worker still finishes the
-        digests it was handed. ``resolve`` does it if nobody did.
+        digests it was handed. ``resolve`` does it if nobody did, or if a database or link
+        arrived since.
         """
+        self._pkg_dirs = {}  # derived from the RECORDs, like what it returns: never kept over
         expect = self._dpkg_expectations()
         self._record_expectations(expect)
         self._expect = expect

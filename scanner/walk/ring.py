@@ -29,13 +29,15 @@ import contextlib
 import mmap
 import os
 import select
+import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
 
-__all__ = ["HEADER", "MAX_FILE", "RING_BYTES", "Ring"]
+__all__ = ["HEADER", "MAX_FILE", "RING_BYTES", "Ring", "receive_ring", "send_ring"]
 
 RING_BYTES = 8 * 1024 * 1024  # shared memory: counted in both processes' RSS once touched
-MAX_FILE = 1024 * 1024  # bigger files travel in the pickled batch
+MAX_FILE = 1024 * 1024  # bigger files travel in pieces of this size
 HEADER = 64  # the copied-out count, on its own cache line
 _COUNT = struct.Struct("<Q")
 
@@ -146,3 +148,32 @@ class Ring:
             if fd != -1:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
+
+
+@contextlib.contextmanager
+def _socket_of(conn: Connection) -> Iterator[socket.socket]:
+    # the pipe to a worker is a socket pair: descriptors travel over it (SCM_RIGHTS)
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def send_ring(conn: Connection, ring: Ring | None) -> None:
+    """Pass the ring's descriptors to the worker at the other end of ``conn`` (``b"N"`` and
+    none when there is no ring). Sent right after the worker says it is ready, before any
+    batch; the worker reads it with ``receive_ring``."""
+    with _socket_of(conn) as sock:
+        if ring is None:
+            sock.sendall(b"N")
+            return
+        socket.send_fds(sock, [b"R"], ring.for_worker())
+    ring.sent()
+
+
+def receive_ring(conn: Connection) -> Ring | None:
+    """The worker's side of ``send_ring``: its view of the ring, or ``None``."""
+    with _socket_of(conn) as sock:
+        _, fds, _, _ = socket.recv_fds(sock, 1, 2)
+    return Ring.attach(fds) if fds else None

@@ -29,7 +29,6 @@ import logging
 import os
 import pickle
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -49,7 +48,7 @@ from scanner.models import AnalyzerFailure, Location, frozen_mapping
 from scanner.sources.interface import SourceArtifact
 from scanner.sources.sniff import Sniffed
 from scanner.timing import Tally, TallyRow
-from scanner.walk.ring import Ring
+from scanner.walk.ring import Ring, receive_ring
 
 __all__ = [
     "Batch",
@@ -369,16 +368,6 @@ class _Host:
         return pickle.dumps(reply, protocol=5)
 
 
-def _receive_ring(conn: Connection) -> Ring | None:
-    """The ring's memory, which the scanning process sends right after "ready" (or not)."""
-    sock = socket.socket(fileno=os.dup(conn.fileno()))
-    try:
-        _, fds, _, _ = socket.recv_fds(sock, 1, 2)
-    finally:
-        sock.close()
-    return Ring.attach(fds) if fds else None
-
-
 def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
     """The worker's main loop: build the analyzers, then serve batches until told to stop."""
     # Ctrl-C reaches the whole process group: the scanning process handles it and stops us.
@@ -389,7 +378,7 @@ def serve(conn: Connection, plan: WorkerPlan, names: tuple[str, ...]) -> None:
         conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}"), protocol=5))
         return
     conn.send_bytes(pickle.dumps(("ready", os.getpid()), protocol=5))
-    ring = _receive_ring(conn)
+    ring = receive_ring(conn)
     _import_heavy(host.analyzers.values())
     while True:
         if host.waiting and not conn.poll(0):

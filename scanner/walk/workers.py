@@ -8,14 +8,15 @@ analyzer keeps for ``finish`` stays whole. Its results come back when the artifa
 the keys the dispatcher orders outputs by, so a parallel scan reports exactly what a serial
 one does. The worker's side is ``scanner.walk.worker_host``.
 
-The hand-off costs one copy of each file's bytes: files up to a MiB are copied into a ring of
-shared memory (``scanner.walk.ring``; the walk waits when it is full) and their places travel
-in batches of about a MiB of content (pickled in the walk's thread, written by a sender thread
-that waits in the kernel without the GIL); bigger ones travel in the pickle itself (or, where
-there is no ring, every file does); a file too big to keep in memory travels as the path of its
-spool file, which the worker deletes when done. At most ``INFLIGHT_BYTES`` of batches wait, so
-memory stays flat whatever the artifact's size. For files it is sent anyway, the worker also
-takes the digest the ownership join needs (``EntryMeta``'s last field), off the walk's thread.
+The hand-off costs one copy of each file's bytes: files are copied into a ring of shared
+memory (``scanner.walk.ring``; the walk waits when it is full), those over a MiB in pieces
+sent ahead one by one, and their places travel in batches of about a MiB of content (pickled in
+the walk's thread, written by a sender thread that waits in the kernel without the GIL); where
+there is no ring the bytes travel in the pickle itself; a file too big to keep in memory
+travels as the path of its spool file, which the worker deletes when done. At most
+``INFLIGHT_BYTES`` of batches wait, so memory stays flat whatever the artifact's size. For
+files it is sent anyway, the worker also takes the digest the ownership join needs
+(``EntryMeta``'s last field), off the walk's thread.
 
 Fail closed: a worker that dies (a crash in a native parser, the OOM killer) makes every
 analyzer it hosted fail for that artifact (``AnalyzerFailure``: the verdict is incomplete).
@@ -37,7 +38,6 @@ import multiprocessing
 import os
 import pickle
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -46,7 +46,7 @@ from typing import cast
 from scanner.analyzers.interface import FileAnalyzer
 from scanner.forkserver import start_forkserver
 from scanner.sources.interface import SourceArtifact
-from scanner.walk.ring import MAX_FILE, Ring
+from scanner.walk.ring import MAX_FILE, Ring, send_ring
 from scanner.walk.worker_host import (
     Batch,
     EntryMeta,
@@ -158,26 +158,13 @@ class AnalyzerWorker:
                     kind, _ = pickle.loads(self._conn.recv_bytes())  # noqa: S301 - our child
                     self._ready = kind == "ready"
                     if self._ready:
-                        self._send_ring()
+                        send_ring(self._conn, self._ring)
                     return self._ready
             except (EOFError, OSError) as exc:
                 self._broken = exc
             if not self._proc.is_alive():
                 self._broken = WorkerDiedError(f"exit code {self._proc.exitcode}")
         return False
-
-    def _send_ring(self) -> None:
-        """Pass the ring's memory to the worker (``b"N"``, no descriptor: there is none). The
-        worker reads this right after saying it is ready, before any batch."""
-        sock = socket.socket(fileno=os.dup(self._conn.fileno()))
-        try:
-            if self._ring is not None:
-                socket.send_fds(sock, [b"R"], self._ring.for_worker())
-                self._ring.sent()
-            else:
-                sock.sendall(b"N")
-        finally:
-            sock.close()
 
     def _ring_wait(self) -> bool:
         """The ring is full: send what is batched (its files hold ring space the worker can
