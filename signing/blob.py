@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scanner.models import Digest
+from signing._base64 import decode_canonical
 from signing.digest import FileDigest, sha256_file
 from signing.errors import SigningError
 from signing.keys import KeyType
@@ -51,9 +52,10 @@ def encode_signature(sig: bytes) -> bytes:
 
 
 def decode_signature(text: bytes) -> bytes | None:
-    """Decode a ``.sig`` file (surrounding whitespace allowed); ``None`` when not base64."""
+    """Decode a ``.sig`` file (surrounding whitespace allowed); ``None`` when it is not the
+    canonical base64 ``encode_signature`` writes (``_base64``)."""
     try:
-        return base64.b64decode(text.strip(), validate=True)
+        return decode_canonical(text.strip())
     except (binascii.Error, ValueError):
         return None
 

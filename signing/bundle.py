@@ -70,6 +70,23 @@ class ParsedBundle:
     raw: bytes
 
 
+# The fields of Bundle and VerificationMaterial in sigstore's protobuf-specs (lowerCamelCase,
+# as every sigstore client writes them).
+_BUNDLE_FIELDS = frozenset(
+    {"mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"}
+)
+_MATERIAL_FIELDS = frozenset(
+    {"publicKey", "x509CertificateChain", "certificate", "tlogEntries", "timestampVerificationData"}
+)
+
+
+def _known_fields(doc: dict[str, Any], known: frozenset[str], what: str) -> None:
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        names = ", ".join(repr(k[:40]) for k in unknown[:5])
+        raise VerificationError(Reason.MALFORMED_BUNDLE, f"{what} has unknown fields: {names}")
+
+
 def parse_bundle(data: bytes) -> ParsedBundle:
     """Parse a bundle's JSON strictly; any problem is ``VerificationError`` (malformed-bundle)."""
     try:
@@ -78,6 +95,9 @@ def parse_bundle(data: bytes) -> ParsedBundle:
         raise VerificationError(Reason.MALFORMED_BUNDLE, f"bundle is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise VerificationError(Reason.MALFORMED_BUNDLE, "bundle is not a JSON object")
+    # a field this parser does not know is refused, as protobuf's JSON parser refuses it: it
+    # could carry meaning that was never checked (a misspelt ``tlogEntries`` is not "none")
+    _known_fields(doc, _BUNDLE_FIELDS, "bundle")
     media_type = doc.get("mediaType")
     if media_type not in BUNDLE_MEDIA_TYPES:
         raise VerificationError(
@@ -86,6 +106,7 @@ def parse_bundle(data: bytes) -> ParsedBundle:
     material = doc.get("verificationMaterial")
     if not isinstance(material, dict):
         raise VerificationError(Reason.MALFORMED_BUNDLE, "bundle has no verificationMaterial")
+    _known_fields(material, _MATERIAL_FIELDS, "verificationMaterial")
     keyless = "certificate" in material or "x509CertificateChain" in material
     hint: str | None = None
     if not keyless:

@@ -20,6 +20,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+from signing._base64 import decode_canonical
 from signing.errors import Reason, VerificationError
 from signing.signer import Signer, Verifier
 
@@ -74,16 +75,20 @@ class Envelope:
         try:
             if not isinstance(data, dict):
                 raise TypeError("dsseEnvelope is not an object")
-            payload = base64.b64decode(data["payload"], validate=True)
+            if set(data) - {"payload", "payloadType", "signatures"}:
+                raise TypeError("dsseEnvelope has unknown fields")  # as protobuf's parser says
+            payload = decode_canonical(data["payload"])
             payload_type = data["payloadType"]
             if not isinstance(payload_type, str):
                 raise TypeError("payloadType is not a string")
             sigs = []
             for s in data["signatures"]:
+                if not isinstance(s, dict) or set(s) - {"sig", "keyid"}:
+                    raise TypeError("a signature is not an object of sig and keyid")
                 keyid = s.get("keyid", "") or ""
                 if not isinstance(keyid, str):
                     raise TypeError("keyid is not a string")
-                sigs.append(EnvelopeSignature(base64.b64decode(s["sig"], validate=True), keyid))
+                sigs.append(EnvelopeSignature(decode_canonical(s["sig"]), keyid))
         except (KeyError, TypeError, AttributeError, binascii.Error, ValueError) as exc:
             raise VerificationError(
                 Reason.MALFORMED_BUNDLE, f"DSSE envelope is malformed: {exc}"

@@ -12,7 +12,7 @@ from sigstore_models.bundle.v1 import Bundle as SigstoreBundle
 
 from signing.blob import decode_signature, sign_blob, verify_blob
 from signing.bundle import BUNDLE_V03_MEDIA_TYPE, key_bundle_json, parse_bundle
-from signing.dsse import IN_TOTO_PAYLOAD_TYPE, pae, sign_envelope, verify_envelope
+from signing.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, pae, sign_envelope, verify_envelope
 from signing.errors import Reason, VerificationError
 from signing.keys import KeyType
 from signing.signer import load_signer, load_verifier
@@ -136,3 +136,58 @@ def test_detached_signature_with_another_key_fails(
     _, sig = sign_blob(load_signer(ec_keys.private, PASSWORD), blob)
     assert verify_blob(load_verifier(other_keys.public), blob, sig) is None
     assert verify_blob(load_verifier(ec_keys.public), blob, b"%%%") is None
+
+
+def _other_spelling(b64: str) -> str | None:
+    """The same bytes in base64 that is not canonical: the last character's lowest bit, which
+    padding leaves unused and Python's decoder ignores, set otherwise (``None``: no padding)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    body = b64.rstrip("=")
+    if body == b64:
+        return None
+    changed = body[:-1] + alphabet[alphabet.index(body[-1]) ^ 1] + b64[len(body) :]
+    assert changed != b64
+    assert base64.b64decode(changed) == base64.b64decode(b64)
+    return changed
+
+
+def test_a_signature_file_in_another_base64_spelling_is_refused(keys: Keys, tmp_path: Path) -> None:
+    blob = tmp_path / "asset.tar.gz"
+    signer, verifier = load_signer(keys.private, PASSWORD), load_verifier(keys.public)
+    other = None
+    for n in range(50):  # an ECDSA signature's length varies: one that base64 pads
+        blob.write_bytes(b"payload %d" % n)
+        digest, sig_text = sign_blob(signer, blob)
+        other = _other_spelling(sig_text.decode())
+        if other is not None:
+            break
+    assert other is not None
+    assert verify_blob(verifier, blob, sig_text) == digest
+    assert decode_signature(other.encode()) is None
+    assert verify_blob(verifier, blob, other.encode()) is None
+    assert decode_signature(b" " + sig_text + b"\n") is not None  # whitespace around is fine
+
+
+def test_an_envelope_in_another_base64_spelling_is_refused(keys: Keys) -> None:
+    signer = load_signer(keys.private, PASSWORD)
+    envelope = sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, b'{"a": 1}').to_dict()
+    assert Envelope.from_dict(envelope).payload == b'{"a": 1}'
+    payload = _other_spelling(envelope["payload"])  # 8 bytes: one "=" of padding
+    assert payload is not None
+    with pytest.raises(VerificationError) as info:
+        Envelope.from_dict({**envelope, "payload": payload})
+    assert info.value.reason is Reason.MALFORMED_BUNDLE
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [("", "tlogEntrids"), ("verificationMaterial", "tlogEntrids"), ("dsseEnvelope", "payloadTyp")],
+)
+def test_a_bundle_with_an_unknown_field_is_refused(keys: Keys, where: str, field: str) -> None:
+    signer = load_signer(keys.private, PASSWORD)
+    doc = json.loads(key_bundle_json(sign_envelope(signer, IN_TOTO_PAYLOAD_TYPE, b"{}"), "hint"))
+    parse_bundle(json.dumps(doc).encode())  # as written: fine
+    (doc[where] if where else doc)[field] = []  # a misspelt field (one flipped bit)
+    with pytest.raises(VerificationError) as info:
+        parse_bundle(json.dumps(doc).encode())
+    assert info.value.reason is Reason.MALFORMED_BUNDLE
