@@ -28,14 +28,13 @@ Example::
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from scanner.analyzers._globs import GlobSet
 from scanner.models import (
     AnalyzerFailure,
     ArtifactFacts,
@@ -68,43 +67,11 @@ __all__ = [
 Output = Finding | Component | AnalyzerFailure | Skipped | ResourceProfile | ArtifactFacts
 
 
-def _glob_to_regex(glob: str) -> str:
-    """Translate a ``**``-aware glob to a regex matched against the whole relative path."""
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        else:
-            ch = glob[i]
-            if ch == "*":
-                out.append("[^/]*")
-            elif ch == "?":
-                out.append("[^/]")
-            elif ch == "[":
-                j = glob.find("]", i)
-                if j == -1:
-                    out.append(re.escape(ch))
-                else:
-                    out.append(fnmatch.translate(glob[i : j + 1])[4:-3])
-                    i = j
-            else:
-                out.append(re.escape(ch))
-            i += 1
-    return "".join(out)
-
-
-def compile_globs(globs: Iterable[str]) -> re.Pattern[str] | None:
-    """One compiled regex for a set of globs (``None`` for an empty set), case-insensitive:
-    file names on the systems that write models do not agree on case (``MODEL.PTH``)."""
-    parts = [_glob_to_regex(g) for g in globs]
-    if not parts:
-        return None
-    return re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL | re.IGNORECASE)
+def compile_globs(globs: Iterable[str]) -> GlobSet | None:
+    """One matcher for a set of globs (``None`` for an empty set), case-insensitive: file
+    names on the systems that write models do not agree on case (``MODEL.PTH``)."""
+    globs = list(globs)
+    return GlobSet(globs) if globs else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +101,7 @@ class Analyzer(ABC):  # noqa: B024 - a shared base for the declarations, not an 
     content_kinds: ClassVar[frozenset[str]] = frozenset()
     max_size: ClassVar[int] = 64 * 1024**2
     required: ClassVar[bool] = True
-    _compiled: ClassVar[re.Pattern[str] | None]
+    _compiled: ClassVar[GlobSet | None]
 
     def __init__(self) -> None:
         self.ctx = AnalyzerContext(self.name)
@@ -160,7 +127,7 @@ class Analyzer(ABC):  # noqa: B024 - a shared base for the declarations, not an 
         Names match case-insensitively (``model.PTH`` is a ``*.pth``).
         """
         rx = type(self)._compiled
-        return rx is not None and size <= self.max_size and rx.match(path) is not None
+        return rx is not None and size <= self.max_size and rx.match(path)
 
     def wants_content(self, path: str, size: int, sniffed: Sniffed) -> bool:
         """Whether this file should be handed over for what its head says it is."""

@@ -56,7 +56,7 @@ class ComponentStage:
         rx = self._rx
         if in_vendored_folder(path):
             return False  # other files there (a README) are not metadata
-        return rx is not None and size <= MAX_SIZE and rx.match(path) is not None
+        return rx is not None and size <= MAX_SIZE and rx.match(path)
 
     def add(self, entry: FileEntry) -> None:
         """Record one wanted file of an artifact (its bytes are read once, shared)."""

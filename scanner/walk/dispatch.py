@@ -214,7 +214,7 @@ class Dispatcher:
     ) -> list[FileAnalyzer]:
         """The FileAnalyzers that want a file: by name, then by what its content is."""
         # one regex over the name-pattern analyzers first: most files match none of them
-        plain = self._plain_rx is not None and self._plain_rx.match(path) is not None
+        plain = self._plain_rx is not None and self._plain_rx.match(path)
         chosen = [
             a
             for a in self.file_analyzers

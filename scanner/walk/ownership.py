@@ -159,11 +159,12 @@ class OwnershipIndex:
     @staticmethod
     def wants_content(path: str) -> bool:
         """Whether the index needs this file's bytes (databases, startup .pth files)."""
+        # each regex behind a cheap test it implies: this runs for every file of the walk
         return (
             path in (_STATUS, _DIVERSIONS)
-            or DPKG_INFO_RX.match(path) is not None
-            or RECORD_RX.match(path) is not None
-            or _PTH_RX.search(path) is not None
+            or (path.startswith("var/lib/dpkg/info/") and DPKG_INFO_RX.match(path) is not None)
+            or (path.endswith(".dist-info/RECORD") and RECORD_RX.match(path) is not None)
+            or (path.endswith(".pth") and _PTH_RX.search(path) is not None)
         )
 
     @staticmethod

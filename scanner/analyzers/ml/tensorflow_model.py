@@ -130,7 +130,7 @@ class TensorFlowAnalyzer(FileAnalyzer):
 
     def wants(self, path: str, size: int, mode: int = 0o644) -> bool:
         """keras_metadata.pb belongs to the keras analyzer."""
-        return not _keras_metadata(path) and super().wants(path, size, mode)
+        return super().wants(path, size, mode) and not _keras_metadata(path)
 
     def wants_content(self, path: str, size: int, sniffed: Sniffed) -> bool:
         """Graph content, except Keras metadata (the keras analyzer reads it)."""
