@@ -50,7 +50,7 @@ from scanner.models import (
 )
 from scanner.sources.detect import detect_target, sniff_file
 from scanner.sources.interface import ArtifactFormat, ScanTarget, SourceArtifact
-from scanner.sources.safe_archive import CHUNK
+from scanner.sources.prehash import big_files, prehashing, sha256_file
 from scanner.treedigest import tree_manifest
 from scanner.walk.dispatch import Dispatcher, run_safely
 from scanner.walk.walker import ArtifactWalker, Progress, entry_of, mark_shadowed
@@ -75,20 +75,6 @@ def _instantiate(config: ScanConfig, work_dir: Path) -> list[Analyzer]:
     return analyzers
 
 
-def _holds_big_files(target: Path) -> bool:
-    """Whether the target is, or its ``assets/`` holds, a file big enough for workers."""
-    try:
-        if target.is_file():
-            return target.stat().st_size >= PARALLEL_MIN_BYTES
-        with os.scandir(target / "assets") as it:
-            return any(
-                e.is_file(follow_symlinks=False) and e.stat().st_size >= PARALLEL_MIN_BYTES
-                for e in it
-            )
-    except OSError:
-        return False  # detect_target says what is wrong with the target
-
-
 def _warm_up_workers(config: ScanConfig, analyzers: list[Analyzer] | None) -> None:
     """Start the workers' fork server while the target is read (``warm_up``)."""
     if analyzers is not None:
@@ -106,11 +92,7 @@ def _name(a: Analyzer) -> str:
 
 
 def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)[0]
 
 
 def _with_tree_digest(sa: SourceArtifact) -> tuple[SourceArtifact, list[Output]]:
@@ -154,8 +136,11 @@ def scan(
     """
     target = Path(target)
     started = time.perf_counter(), _cpu_seconds()
-    with _work_dir(config) as work:
-        if config.effective_jobs() > 1 and _holds_big_files(target):
+    big = big_files(target, PARALLEL_MIN_BYTES)
+    # the big files' digests are taken on a thread while the scan starts (imports, workers'
+    # start, manifests): the walk needs them first
+    with _work_dir(config) as work, prehashing(big):
+        if config.effective_jobs() > 1 and big:
             _warm_up_workers(config, analyzers)
         st = detect_target(target)
         if analyzers is None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from scanner import TOOL_NAME, __version__
 from scanner.errors import InterruptedScan, ScannerError
+from scanner.sources import prehash
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -172,6 +173,9 @@ def _interrupted() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code from the contract."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # a scan's first need is its assets' digests: a thread takes them while the commands'
+    # modules import (``prehash``); the scan itself uses them only for the very same files
+    prehash.start_for_command(argv)
     try:
         # the commands' modules take half a second to import: a Ctrl-C meanwhile is an
         # interruption like any other, not a traceback

@@ -11,7 +11,6 @@ be read stays an integrity finding.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,22 +21,11 @@ from scanner.models import Artifact, ArtifactKind, Digest, Location, Severity
 from scanner.sources._reader import MAX_MANIFEST_BYTES, MISSING_REPORTED, Checked, ProjectReader
 from scanner.sources.interface import ArtifactFormat, SourceArtifact
 from scanner.sources.manifests import JsonPath, JsonTextError, parse_json_text
+from scanner.sources.prehash import HASH_CHUNK, sha256_file
 
 __all__ = ["HASH_CHUNK", "AssetResolver", "Resolved", "same_descriptor", "sha256_file"]
 
-HASH_CHUNK = 1024 * 1024
 HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def sha256_file(path: Path) -> tuple[str, int]:
-    """Hex SHA-256 and size of a file, streamed in 1 MiB reads."""
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
 
 
 def _is_plain_name(uri: str) -> bool:
