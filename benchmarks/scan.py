@@ -83,8 +83,11 @@ for path in sys.argv[1:]:
 # The CLI's own path, with ScanConfig.ownership set as the first argument says.
 SCAN = """
 import dataclasses, sys
-import scanner.cli.scan as cli_scan
 own = sys.argv.pop(1) == "on"
+# what the CLI does first, before it imports the commands (the harness imports one to patch it)
+from scanner.sources import prehash
+prehash.start_for_command(sys.argv[1:])
+import scanner.cli.scan as cli_scan
 made = cli_scan.config_from_args
 cli_scan.config_from_args = lambda a, p: dataclasses.replace(made(a, p), ownership=own)
 from scanner.cli import main

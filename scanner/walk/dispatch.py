@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -454,12 +455,25 @@ class Dispatcher:
         if self.pool is not None:
             self.pool.close()
 
+    def _resolve_ownership(self, index: OwnershipIndex, loc: Location) -> Ownership | None:
+        """The ownership join; a failure (package databases nothing anticipated) fails closed:
+        the files' owners are unknown and the verdict cannot be approved."""
+        try:
+            return index.resolve()
+        except Exception as exc:  # noqa: BLE001 - recorded as data; the verdict becomes incomplete
+            log.debug("ownership failed for %s", loc.artifact, exc_info=True)
+            reason = f"cannot attribute files to packages: {type(exc).__name__}: {exc}"[:500]
+            self.outputs.append(AnalyzerFailure("ownership", reason, loc))
+            return None
+
     def finish(self, sa: SourceArtifact) -> list[Output]:
         """End an artifact: FileAnalyzer.finish, ownership, components, then TreeAnalyzers."""
         loc = Location(sa.artifact.name)
         if self.ownership is not None and self._hosted:
-            with self.stage_tally.timed("ownership"):
-                self.ownership.prepare()  # while the workers finish what they were handed
+            with self.stage_tally.timed("ownership"), contextlib.suppress(Exception):
+                # while the workers finish what they were handed; a failure here is not lost:
+                # nothing was kept, so ``resolve`` reads the databases again and reports it
+                self.ownership.prepare()
         walked, finished = self._gather(sa)
         self.outputs[:0] = walked
         for a in self.file_analyzers:
@@ -471,10 +485,11 @@ class Dispatcher:
         ownership: Ownership | None = None
         if self.ownership is not None:
             with self.stage_tally.timed("ownership"):
-                ownership = self.ownership.resolve()
+                ownership = self._resolve_ownership(self.ownership, loc)
             self.ownership = None
-            self.outputs.extend(ownership.findings)
-            self.outputs.append(ArtifactFacts(sa.artifact.name, ownership.facts()))
+            if ownership is not None:
+                self.outputs.extend(ownership.findings)
+                self.outputs.append(ArtifactFacts(sa.artifact.name, ownership.facts()))
         if self.stage is not None:
             with self.stage_tally.timed("components"):
                 components = self.stage.finish(sa.artifact.name, ownership)

@@ -225,6 +225,7 @@ class OwnershipIndex:
         arrived since.
         """
         self._pkg_dirs = {}  # derived from the RECORDs, like what it returns: never kept over
+        self._expect = None  # until this succeeds
         expect = self._dpkg_expectations()
         self._record_expectations(expect)
         self._expect = expect
@@ -343,7 +344,8 @@ class OwnershipIndex:
             meta = path.rsplit("/", 1)[0]
             for row in parse_record(data, site):
                 canon = self._canonical(row.path)
-                if expect.get(canon, _Expect(owner)).owner.ecosystem == "deb":
+                known = expect.get(canon)
+                if known is not None and known.owner.ecosystem == "deb":
                     continue
                 expect[canon] = _Expect(owner, "sha256" if row.sha256 else "", row.sha256)
                 folder = posixpath.dirname(canon)
