@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from license_expression import ExpressionError
 
@@ -73,16 +74,17 @@ def _dep5(text: str) -> list[str]:
     return out
 
 
-def _and_parts(expression: str) -> list[str]:
-    """The operands of a top-level AND ("A AND (B OR C)" → ["A", "B OR C"]), else the whole."""
+@lru_cache(maxsize=4096)  # the same expressions recur in every copyright file of an image
+def _and_parts(expression: str) -> tuple[str, ...]:
+    """The operands of a top-level AND ("A AND (B OR C)" → ("A", "B OR C")), else the whole."""
     licensing = spdx_licensing()
     try:
         parsed = licensing.parse(expression, validate=False, strict=False)
     except ExpressionError:
-        return [expression]
+        return (expression,)
     if isinstance(parsed, licensing.AND):
-        return [str(a.render()).removeprefix("(").removesuffix(")") for a in parsed.args]
-    return [expression]
+        return tuple(str(a.render()).removeprefix("(").removesuffix(")") for a in parsed.args)
+    return (expression,)
 
 
 def _common_licenses(text: str) -> list[str]:

@@ -105,6 +105,7 @@ def _spdx(text: str) -> str | None:
 _LICENSEREF_RX = re.compile(r"LicenseRef-[A-Za-z0-9.\-]+")
 
 
+@lru_cache(maxsize=8192)  # a root filesystem names the same few hundred licenses again and again
 def normalize_expression(text: str, *, debian: bool = False) -> str | None:
     """Normalise a license name or expression to SPDX; ``None`` when it is not one.
 
