@@ -41,6 +41,18 @@ BUILTIN: tuple[str, ...] = (
     "scanner.analyzers.container_dockerfile:DockerfileAnalyzer",
 )
 
+# The modules of the built-in analyzers that a worker process hosts (``worker_host.worker_modules``
+# of BUILTIN, kept equal by a test): what the CLI's fork server, started before anything is
+# imported, imports while the scan starts (``scanner.cli``).
+BUILTIN_HOSTED_MODULES: tuple[str, ...] = (
+    "scanner.analyzers.ml.keras_model",
+    "scanner.analyzers.ml.mxnet_model",
+    "scanner.analyzers.ml.onnx_model",
+    "scanner.analyzers.ml.safetensors_model",
+    "scanner.analyzers.ml.tensorflow_model",
+    "scanner.analyzers.secrets",
+)
+
 REGISTRY: dict[str, type[Analyzer]] = {}
 
 

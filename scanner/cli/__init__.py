@@ -170,12 +170,37 @@ def _interrupted() -> int:
     return 130
 
 
+def _jobs_wanted(argv: Sequence[str]) -> int:
+    """The ``--jobs`` a command line (or ``PANORAMA_GATE_JOBS``) asks for, else one per core;
+    read before the command line is parsed (``_start_ahead``), so only the plain spellings."""
+    given = os.environ.get("PANORAMA_GATE_JOBS", "")
+    for i, arg in enumerate(argv):
+        if arg == "--jobs" and i + 1 < len(argv):
+            given = argv[i + 1]
+        elif arg.startswith("--jobs="):
+            given = arg.partition("=")[2]
+    if given.strip().isdigit():
+        return int(given)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _start_ahead(argv: Sequence[str]) -> None:
+    """What a scan of big assets needs first, started before the commands' modules import
+    (half a second): their digests, taken by a child interpreter (``prehash``), and the
+    analyzer workers' fork server, which imports the built-in hosted analyzers meanwhile.
+    Each is used only if the scan turns out to want it: the digests only for the very same
+    files, the server only for workers (it is the one the scan would start)."""
+    if prehash.start_for_command(argv) and _jobs_wanted(argv) > 1:
+        from scanner.analyzers import BUILTIN_HOSTED_MODULES  # noqa: PLC0415 - light, and only here
+        from scanner.forkserver import start_forkserver  # noqa: PLC0415
+
+        start_forkserver(["scanner.walk.worker_host", *BUILTIN_HOSTED_MODULES])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code from the contract."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # a scan's first need is its assets' digests: a thread takes them while the commands'
-    # modules import (``prehash``); the scan itself uses them only for the very same files
-    prehash.start_for_command(argv)
+    _start_ahead(argv)
     try:
         # the commands' modules take half a second to import: a Ctrl-C meanwhile is an
         # interruption like any other, not a traceback

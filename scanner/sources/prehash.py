@@ -189,15 +189,16 @@ def start(paths: Iterable[Path]) -> None:
     _launch(paths)
 
 
-def start_for_command(argv: Sequence[str]) -> None:
+def start_for_command(argv: Sequence[str]) -> list[Path]:
     """``start`` on the targets a ``scan`` command line names, before it is even parsed.
 
     Only a guess, and a safe one: each argument after ``scan`` that is a project folder (its
     ``assets/``' big files) or, right after ``scan``, a big file. A digest is only ever used
     for the very file it was taken of (``sha256_file``); a wrong guess costs a thread's time.
+    Returns the files it started on.
     """
     if "scan" not in argv:
-        return
+        return []
     rest = list(argv[argv.index("scan") + 1 :])
     paths: list[Path] = []
     for i, arg in enumerate(rest):
@@ -208,6 +209,7 @@ def start_for_command(argv: Sequence[str]) -> None:
             paths.extend(big_files(target))
     if paths:
         start(paths)
+    return paths
 
 
 @contextlib.contextmanager

@@ -108,3 +108,50 @@ def test_leaving_the_block_stops_the_child(asset: Path, monkeypatch: pytest.Monk
         pass
     assert not prehash._jobs
     assert prehash.sha256_file(asset) == _digest(asset)
+
+
+def test_the_early_fork_server_imports_what_workers_of_the_builtins_need() -> None:
+    from scanner.analyzers import BUILTIN_HOSTED_MODULES, load_analyzers
+    from scanner.walk.worker_host import worker_modules
+
+    assert worker_modules(load_analyzers().values()) == [
+        "scanner.walk.worker_host",
+        *BUILTIN_HOSTED_MODULES,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "server"),
+    [
+        (["scan", "{p}"], "", True),
+        (["-q", "scan", "{p}", "--offline"], "", True),
+        (["scan", "{p}", "--jobs", "1"], "", False),
+        (["scan", "{p}", "--jobs=1"], "", False),
+        (["scan", "{p}", "--jobs=2"], "", True),
+        (["scan", "{p}"], "1", False),
+        (["verify", "{p}"], "", False),
+    ],
+)
+def test_the_cli_starts_ahead_only_what_the_scan_will_use(
+    asset: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], env: str, server: bool
+) -> None:
+    import scanner.cli
+    import scanner.forkserver
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(scanner.forkserver, "start_forkserver", lambda p: started.append(list(p)))
+    monkeypatch.setattr(prehash, "PREHASH_MIN_BYTES", 1024)
+    monkeypatch.setattr(prehash, "_CHILD", "print('0' * 64, 0)")  # no hashing needed here
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    if env:
+        monkeypatch.setenv("PANORAMA_GATE_JOBS", env)
+    else:
+        monkeypatch.delenv("PANORAMA_GATE_JOBS", raising=False)
+    project = str(asset.parent.parent)
+    scanner.cli._start_ahead([a.replace("{p}", project) for a in argv])
+    assert bool(started) is server
+    if server:
+        assert started[0][0] == "scanner.walk.worker_host"
+    for job in list(prehash._jobs.values()):  # what a scan would have taken over
+        job.done.wait(30)
+    prehash._jobs.clear()
