@@ -85,8 +85,8 @@ SCAN = """
 import dataclasses, sys
 own = sys.argv.pop(1) == "on"
 # what the CLI does first, before it imports the commands (the harness imports one to patch it)
-from scanner.sources import prehash
-prehash.start_for_command(sys.argv[1:])
+from scanner.cli import start_ahead
+start_ahead(sys.argv[1:])
 import scanner.cli.scan as cli_scan
 made = cli_scan.config_from_args
 cli_scan.config_from_args = lambda a, p: dataclasses.replace(made(a, p), ownership=own)

@@ -21,7 +21,7 @@ from scanner import TOOL_NAME, __version__
 from scanner.errors import InterruptedScan, ScannerError
 from scanner.sources import prehash
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main", "start_ahead"]
 
 # Command modules, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -172,7 +172,7 @@ def _interrupted() -> int:
 
 def _jobs_wanted(argv: Sequence[str]) -> int:
     """The ``--jobs`` a command line (or ``PANORAMA_GATE_JOBS``) asks for, else one per core;
-    read before the command line is parsed (``_start_ahead``), so only the plain spellings."""
+    read before the command line is parsed (``start_ahead``), so only the plain spellings."""
     given = os.environ.get("PANORAMA_GATE_JOBS", "")
     for i, arg in enumerate(argv):
         if arg == "--jobs" and i + 1 < len(argv):
@@ -184,7 +184,7 @@ def _jobs_wanted(argv: Sequence[str]) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _start_ahead(argv: Sequence[str]) -> None:
+def start_ahead(argv: Sequence[str]) -> None:
     """What a scan of big assets needs first, started before the commands' modules import
     (half a second): their digests, taken by a child interpreter (``prehash``), and the
     analyzer workers' fork server, which imports the built-in hosted analyzers meanwhile.
@@ -200,7 +200,7 @@ def _start_ahead(argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code from the contract."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    _start_ahead(argv)
+    start_ahead(argv)
     try:
         # the commands' modules take half a second to import: a Ctrl-C meanwhile is an
         # interruption like any other, not a traceback

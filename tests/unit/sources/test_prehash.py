@@ -148,7 +148,7 @@ def test_the_cli_starts_ahead_only_what_the_scan_will_use(
     else:
         monkeypatch.delenv("PANORAMA_GATE_JOBS", raising=False)
     project = str(asset.parent.parent)
-    scanner.cli._start_ahead([a.replace("{p}", project) for a in argv])
+    scanner.cli.start_ahead([a.replace("{p}", project) for a in argv])
     assert bool(started) is server
     if server:
         assert started[0][0] == "scanner.walk.worker_host"
