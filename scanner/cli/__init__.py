@@ -21,7 +21,7 @@ from scanner import TOOL_NAME, __version__
 from scanner.errors import InterruptedScan, ScannerError
 from scanner.sources import prehash
 
-__all__ = ["COMMANDS", "build_parser", "main", "start_ahead"]
+__all__ = ["COMMANDS", "build_parser", "cancellable", "main", "start_ahead"]
 
 # Command modules, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -170,6 +170,14 @@ def _interrupted() -> int:
     return 130
 
 
+def cancellable() -> None:
+    """Unblock SIGINT and SIGTERM in this thread: a parent that started us while it had them
+    blocked (a thread of a test runner, a supervisor) would otherwise leave a run that Ctrl-C
+    and CI's cancellation cannot stop. Ignoring them stays the parent's choice (``nohup``)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _jobs_wanted(argv: Sequence[str]) -> int:
     """The ``--jobs`` a command line (or ``PANORAMA_GATE_JOBS``) asks for, else one per core;
     read before the command line is parsed (``start_ahead``), so only the plain spellings."""
@@ -200,6 +208,7 @@ def start_ahead(argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code from the contract."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    cancellable()
     start_ahead(argv)
     try:
         # the commands' modules take half a second to import: a Ctrl-C meanwhile is an
