@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import shutil
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -16,6 +17,18 @@ from tests.helpers.requirements import missing_requirement
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Ctrl-C as a terminal delivers it, for every CLI the tests start.
+
+    A test run started in the background by a non-interactive shell (``cmd &``, as CI scripts
+    and nohup'd runs are) has SIGINT ignored, and an ignored signal stays ignored across exec:
+    every CLI a test started would ignore the Ctrl-C the interruption tests send. A Python-level
+    handler here is reset to the default in each child instead.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

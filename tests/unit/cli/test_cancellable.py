@@ -12,9 +12,11 @@ import time
 
 from tests.helpers.cli_runner import REPO, cli_env
 
-# Blocks both signals, then becomes the CLI: a process inherits its parent's mask across exec.
+# Blocks both signals, then becomes the CLI: a process inherits its parent's mask across exec
+# (SIGINT's default handling is asked for too: a run in the background may have it ignored).
 _BLOCKED_THEN_CLI = (
     "import os, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
     "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})\n"
     "os.execv(sys.executable, [sys.executable, '-c', sys.argv[1]])\n"
 )
