@@ -137,7 +137,7 @@ def scan(
     target = Path(target)
     started = time.perf_counter(), _cpu_seconds()
     big = big_files(target, PARALLEL_MIN_BYTES)
-    # the big files' digests are taken on a thread while the scan starts (imports, workers'
+    # the big files' digests are taken by a child while the scan starts (imports, workers'
     # start, manifests): the walk needs them first
     with _work_dir(config) as work, prehashing(big):
         if config.effective_jobs() > 1 and big:

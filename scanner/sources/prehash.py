@@ -1,19 +1,20 @@
-"""Big files' SHA-256 taken ahead, on a thread of its own, while the scan starts.
+"""Big files' SHA-256 taken ahead by a child interpreter, while the scan starts.
 
 A project's container asset is hashed before it is walked: its name is its digest, and the
 result cache is keyed by it. On the benchmark project that is 0.12 s (159 MiB) to 0.3 s
-(400 MiB) at the start of the scan, while one core idles and the scan imports its analyzers,
-starts its workers and reads the manifests. File reads and ``hashlib`` release the GIL, so a
-thread started when the scan begins does the hashing alongside; ``sha256_file`` takes its
-result, or hashes the file itself when nothing was started for it, the thread failed, or the
-file is not the one that was hashed (its device, inode, size, modification or change time
-differ from before the thread read it, or changed while it read).
+(400 MiB) at the start of the scan, while one core idles and the scan imports its commands and
+analyzers, starts its workers and reads the manifests. A child process does the hashing
+alongside (a thread of the scanning process would wait for the GIL at every read while the
+scan imports); ``sha256_file`` takes its result, or hashes the file itself when nothing was
+started for it, the child failed, or the file is not the one that was hashed (its device,
+inode, size, modification or change time differ from before the child read it, or changed
+while it read).
 
 Example::
 
     with prehashing([project / "assets" / "abc.tar.gz"]):
         ...                                   # the scan starts
-        hex_digest, size = sha256_file(path)  # waits for the thread's result if need be
+        hex_digest, size = sha256_file(path)  # waits for the child's result if need be
 """
 
 from __future__ import annotations
@@ -40,9 +41,6 @@ __all__ = [
 
 HASH_CHUNK = 1024 * 1024
 PREHASH_MIN_BYTES = 16 * 1024 * 1024  # smaller files are hashed in no time where they are needed
-# The thread reads in bigger pieces: each one takes the GIL twice, and the scan's own thread
-# holds it most of the time while it starts.
-_THREAD_CHUNK = 32 * 1024 * 1024
 
 _State = tuple[int, int, int, int, int]  # device, inode, size, mtime_ns, ctime_ns
 
@@ -66,19 +64,15 @@ _jobs: dict[tuple[int, int], _Job] = {}
 _lock = threading.Lock()
 
 
-def _hash_stream(
-    path: Path | str, chunk: int, stop: threading.Event | None = None
-) -> tuple[str, int]:
+def _hash_stream(path: Path | str) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
-    buf = bytearray(chunk)
+    buf = bytearray(HASH_CHUNK)
     view = memoryview(buf)
     with open(path, "rb") as f:
         while n := f.readinto(buf):
             h.update(view[:n])
             size += n
-            if stop is not None and stop.is_set():
-                raise InterruptedError("the scan ended first")
     return h.hexdigest(), size
 
 
@@ -114,11 +108,13 @@ def _hash_in_child(path: Path, stop: threading.Event) -> tuple[str, int] | None:
     fields = out.split()
     if child.returncode != 0 or len(fields) != 2 or len(fields[0]) != 64:
         return None  # the caller hashes it, and reports what goes wrong
+    if not fields[1].isdigit():
+        return None
     return fields[0].decode("ascii"), int(fields[1])
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
-    """Hex SHA-256 and size of a file: the thread's result when it hashed this very file."""
+    """Hex SHA-256 and size of a file: the child's result when it hashed this very file."""
     state = _state(path)
     with _lock:
         job = _jobs.get(state[:2]) if state is not None else None
@@ -126,7 +122,7 @@ def sha256_file(path: Path) -> tuple[str, int]:
         job.done.wait()
         if job.result is not None and _state(path) == state:
             return job.result
-    return _hash_stream(path, HASH_CHUNK)
+    return _hash_stream(path)
 
 
 def big_files(target: Path, min_bytes: int | None = None) -> list[Path]:
@@ -148,7 +144,8 @@ def big_files(target: Path, min_bytes: int | None = None) -> list[Path]:
 
 
 def _launch(paths: Iterable[Path]) -> tuple[list[_Job], threading.Event, threading.Thread | None]:
-    """Register a job per file not already being hashed, and start a thread on them."""
+    """Register a job per file not already being hashed, and start a thread that has a child
+    hash them, one after the other (the thread only waits)."""
     todo: list[tuple[Path, _Job]] = []
     adopted: list[_Job] = []
     with _lock:
@@ -173,7 +170,7 @@ def _launch(paths: Iterable[Path]) -> tuple[list[_Job], threading.Event, threadi
                     result = _hash_in_child(path, stop)
                     # a file that changed while it was read: its digest is nobody's
                     job.result = result if _state(path) == job.state else None
-            except (OSError, InterruptedError):
+            except OSError:  # no child to be had
                 job.result = None  # the caller hashes it, and reports what goes wrong
             finally:
                 job.done.set()
@@ -194,7 +191,7 @@ def start_for_command(argv: Sequence[str]) -> list[Path]:
 
     Only a guess, and a safe one: each argument after ``scan`` that is a project folder (its
     ``assets/``' big files) or, right after ``scan``, a big file. A digest is only ever used
-    for the very file it was taken of (``sha256_file``); a wrong guess costs a thread's time.
+    for the very file it was taken of (``sha256_file``); a wrong guess costs a child's time.
     Returns the files it started on.
     """
     if "scan" not in argv:
@@ -214,8 +211,8 @@ def start_for_command(argv: Sequence[str]) -> list[Path]:
 
 @contextlib.contextmanager
 def prehashing(paths: Iterable[Path]) -> Iterator[None]:
-    """Hash ``paths`` on a thread while the block runs (taking over what ``start`` began);
-    when it ends, the thread stops and the results are dropped."""
+    """Hash ``paths`` ahead while the block runs (taking over what ``start`` began); when it
+    ends, the child is stopped and the results are dropped."""
     jobs, stop, thread = _launch(paths)
     try:
         yield
