@@ -18,7 +18,15 @@ from typing import Any
 
 from scanner.models import frozen_mapping
 
-__all__ = ["ArchiveLimits", "ScanConfig", "default_cache_dir"]
+__all__ = ["ArchiveLimits", "ScanConfig", "default_cache_dir", "usable_cores"]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity on Linux)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -82,12 +90,7 @@ class ScanConfig:
 
     def effective_jobs(self) -> int:
         """How many processes the scan may keep busy: ``jobs``, or one per usable core."""
-        if self.jobs > 0:
-            return self.jobs
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            return os.cpu_count() or 1
+        return self.jobs if self.jobs > 0 else usable_cores()
 
     def analyzer_options(self, name: str) -> Mapping[str, Any]:
         """The options of one analyzer (empty mapping when none are set)."""

@@ -189,7 +189,9 @@ def _jobs_wanted(argv: Sequence[str]) -> int:
             given = arg.partition("=")[2]
     if given.strip().isdigit():
         return int(given)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from scanner.config import usable_cores  # noqa: PLC0415 - only when a big scan starts
+
+    return usable_cores()
 
 
 def start_ahead(argv: Sequence[str]) -> None:
