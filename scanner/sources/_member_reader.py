@@ -20,17 +20,20 @@ Example::
 
 from __future__ import annotations
 
-import io
 import tarfile
 from typing import IO, Any
 
+from scanner.sources._members import SinkReader
 from scanner.sources._streams import READ_ERRORS, ArchiveStreamError
 
 __all__ = ["MemberReader"]
 
 
-class MemberReader(io.RawIOBase):
-    """Reads ``size`` bytes at ``offset`` of a forward-only stream, then says end of file."""
+class MemberReader(SinkReader):
+    """Reads ``size`` bytes at ``offset`` of a forward-only stream, then says end of file.
+
+    A ``sink`` (``ArchiveMember.feed_to``) gets every byte read, in order.
+    """
 
     def __init__(self, stream: IO[bytes], offset: int, size: int) -> None:
         self._stream = stream
@@ -56,6 +59,8 @@ class MemberReader(io.RawIOBase):
         if len(data) < n:  # the archive ends inside the member (tarfile says the same)
             raise ArchiveStreamError.from_read_error(tarfile.ReadError("unexpected end of data"))
         self._pos += n
+        if self.sink is not None:
+            self.sink(data)
         return data
 
     def readall(self) -> bytes:

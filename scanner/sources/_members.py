@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from scanner.errors import UnsafeArchiveError
 from scanner.models import Category, Finding, Location, Severity
 
 __all__ = [
     "ArchiveMember",
+    "SinkReader",
     "LinkContext",
     "MemberType",
     "archive_finding",
@@ -81,22 +83,72 @@ class ArchiveMember:
     linkname: str = ""
     mtime: int = 0
     _opener: Callable[[], IO[bytes]] | None = field(default=None, repr=False)
+    _sink: Callable[[bytes], None] | None = field(default=None, repr=False)
+    opened: bool = field(default=False, repr=False)
 
     @property
     def is_file(self) -> bool:
         """A regular file with content."""
         return self.type is MemberType.FILE
 
+    def feed_to(self, sink: Callable[[bytes], None]) -> None:
+        """Pass every byte any reader of this member reads to ``sink``, in order (a digest
+        taken on the bytes' single way through)."""
+        self._sink = sink
+
     def open(self) -> IO[bytes]:
         """A reader of the member's bytes."""
         if self._opener is None:
             raise UnsafeArchiveError(f"{self.path}: member has no content to read")
-        return self._opener()
+        self.opened = True
+        reader = self._opener()
+        if self._sink is None:
+            return reader
+        # the archive's own member reader feeds a sink itself: one layer less on every read
+        if isinstance(reader, SinkReader):
+            reader.sink = self._sink
+            return reader
+        return cast(IO[bytes], _Feeding(reader, self._sink))
 
     def read(self, limit: int = -1) -> bytes:
         """The member's bytes (or the first ``limit``)."""
         with self.open() as f:
             return f.read() if limit < 0 else f.read(limit)
+
+
+class SinkReader(io.RawIOBase):
+    """A reader that passes what it reads to ``sink`` itself (``ArchiveMember.feed_to``)."""
+
+    sink: Callable[[bytes], None] | None = None
+
+
+class _Feeding(io.RawIOBase):
+    """Any other reader: passes reads through and feeds the sink."""
+
+    def __init__(self, inner: IO[bytes], sink: Callable[[bytes], None]) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._inner.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self._sink(data)
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._inner.read(-1 if size is None else size)
+        self._sink(data)
+        return data
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
 
 
 def archive_finding(

@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -230,17 +231,15 @@ class Dispatcher:
         return chosen
 
     def prepare(self, member: ArchiveMember | PeekedMember, path_prefix: str = "") -> PeekedMember:
-        """A member ready to be sniffed and handed on: its head can be read first, and in a root
-        filesystem every byte that passes (head included) feeds its digest (``DigestTap``)."""
+        """A member ready to be sniffed and handed on: its head can be read first. In a root
+        filesystem a file too big to hold in memory feeds its digest as its bytes pass
+        (``DigestTap``); smaller ones are hashed whole once read (``handle``)."""
         if isinstance(member, PeekedMember):
             return member
         index = self.ownership if not path_prefix else None
-        if index is None:
+        if index is None or member.size <= MEMORY_LIMIT:
             return PeekedMember(member)
-        # with workers, the head a sniff reads is held unhashed until it is known whether the
-        # file goes to a worker that hashes it
-        tap = DigestTap(member, index.algorithm_for(member.path), hold=bool(self._hosted))
-        return PeekedMember(tap.member, tap)
+        return PeekedMember(member, DigestTap(member, index.algorithm_for(member.path)))
 
     def handle(
         self,
@@ -261,28 +260,46 @@ class Dispatcher:
         peek = self.prepare(member, path_prefix)
         path = path_prefix + peek.path
         index = self.ownership if not path_prefix else None
-        tap = peek.tap
-        if index is None or not isinstance(tap, DigestTap):
-            return self._dispatch(peek, path, layer, layer_id, False)
+        if index is None:
+            return self._dispatch(peek, path, layer, layer_id, False, "")[0]
+        algorithm = index.algorithm_for(path)
         needed = index.wants_content(path)
-        entry = self._dispatch(peek, path, layer, layer_id, needed)
+        tap = peek.tap
+        # a worker may take the digest of a file it is handed, unless a tap takes it already
+        entry, handed = self._dispatch(
+            peek, path, layer, layer_id, needed, algorithm if tap is None else ""
+        )
         if entry is not None and needed:
             index.add_content(path, entry.read())
+        if handed:
+            # a worker hashes the bytes it was handed; the token keeps the walk's order
+            digest = f"\0pending:{self._seq}"
+            self._pending.append((path, algorithm, digest, self._seq))
+        else:
+            digest = self._digest(peek, entry, algorithm)
+        index.add_file(path, algorithm, digest)
+        return entry
+
+    def _digest(self, peek: PeekedMember, entry: FileEntry | None, algorithm: str) -> str:
+        """The digest of a file's bytes taken here: read whole and hashed in one call, or, for
+        a file too big to hold, from its tap once the rest of it has passed."""
+        # the analyzers' copy, when they have one (a file this small is held whole)
+        data = entry.read() if entry is not None and peek.tap is None else None
+        start = time.perf_counter()
         try:
-            with self.stage_tally.timed("read"):
-                peek.finish()  # a head read ahead that nobody wanted: the rest feeds the digest
-                digest = tap.hexdigest()
+            if isinstance(peek.tap, DigestTap):
+                peek.finish()  # a head read ahead that nobody wanted: the rest feeds the tap
+                return peek.tap.hexdigest(peek.member)
+            if data is None:
+                with peek.open() as f:
+                    data = f.read()
+            return hashlib.new(algorithm, data, usedforsecurity=False).hexdigest()
         except ArchiveStreamError:
             raise
         except READ_ERRORS as exc:
             raise ArchiveStreamError.from_read_error(exc) from exc
-        algorithm = index.algorithm_for(path)
-        if tap.deferred:
-            # a worker hashes the bytes it was handed; the token keeps the walk's order
-            digest = f"\0pending:{self._seq}"
-            self._pending.append((path, algorithm, digest, self._seq))
-        index.add_file(path, algorithm, digest)
-        return entry
+        finally:
+            self.stage_tally.add("digest", time.perf_counter() - start, peek.size, 1)
 
     def note(self, member: ArchiveMember, path_prefix: str = "") -> None:
         """A member without content to dispatch (link, oversized file): kept for ownership."""
@@ -303,7 +320,10 @@ class Dispatcher:
         layer: int,
         layer_id: str | None,
         needed: bool,
-    ) -> FileEntry | None:
+        algorithm: str,
+    ) -> tuple[FileEntry | None, bool]:
+        """The entry handed to the analyzers that want the file (None: nobody), and whether
+        a worker takes its ``algorithm`` digest (``""``: no digest wanted)."""
         m = peek.member
         sniffed = peek.sniffed
         if sniffed is None and self.content_analyzers and m.size > 0:
@@ -313,7 +333,7 @@ class Dispatcher:
         trees = [t for t in self.tree_analyzers if t.wants(path, m.size, m.mode)]
         inventory = self.stage is not None and self.stage.wants(path, m.size)
         if not interested and not trees and not inventory and not needed:
-            return None
+            return None, False
         self.files_dispatched += 1
         self._seq += 1
         seq = self._seq
@@ -326,16 +346,8 @@ class Dispatcher:
             elif worker.alive:  # a dead worker's analyzers fail for the artifact at finish
                 remote.setdefault(worker, []).append((self._slot[a.name], a.name))
         named = bool(remote) and m.size > MEMORY_LIMIT
-        algorithm = ""
-        tap = peek.tap
         # the worker takes the digest when it keeps up with the walk, this thread when not
-        index = self.ownership
-        if isinstance(tap, DigestTap) and index is not None:
-            if remote and next(iter(remote)).keeping_up:
-                tap.defer()
-                algorithm = index.algorithm_for(path)
-            else:
-                tap.commit()
+        handed = bool(algorithm) and bool(remote) and next(iter(remote)).keeping_up
         content = LazyContent(lambda: self._loader(peek, named))  # type: ignore[arg-type, return-value]
         entry = FileEntry(
             self._artifact,
@@ -354,7 +366,7 @@ class Dispatcher:
         if remote:
             if inventory and is_prematched(path):
                 entry.extra["license_text"] = True  # matched in the worker's idle moments
-            self._hand_over(seq, entry, remote, algorithm)
+            self._hand_over(seq, entry, remote, algorithm if handed else "")
         if inventory:
             assert self.stage is not None
             self._stage_add(self.stage, entry, seq)
@@ -369,7 +381,7 @@ class Dispatcher:
             self.analyzer_tally.add(t.name, spent, m.size, 1)
             if failure is not None:
                 self._walk.append((seq, self._tree_slot + i, [failure]))
-        return entry
+        return entry, handed
 
     def _hand_over(
         self,
