@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tarfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +13,7 @@ from scanner.config import ArchiveLimits
 from scanner.sources.safe_archive import ArchiveMember, MemberType, SafeTarReader
 from scanner.walk.digesting import DigestTap
 from scanner.walk.peek import PeekedMember
+from tests.helpers.archives import M, tar_bytes
 
 
 def _member(data: bytes) -> ArchiveMember:
@@ -25,26 +24,15 @@ def _member(data: bytes) -> ArchiveMember:
     )  # fmt: skip
 
 
-def _tar(tmp_path: Path, files: dict[str, bytes]) -> Path:
-    path = tmp_path / "root.tar"
-    with tarfile.open(path, "w") as tf:
-        for name, data in files.items():
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return path
+def _members(archive: bytes) -> Iterator[ArchiveMember]:
+    reader = SafeTarReader(io.BytesIO(archive), artifact="root.tar", limits=ArchiveLimits())
+    yield from (m for m in reader if m.type is MemberType.FILE)
 
 
-def _members(path: Path) -> Iterator[ArchiveMember]:
-    with path.open("rb") as raw:
-        reader = SafeTarReader(raw, artifact="root.tar", limits=ArchiveLimits())
-        yield from (m for m in reader if m.type is MemberType.FILE)
-
-
-def test_member_reader_feeds_the_tap_without_a_wrapper(tmp_path: Path) -> None:
+def test_member_reader_feeds_the_tap_without_a_wrapper() -> None:
     files = {"a": b"alpha" * 1000, "b": b"", "c": bytes(range(256)) * 5000}
     got = {}
-    for m in _members(_tar(tmp_path, files)):
+    for m in _members(tar_bytes(M(name, data) for name, data in files.items())):
         tap = DigestTap(m, "md5")
         reader = m.open()
         assert type(reader).__name__ == "MemberReader"  # the archive's own reader, not wrapped
