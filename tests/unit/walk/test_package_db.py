@@ -144,3 +144,52 @@ def test_an_ownership_join_that_fails_fails_closed(
     verdict = judge(report, load_policy()).verdict
     assert verdict is not None
     assert verdict.decision.value == "incomplete"
+
+
+def _big_package(tmp_path: Path, *, tamper: bool) -> Path:
+    """A root filesystem whose dpkg package owns a 9 MiB blob, a 9 MiB zip (a nested archive
+    the walk opens) and a small file: the big ones are hashed as they pass (a tap, fed by the
+    archive's reader or by the nested archive's spool), the small one whole."""
+    import io
+    import os
+    import zipfile
+
+    blob = os.urandom(9 * 1024 * 1024)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("model.onnx", os.urandom(9 * 1024 * 1024))  # a model inside: walked
+    bundle = buf.getvalue()
+    small = b"small file\n"
+    files = {"usr/share/big/blob.bin": blob, "usr/share/big/bundle.zip": bundle,
+             "usr/share/big/small.txt": small}  # fmt: skip
+    sums = {p: hashlib.md5(d, usedforsecurity=False).hexdigest() for p, d in files.items()}
+    if tamper:
+        sums["usr/share/big/bundle.zip"] = "0" * 32
+    members = [
+        M("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'),
+        *(M(p, d) for p, d in files.items()),
+        M("var/lib/dpkg/status",
+          b"Package: big\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\n"),
+        M("var/lib/dpkg/info/big.list", "".join(f"/{p}\n" for p in files).encode()),
+        M("var/lib/dpkg/info/big.md5sums",
+          "".join(f"{d}  {p}\n" for p, d in sums.items()).encode()),
+    ]  # fmt: skip
+    target = tmp_path / "rootfs.tar.gz"
+    target.write_bytes(tar_bytes(members, "gz"))
+    return target
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("tamper", [False, True])
+def test_big_and_nested_package_files_are_verified(tmp_path: Path, jobs: int, tamper: bool) -> None:
+    target = _big_package(tmp_path, tamper=tamper)
+    config = ScanConfig(offline=True, cache_dir=None, work_dir=tmp_path / "w", jobs=jobs)
+    report = scan(target, config)
+    (artifact,) = [a for a in report.artifacts if a.name == target.name]
+    files = artifact.properties["files"]
+    assert files["owned"] == 3
+    assert (files["verified"], files["modified"]) == ((2, 1) if tamper else (3, 0))
+    modified = [f for f in report.findings if f.rule_id == "integrity.package-file-modified"]
+    assert [f.location.path for f in modified] == (["usr/share/big/bundle.zip"] if tamper else [])
+    if tamper:
+        assert modified[0].properties["package"] == "big"
