@@ -253,8 +253,9 @@ class Dispatcher:
 
         When some analyzer reads files by content, the member's head is sniffed first (the
         walker may have done it already: a ``PeekedMember`` keeps its result). In a root
-        filesystem every top-level file is also digested on its single way through
-        (``DigestTap``) for the ownership join, whether or not an analyzer wanted it.
+        filesystem every top-level file is also digested for the ownership join, whether or
+        not an analyzer wanted it, from the one read of its bytes: by the worker it is handed
+        to when that keeps up, else here (``_digest``).
         """
         self.files_seen += 1
         peek = self.prepare(member, path_prefix)
