@@ -30,10 +30,9 @@ class DigestTap:
     counting: 30,000 cycles, with their buffers, stayed alive until the end of a 1 GiB walk.
     """
 
-    __slots__ = ("_fed", "_hash", "_size", "algorithm")
+    __slots__ = ("_fed", "_hash", "_size")
 
     def __init__(self, member: ArchiveMember, algorithm: str) -> None:
-        self.algorithm = algorithm
         self._hash = hashlib.new(algorithm, usedforsecurity=False)
         self._size = member.size
         self._fed = 0

@@ -284,13 +284,15 @@ class Dispatcher:
     def _digest(self, peek: PeekedMember, entry: FileEntry | None, algorithm: str) -> str:
         """The digest of a file's bytes taken here: read whole and hashed in one call, or, for
         a file too big to hold, from its tap once the rest of it has passed."""
-        # the analyzers' copy, when they have one (a file this small is held whole)
-        data = entry.read() if entry is not None and peek.tap is None else None
+        tap = peek.tap
+        # the analyzers' copy, when they have one (a file without a tap is held whole); read
+        # before the clock starts, as reading it is the analyzers' ``read`` time
+        data = entry.read() if entry is not None and tap is None else None
         start = time.perf_counter()
         try:
-            if isinstance(peek.tap, DigestTap):
+            if isinstance(tap, DigestTap):
                 peek.finish()  # a head read ahead that nobody wanted: the rest feeds the tap
-                return peek.tap.hexdigest(peek.member)
+                return tap.hexdigest(peek.member)
             if data is None:
                 with peek.open() as f:
                     data = f.read()

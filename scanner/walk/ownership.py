@@ -277,7 +277,12 @@ class OwnershipIndex:
         return result
 
     def _canonical(self, path: str) -> str:
-        """``path`` with every directory symlink on the way resolved inside the root.
+        """``path`` with every directory symlink on the way resolved inside the root."""
+        return self._canonical_parts(path)[0]
+
+    def _canonical_parts(self, path: str) -> tuple[str, str]:
+        """``path`` with every directory symlink on the way resolved inside the root, and the
+        folder it is then in (``""``: the root).
 
         The last part is never resolved, so a path is its folder's canonical form plus its
         name: folders are few (a database lists some 30,000 files in 2,000 folders), and each
@@ -285,19 +290,14 @@ class OwnershipIndex:
         """
         folder, sep, name = path.rpartition("/")
         if not sep:
-            return path
-        real = self._folders.get(folder) or self._real_folder(folder)
-        return name if real == "\0" else f"{real}/{name}"
-
-    def _real_folder(self, folder: str) -> str:
-        """Where ``folder`` really is (``"\0"``: the root), resolved once and kept."""
+            return path, ""
         real = self._folders.get(folder)
         if real is None:
             # every part of the folder resolved: as the folder of a name that no link can have
             # (the name stays the last part, so the result ends "/\0", or is "\0" at the root)
             resolved = self._resolve(folder + "/\0")
             real = self._folders[folder] = resolved[:-2] if resolved != "\0" else "\0"
-        return real
+        return (name, "") if real == "\0" else (f"{real}/{name}", real)
 
     def _resolve(self, path: str) -> str:
         parts = path.split("/")
@@ -365,14 +365,7 @@ class OwnershipIndex:
             meta = path.rsplit("/", 1)[0]
             seen: set[str] = set()  # this RECORD's real folders, each looked at once
             for row in parse_record(data, site):
-                # _canonical's steps, inline: a call less on each of some 20,000 rows
-                folder, sep, base = row.path.rpartition("/")
-                if sep:
-                    real = self._folders.get(folder) or self._real_folder(folder)
-                    canon = base if real == "\0" else f"{real}/{base}"
-                    folder = "" if real == "\0" else real
-                else:
-                    canon = base
+                canon, folder = self._canonical_parts(row.path)
                 known = expect.get(canon)
                 if known is not None and known.owner.ecosystem == "deb":
                     continue

@@ -37,7 +37,7 @@ class PeekedMember:
 
     def __init__(self, member: ArchiveMember, tap: object = None) -> None:
         self.member = member
-        self.tap = tap  # what the dispatcher wrapped the member with (a digest tap), if anything
+        self.tap = tap  # what the member feeds as it is read (a digest tap), if anything
         self._reader: IO[bytes] | None = None
         self._head = b""
         self._eof = False
